@@ -1,0 +1,148 @@
+"""Acquisition and admission: who arrives at the door today and who gets in (P1, P2, P3, P10).
+
+Channels push to their pools on an even weekly schedule; each push converts a share of the
+remaining pool (lowered by a fee, P2).  Friends brought by members yesterday arrive as
+referral prospects (P10).  The policy's admission rule filters prospects as a vectorised mask;
+admitted members are placed in the newest group with room, and a full group is split or
+closed as the policy says (P3).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .behavior import scheduled
+from .params import ARCHETYPES
+
+F32 = np.float32
+
+
+def beta_around(rng: np.random.Generator, mean: float, concentration: float, size: int) -> np.ndarray:
+    """Draws in [0, 1] with the given mean; higher concentration = tighter around it."""
+    mean = min(max(mean, 1e-3), 1 - 1e-3)
+    return rng.beta(mean * concentration, (1 - mean) * concentration, size).astype(F32)
+
+
+def draw_archetypes(rng: np.random.Generator, mix: dict[str, float], size: int) -> np.ndarray:
+    shares = np.array([mix.get(a, 0.0) for a in ARCHETYPES], dtype=float)
+    return rng.choice(len(ARCHETYPES), size=size, p=shares / shares.sum()).astype(np.int8)
+
+
+def populate_day_zero(model) -> None:
+    """Seed members and an existing group's members, present at day 0 (G1)."""
+    scenario, p, rng = model.scenario, model.params, model.streams["acquisition"]
+    pop_spec = scenario.population
+    k = p.prospect_concentration
+    for count, source, mix, interest, trust, habit in (
+        (pop_spec.seed_members, "seed", pop_spec.seed_archetype_mix, p.seed_interest, p.seed_trust, p.seed_habit),
+        (pop_spec.initial_members, "initial", pop_spec.archetype_mix,
+         p.initial_interest, p.initial_trust, p.initial_habit),
+    ):
+        if count == 0:
+            continue
+        groups = place_in_groups(model, count, day_zero=True)
+        model.pop.add(
+            count, interest=beta_around(rng, interest, k, count), trust=beta_around(rng, trust, k, count),
+            habit=beta_around(rng, habit, k, count), archetype=draw_archetypes(rng, mix, count),
+            source=model.source_code(source), group=groups, join_day=0,
+        )
+        model.joined_today += count
+
+
+def acquire(model) -> None:
+    """Today's channel pushes and referral arrivals, through the admission rule, into groups."""
+    scenario, p, rng = model.scenario, model.params, model.streams["acquisition"]
+    policy = model.policy.policy
+    fee = policy.admission.fee
+    fee_factor = float(np.exp(-fee / p.fee_scale))
+    k = p.prospect_concentration
+
+    batches = []  # (source code, interest array)
+    for i, channel in enumerate(scenario.channels):
+        pushes = scheduled(model.day, channel.pushes_per_week, 7)
+        if pushes == 0 or model.channel_remaining[i] == 0:
+            continue
+        model.spend("channels", pushes * channel.cost_per_push)
+        reach = 1 - (1 - channel.conversion_rate * fee_factor) ** pushes
+        arriving = int(rng.binomial(model.channel_remaining[i], reach))
+        model.channel_remaining[i] -= arriving
+        if arriving:
+            batches.append((model.source_code(channel.name), beta_around(rng, channel.interest, k, arriving)))
+    referred = int(rng.binomial(model.pending_referrals, fee_factor)) if model.pending_referrals else 0
+    model.pending_referrals = 0
+    if referred:
+        batches.append((model.source_code("referral"), beta_around(rng, p.referral_interest, k, referred)))
+    if not batches:
+        return
+
+    source = np.concatenate([np.full(len(b[1]), b[0], dtype=np.int16) for b in batches])
+    interest = np.concatenate([b[1] for b in batches])
+    count = len(source)
+    trust = beta_around(rng, p.newcomer_trust, k, count)
+    archetype = draw_archetypes(rng, scenario.population.archetype_mix, count)
+    model.today["prospects"] = count
+
+    if model.policy.admission is not None:
+        env = {"interest": interest, "trust": trust, "archetype": archetype, "source": source,
+               "day": np.full(count, model.day, dtype=np.int32)}
+        admitted = model.policy.admission(env)
+        source, interest, trust, archetype = source[admitted], interest[admitted], trust[admitted], archetype[admitted]
+        count = len(source)
+    if count == 0:
+        return
+    groups = place_in_groups(model, count)
+    placed = groups >= 0
+    model.today["turned_away"] = int(count - np.count_nonzero(placed))
+    if not placed.all():
+        source, interest, trust, archetype, groups = (
+            source[placed], interest[placed], trust[placed], archetype[placed], groups[placed])
+        count = len(source)
+        if count == 0:
+            return
+    model.pop.add(
+        count, interest=interest, trust=trust, habit=F32(p.newcomer_habit), archetype=archetype,
+        source=source, group=groups, join_day=model.day,
+        commitment=F32(p.fee_commitment * (1 - fee_factor)),
+    )
+    model.joined_today += count
+    model.groups.joined_today += np.bincount(groups, minlength=model.groups.count)
+    referral_joins = int(np.count_nonzero(source == model.source_code("referral")))
+    model.today["referral_joins"] = referral_joins
+    model.spend("referrals", referral_joins * policy.rewards.referral_reward)
+    model.earn(fee * count)
+
+
+def place_in_groups(model, count: int, *, day_zero: bool = False) -> np.ndarray:
+    """Group ids for ``count`` newcomers; -1 for those turned away by a closed, full community.
+
+    Newcomers go to the newest group with room.  When every group is full the policy's
+    ``on_full`` decides: ``split`` opens a new group seeded with core members (P3), ``close``
+    turns the rest away.  At day 0 an existing community simply has as many groups as it needs.
+    """
+    groups = model.groups
+    cap = model.policy.policy.groups.cap
+    out = np.full(count, -1, dtype=np.int32)
+    if cap is None:
+        out[:] = groups.count - 1
+        groups.size[-1] += count
+        return out
+    placed = 0
+    while placed < count:
+        room = np.flatnonzero(groups.is_open & (groups.size < cap))
+        if len(room):
+            gid = int(room[-1])
+            take = min(count - placed, cap - int(groups.size[gid]))
+            out[placed: placed + take] = gid
+            groups.size[gid] += take
+            placed += take
+            if groups.size[gid] >= cap and not day_zero and model.policy.policy.groups.on_full == "close":
+                groups.is_open[gid] = False
+            continue
+        if day_zero:
+            groups.open_group(model.day)
+        elif model.policy.policy.groups.on_full == "split":
+            fullest = int(np.argmax(groups.size))
+            model.split_group(fullest, move_share=0.0)
+        else:
+            break
+    return out

@@ -1,0 +1,149 @@
+"""What a rule can do: a fixed vocabulary of actions, each with its effect and its cost (G5).
+
+Each action is applied to a whole array of member rows at once.  Member-scope actions work in
+``rules:``; in ``community_rules:`` they reach every member of the groups whose condition
+held.  ``split_group`` and ``guest_talk`` act on groups and exist only in ``community_rules``.
+Every coefficient is a parameter (``pm_trust_gain``, ``cost_coupon``...), see :mod:`sim.params`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import SandboxError
+from .population import REMOVED
+
+
+@dataclass(frozen=True)
+class Action:
+    """One verb of the policy language."""
+
+    name: str
+    scopes: tuple[str, ...]   # "member" and/or "group"
+    argument: str | None      # None, "amount" (a positive number) or "title"
+    meaning: str
+    apply: Callable[..., float]
+
+
+def _headroom_gain(values: np.ndarray, rows: np.ndarray, rate: float) -> None:
+    values[rows] += rate * (1.0 - values[rows])
+
+
+def _habituated(model, rows: np.ndarray, effect: float) -> np.ndarray:
+    """Rewards wear off with repetition (P6): effect / (1 + habituation x rewards so far)."""
+    return effect / (1.0 + model.params.reward_habituation * model.pop.rewards_received[rows])
+
+
+def _remove(model, rows, arg, rule) -> float:
+    """Remove members (P7); the rest of their group sees it and loses trust (tyranny)."""
+    pop, p = model.pop, model.params
+    groups = pop.group[rows]
+    removed_by_group = np.bincount(groups, minlength=model.groups.count)
+    size = np.maximum(model.groups.size, 1)
+    share = (removed_by_group / size).astype(np.float32)
+    model.exit_members(rows, REMOVED, f"removed:{rule}")
+    seen = share[pop.group] * pop.alive
+    pop.trust -= (p.tyranny_trust_loss * seen * pop.trust).astype(np.float32)
+    np.clip(pop.trust, 0, 1, out=pop.trust)
+    pop.tyranny_exposure += seen.astype(np.float32)
+    return p.cost_remove * len(rows)
+
+
+def _private_message(model, rows, arg, rule) -> float:
+    """Personal care (M2, P8): trust up, and a nudge to come back tomorrow."""
+    pop, p = model.pop, model.params
+    _headroom_gain(pop.trust, rows, p.pm_trust_gain)
+    pop.stimulus[rows] += p.pm_stimulus
+    return p.cost_private_message * len(rows)
+
+
+def _coupon(model, rows, arg, rule) -> float:
+    """A coupon (P6, P8): a habituating nudge and a little trust."""
+    pop, p = model.pop, model.params
+    pop.stimulus[rows] += _habituated(model, rows, p.coupon_stimulus)
+    _headroom_gain(pop.trust, rows, p.coupon_trust_gain)
+    pop.rewards_received[rows] += 1
+    return p.cost_coupon * len(rows)
+
+
+def _red_envelope(model, rows, amount, rule) -> float:
+    """A small cash gift of ``amount`` each (P6): a habituating nudge; a reward paid builds trust."""
+    pop, p = model.pop, model.params
+    pop.stimulus[rows] += _habituated(model, rows, p.red_envelope_stimulus * float(np.log1p(amount)))
+    _headroom_gain(pop.trust, rows, p.trust_reward_gain)
+    pop.rewards_received[rows] += 1
+    return float(amount) * len(rows)
+
+
+def _add_points(model, rows, amount, rule) -> float:
+    model.pop.points[rows] += amount
+    return model.params.cost_point * amount * len(rows)
+
+
+def _grant_title(model, rows, title, rule) -> float:
+    """A title (P6, M4): recognition that builds trust and belonging (lower churn)."""
+    pop, p = model.pop, model.params
+    code = model.title_code(title)
+    changed = rows[pop.title[rows] != code]
+    pop.title[changed] = code
+    _headroom_gain(pop.trust, changed, p.title_trust_gain)
+    return 0.0
+
+
+def _warn(model, rows, arg, rule) -> float:
+    """A warning (P11): may stop a spammer; costs a little trust."""
+    pop, p = model.pop, model.params
+    pop.warnings[rows] += 1
+    pop.trust[rows] -= p.warn_trust_loss * pop.trust[rows]
+    spammers = rows[pop.spammer[rows]]
+    deterred = spammers[model.streams["actions"].random(len(spammers)) < p.warn_deter_prob]
+    pop.spammer[deterred] = False
+    return p.cost_warn * len(rows)
+
+
+def _split_group(model, groups, arg, rule) -> float:
+    for gid in groups:
+        model.split_group(int(gid))
+    return model.params.cost_split * len(groups)
+
+
+def _guest_talk(model, groups, arg, rule) -> float:
+    model.groups.talk_scheduled[groups] = True
+    return model.params.cost_guest_talk * len(groups)
+
+
+ACTIONS: dict[str, Action] = {a.name: a for a in [
+    Action("remove", ("member", "group"), None, "remove the member; their group loses trust (P7)", _remove),
+    Action("private_message", ("member", "group"), None, "a personal message: trust up, nudge to return (P8)", _private_message),
+    Action("coupon", ("member", "group"), None, "a coupon: nudge to return, wears off with repetition (P6, P8)", _coupon),
+    Action("red_envelope", ("member", "group"), "amount", "a cash gift of AMOUNT each: nudge, trust (P6)", _red_envelope),
+    Action("add_points", ("member", "group"), "amount", "add AMOUNT points (P6)", _add_points),
+    Action("grant_title", ("member", "group"), "title", "grant the named title from rewards.titles (P6, M4)", _grant_title),
+    Action("warn", ("member", "group"), None, "a warning: may stop a spammer, costs trust (P11)", _warn),
+    Action("split_group", ("group",), None, "open a new group seeded with core members (P3)", _split_group),
+    Action("guest_talk", ("group",), None, "a guest talk in the group tomorrow (P5)", _guest_talk),
+]}
+
+
+def check_action(name: str, arg: Any, scope: str, titles: tuple[str, ...]) -> Any:
+    """Validate an action and its argument for a rule of the given scope; return the argument."""
+    action = ACTIONS.get(name)
+    if action is None:
+        raise SandboxError(f"unknown action '{name}'; known actions: {', '.join(ACTIONS)}")
+    if scope not in action.scopes:
+        raise SandboxError(f"'{name}' acts on groups; use it in community_rules, not rules")
+    if action.argument is None:
+        if arg is not None:
+            raise SandboxError(f"'{name}' takes no argument; write it as a plain name")
+        return None
+    if action.argument == "amount":
+        if isinstance(arg, bool) or not isinstance(arg, (int, float)) or not 0 < arg <= 1e6:
+            raise SandboxError(f"'{name}' needs a positive amount, e.g. {{{name}: 5}}")
+        return float(arg)
+    if not isinstance(arg, str) or arg not in titles[1:]:
+        raise SandboxError(f"'{name}' needs a title defined under rewards.titles; known: "
+                           + (", ".join(titles[1:]) or "none defined"))
+    return arg

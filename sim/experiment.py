@@ -1,0 +1,135 @@
+"""Replicates and comparisons: many seeded runs of a scenario, and A-versus-B verdicts.
+
+Replicate ``r`` of a scenario always uses ``SeedSequence(seed, spawn_key=(r,))``, whichever
+process runs it and in whatever order, so results are identical serially or in parallel.
+In a comparison, replicate ``r`` of A and of B share that seed (common random numbers), and
+the difference B - A is taken replicate by replicate, which cancels much of the noise.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .metrics import summarize
+from .model import CommunityModel, replicate_seed
+from .scenario import Setup
+
+# Below this many member-days in total, the cost of starting processes outweighs the gain.
+PARALLEL_MIN_MEMBER_DAYS = 5_000_000
+
+
+@dataclass
+class RunResult:
+    """All replicates of one scenario under one policy: tidy tables and per-replicate KPIs."""
+
+    setup: Setup
+    daily: pd.DataFrame
+    members: pd.DataFrame
+    actions: pd.DataFrame
+    kpis: pd.DataFrame          # one row per replicate
+    seeds: list[list[int]]      # the SeedSequence (entropy, spawn_key) of each replicate
+    seconds: float
+    timings: dict = field(default_factory=dict)
+
+    def kpi_summary(self) -> dict[str, dict]:
+        return {name: interval(self.kpis[name].to_numpy()) for name in self.kpis.columns if name != "replicate"}
+
+
+def interval(values: np.ndarray) -> dict:
+    """Mean and 95% t-interval across replicates; NaN values (undefined KPIs) are left out."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
+        return {"mean": None, "ci95": [None, None]}
+    mean = float(values.mean())
+    if len(values) < 2:
+        return {"mean": mean, "ci95": [None, None]}
+    sem = float(values.std(ddof=1)) / math.sqrt(len(values))
+    half = float(stats.t.ppf(0.975, len(values) - 1)) * sem
+    return {"mean": mean, "ci95": [mean - half, mean + half]}
+
+
+def run_replicate(setup: Setup, replicate: int, audit: bool = False) -> dict:
+    """Run one replicate; return its tables and KPIs, each tagged with the replicate index."""
+    started = time.perf_counter()
+    model = CommunityModel(setup, replicate=replicate, audit=audit).run()
+    tables = model.tables()
+    kpis = summarize(tables["daily"], tables["members"], setup.scenario.days)
+    for table in tables.values():
+        table.insert(0, "replicate", replicate)
+    return {**tables, "kpis": {"replicate": replicate, **kpis}, "seconds": time.perf_counter() - started,
+            "audit": model.audit_rows if audit else None}
+
+
+_WORKER_SETUP: Setup | None = None
+
+
+def _run_in_worker(replicate: int) -> dict:
+    return run_replicate(_WORKER_SETUP, replicate)
+
+
+def default_workers(setup: Setup, replicates: int) -> int:
+    """Use every core when the job is big enough to repay starting processes."""
+    sc = setup.scenario
+    size = sc.population.initial_members + sc.population.seed_members + sum(c.pool_size for c in sc.channels) // 4
+    if replicates < 2 or size * sc.days * replicates < PARALLEL_MIN_MEMBER_DAYS:
+        return 1
+    return max(1, min(os.cpu_count() or 1, replicates))
+
+
+def run(setup: Setup, replicates: int | None = None, workers: int | None = None) -> RunResult:
+    """Run every replicate of a setup; tables are concatenated with a ``replicate`` column."""
+    replicates = replicates or setup.scenario.replicates
+    workers = default_workers(setup, replicates) if workers is None else workers
+    started = time.perf_counter()
+    indices = list(range(replicates))
+    if workers > 1 and "fork" in mp.get_all_start_methods():
+        global _WORKER_SETUP
+        _WORKER_SETUP = setup  # inherited by forked workers; compiled rules hold closures
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+            parts = list(pool.map(_run_in_worker, indices))
+        _WORKER_SETUP = None
+    else:
+        parts = [run_replicate(setup, r) for r in indices]
+    seconds = time.perf_counter() - started
+    return RunResult(
+        setup=setup,
+        daily=pd.concat([p["daily"] for p in parts], ignore_index=True),
+        members=pd.concat([p["members"] for p in parts], ignore_index=True),
+        actions=pd.concat([p["actions"] for p in parts], ignore_index=True),
+        kpis=pd.DataFrame([p["kpis"] for p in parts]),
+        seeds=[[setup.scenario.seed, r] for r in indices],
+        seconds=seconds,
+        timings={"replicate_seconds": [p["seconds"] for p in parts], "workers": workers},
+    )
+
+
+def compare(a: Setup, b: Setup, replicates: int | None = None, workers: int | None = None
+            ) -> tuple[RunResult, RunResult, dict[str, dict]]:
+    """Run A and B on the same replicate seeds; return both and the paired B - A intervals."""
+    result_a = run(a, replicates, workers)
+    result_b = run(b, replicates, workers)
+    return result_a, result_b, paired_difference(result_a.kpis, result_b.kpis)
+
+
+def paired_difference(kpis_a: pd.DataFrame, kpis_b: pd.DataFrame) -> dict[str, dict]:
+    """B - A per KPI, paired by replicate, with a 95% t-interval."""
+    merged = kpis_a.merge(kpis_b, on="replicate", suffixes=("_a", "_b"))
+    names = [c for c in kpis_a.columns if c != "replicate"]
+    return {name: interval(merged[f"{name}_b"].to_numpy(float) - merged[f"{name}_a"].to_numpy(float))
+            for name in names}
+
+
+def seed_of(seed: int, replicate: int) -> list[int]:
+    """What the manifest records to reproduce a replicate."""
+    sequence = replicate_seed(seed, replicate)
+    return [int(sequence.entropy), *sequence.spawn_key]

@@ -1,0 +1,145 @@
+"""Bookkeeping and KPIs: the ``daily`` and ``members`` tables and the run's summary.
+
+:func:`record_day` appends one row per day (members, activity, messages by operators and by
+members, trust and interest, core members, spammers, costs by kind).  :func:`summarize`
+turns a run's tables into the KPIs strategists compare (see :data:`KPI_MEANINGS`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .churn import CAUSES
+from .params import ARCHETYPES
+from .population import FIELDS, STATUS_NAMES
+
+ACTION_COLUMNS = ("day", "rule", "action", "members", "groups", "cost")
+
+KPI_MEANINGS = {
+    "members_end": "members at the end of the horizon",
+    "joined_total": "everyone who was ever a member, day-0 members included",
+    "acquired_total": "members who joined after day 0 (channels and referrals)",
+    "churned_total": "members who left on their own",
+    "removed_total": "members removed by a rule",
+    "active_ratio_mean": "daily active members / members, averaged over days",
+    "retention_d30": "of members who joined 30+ days before the end, the share still members 30 days after joining",
+    "core_share_end": "core members / members at the end",
+    "member_messages_per_day": "members' own messages per day",
+    "operator_messages_per_day": "operators' posts per day",
+    "spam_messages_per_day": "ads per day",
+    "mean_trust_end": "mean trust of members at the end",
+    "mean_interest_end": "mean interest of members at the end",
+    "referrals_total": "members who joined through a referral",
+    "cost_total": "everything spent: channels, content, answers, rewards, referrals, actions",
+    "cost_per_joined": "cost_total / acquired_total",
+    "revenue_total": "fees received",
+    "groups_end": "groups with at least one member at the end",
+    "spammers_end": "members posting ads at the end",
+    **{f"churn_{cause}": f"members who left mainly from {cause.replace('_', ' ')}" for cause in CAUSES},
+}
+
+
+def record_day(model) -> None:
+    """Append today's row to the daily table and today's per-group figures to the 7-day ring."""
+    pop, groups, today = model.pop, model.groups, model.today
+    alive = pop.status == 0
+    members = int(np.count_nonzero(alive))
+    denom = max(members, 1)
+    silent = int(np.count_nonzero(alive & (pop.days_inactive >= model.params.silent_after_days)))
+    spent = model.spent_today
+    row = {
+        "day": model.day,
+        "members": members,
+        "joined": model.joined_today,
+        "churned": model.churned_today,
+        "removed": model.removed_today,
+        "active": int(today["active"]),
+        "silent": silent,
+        "active_ratio": today["active"] / denom,
+        "member_messages": today["member_messages"],
+        "operator_messages": today["operator_messages"],
+        "spam_messages": today["spam_messages"],
+        "questions": today["questions"],
+        "answered": today["answered"],
+        "referral_joins": today.get("referral_joins", 0),
+        "prospects": today["prospects"],
+        "turned_away": today["turned_away"],
+        "mean_trust": float(np.dot(pop.trust, alive)) / denom,
+        "mean_interest": float(np.dot(pop.interest, alive)) / denom,
+        "mean_habit": float(np.dot(pop.habit, alive)) / denom,
+        "mean_fatigue": float(np.dot(pop.fatigue, alive)) / denom,
+        "core": int(np.count_nonzero(model.is_core & alive)),
+        "spammers": int(np.count_nonzero(pop.spammer & alive)),
+        "groups": int(np.count_nonzero(groups.size > 0)),
+        "ritual": today["ritual"],
+        "talks": today["talks"],
+        "splits": today["splits"],
+        "cost": sum(spent.values()),
+        **{f"cost_{kind}": amount for kind, amount in spent.items()},
+        "revenue": model.revenue_today,
+    }
+    model.daily_rows.append(row)
+    groups.record(
+        model.day, active=today["active_g"], size=groups.size, messages=today["messages_g"],
+        member_messages=today["member_messages_g"], joined=groups.joined_today,
+        churned=groups.churned_today + groups.removed_today,
+    )
+
+
+def members_table(model) -> pd.DataFrame:
+    """One row per member ever seen, with codes turned into the domain's names."""
+    rows = model.pop.all_rows()
+    keep = ("member_id", "source", "archetype", "join_day", "group", "status", "exit_day", "exit_cause",
+            "title", "points", "posts", "warnings", "interest", "trust", "habit", "fatigue",
+            "days_inactive", "spammer")
+    assert set(keep) <= set(FIELDS)
+    table = pd.DataFrame({name: rows[name] for name in keep})
+    table["source"] = pd.Categorical.from_codes(rows["source"], categories=list(model.source_names))
+    table["archetype"] = pd.Categorical.from_codes(rows["archetype"], categories=list(ARCHETYPES))
+    table["status"] = pd.Categorical.from_codes(rows["status"], categories=list(STATUS_NAMES))
+    table["title"] = pd.Categorical.from_codes(rows["title"], categories=list(model.policy.title_names))
+    causes = np.array(model.cause_names, dtype=object)[rows["exit_cause"]]
+    table["exit_cause"] = np.where(rows["exit_cause"] > 0, causes, None)
+    table["exit_day"] = pd.array(np.where(rows["exit_day"] >= 0, rows["exit_day"], 0), dtype="Int32")
+    table.loc[rows["exit_day"] < 0, "exit_day"] = pd.NA
+    return table
+
+
+def summarize(daily: pd.DataFrame, members: pd.DataFrame, days: int) -> dict[str, float]:
+    """The KPIs of one run (see :data:`KPI_MEANINGS`)."""
+    last = daily.iloc[-1]
+    status = members["status"].astype(str)
+    acquired = int(((members["join_day"] > 0) | ~members["source"].isin(["seed", "initial"])).sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = (daily["active"] / daily["members"]).where(daily["members"] > 0)
+    end = days - 1
+    eligible = members[members["join_day"] + 30 <= end]
+    exit_day = eligible["exit_day"].astype("float64")
+    retained = exit_day.isna() | (exit_day > eligible["join_day"] + 30)
+    cost_total = float(daily["cost"].sum())
+    cause_counts = members["exit_cause"].value_counts()
+    kpis = {
+        "members_end": float(last["members"]),
+        "joined_total": float(len(members)),
+        "acquired_total": float(acquired),
+        "churned_total": float((status == "churned").sum()),
+        "removed_total": float((status == "removed").sum()),
+        "active_ratio_mean": float(ratio.mean()) if ratio.notna().any() else 0.0,
+        "retention_d30": float(retained.mean()) if len(eligible) else float("nan"),
+        "core_share_end": float(last["core"]) / max(float(last["members"]), 1.0),
+        "member_messages_per_day": float(daily["member_messages"].mean()),
+        "operator_messages_per_day": float(daily["operator_messages"].mean()),
+        "spam_messages_per_day": float(daily["spam_messages"].mean()),
+        "mean_trust_end": float(last["mean_trust"]),
+        "mean_interest_end": float(last["mean_interest"]),
+        "referrals_total": float((members["source"].astype(str) == "referral").sum()),
+        "cost_total": cost_total,
+        "cost_per_joined": cost_total / max(acquired, 1),
+        "revenue_total": float(daily["revenue"].sum()),
+        "groups_end": float(last["groups"]),
+        "spammers_end": float(last["spammers"]),
+    }
+    for cause in CAUSES:
+        kpis[f"churn_{cause}"] = float(cause_counts.get(cause, 0))
+    return kpis

@@ -1,0 +1,186 @@
+"""The community model: a Mesa model that steps one day at a time.
+
+Members are rows of NumPy arrays (:class:`sim.population.Population`), not one
+``mesa.Agent`` each, so a day is a few dozen vectorised operations whatever the population.
+Mesa provides the model life cycle (``step``, ``steps``, ``running``) and seeding conventions.
+
+A day runs in fixed phases:
+
+1. acquisition and admission  (:func:`sim.acquisition.acquire`: P1, P2, P3, P10)
+2. operator content and events (:func:`sim.behavior.operator_content`: P4, P5)
+3. member behaviour            (:func:`sim.behavior.member_day`: M1-M3, M5, M6, P9, P10)
+4. rules and their actions     (:func:`sim.playbook.run_rules`: P6, P7, P8, P11)
+5. churn, with its cause       (:func:`sim.churn.leave`: G2, M4, M7)
+6. bookkeeping and metrics     (:func:`sim.metrics.record_day`)
+
+Randomness: one ``numpy.random.Generator`` per phase, spawned from
+``SeedSequence(seed, spawn_key=(replicate,))``, so a replicate's results depend only on the
+scenario, the policy, the seed and the replicate index, never on the order runs execute in.
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from . import metrics
+from .acquisition import acquire, populate_day_zero
+from .behavior import core_mask, member_day, operator_content
+from .churn import CAUSES, leave
+from .groups import Groups
+from .params import ARCHETYPES
+from .playbook import run_rules
+from .population import CHURNED, Population
+from .scenario import Setup
+
+STREAMS = ("acquisition", "behaviour", "actions", "churn", "groups")
+COST_KINDS = ("channels", "content", "service", "rewards", "referrals", "actions")
+
+
+def replicate_seed(seed: int, replicate: int) -> np.random.SeedSequence:
+    """The seed sequence of one replicate: the scenario seed with the replicate index as key."""
+    return np.random.SeedSequence(entropy=seed, spawn_key=(replicate,))
+
+
+class CommunityModel(mesa.Model):
+    """One community under one policy, stepped day by day."""
+
+    def __init__(self, setup: Setup, *, replicate: int = 0, audit: bool = False):
+        sequence = replicate_seed(setup.scenario.seed, replicate)
+        children = sequence.spawn(len(STREAMS) + 1)
+        super().__init__(rng=np.random.Generator(np.random.PCG64(children[0])))
+        self.streams = {name: np.random.Generator(np.random.PCG64(child))
+                        for name, child in zip(STREAMS, children[1:])}
+        self.setup = setup
+        self.scenario = setup.scenario
+        self.policy = setup.policy
+        self.params = setup.params
+        self.replicate = replicate
+        self.audit = audit
+        self.day = 0
+        self.archetype_tables = {field: self.params.archetype_table(field)
+                                 for field in ("activity", "posts", "questions", "churn", "referral")}
+        self.source_names = setup.sources
+        self.cause_names = ["none", *CAUSES]
+        self.channel_remaining = [c.pool_size for c in self.scenario.channels]
+        self.pending_referrals = 0
+
+        start = self.scenario.population.initial_members + self.scenario.population.seed_members
+        self.pop = Population(capacity=start + 1024)
+        self.groups = Groups(count=1)
+        self.is_core = np.zeros(0, dtype=bool)
+        self.daily_rows: list[dict] = []
+        self.action_rows: list[tuple] = []
+        self.audit_rows: list[tuple] = []
+        self._start_day()
+        populate_day_zero(self)
+
+    # --- the day ---------------------------------------------------------------------
+    def step(self) -> None:
+        """Advance the community by one day, phase by phase."""
+        if self.day > 0:
+            self._start_day()
+        self.groups.start_day(self.pop.group, self.pop.status == 0)
+        acquire(self)
+        content = operator_content(self)
+        member_day(self, content)
+        run_rules(self)
+        leave(self)
+        metrics.record_day(self)
+        self.pop.compact()
+        self.day += 1
+        if self.day >= self.scenario.days:
+            self.running = False
+
+    def run(self) -> "CommunityModel":
+        """Step through the scenario's horizon."""
+        while self.running:
+            self.step()
+        return self
+
+    def _start_day(self) -> None:
+        self.today = {"prospects": 0, "turned_away": 0, "splits": 0}
+        self.spent_today = dict.fromkeys(COST_KINDS, 0.0)
+        self.revenue_today = 0.0
+        self.joined_today = 0
+        self.churned_today = 0
+        self.removed_today = 0
+
+    # --- services the phases use ----------------------------------------------------------
+    def spend(self, kind: str, amount: float) -> None:
+        """Book a cost of today under one of :data:`COST_KINDS` (G5)."""
+        self.spent_today[kind] += float(amount)
+
+    def earn(self, amount: float) -> None:
+        self.revenue_today += float(amount)
+
+    def source_code(self, name: str) -> int:
+        return self.source_names.index(name)
+
+    def title_code(self, name: str) -> int:
+        return self.policy.title_names.index(name)
+
+    def cause_code(self, cause: str) -> int:
+        if cause not in self.cause_names:
+            self.cause_names.append(cause)
+        return self.cause_names.index(cause)
+
+    def exit_members(self, rows: np.ndarray, status: int, cause: str) -> None:
+        """Members leave (churned) or are removed, carrying their cause."""
+        pop, groups = self.pop, self.groups
+        pop.status[rows] = status
+        pop.exit_day[rows] = self.day
+        pop.exit_cause[rows] = self.cause_code(cause)
+        by_group = np.bincount(pop.group[rows], minlength=groups.count)
+        groups.size -= by_group
+        if status == CHURNED:
+            groups.churned_today += by_group
+            self.churned_today += len(rows)
+        else:
+            groups.removed_today += by_group
+            self.removed_today += len(rows)
+
+    def split_group(self, gid: int, move_share: float = 0.5) -> int:
+        """Open a new group seeded with up to ``split_core_members`` core members of ``gid`` (P3).
+
+        A rule-driven split also moves ``move_share`` of the other members; a split forced by
+        the cap (``on_full: split``) moves only the core, and newcomers fill the new group.
+        """
+        pop, groups, rng = self.pop, self.groups, self.streams["groups"]
+        new = groups.open_group(self.day)
+        in_group = (pop.group == gid) & (pop.status == 0)
+        core = in_group & core_mask(pop, self.params)
+        core_rows = np.flatnonzero(core)
+        take = min(int(self.params.split_core_members), len(core_rows))
+        movers = rng.choice(core_rows, size=take, replace=False) if take else core_rows[:0]
+        if move_share > 0:
+            others = np.flatnonzero(in_group & ~core)
+            movers = np.concatenate([movers, others[rng.random(len(others)) < move_share]])
+        pop.group[movers] = new
+        groups.size[gid] -= len(movers)
+        groups.size[new] += len(movers)
+        self.today["splits"] += 1
+        return new
+
+    def record_action(self, rule: str, action: str, rows: np.ndarray, cost: float,
+                      groups: np.ndarray | None = None) -> None:
+        """One row of the ``actions`` table per rule, action and day (and an audit trail if asked)."""
+        self.spend("actions", cost)
+        n_groups = len(groups) if groups is not None else len(np.unique(self.pop.group[rows]))
+        self.action_rows.append((self.day, rule, action, len(rows), n_groups, float(cost)))
+        if self.audit:
+            self.audit_rows.append((self.day, rule, action, self.pop.member_id[rows].copy(),
+                                    None if groups is None else np.asarray(groups).copy()))
+
+    # --- results --------------------------------------------------------------------------
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The run's tidy tables: ``daily``, ``members`` and ``actions``."""
+        return {
+            "daily": pd.DataFrame(self.daily_rows),
+            "members": metrics.members_table(self),
+            "actions": pd.DataFrame(self.action_rows, columns=list(metrics.ACTION_COLUMNS)),
+        }
+
+
+__all__ = ["CommunityModel", "replicate_seed", "COST_KINDS", "ARCHETYPES"]

@@ -1,0 +1,164 @@
+"""The rule phase of a day: the policy's rules, community rules and titles (P6, P7, P8, P11).
+
+Semantics, the same on every back end: every condition is evaluated on the day's state
+*before* any rule acts (match, then act); then the actions run in file order: ``rules``, then
+``community_rules``, then titles.  A member removed by an earlier rule is skipped by later
+ones.  A rule that matches nobody does not fire and leaves no row in the ``actions`` table.
+
+The names a condition may use are built lazily, so a policy pays only for what it reads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .actions import ACTIONS
+
+F32 = np.float32
+
+
+class MemberEnv(dict):
+    """Member fields by name, computed on first use (vocabulary: :data:`sim.rules.MEMBER`)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def __missing__(self, name):
+        m = self.model
+        pop, groups, p = m.pop, m.groups, m.params
+        direct = ("interest", "trust", "habit", "fatigue", "days_inactive", "points", "posts",
+                  "warnings", "rewards_received", "archetype", "source", "title")
+        if name in direct:
+            value = getattr(pop, name)
+        elif name == "days_since_join":
+            value = m.day - pop.join_day
+        elif name == "group_size":
+            value = groups.size[pop.group]
+        elif name == "group_active_ratio":
+            value = groups.active_ratio_prev[pop.group]
+        elif name == "day":
+            value = m.day
+        elif name == "weekday":
+            value = m.day % 7
+        elif name == "active_today":
+            value = pop.active_today
+        elif name == "posted_today":
+            value = pop.posts_today > 0
+        elif name == "asked_today":
+            value = pop.asked_today
+        elif name == "answered_today":
+            value = pop.answered_today
+        elif name == "is_silent":
+            value = pop.days_inactive >= p.silent_after_days
+        elif name == "is_core":
+            value = m.is_core
+        elif name == "is_spammer":
+            value = pop.spammer
+        elif name == "spam_posts_today":
+            value = pop.spam_today
+        else:
+            raise KeyError(name)
+        self[name] = value
+        return value
+
+
+class GroupEnv(dict):
+    """Group metrics by name, computed on first use (vocabulary: :data:`sim.rules.GROUP`)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def _last7(self, history: str, today) -> np.ndarray:
+        """Sum over the last 7 days including today (the ring still holds day-7 in today's slot)."""
+        groups = self.model.groups
+        return groups.window_sum(history) - groups.history[history][self.model.day % 7] + today
+
+    def __missing__(self, name):
+        m = self.model
+        pop, groups, today = m.pop, m.groups, m.today
+        size = groups.size
+        denom = np.maximum(size, 1)
+        alive = pop.status == 0
+        if name == "size":
+            value = size
+        elif name == "active_ratio_1d":
+            value = today["active_g"] / denom
+        elif name == "active_ratio_7d":
+            value = self._last7("active", today["active_g"]) / np.maximum(self._last7("size", size), 1)
+        elif name == "messages_1d":
+            value = today["messages_g"]
+        elif name == "messages_7d":
+            value = self._last7("messages", today["messages_g"])
+        elif name == "member_messages_7d":
+            value = self._last7("member_messages", today["member_messages_g"])
+        elif name == "spam_messages_1d":
+            value = today["spam_g"]
+        elif name == "new_members_7d":
+            value = self._last7("joined", groups.joined_today)
+        elif name == "churned_7d":
+            value = self._last7("churned", groups.churned_today + groups.removed_today)
+        elif name == "mean_trust":
+            value = groups.count_by_group(pop.group, pop.trust * alive) / denom
+        elif name == "mean_interest":
+            value = groups.count_by_group(pop.group, pop.interest * alive) / denom
+        elif name == "core_count":
+            value = today["core_g"]
+        elif name == "spammers":
+            value = groups.count_by_group(pop.group, pop.spammer & alive)
+        elif name == "group_age":
+            value = m.day - groups.created_day
+        elif name == "day":
+            value = m.day
+        elif name == "weekday":
+            value = m.day % 7
+        elif name == "is_full":
+            cap = m.policy.policy.groups.cap
+            value = size >= cap if cap else np.zeros(groups.count, dtype=bool)
+        else:
+            raise KeyError(name)
+        self[name] = value
+        return value
+
+
+def run_rules(model) -> None:
+    """Evaluate every rule on the day's state, then apply the actions in file order."""
+    policy, pop, groups = model.policy, model.pop, model.groups
+    if not (policy.rules or policy.community_rules or policy.titles):
+        return
+    member_env, group_env = MemberEnv(model), GroupEnv(model)
+    alive = pop.status == 0
+    inhabited = groups.size > 0
+    member_hits = [(rule, rule.mask(member_env) & alive) for rule in policy.rules]
+    group_hits = [(rule, rule.mask(group_env) & inhabited) for rule in policy.community_rules]
+    title_hits = [(rule, rule.mask(member_env) & alive) for rule in policy.titles]
+
+    for rule, mask in member_hits:
+        rows = np.flatnonzero(mask & (pop.status == 0))
+        if len(rows):
+            for action, arg in rule.actions:
+                cost = ACTIONS[action].apply(model, rows, arg, rule.name)
+                model.record_action(rule.name, action, rows, cost)
+
+    for rule, gmask in group_hits:
+        gids = np.flatnonzero(gmask & (groups.size[: len(gmask)] > 0))
+        if not len(gids):
+            continue
+        for action, arg in rule.actions:
+            spec = ACTIONS[action]
+            if "member" in spec.scopes:
+                chosen = np.zeros(groups.count, dtype=bool)
+                chosen[gids] = True
+                rows = np.flatnonzero(chosen[pop.group] & (pop.status == 0))
+                cost = spec.apply(model, rows, arg, rule.name) if len(rows) else 0.0
+            else:
+                rows = np.zeros(0, dtype=np.int64)
+                cost = spec.apply(model, gids, arg, rule.name)
+            model.record_action(rule.name, action, rows, cost, groups=gids)
+
+    for code, (rule, mask) in enumerate(title_hits, start=1):
+        rows = np.flatnonzero(mask & (pop.status == 0) & (pop.title < code))
+        if len(rows):
+            cost = ACTIONS["grant_title"].apply(model, rows, rule.name, f"title:{rule.name}")
+            model.record_action(f"title:{rule.name}", "grant_title", rows, cost)

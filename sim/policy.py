@@ -1,0 +1,225 @@
+"""Policy files: what an operator does, written as data (domain P1-P14).
+
+A policy file has sections ``admission`` (P2), ``groups`` (P3), ``content`` (P4, P5),
+``service`` (P9), ``rewards`` (P6, P10), member-level ``rules`` and group-level
+``community_rules`` (P7, P8, P11).  Unknown fields are errors, so a typo never passes
+silently.  :func:`compile_policy` checks every ``when`` expression against the vocabulary and
+every ``do`` against the action vocabulary, and returns rules ready for a back end.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .actions import ACTIONS, check_action
+from .errors import SandboxError
+from .files import apply_set, content_hash, line_of, place_of, read_yaml, validate
+from .rules import GROUP, MEMBER, PROSPECT, Vocabulary, compile_mask, parse
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Admission(_Strict):
+    """Who gets in (P2): a rule on the prospect, and a fee that buys commitment."""
+
+    when: str | None = Field(None, description="condition on interest, trust, archetype, source; None admits all")
+    fee: float = Field(0.0, ge=0, le=1e6, description="membership fee in currency units")
+
+
+class Groups(_Strict):
+    """Group size cap and what happens when a group is full (P3)."""
+
+    cap: int | None = Field(None, ge=2, le=1_000_000, description="members per group; None for no cap")
+    on_full: Literal["split", "close"] = "split"
+
+
+class Content(_Strict):
+    """Operator content (P4, P5)."""
+
+    operator_posts_per_week: float = Field(3.0, ge=0, le=700)
+    quality: float = Field(0.5, ge=0, le=1)
+    ritual_weekday: str | None = Field(None, description="a weekday name for the weekly ritual slot")
+    guest_talks_per_month: float = Field(0.0, ge=0, le=30)
+
+    @field_validator("ritual_weekday", mode="before")
+    @classmethod
+    def _weekday(cls, value):
+        if value is None:
+            return None
+        if isinstance(value, int) and 0 <= value <= 6:
+            return WEEKDAYS[value]
+        if isinstance(value, str) and value.lower() in WEEKDAYS:
+            return value.lower()
+        raise ValueError(f"expected a weekday name (monday ... sunday), got {value!r}")
+
+
+class Service(_Strict):
+    """Responsiveness (P9): the share of questions operators answer the same day."""
+
+    answer_rate: float = Field(0.3, ge=0, le=1)
+
+
+class Points(_Strict):
+    """Points per action (P6)."""
+
+    post: float = Field(0.0, ge=0, le=1e4)
+    question: float = Field(0.0, ge=0, le=1e4)
+    active_day: float = Field(0.0, ge=0, le=1e4)
+
+
+class Title(_Strict):
+    """A title granted when its condition holds (P6, M4); later titles outrank earlier ones."""
+
+    name: str = Field(min_length=1)
+    when: str
+
+
+class Rewards(_Strict):
+    points: Points = Points()
+    titles: list[Title] = []
+    referral_reward: float = Field(0.0, ge=0, le=1e5, description="paid per referred member who joins (P10)")
+
+
+ActionItem = Union[str, dict[str, Any]]
+
+
+class Rule(_Strict):
+    """A rule: when the condition holds, do the actions."""
+
+    name: str = Field(min_length=1)
+    when: str
+    do: Union[ActionItem, list[ActionItem]]
+    description: str = ""
+
+
+class Policy(_Strict):
+    name: str = "unnamed"
+    description: str = ""
+    admission: Admission = Admission()
+    groups: Groups = Groups()
+    content: Content = Content()
+    service: Service = Service()
+    rewards: Rewards = Rewards()
+    rules: list[Rule] = []
+    community_rules: list[Rule] = []
+
+
+@dataclass
+class CompiledRule:
+    """A rule ready to run: its intermediate form, a NumPy mask and its actions."""
+
+    name: str
+    when: str
+    ir: tuple
+    mask: Any
+    actions: list[tuple[str, Any]]
+    scope: str  # "member" or "group"
+
+
+@dataclass
+class CompiledPolicy:
+    """A validated policy with every expression compiled against a scenario's vocabulary."""
+
+    policy: Policy
+    source: str
+    admission: Any = None            # mask over prospects, or None
+    titles: list[CompiledRule] = field(default_factory=list)
+    rules: list[CompiledRule] = field(default_factory=list)
+    community_rules: list[CompiledRule] = field(default_factory=list)
+    title_names: tuple[str, ...] = ("none",)
+    hash: str = ""
+
+
+def load_policy(path: str | Path, sets: list[tuple[str, Any, str]] = ()) -> tuple[Policy, dict, Any]:
+    """Read and validate a policy file, with ``--set policy.*`` overrides applied."""
+    path = str(path)
+    data, root = read_yaml(path)
+    data = copy.deepcopy(data)
+    origin = {apply_set(data, key, value, option=option): option for key, value, option in sets}
+    policy = validate(Policy, data, file=path, root=root, origin=origin)
+    return policy, data, root
+
+
+def compile_policy(policy: Policy, *, file: str, root=None, sources: tuple[str, ...] | None = None
+                   ) -> CompiledPolicy:
+    """Check and compile every expression and action of a policy.
+
+    ``sources`` are the scenario's acquisition sources; without them (``sandbox validate``
+    on a policy alone) any source name is accepted.
+    """
+    titles = ("none",) + tuple(t.name for t in policy.rewards.titles)
+    extra = {"title": titles}
+    if sources is not None:
+        extra["source"] = sources
+    member_vocab = MEMBER.with_values(**extra)
+    prospect_vocab = PROSPECT.with_values(**({"source": sources} if sources is not None else {}))
+    out = CompiledPolicy(policy=policy, source=file, title_names=titles,
+                         hash=content_hash(policy.model_dump()))
+
+    if policy.admission.when is not None:
+        ir = _parse_at(policy.admission.when, prospect_vocab, file, root, ("admission", "when"))
+        out.admission = _mask_at(ir, prospect_vocab, file, root, ("admission", "when"))
+    for i, title in enumerate(policy.rewards.titles):
+        loc = ("rewards", "titles", i, "when")
+        ir = _parse_at(title.when, member_vocab, file, root, loc)
+        out.titles.append(CompiledRule(title.name, title.when, ir,
+                                       _mask_at(ir, member_vocab, file, root, loc), [], "member"))
+    seen: set[str] = set()
+    for section, vocab, scope in (("rules", member_vocab, "member"), ("community_rules", GROUP, "group")):
+        for i, rule in enumerate(getattr(policy, section)):
+            if rule.name in seen:
+                raise SandboxError(f"rule name '{rule.name}' is used twice; give each rule its own name",
+                                   file=file, line=line_of(root, (section, i, "name")),
+                                   place=f"{section}[{i}].name")
+            seen.add(rule.name)
+            ir = _parse_at(rule.when, vocab, file, root, (section, i, "when"))
+            mask = _mask_at(ir, vocab, file, root, (section, i, "when"))
+            actions = _actions_at(rule.do, scope, titles, file, root, (section, i, "do"))
+            getattr(out, section).append(CompiledRule(rule.name, rule.when, ir, mask, actions, scope))
+    return out
+
+
+def _parse_at(text: str, vocab: Vocabulary, file: str, root, loc: tuple) -> tuple:
+    try:
+        return parse(text, vocab)
+    except SandboxError as exc:
+        raise exc.located(file=file, line=line_of(root, loc), place=place_of(loc)) from None
+
+
+def _mask_at(ir: tuple, vocab: Vocabulary, file: str, root, loc: tuple):
+    try:
+        return compile_mask(ir, vocab)
+    except SandboxError as exc:
+        raise exc.located(file=file, line=line_of(root, loc), place=place_of(loc)) from None
+
+
+def _actions_at(do, scope: str, titles: tuple[str, ...], file: str, root, loc: tuple) -> list:
+    items = do if isinstance(do, list) else [do]
+    out = []
+    for j, item in enumerate(items):
+        item_loc = loc + ((j,) if isinstance(do, list) else ())
+        try:
+            if isinstance(item, str):
+                name, arg = item, None
+            elif isinstance(item, dict) and len(item) == 1:
+                (name, arg), = item.items()
+            else:
+                raise SandboxError("an action is a name (remove) or one name with its argument "
+                                   "({add_points: 5})")
+            out.append((name, check_action(name, arg, scope, titles)))
+        except SandboxError as exc:
+            raise exc.located(file=file, line=line_of(root, item_loc), place=place_of(item_loc)) from None
+    return out
+
+
+__all__ = ["Policy", "CompiledPolicy", "CompiledRule", "load_policy", "compile_policy", "ACTIONS",
+           "WEEKDAYS"]

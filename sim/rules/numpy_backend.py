@@ -1,0 +1,123 @@
+"""NumPy back end: the intermediate form compiled to a function of column arrays.
+
+``compile_mask(node, vocab)`` returns ``f(env) -> bool array`` where ``env`` maps each name to
+an array over all members (or all groups, or all prospects) at once, so a rule costs a few
+vectorised operations per day however many members there are.  Categorical names arrive as
+integer codes (their index in the field's ``values``); a string literal is turned into its code
+once, at compile time.  Division by zero yields 0, not inf, so rules never see NaN.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import numpy as np
+
+from ..errors import SandboxError
+from .vocabulary import Vocabulary
+
+Env = Mapping[str, np.ndarray]
+
+_CMP = {
+    "==": np.equal, "!=": np.not_equal, "<": np.less,
+    "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
+}
+
+
+def compile_mask(node: tuple, vocab: Vocabulary) -> Callable[[Env], np.ndarray]:
+    """Compile a condition to ``f(env) -> bool array``."""
+    fn = _compile(node, vocab)
+
+    def mask(env: Env) -> np.ndarray:
+        out = fn(env)
+        return np.asarray(out, dtype=bool) if np.ndim(out) else np.full(_length(env), bool(out))
+
+    return mask
+
+
+def _length(env: Env) -> int:
+    for value in env.values():
+        if np.ndim(value):
+            return len(value)
+    return 0
+
+
+def _truth(fn):
+    return lambda env: np.not_equal(fn(env), 0)
+
+
+def _compile(node: tuple, vocab: Vocabulary):
+    tag = node[0]
+    if tag == "num":
+        value = node[1]
+        return lambda env: value
+    if tag == "field":
+        name = node[1]
+        return lambda env: env[name]
+    if tag == "neg":
+        inner = _compile(node[1], vocab)
+        return lambda env: -inner(env)
+    if tag == "arith":
+        op, a, b = node[1], _compile(node[2], vocab), _compile(node[3], vocab)
+        if op == "+":
+            return lambda env: a(env) + b(env)
+        if op == "-":
+            return lambda env: a(env) - b(env)
+        if op == "*":
+            return lambda env: a(env) * b(env)
+        return lambda env: _safe_divide(a(env), b(env))
+    if tag == "cmp":
+        return _compile_cmp(node, vocab)
+    if tag == "and":
+        parts = [_as_bool(n, vocab) for n in node[1]]
+        return lambda env: _reduce(np.logical_and, parts, env)
+    if tag == "or":
+        parts = [_as_bool(n, vocab) for n in node[1]]
+        return lambda env: _reduce(np.logical_or, parts, env)
+    if tag == "not":
+        inner = _as_bool(node[1], vocab)
+        return lambda env: np.logical_not(inner(env))
+    raise SandboxError(f"internal: the NumPy back end cannot compile {tag!r}")
+
+
+def _as_bool(node: tuple, vocab: Vocabulary):
+    fn = _compile(node, vocab)
+    if node[0] == "field" and vocab.fields[node[1]].kind == "flag":
+        return _truth(fn)
+    return fn
+
+
+def _reduce(op, parts, env):
+    out = parts[0](env)
+    for part in parts[1:]:
+        out = op(out, part(env))
+    return out
+
+
+def _compile_cmp(node: tuple, vocab: Vocabulary):
+    op, left, right = node[1], node[2], node[3]
+    ufunc = _CMP[op]
+    if left[0] == "str" or right[0] == "str":
+        field_node, literal = (right, left[1]) if left[0] == "str" else (left, right[1])
+        code = category_code(vocab, field_node[1], literal)
+        name = field_node[1]
+        return lambda env: ufunc(env[name], code)
+    a, b = _compile(left, vocab), _compile(right, vocab)
+    return lambda env: ufunc(a(env), b(env))
+
+
+def category_code(vocab: Vocabulary, name: str, literal: str) -> int:
+    """The integer code of a categorical value, as the model stores it."""
+    values = vocab.fields[name].values
+    if values is None or literal not in values:
+        known = ", ".join(values or ())
+        raise SandboxError(f"unknown {name} '{literal}'; expected one of: {known}")
+    return values.index(literal)
+
+
+def _safe_divide(a, b):
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    out = np.zeros(np.broadcast(a, b).shape)
+    np.divide(a, b, out=out, where=b != 0)
+    return out if out.ndim else float(out)
