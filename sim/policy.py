@@ -38,7 +38,8 @@ class Admission(_Strict):
 class Groups(_Strict):
     """Group size cap and what happens when a group is full (P3)."""
 
-    cap: int | None = Field(None, ge=2, le=1_000_000, description="members per group; None for no cap")
+    cap: int | None = Field(500, ge=2, le=1_000_000,
+                            description="members per group (500, a common chat platform's limit); null for no cap")
     on_full: Literal["split", "close"] = "split"
 
 

@@ -1,0 +1,125 @@
+"""The ``sandbox`` command: run, compare and validate scenarios and policies.
+
+    sandbox run SCENARIO [--policy FILE] [--set KEY=VALUE]... [--replicates N] [--seed S]
+                [--days D] [--out DIR] [--json] [--workers N]
+    sandbox compare SCENARIO --policy A --policy B [the same options]
+    sandbox validate FILE...
+
+A user's mistake prints one line (``error: file:line: place: problem; fix``) and exits 2,
+with no traceback and no output directory left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import SandboxError
+from .experiment import compare, run
+from .report import compare_table, run_table
+from .scenario import load_setup, validate_file
+from .store import atomic_output, clean, run_summary, write_run
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sandbox", description="A policy sandbox for community operations.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("scenario", help="a scenario YAML file")
+        p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a scenario field (days=90, params.act_bias=-3) or, with policy., "
+                            "a policy field (policy.groups.cap=150)")
+        p.add_argument("--replicates", type=int, help="replicates (default: the scenario's)")
+        p.add_argument("--seed", type=int, help="seed (default: the scenario's)")
+        p.add_argument("--days", type=int, help="horizon in days (default: the scenario's)")
+        p.add_argument("--out", help="write Parquet tables, summary.json and manifest.json here")
+        p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+        p.add_argument("--workers", type=int, help="processes for replicates (default: automatic)")
+
+    p_run = sub.add_parser("run", help="run a scenario under a policy")
+    common(p_run)
+    p_run.add_argument("--policy", help="a policy file (default: the scenario's)")
+
+    p_cmp = sub.add_parser("compare", help="compare two policies on one scenario, paired by seed")
+    common(p_cmp)
+    p_cmp.add_argument("--policy", action="append", required=True, help="policy A, then policy B")
+
+    p_val = sub.add_parser("validate", help="check scenario and policy files without running them")
+    p_val.add_argument("files", nargs="+")
+    return parser
+
+
+def _sets(args) -> list[str]:
+    sets = list(args.sets)
+    if args.seed is not None:
+        sets.append(f"seed={args.seed}")
+    if args.days is not None:
+        sets.append(f"days={args.days}")
+    if args.replicates is not None:
+        if args.replicates < 1:
+            raise SandboxError("must be at least 1", place="--replicates")
+        sets.append(f"replicates={args.replicates}")
+    if args.workers is not None and args.workers < 1:
+        raise SandboxError("must be at least 1", place="--workers")
+    return sets
+
+
+def cmd_run(args) -> int:
+    setup = load_setup(args.scenario, args.policy, _sets(args))
+    result = run(setup, workers=args.workers)
+    summary = run_summary(result)
+    if args.out:
+        atomic_output(args.out, lambda tmp: write_run(tmp, result))
+    print(json.dumps(summary) if args.json else run_table(summary))
+    return 0
+
+
+def cmd_compare(args) -> int:
+    if len(args.policy) != 2:
+        raise SandboxError(f"give exactly two policies (--policy A --policy B), got {len(args.policy)}",
+                           place="--policy")
+    sets = _sets(args)
+    setup_a = load_setup(args.scenario, args.policy[0], sets)
+    setup_b = load_setup(args.scenario, args.policy[1], sets)
+    result_a, result_b, diff = compare(setup_a, setup_b, workers=args.workers)
+    a, b = run_summary(result_a), run_summary(result_b)
+    diff = clean(diff)
+    if args.out:
+        def write(tmp: Path) -> None:
+            write_run(tmp / "A", result_a)
+            write_run(tmp / "B", result_b)
+            (tmp / "comparison.json").write_text(json.dumps({"A": a, "B": b, "diff": diff}, indent=2))
+        atomic_output(args.out, write)
+    if args.json:
+        print(json.dumps({"A": a, "B": b, "diff": diff}))
+    else:
+        print(compare_table(a, b, diff, setup_a.scenario.days))
+    return 0
+
+
+def cmd_validate(args) -> int:
+    for path in args.files:
+        kind = validate_file(path)
+        print(f"{path}: ok ({kind})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"run": cmd_run, "compare": cmd_compare, "validate": cmd_validate}[args.command](args)
+    except SandboxError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
