@@ -54,8 +54,8 @@ _SPECS: list[Param] = [
     Param("silent_after_days", 14, 1, 365, "days", "days without activity after which a member counts as silent (muted)"),
     # --- posting and questions ---
     Param("post_rate", 0.2, 0, 20, "posts per active day", "mean posts of an active regular member with interest 0.5"),
-    Param("question_rate", 0.06, 0, 1, "questions per active day", "chance an active regular member asks a question"),
-    Param("expert_answer_prob", 0.25, 0, 1, "probability", "chance one active expert in the group answers a given question (P9)"),
+    Param("question_rate", 0.1, 0, 1, "questions per active day", "chance an active regular member asks a question"),
+    Param("expert_answer_prob", 0.08, 0, 1, "probability", "chance one active expert in the group answers a given question (P9)"),
     # --- interest (M1) ---
     Param("interest_gain", 0.04, 0, 1, "per unit of value", "rise of interest per unit of value received, scaled by headroom"),
     Param("interest_decay", 0.004, 0, 1, "per day", "daily decay of interest without fresh value (boredom)"),
@@ -63,12 +63,12 @@ _SPECS: list[Param] = [
     Param("value_member_posts", 0.25, 0, 10, "value per log(1+posts)", "value members' own posts give their readers (P5)"),
     Param("value_cap", 2.0, 0, 20, "value units", "most value a reader can take in on one day"),
     # --- trust (M2) ---
-    Param("trust_answer_gain", 0.1, 0, 1, "share of headroom", "trust gained when a member's question is answered (P9)"),
-    Param("trust_unanswered_loss", 0.05, 0, 1, "share of trust", "trust lost when a question goes unanswered"),
+    Param("trust_answer_gain", 0.15, 0, 1, "share of headroom", "trust gained when a member's question is answered (P9)"),
+    Param("trust_unanswered_loss", 0.08, 0, 1, "share of trust", "trust lost when a question goes unanswered"),
     Param("trust_reward_gain", 0.03, 0, 1, "share of headroom", "trust gained when a reward is paid as announced"),
     Param("trust_spam_loss", 0.001, 0, 1, "per ad seen", "trust lost per ad message a reader sees (M6)"),
     Param("interest_spam_loss", 0.0005, 0, 1, "per ad seen", "interest lost per ad message a reader sees (M6)"),
-    Param("tyranny_trust_loss", 1.0, 0, 20, "per share removed", "trust each remaining member loses per share of their group removed that day (P7)"),
+    Param("tyranny_trust_loss", 0.3, 0, 20, "per share removed", "trust each remaining member loses per share of their group removed that day (P7)"),
     Param("trust_drift", 0.002, 0, 1, "per day", "daily drift of trust back towards a newcomer's trust when nothing happens"),
     # --- habit (M3, P4) ---
     Param("habit_gain", 0.05, 0, 1, "share of headroom", "habit built by an active day"),
@@ -84,7 +84,7 @@ _SPECS: list[Param] = [
     Param("churn_lost_trust", 0.004, 0, 1, "per day", "hazard weight of lost trust, times (1 - trust)^2"),
     Param("churn_fatigue", 0.03, 0, 1, "per day", "hazard weight of fatigue, times fatigue^2"),
     Param("churn_harassment", 0.0002, 0, 1, "per day per ad", "hazard weight of recent ad exposure (M6)"),
-    Param("churn_tyranny", 0.6, 0, 50, "per day per share", "hazard weight of recently seeing others pruned (P7)"),
+    Param("churn_tyranny", 0.05, 0, 50, "per day per share", "hazard weight of recently seeing others pruned (P7)"),
     Param("silent_churn_factor", 0.35, 0, 1, "multiplier", "silent members mostly stay: their hazard is multiplied by this"),
     Param("newcomer_days", 14, 0, 365, "days", "days after joining during which first impressions weigh more (M7)"),
     Param("newcomer_churn_weight", 1.5, 0, 20, "multiplier", "extra hazard weight of a newcomer's days (M7)"),

@@ -1,0 +1,100 @@
+"""The command line: JSON shapes, output files, and compare's verdict on noise and signal."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from sim.cli import main
+
+from conftest import policy, scenario
+
+FAST = ["--set", "days=60", "--replicates", "3"]
+
+
+def run_cli(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_run_json_prints_exactly_one_object_with_every_kpi(capsys):
+    code, out, err = run_cli(capsys, "run", scenario("existing-group"), *FAST, "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["scenario"] == "existing-group" and data["policy"] == "baseline"
+    assert data["replicates"] == 3
+    required = ["members_end", "joined_total", "churned_total", "removed_total", "active_ratio_mean",
+                "retention_d30", "core_share_end", "member_messages_per_day", "operator_messages_per_day",
+                "mean_trust_end", "mean_interest_end", "referrals_total", "cost_total", "cost_per_joined",
+                "groups_end"]
+    for name in required:
+        kpi = data["kpis"][name]
+        assert kpi["ci95"][0] <= kpi["mean"] <= kpi["ci95"][1], name
+
+
+def test_run_writes_parquet_tables_summary_and_manifest(capsys, tmp_path):
+    out_dir = tmp_path / "result"
+    code, out, _ = run_cli(capsys, "run", scenario("existing-group"), "--policy", policy("tiered-reactivation"),
+                           *FAST, "--out", out_dir)
+    assert code == 0 and "members_end" in out
+    for name in ("daily", "members", "actions"):
+        table = pd.read_parquet(out_dir / f"{name}.parquet")
+        assert sorted(table["replicate"].unique()) == [0, 1, 2]
+    actions = pd.read_parquet(out_dir / "actions.parquet")
+    assert set(actions["rule"]) >= {"welcome", "silent-week"}
+    assert (actions["cost"] > 0).all() and (actions["members"] > 0).all()
+    members = pd.read_parquet(out_dir / "members.parquet")
+    assert {"source", "join_day", "status", "exit_day", "exit_cause", "title", "points"} <= set(members.columns)
+    manifest = json.loads((out_dir / "manifest.json").read_text())
+    assert manifest["scenario"]["hash"] and manifest["policy"]["hash"]
+    assert manifest["replicates"] == 3 and len(manifest["replicate_seeds"]) == 3
+    assert manifest["versions"]["community-sandbox"]
+    assert json.loads((out_dir / "summary.json").read_text())["kpis"]["members_end"]["mean"] > 0
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary directory left behind"
+
+
+def test_compare_finds_a_clear_difference_between_different_policies(capsys):
+    code, out, _ = run_cli(capsys, "compare", scenario("existing-group"), "--policy", policy("baseline"),
+                           "--policy", policy("aggressive-pruning"), "--set", "days=90", "--replicates", "10",
+                           "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert set(data) == {"A", "B", "diff"}
+    lo, hi = data["diff"]["members_end"]["ci95"]
+    assert hi < 0, "pruning must clearly lower members_end"
+    assert data["diff"]["members_end"]["mean"] == pytest.approx(
+        data["B"]["kpis"]["members_end"]["mean"] - data["A"]["kpis"]["members_end"]["mean"])
+
+
+def test_compare_of_a_policy_with_itself_is_noise(capsys):
+    code, out, _ = run_cli(capsys, "compare", scenario("existing-group"), "--policy", policy("weekly-ritual"),
+                           "--policy", policy("weekly-ritual"), *FAST, "--json")
+    data = json.loads(out)
+    for name, diff in data["diff"].items():
+        if diff["mean"] is not None:
+            assert diff["ci95"][0] <= 0 <= diff["ci95"][1], name
+
+
+def test_compare_prints_a_plain_verdict(capsys):
+    code, out, _ = run_cli(capsys, "compare", scenario("existing-group"), "--policy", policy("baseline"),
+                           "--policy", policy("weekly-ritual"), *FAST)
+    assert code == 0
+    assert "B keeps" in out and "costs" in out
+
+
+def test_validate_accepts_good_files(capsys):
+    code, out, _ = run_cli(capsys, "validate", scenario("cold-start"), policy("moderated"))
+    assert code == 0 and out.count(": ok") == 2
+
+
+def test_console_script_runs_end_to_end():
+    proc = subprocess.run([sys.executable, "-m", "sim.cli", "run", scenario("paid-small-group"),
+                           "--set", "days=30", "--replicates", "2", "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["replicates"] == 2

@@ -1,0 +1,94 @@
+"""Policies move outcomes the way the domain notes say, over 10 seeded replicates.
+
+Each test compares two setups on the same replicate seeds and asserts that the whole 95%
+interval of the paired difference lies on the side the domain notes predict.
+"""
+
+from __future__ import annotations
+
+import sim
+from sim.experiment import compare
+
+from conftest import policy, scenario
+
+REPLICATES = 10
+
+
+def _diff(scenario_name, policy_a, policy_b=None, sets_a=(), sets_b=(), common=()):
+    a = sim.load_setup(scenario(scenario_name), policy(policy_a), [*common, *sets_a])
+    b = sim.load_setup(scenario(scenario_name), policy(policy_b or policy_a), [*common, *sets_b])
+    result_a, result_b, diff = compare(a, b, replicates=REPLICATES, workers=1)
+    return result_a, result_b, diff
+
+
+def _above_zero(d):
+    return d["ci95"][0] > 0
+
+
+def _below_zero(d):
+    return d["ci95"][1] < 0
+
+
+def test_higher_entry_threshold_admits_fewer_but_more_interested_members():
+    """P2: the higher the threshold, the better the members and the harder the growth."""
+    _, _, diff = _diff("cold-start", "baseline", sets_b=["policy.admission.when=interest >= 0.6"],
+                       common=["days=120"])
+    assert _below_zero(diff["joined_total"])
+    assert _above_zero(diff["mean_interest_end"])
+
+
+def test_pruning_raises_active_ratio_and_lowers_members():
+    """P7: removing the inactive keeps the group looking fresh, with fewer members."""
+    _, _, diff = _diff("existing-group", "baseline", "aggressive-pruning", common=["days=120"])
+    assert _above_zero(diff["active_ratio_mean"])
+    assert _below_zero(diff["members_end"])
+    assert _above_zero(diff["removed_total"])
+
+
+def test_aggressive_pruning_costs_the_remaining_members_trust():
+    """P7: remove too eagerly and the rest feel ruled by force (tyranny)."""
+    _, result_b, diff = _diff("existing-group", "aggressive-pruning", common=["days=120"],
+                              sets_b=["params.tyranny_trust_loss=5", "params.churn_tyranny=3"])
+    assert _above_zero(diff["churn_tyranny"])
+    assert result_b.kpis["churn_tyranny"].mean() > 0
+
+
+def test_operator_posts_far_beyond_the_attention_budget_raise_fatigue_churn():
+    """M3, P4: too many messages tire people, who mute the group or leave."""
+    _, result_b, diff = _diff("existing-group", "baseline", sets_b=["policy.content.operator_posts_per_week=560"],
+                              common=["days=90"])
+    assert _above_zero(diff["churn_fatigue"])
+    assert _above_zero(diff["churned_total"])
+    assert result_b.kpis["churn_fatigue"].mean() > result_b.kpis["churn_boredom"].mean()
+
+
+def test_answering_questions_raises_trust():
+    """P9, M2: being answered is what makes members trust the group."""
+    _, _, diff = _diff("existing-group", "baseline", sets_a=["policy.service.answer_rate=0"],
+                       sets_b=["policy.service.answer_rate=1"], common=["days=120"])
+    assert _above_zero(diff["mean_trust_end"])
+
+
+def test_moderation_keeps_ads_down_in_a_spam_prone_group():
+    """M6, P11: without management ads take over; moderation removes spammers."""
+    _, _, diff = _diff("spam-prone", "baseline", "moderated", common=["days=120"])
+    assert _below_zero(diff["spam_messages_per_day"])
+    assert _below_zero(diff["churn_harassment"])
+
+
+def test_ritual_and_titles_build_activity_and_keep_members():
+    """P4, P6, M4: a fixed ritual and recognition build habit and belonging."""
+    _, _, diff = _diff("existing-group", "baseline", "weekly-ritual", common=["days=120"])
+    assert _above_zero(diff["active_ratio_mean"])
+    assert _above_zero(diff["members_end"])
+    assert _above_zero(diff["cost_total"])
+
+
+def test_referral_reward_brings_more_referred_members_at_a_price():
+    """P10: a reward for inviting others raises referrals, and each one costs the reward."""
+    _, result_b, diff = _diff("fast-launch", "referral-rewards", common=["days=60"],
+                              sets_a=["policy.rewards.referral_reward=0"])
+    assert _above_zero(diff["referrals_total"])
+    assert _above_zero(diff["cost_total"])
+    spent = result_b.daily["cost_referrals"].sum()
+    assert spent == 10 * result_b.kpis["referrals_total"].sum()
