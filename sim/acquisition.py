@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .behavior import scheduled
+from .behavior import core_mask, scheduled
 from .params import ARCHETYPES
 
 F32 = np.float32
@@ -41,7 +41,7 @@ def populate_day_zero(model) -> None:
         if count == 0:
             continue
         groups = place_in_groups(model, count, day_zero=True)
-        model.pop.add(
+        model.add_members(
             count, interest=beta_around(rng, interest, k, count), trust=beta_around(rng, trust, k, count),
             habit=beta_around(rng, habit, k, count), archetype=draw_archetypes(rng, mix, count),
             source=model.source_code(source), group=groups, join_day=0,
@@ -99,7 +99,7 @@ def acquire(model) -> None:
         count = len(source)
         if count == 0:
             return
-    model.pop.add(
+    model.add_members(
         count, interest=interest, trust=trust, habit=F32(p.newcomer_habit), archetype=archetype,
         source=source, group=groups, join_day=model.day,
         commitment=F32(p.fee_commitment * (1 - fee_factor)),
@@ -121,28 +121,33 @@ def place_in_groups(model, count: int, *, day_zero: bool = False) -> np.ndarray:
     """
     groups = model.groups
     cap = model.policy.policy.groups.cap
-    out = np.full(count, -1, dtype=np.int32)
+    on_full = model.policy.policy.groups.on_full
+    out = np.full(count, -1, dtype=np.intp)
     if cap is None:
         out[:] = groups.count - 1
         groups.size[-1] += count
         return out
     placed = 0
+    core_rows = None  # core members of the whole community, found once if a split is needed
     while placed < count:
-        room = np.flatnonzero(groups.is_open & (groups.size < cap))
-        if len(room):
-            gid = int(room[-1])
-            take = min(count - placed, cap - int(groups.size[gid]))
-            out[placed: placed + take] = gid
-            groups.size[gid] += take
-            placed += take
-            if groups.size[gid] >= cap and not day_zero and model.policy.policy.groups.on_full == "close":
-                groups.is_open[gid] = False
+        with_room = np.flatnonzero(groups.is_open & (groups.size < cap))[::-1]  # newest first
+        if len(with_room):
+            free = cap - groups.size[with_room]
+            filled = np.searchsorted(np.cumsum(free), count - placed)  # groups needed, minus one
+            targets = with_room[: filled + 1]
+            slots = np.repeat(targets, free[: filled + 1])[: count - placed]
+            out[placed: placed + len(slots)] = slots
+            groups.size[:] += np.bincount(slots, minlength=groups.count)
+            placed += len(slots)
+            if on_full == "close" and not day_zero:
+                groups.is_open[targets[groups.size[targets] >= cap]] = False
             continue
         if day_zero:
             groups.open_group(model.day)
-        elif model.policy.policy.groups.on_full == "split":
-            fullest = int(np.argmax(groups.size))
-            model.split_group(fullest, move_share=0.0)
+        elif on_full == "split":
+            if core_rows is None:
+                core_rows = np.flatnonzero(core_mask(model.pop, model.params))
+            model.split_group(int(np.argmax(groups.size)), move_share=0.0, core_rows=core_rows)
         else:
             break
     return out

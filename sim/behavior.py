@@ -63,45 +63,85 @@ def operator_content(model) -> OperatorContent:
     return OperatorContent(posts=posts, ritual=ritual, talk=talk)
 
 
+def _axpy(out: np.ndarray, a: float, x: np.ndarray, tmp: np.ndarray) -> None:
+    """out += a * x, in place, through a scratch buffer (no temporary allocation)."""
+    np.multiply(x, F32(a), out=tmp)
+    out += tmp
+
+
+def active_members(model, content: OperatorContent) -> np.ndarray:
+    """Who opens the group today (M3, M5): habit plus stimulus, minus fatigue; row indices.
+
+    The daily log-odds are interest, trust and habit pulls, the group's pull (yesterday's
+    active ratio, its core share, fresh operator posts, the ritual, a guest talk), any
+    stimulus from yesterday's actions, the archetype's offset, minus fatigue.
+    """
+    pop, p, groups, rng = model.pop, model.params, model.groups, model.streams["behaviour"]
+    n = pop.n
+    group_pull = (p.act_peer * groups.active_ratio_prev + p.act_core * groups.core_share_prev
+                  + p.act_content * np.log1p(content.posts) + p.act_ritual * content.ritual
+                  + p.act_talk * content.talk + p.act_bias).astype(F32)
+    z = model.scratch("logit", n)
+    tmp = model.scratch("tmp", n)
+    np.add(np.take(group_pull, pop.group), pop.arch_activity, out=z)
+    _axpy(z, p.act_interest, pop.interest, tmp)
+    _axpy(z, p.act_trust, pop.trust, tmp)
+    _axpy(z, p.act_habit, pop.habit, tmp)
+    _axpy(z, -p.act_fatigue, pop.fatigue, tmp)
+    z += pop.stimulus
+    # active when u < 1 / (1 + exp(-z)), i.e. u * (1 + exp(-z)) < 1: no division needed
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    z += 1
+    z *= rng.random(out=tmp, dtype=F32)
+    active = z < 1
+    active &= pop.status == 0
+    pop.stimulus[:] = 0
+    pop.active_today[:] = active
+    return np.flatnonzero(active)
+
+
+def member_posts(model, idx: np.ndarray) -> np.ndarray:
+    """Posts of today's active members: geometric counts whose mean is set by archetype and interest.
+
+    A geometric count (overdispersed, unlike a Poisson) gives the heavy tail of participation:
+    most active members read without posting, a few post a lot (M3, M5).
+    """
+    pop, p, rng = model.pop, model.params, model.streams["behaviour"]
+    mean = np.take(model.archetype_tables["posts"], pop.archetype[idx])
+    mean *= pop.interest[idx]
+    mean *= F32(2.0 * p.post_rate)
+    # P(k) = (1 - q) q^k with q = mean / (1 + mean); k = floor(log u / log q)
+    q = mean / (1 + mean)
+    np.maximum(q, F32(1e-12), out=q)
+    np.log(q, out=q)
+    u = rng.random(len(idx), dtype=F32)
+    np.maximum(u, F32(1e-30), out=u)
+    np.log(u, out=u)
+    u /= q
+    posts = u.astype(np.int32)
+    pop.posts_today[:] = 0
+    pop.posts_today[idx] = posts
+    pop.posts[idx] += posts
+    return posts
+
+
 def member_day(model, content: OperatorContent) -> None:
     """Activity, posts, questions and answers, and the drift of each member's state."""
     pop, p, groups, rng = model.pop, model.params, model.groups, model.streams["behaviour"]
     pol = model.policy.policy
-    n, grp, arch = pop.n, pop.group, pop.archetype
+    grp, arch = pop.group, pop.archetype
     alive = pop.status == 0
     tables = model.archetype_tables
 
-    # --- who is active today (M3, M5): habit plus stimulus, minus fatigue ---
-    group_pull = (p.act_peer * groups.active_ratio_prev + p.act_core * groups.core_share_prev
-                  + p.act_content * np.log1p(content.posts) + p.act_ritual * content.ritual
-                  + p.act_talk * content.talk).astype(F32)
-    z = tables["activity"][arch] + F32(p.act_bias)
-    z += p.act_interest * pop.interest
-    z += p.act_trust * pop.trust
-    z += p.act_habit * pop.habit
-    z -= p.act_fatigue * pop.fatigue
-    z += group_pull[grp]
-    z += pop.stimulus
-    prob = 1.0 / (1.0 + np.exp(-z))
-    active = rng.random(n, dtype=F32) < prob
-    active &= alive
-    pop.stimulus[:] = 0
-    pop.active_today[:] = active
-    idx = np.flatnonzero(active)
-    g_idx = grp[idx]
-
-    # --- posts: heavy-tailed by archetype, scaled by interest ---
-    rate = p.post_rate * 2.0 * tables["posts"][arch[idx]] * pop.interest[idx]
-    posts = rng.poisson(rate).astype(np.int32)
-    pop.posts_today[:] = 0
-    pop.posts_today[idx] = posts
-    pop.posts[idx] += posts
+    idx = active_members(model, content)
+    g_idx = np.take(grp, idx)
+    posts = member_posts(model, idx)
     member_posts_g = np.bincount(g_idx, weights=posts, minlength=groups.count)
-
     # --- questions, answered by operators or by an active expert (P9) ---
-    asks = rng.random(len(idx), dtype=F32) < p.question_rate * tables["questions"][arch[idx]]
+    asks = rng.random(len(idx), dtype=F32) < F32(p.question_rate) * np.take(tables["questions"], arch[idx])
     asked = idx[asks]
-    experts_g = np.bincount(g_idx, weights=arch[idx] == EXPERT, minlength=groups.count)
+    experts_g = np.bincount(g_idx[arch[idx] == EXPERT], minlength=groups.count)
     expert_answers = 1.0 - (1.0 - p.expert_answer_prob) ** experts_g
     u = rng.random(len(asked))
     rate_op = pol.service.answer_rate
@@ -128,27 +168,37 @@ def member_day(model, content: OperatorContent) -> None:
         p.value_per_operator_post * pol.content.quality * content.posts
         + p.value_per_operator_post * 3.0 * content.talk
         + p.value_member_posts * np.log1p(member_posts_g)).astype(F32)
-    spam_seen = spam_g[g_idx].astype(F32)
-    pop.interest -= p.interest_decay * pop.interest
-    pop.interest[idx] += p.interest_gain * value_g[g_idx] * (1 - pop.interest[idx]) - p.interest_spam_loss * spam_seen
-    pop.trust[idx] -= p.trust_spam_loss * spam_seen * pop.trust[idx]
-    pop.trust += p.trust_drift * (p.newcomer_trust - pop.trust)
+    pop.interest *= F32(1 - p.interest_decay)
+    interest = pop.interest[idx]
+    interest += p.interest_gain * np.take(value_g, g_idx) * (1 - interest)
+    pop.trust *= F32(1 - p.trust_drift)
+    pop.trust += F32(p.trust_drift * p.newcomer_trust)
+    pop.spam_exposure *= F32(1 - p.exposure_decay)
+    pop.tyranny_exposure *= F32(1 - p.exposure_decay)
+    if spam_g.any():
+        spam_seen = np.take(spam_g, g_idx).astype(F32)
+        interest -= p.interest_spam_loss * spam_seen
+        readers = np.flatnonzero(spam_seen)  # only groups with ads: usually a small subset
+        seen, rows = spam_seen[readers], idx[readers]
+        pop.trust[rows] -= p.trust_spam_loss * seen * pop.trust[rows]
+        pop.spam_exposure[rows] += seen
+    pop.interest[idx] = interest
     np.clip(pop.interest, 0, 1, out=pop.interest)
     np.clip(pop.trust, 0, 1, out=pop.trust)
-    pop.spam_exposure *= F32(1 - p.exposure_decay)
-    pop.spam_exposure[idx] += spam_seen
-    pop.tyranny_exposure *= F32(1 - p.exposure_decay)
 
     # --- habit (M3) and the ritual (P4) ---
-    pop.habit -= p.habit_decay * pop.habit
-    pop.habit[idx] += (p.habit_gain + p.ritual_habit_gain * content.ritual[g_idx]) * (1 - pop.habit[idx])
+    pop.habit *= F32(1 - p.habit_decay)
+    habit = pop.habit[idx]
+    habit += (p.habit_gain + p.ritual_habit_gain * np.take(content.ritual, g_idx)) * (1 - habit)
+    pop.habit[idx] = habit
 
     # --- fatigue from messages beyond the attention budget (M3); silent members muted ---
     messages_g = content.posts + member_posts_g + spam_g
     overload_g = (np.maximum(messages_g - p.attention_budget, 0) / p.attention_budget).astype(F32)
     pop.fatigue *= F32(1 - p.fatigue_recovery)
-    listening = pop.days_inactive < p.silent_after_days
-    pop.fatigue += p.fatigue_gain * overload_g[grp] * listening
+    if overload_g.any():
+        listening = pop.days_inactive < p.silent_after_days
+        pop.fatigue += p.fatigue_gain * np.take(overload_g, grp) * listening
     pop.days_inactive += 1
     pop.days_inactive[idx] = 0
 
@@ -159,9 +209,9 @@ def member_day(model, content: OperatorContent) -> None:
 
     # --- referrals (P10): trust and the reward make members bring friends ---
     reward = pol.rewards.referral_reward
-    refer_prob = (p.referral_base * (1 + p.referral_reward_effect * reward)
-                  * pop.trust[idx] * tables["referral"][arch[idx]])
-    model.pending_referrals = int(np.count_nonzero(rng.random(len(idx)) < refer_prob))
+    refer_prob = (F32(p.referral_base * (1 + p.referral_reward_effect * reward))
+                  * pop.trust[idx] * np.take(tables["referral"], arch[idx]))
+    model.pending_referrals = int(np.count_nonzero(rng.random(len(idx), dtype=F32) < refer_prob))
 
     # --- points for taking part (P6) ---
     pts = pol.rewards.points
@@ -176,9 +226,9 @@ def member_day(model, content: OperatorContent) -> None:
     model.is_core = is_core
     size = np.maximum(groups.size, 1)
     active_g = np.bincount(g_idx, minlength=groups.count)
-    core_g = np.bincount(grp, weights=is_core, minlength=groups.count)
-    groups.active_ratio_prev = (active_g / size).astype(F32)
-    groups.core_share_prev = (core_g / size).astype(F32)
+    core_g = np.bincount(grp[is_core], minlength=groups.count)
+    groups.active_ratio_prev[:] = active_g / size
+    groups.core_share_prev[:] = core_g / size
     model.today.update(
         active=len(idx), member_messages=int(posts.sum()), questions=len(asked),
         answered=len(answered), spam_messages=int(spam_g.sum()),

@@ -18,35 +18,48 @@ CAUSES = ("evaporation", "boredom", "lost_trust", "fatigue", "harassment", "tyra
 F32 = np.float32
 
 
-def hazard_parts(model, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
-    """The daily hazard parts, one row per cause in :data:`CAUSES` order, for the given rows."""
+def hazard_parts(model) -> np.ndarray:
+    """The daily hazard parts of every row: one row per cause in :data:`CAUSES` order."""
     pop, p = model.pop, model.params
-    lack_interest = 1 - pop.interest[rows]
-    lack_trust = 1 - pop.trust[rows]
-    fatigue = pop.fatigue[rows]
-    n = len(lack_interest)
-    return np.stack([
-        np.full(n, p.churn_base, dtype=F32),
-        p.churn_boredom * lack_interest * lack_interest,
-        p.churn_lost_trust * lack_trust * lack_trust,
-        p.churn_fatigue * fatigue * fatigue,
-        p.churn_harassment * pop.spam_exposure[rows],
-        p.churn_tyranny * pop.tyranny_exposure[rows],
-    ])
+    parts = model.scratch("hazard_parts", (len(CAUSES), pop.n))
+    parts[0] = p.churn_base
+    np.subtract(1, pop.interest, out=parts[1])
+    parts[1] *= parts[1]
+    parts[1] *= F32(p.churn_boredom)
+    np.subtract(1, pop.trust, out=parts[2])
+    parts[2] *= parts[2]
+    parts[2] *= F32(p.churn_lost_trust)
+    np.multiply(pop.fatigue, pop.fatigue, out=parts[3])
+    parts[3] *= F32(p.churn_fatigue)
+    np.multiply(pop.spam_exposure, F32(p.churn_harassment), out=parts[4])
+    np.multiply(pop.tyranny_exposure, F32(p.churn_tyranny), out=parts[5])
+    return parts
+
+
+def _scale_where(hazard: np.ndarray, condition: np.ndarray, factor: float, scale: np.ndarray) -> None:
+    """hazard *= factor where condition holds, in place (no np.where temporaries)."""
+    if factor != 1.0:
+        np.multiply(condition, F32(factor - 1.0), out=scale)
+        scale += 1
+        hazard *= scale
 
 
 def leave(model) -> None:
     """Draw today's departures and record each one's dominant cause."""
     pop, p, rng = model.pop, model.params, model.streams["churn"]
-    alive = pop.status == 0
     parts = hazard_parts(model)
-    hazard = parts.sum(axis=0)
-    hazard *= model.archetype_tables["churn"][pop.archetype]
-    hazard *= 1 - pop.commitment
-    hazard *= np.where(pop.days_inactive >= p.silent_after_days, F32(p.silent_churn_factor), F32(1))
-    hazard *= np.where(pop.title > 0, F32(p.title_churn_factor), F32(1))
-    hazard *= np.where(model.day - pop.join_day < p.newcomer_days, F32(1 + p.newcomer_churn_weight), F32(1))
-    leaving = np.flatnonzero((rng.random(pop.n, dtype=F32) < hazard) & alive)
+    hazard = model.scratch("hazard", pop.n)
+    scale = model.scratch("tmp", pop.n)
+    np.add.reduce(parts, axis=0, out=hazard)
+    hazard *= pop.arch_churn
+    np.subtract(1, pop.commitment, out=scale)
+    hazard *= scale
+    _scale_where(hazard, pop.days_inactive >= p.silent_after_days, p.silent_churn_factor, scale)
+    _scale_where(hazard, pop.title > 0, p.title_churn_factor, scale)
+    _scale_where(hazard, pop.join_day > model.day - p.newcomer_days, 1 + p.newcomer_churn_weight, scale)
+    leaving = rng.random(out=scale, dtype=F32) < hazard
+    leaving &= pop.status == 0
+    leaving = np.flatnonzero(leaving)
     if len(leaving) == 0:
         return
     causes = np.argmax(parts[:, leaving], axis=0)

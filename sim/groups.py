@@ -2,53 +2,56 @@
 
 Per-group aggregates are computed with ``np.bincount`` over the member columns, never by a
 loop over members.  A 7-day ring of daily per-group figures backs the ``_7d`` metrics used
-by community rules.
+by community rules.  Group columns grow like member columns (:class:`sim.columns.Columns`),
+so opening thousands of groups stays cheap.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .columns import Columns
+
 WINDOW = 7
-_HISTORY = ("active", "size", "messages", "member_messages", "joined", "churned")
+HISTORY = ("active", "size", "messages", "member_messages", "joined", "churned")
+
+FIELDS = {
+    "created_day": np.int32,
+    "is_open": np.bool_,             # still admits newcomers
+    "talk_scheduled": np.bool_,      # a guest talk tomorrow (set by a rule)
+    "size": np.int64,                # members now; kept up to date by joins, exits and splits
+    "joined_today": np.int64,
+    "churned_today": np.int64,
+    "removed_today": np.int64,
+    "active_ratio_prev": np.float32,  # the latest day's active share (pulls members in, M3)
+    "core_share_prev": np.float32,    # the latest day's core share (M5)
+    **{f"history_{name}": (np.float64, (WINDOW,)) for name in HISTORY},
+}
 
 
-class Groups:
+class Groups(Columns):
     """The groups' own state: when each opened, whether it still admits, and recent history."""
 
     def __init__(self, count: int = 1):
-        self.count = 0
-        self.created_day = np.zeros(0, dtype=np.int32)
-        self.is_open = np.zeros(0, dtype=bool)
-        self.talk_scheduled = np.zeros(0, dtype=bool)   # a guest talk tomorrow (set by a rule)
-        self.history = {name: np.zeros((WINDOW, 0), dtype=np.float64) for name in _HISTORY}
-        self.size = np.zeros(0, dtype=np.int64)
-        self.joined_today = np.zeros(0, dtype=np.int64)
-        self.churned_today = np.zeros(0, dtype=np.int64)
-        self.removed_today = np.zeros(0, dtype=np.int64)
-        self.active_ratio_prev = np.zeros(0, dtype=np.float32)
-        self.core_share_prev = np.zeros(0, dtype=np.float32)
+        super().__init__(FIELDS, capacity=16)
         for _ in range(count):
             self.open_group(0)
 
+    @property
+    def count(self) -> int:
+        return self.n
+
+    @property
+    def history(self) -> dict[str, np.ndarray]:
+        """Per-group daily figures of the last 7 days, shape (7, groups), by name."""
+        return {name: getattr(self, f"history_{name}") for name in HISTORY}
+
     def open_group(self, day: int) -> int:
         """Open a new, empty group; return its id."""
-        gid = self.count
-        self.count += 1
-        self.created_day = np.append(self.created_day, np.int32(day))
-        self.is_open = np.append(self.is_open, True)
-        self.talk_scheduled = np.append(self.talk_scheduled, False)
-        for name in _HISTORY:
-            self.history[name] = np.pad(self.history[name], ((0, 0), (0, 1)))
-        for name in ("size", "joined_today", "churned_today", "removed_today"):
-            setattr(self, name, np.append(getattr(self, name), 0))
-        for name in ("active_ratio_prev", "core_share_prev"):
-            setattr(self, name, np.append(getattr(self, name), np.float32(0)))
-        return gid
+        return self.append(1, created_day=day, is_open=True).start
 
-    def start_day(self, group: np.ndarray, alive: np.ndarray) -> None:
-        """Recount sizes from the member columns and clear the day's counters."""
-        self.size = np.bincount(group, weights=alive, minlength=self.count).astype(np.int64)
+    def start_day(self) -> None:
+        """Clear the day's counters.  Sizes are kept up to date by joins, exits and splits."""
         self.joined_today[:] = 0
         self.churned_today[:] = 0
         self.removed_today[:] = 0
@@ -57,10 +60,10 @@ class Groups:
         """Store one day's per-group figures in the 7-day ring."""
         slot = day % WINDOW
         for name, values in today.items():
-            self.history[name][slot] = values
+            getattr(self, f"history_{name}")[slot] = values
 
     def window_sum(self, name: str) -> np.ndarray:
-        return self.history[name].sum(axis=0)
+        return getattr(self, f"history_{name}").sum(axis=0)
 
     def count_by_group(self, group: np.ndarray, weights=None) -> np.ndarray:
         return np.bincount(group, weights=weights, minlength=self.count)

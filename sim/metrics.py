@@ -22,7 +22,7 @@ KPI_MEANINGS = {
     "acquired_total": "members who joined after day 0 (channels and referrals)",
     "churned_total": "members who left on their own",
     "removed_total": "members removed by a rule",
-    "active_ratio_mean": "daily active members / members, averaged over days",
+    "active_ratio_mean": "daily active members / members present that day, averaged over days",
     "retention_d30": "of members who joined 30+ days before the end, the share still members 30 days after joining",
     "core_share_end": "core members / members at the end",
     "member_messages_per_day": "members' own messages per day",
@@ -56,7 +56,8 @@ def record_day(model) -> None:
         "removed": model.removed_today,
         "active": int(today["active"]),
         "silent": silent,
-        "active_ratio": today["active"] / denom,
+        # of the members present today (those who left today were present and may have been active)
+        "active_ratio": today["active"] / max(members + model.churned_today + model.removed_today, 1),
         "member_messages": today["member_messages"],
         "operator_messages": today["operator_messages"],
         "spam_messages": today["spam_messages"],
@@ -65,10 +66,8 @@ def record_day(model) -> None:
         "referral_joins": today.get("referral_joins", 0),
         "prospects": today["prospects"],
         "turned_away": today["turned_away"],
-        "mean_trust": float(np.dot(pop.trust, alive)) / denom,
-        "mean_interest": float(np.dot(pop.interest, alive)) / denom,
-        "mean_habit": float(np.dot(pop.habit, alive)) / denom,
-        "mean_fatigue": float(np.dot(pop.fatigue, alive)) / denom,
+        **{f"mean_{name}": _mean_over(model, getattr(pop, name), alive, denom)
+           for name in ("trust", "interest", "habit", "fatigue")},
         "core": int(np.count_nonzero(model.is_core & alive)),
         "spammers": int(np.count_nonzero(pop.spammer & alive)),
         "groups": int(np.count_nonzero(groups.size > 0)),
@@ -85,6 +84,13 @@ def record_day(model) -> None:
         member_messages=today["member_messages_g"], joined=groups.joined_today,
         churned=groups.churned_today + groups.removed_today,
     )
+
+
+def _mean_over(model, column: np.ndarray, alive: np.ndarray, denom: int) -> float:
+    """Mean of a float32 column over members (pairwise float32 summation: fast and deterministic)."""
+    work = model.scratch("tmp", len(column))
+    np.multiply(column, alive, out=work)
+    return float(work.sum()) / denom
 
 
 def members_table(model) -> pd.DataFrame:
@@ -111,8 +117,8 @@ def summarize(daily: pd.DataFrame, members: pd.DataFrame, days: int) -> dict[str
     last = daily.iloc[-1]
     status = members["status"].astype(str)
     acquired = int(((members["join_day"] > 0) | ~members["source"].isin(["seed", "initial"])).sum())
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = (daily["active"] / daily["members"]).where(daily["members"] > 0)
+    present = daily["members"] + daily["churned"] + daily["removed"]
+    ratio = daily["active_ratio"].where(present > 0)
     end = days - 1
     eligible = members[members["join_day"] + 30 <= end]
     exit_day = eligible["exit_day"].astype("float64")

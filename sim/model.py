@@ -43,6 +43,16 @@ def replicate_seed(seed: int, replicate: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(entropy=seed, spawn_key=(replicate,))
 
 
+class _Rows:
+    """A read-only view of some members' columns, for helpers written against a Population."""
+
+    def __init__(self, pop: Population, rows: np.ndarray):
+        self._pop, self._rows = pop, rows
+
+    def __getattr__(self, name):
+        return getattr(self._pop, name)[self._rows]
+
+
 class CommunityModel(mesa.Model):
     """One community under one policy, stepped day by day."""
 
@@ -70,6 +80,7 @@ class CommunityModel(mesa.Model):
         self.pop = Population(capacity=start + 1024)
         self.groups = Groups(count=1)
         self.is_core = np.zeros(0, dtype=bool)
+        self._scratch: dict[str, np.ndarray] = {}
         self.daily_rows: list[dict] = []
         self.action_rows: list[tuple] = []
         self.audit_rows: list[tuple] = []
@@ -81,7 +92,7 @@ class CommunityModel(mesa.Model):
         """Advance the community by one day, phase by phase."""
         if self.day > 0:
             self._start_day()
-        self.groups.start_day(self.pop.group, self.pop.status == 0)
+        self.groups.start_day()
         acquire(self)
         content = operator_content(self)
         member_day(self, content)
@@ -115,6 +126,22 @@ class CommunityModel(mesa.Model):
     def earn(self, amount: float) -> None:
         self.revenue_today += float(amount)
 
+    def scratch(self, name: str, shape: tuple[int, ...] | int, dtype=np.float32) -> np.ndarray:
+        """A reusable work buffer (uninitialised), so the hot path allocates nothing per day."""
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        buf = self._scratch.get(name)
+        if buf is None or buf.dtype != dtype or buf.shape[:-1] != shape[:-1] or buf.shape[-1] < shape[-1]:
+            grown = shape[:-1] + (max(shape[-1], int((buf.shape[-1] if buf is not None else 0) * 1.5)),)
+            buf = np.empty(grown, dtype=dtype)
+            self._scratch[name] = buf
+        return buf[..., : shape[-1]]
+
+    def add_members(self, count: int, archetype: np.ndarray, **values) -> slice:
+        """Add members; their archetype's activity offset and churn multiplier go with them."""
+        return self.pop.add(count, archetype=archetype,
+                            arch_activity=self.archetype_tables["activity"][archetype],
+                            arch_churn=self.archetype_tables["churn"][archetype], **values)
+
     def source_code(self, name: str) -> int:
         return self.source_names.index(name)
 
@@ -141,21 +168,25 @@ class CommunityModel(mesa.Model):
             groups.removed_today += by_group
             self.removed_today += len(rows)
 
-    def split_group(self, gid: int, move_share: float = 0.5) -> int:
+    def split_group(self, gid: int, move_share: float = 0.5, core_rows: np.ndarray | None = None) -> int:
         """Open a new group seeded with up to ``split_core_members`` core members of ``gid`` (P3).
 
         A rule-driven split also moves ``move_share`` of the other members; a split forced by
         the cap (``on_full: split``) moves only the core, and newcomers fill the new group.
+        ``core_rows`` (all core members, if the caller has them) saves a scan of every member.
         """
         pop, groups, rng = self.pop, self.groups, self.streams["groups"]
         new = groups.open_group(self.day)
-        in_group = (pop.group == gid) & (pop.status == 0)
-        core = in_group & core_mask(pop, self.params)
-        core_rows = np.flatnonzero(core)
-        take = min(int(self.params.split_core_members), len(core_rows))
-        movers = rng.choice(core_rows, size=take, replace=False) if take else core_rows[:0]
+        if core_rows is None or move_share > 0:
+            rows = np.flatnonzero(pop.group == gid)
+            core = core_mask(_Rows(pop, rows), self.params)
+            candidates = rows[core]
+        else:
+            candidates = core_rows[pop.group[core_rows] == gid]
+        take = min(int(self.params.split_core_members), len(candidates))
+        movers = rng.choice(candidates, size=take, replace=False) if take else candidates[:0]
         if move_share > 0:
-            others = np.flatnonzero(in_group & ~core)
+            others = rows[~core & (pop.status[rows] == 0)]
             movers = np.concatenate([movers, others[rng.random(len(others)) < move_share]])
         pop.group[movers] = new
         groups.size[gid] -= len(movers)

@@ -1,7 +1,7 @@
 """Member state as a struct of arrays: one row per member, one NumPy array per field.
 
 The daily update works on whole columns at once.  Rows of members who left stay in place
-(masked out by ``status``) until they make up a quarter of the rows; then :meth:`compact`
+(masked out by ``status``) until they make up an eighth of the rows; then :meth:`compact`
 moves them to an archive, so a long run with heavy churn does not keep paying for its dead.
 Each member keeps a stable ``member_id`` through compaction.
 """
@@ -9,6 +9,8 @@ Each member keeps a stable ``member_id`` through compaction.
 from __future__ import annotations
 
 import numpy as np
+
+from .columns import Columns
 
 MEMBER, CHURNED, REMOVED = 0, 1, 2
 STATUS_NAMES = ("member", "churned", "removed")
@@ -33,8 +35,10 @@ FIELDS: dict[str, np.dtype] = {
     "rewards_received": np.int32,
     "join_day": np.int32,
     "exit_day": np.int32,        # -1 while a member
-    "group": np.int32,
+    "group": np.intp,            # intp: the index type, so per-group gathers need no conversion
     "archetype": np.int8,        # index into params.ARCHETYPES
+    "arch_activity": np.float32, # the archetype's activity offset, kept per row to avoid a gather a day
+    "arch_churn": np.float32,    # the archetype's churn multiplier, likewise
     "source": np.int16,          # index into the model's source names
     "title": np.int16,           # index into the policy's title names; 0 = none
     "status": np.int8,           # MEMBER, CHURNED, REMOVED
@@ -46,59 +50,33 @@ FIELDS: dict[str, np.dtype] = {
 }
 
 
-class Population:
+class Population(Columns):
     """All members' state.  Each field is an attribute holding a view of ``n`` rows."""
 
     def __init__(self, capacity: int = 1024):
-        self.n = 0
+        super().__init__(FIELDS, capacity)
         self._next_id = 0
-        self._buffers = {name: np.zeros(max(capacity, 16), dtype=dt) for name, dt in FIELDS.items()}
         self.archive: list[dict[str, np.ndarray]] = []
-        self._bind()
-
-    def _bind(self) -> None:
-        for name, buf in self._buffers.items():
-            setattr(self, name, buf[: self.n])
 
     def add(self, count: int, **values) -> slice:
         """Append ``count`` members with the given field values; return their row slice."""
-        start = self.n
-        needed = start + count
-        capacity = len(self._buffers["interest"])
-        if needed > capacity:
-            new_capacity = max(needed, capacity * 2)
-            for name, buf in self._buffers.items():
-                grown = np.zeros(new_capacity, dtype=buf.dtype)
-                grown[:start] = buf[:start]
-                self._buffers[name] = grown
-        for name, buf in self._buffers.items():
-            buf[start:needed] = 0
-        self._buffers["member_id"][start:needed] = np.arange(self._next_id, self._next_id + count)
-        self._buffers["exit_day"][start:needed] = -1
+        rows = self.append(count, member_id=np.arange(self._next_id, self._next_id + count),
+                           exit_day=-1, **values)
         self._next_id += count
-        for name, value in values.items():
-            self._buffers[name][start:needed] = value
-        self.n = needed
-        self._bind()
-        return slice(start, needed)
+        return rows
 
     @property
     def alive(self) -> np.ndarray:
         return self.status == MEMBER
 
     def compact(self) -> None:
-        """Move the rows of members who left into the archive once they are a quarter of rows."""
+        """Move the rows of members who left into the archive once they are an eighth of rows."""
         gone = self.status != MEMBER
         n_gone = int(np.count_nonzero(gone))
-        if n_gone == 0 or n_gone * 4 < self.n:
+        if n_gone == 0 or n_gone * 8 < self.n:
             return
         self.archive.append({name: getattr(self, name)[gone].copy() for name in FIELDS})
-        keep = ~gone
-        kept = self.n - n_gone
-        for name, buf in self._buffers.items():
-            buf[:kept] = buf[: self.n][keep]
-        self.n = kept
-        self._bind()
+        self.keep(~gone)
 
     def all_rows(self) -> dict[str, np.ndarray]:
         """Every member ever seen (live rows and the archive), sorted by ``member_id``."""
