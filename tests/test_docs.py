@@ -1,0 +1,38 @@
+"""The README's reference tables are generated from the code and kept current."""
+
+from __future__ import annotations
+
+from sim.docs import readme_section, reference
+
+from conftest import ROOT
+
+
+def test_readme_reference_matches_the_code():
+    readme = (ROOT / "README.md").read_text()
+    assert readme_section(readme) == reference(), "run: python -m sim.docs --write"
+
+
+def test_readme_names_both_set_up_commands():
+    readme = (ROOT / "README.md").read_text()
+    assert 'pip install -e ".[test]" && python -m pytest -q' in readme
+    assert "pip install -e . && sandbox compare scenarios/" in readme
+
+
+def _block_after(readme: str, marker: str) -> str:
+    start = readme.index("```yaml", readme.index(marker)) + len("```yaml")
+    return readme[start: readme.index("```", start)]
+
+
+def test_readme_examples_are_valid_files(tmp_path):
+    from sim.scenario import load_setup, validate_file
+
+    readme = (ROOT / "README.md").read_text()
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "scenarios").mkdir()
+    policy = tmp_path / "policies" / "weekly-ritual.yaml"
+    policy.write_text(_block_after(readme, "A policy file:"))
+    scenario = tmp_path / "scenarios" / "example.yaml"
+    scenario.write_text(_block_after(readme, "A scenario file:"))
+    assert validate_file(policy) == "policy"
+    assert validate_file(scenario) == "scenario"
+    assert load_setup(scenario).policy.rules[1].actions == [("add_points", 5.0), ("red_envelope", 2.0)]
