@@ -105,17 +105,17 @@ def members_table(model) -> pd.DataFrame:
     table["archetype"] = pd.Categorical.from_codes(rows["archetype"], categories=list(ARCHETYPES))
     table["status"] = pd.Categorical.from_codes(rows["status"], categories=list(STATUS_NAMES))
     table["title"] = pd.Categorical.from_codes(rows["title"], categories=list(model.policy.title_names))
-    causes = np.array(model.cause_names, dtype=object)[rows["exit_cause"]]
-    table["exit_cause"] = np.where(rows["exit_cause"] > 0, causes, None)
-    table["exit_day"] = pd.array(np.where(rows["exit_day"] >= 0, rows["exit_day"], 0), dtype="Int32")
-    table.loc[rows["exit_day"] < 0, "exit_day"] = pd.NA
+    # code 0 means "no exit": a missing category (-1) rather than a string
+    table["exit_cause"] = pd.Categorical.from_codes(rows["exit_cause"].astype(np.int32) - 1,
+                                                    categories=list(model.cause_names[1:]))
+    table["exit_day"] = pd.arrays.IntegerArray(rows["exit_day"].astype(np.int32), rows["exit_day"] < 0)
     return table
 
 
 def summarize(daily: pd.DataFrame, members: pd.DataFrame, days: int) -> dict[str, float]:
     """The KPIs of one run (see :data:`KPI_MEANINGS`)."""
     last = daily.iloc[-1]
-    status = members["status"].astype(str)
+    status = members["status"]
     acquired = int(((members["join_day"] > 0) | ~members["source"].isin(["seed", "initial"])).sum())
     present = daily["members"] + daily["churned"] + daily["removed"]
     ratio = daily["active_ratio"].where(present > 0)
@@ -139,7 +139,7 @@ def summarize(daily: pd.DataFrame, members: pd.DataFrame, days: int) -> dict[str
         "spam_messages_per_day": float(daily["spam_messages"].mean()),
         "mean_trust_end": float(last["mean_trust"]),
         "mean_interest_end": float(last["mean_interest"]),
-        "referrals_total": float((members["source"].astype(str) == "referral").sum()),
+        "referrals_total": float((members["source"] == "referral").sum()),
         "cost_total": cost_total,
         "cost_per_joined": cost_total / max(acquired, 1),
         "revenue_total": float(daily["revenue"].sum()),
