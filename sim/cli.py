@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--out", help="write Parquet tables, summary.json and manifest.json here")
         p.add_argument("--json", action="store_true", help="print exactly one JSON object")
         p.add_argument("--workers", type=int, help="processes for replicates (default: automatic)")
+        p.add_argument("--rules-backend", default="numpy",
+                       help="engine for member rules and titles: numpy (fast, default) or durable "
+                            "(durable-rules, for audit and small runs)")
+        p.add_argument("--community-backend", default="durable",
+                       help="engine for community rules: durable (durable-rules, default) or numpy")
 
     p_run = sub.add_parser("run", help="run a scenario under a policy")
     common(p_run)
@@ -69,8 +74,12 @@ def _sets(args) -> list[str]:
     return sets
 
 
+def _backends(args) -> dict:
+    return {"rules_backend": args.rules_backend, "community_backend": args.community_backend}
+
+
 def cmd_run(args) -> int:
-    setup = load_setup(args.scenario, args.policy, _sets(args))
+    setup = load_setup(args.scenario, args.policy, _sets(args), **_backends(args))
     result = run(setup, workers=args.workers)
     summary = run_summary(result)
     if args.out:
@@ -84,8 +93,8 @@ def cmd_compare(args) -> int:
         raise SandboxError(f"give exactly two policies (--policy A --policy B), got {len(args.policy)}",
                            place="--policy")
     sets = _sets(args)
-    setup_a = load_setup(args.scenario, args.policy[0], sets)
-    setup_b = load_setup(args.scenario, args.policy[1], sets)
+    setup_a = load_setup(args.scenario, args.policy[0], sets, **_backends(args))
+    setup_b = load_setup(args.scenario, args.policy[1], sets, **_backends(args))
     result_a, result_b, diff = compare(setup_a, setup_b, workers=args.workers)
     a, b = run_summary(result_a), run_summary(result_b)
     diff = clean(diff)

@@ -30,7 +30,7 @@ from .behavior import core_mask, member_day, operator_content
 from .churn import CAUSES, leave
 from .groups import Groups
 from .params import ARCHETYPES
-from .playbook import run_rules
+from .playbook import rule_engines, run_rules
 from .population import CHURNED, Population
 from .scenario import Setup
 
@@ -84,6 +84,7 @@ class CommunityModel(mesa.Model):
         self.daily_rows: list[dict] = []
         self.action_rows: list[tuple] = []
         self.audit_rows: list[tuple] = []
+        self.rule_engines = rule_engines(self)
         self._start_day()
         populate_day_zero(self)
 
@@ -105,10 +106,19 @@ class CommunityModel(mesa.Model):
             self.running = False
 
     def run(self) -> "CommunityModel":
-        """Step through the scenario's horizon."""
-        while self.running:
-            self.step()
+        """Step through the scenario's horizon, then release the rules engines' state."""
+        try:
+            while self.running:
+                self.step()
+        finally:
+            self.close()
         return self
+
+    def close(self) -> None:
+        """Delete this run's state in the rules engines (durable-rules keeps at most 1,024 sids)."""
+        for engine in self.rule_engines.values():
+            engine.close()
+        self.rule_engines = {}
 
     def _start_day(self) -> None:
         self.today = {"prospects": 0, "turned_away": 0, "splits": 0}

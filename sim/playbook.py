@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .actions import ACTIONS
+from .errors import SandboxError
 
 F32 = np.float32
 
@@ -122,27 +123,86 @@ class GroupEnv(dict):
         return value
 
 
+class NumpyRules:
+    """Rules evaluated as NumPy masks over all rows at once (the default for member rules)."""
+
+    def __init__(self, rules: list):
+        self.rules = rules
+
+    def matches(self, env, candidates: np.ndarray, sids: np.ndarray) -> list[np.ndarray]:
+        return [candidates[rule.mask(env)[candidates]] for rule in self.rules]
+
+    def close(self) -> None:
+        pass
+
+
+class DurableRules:
+    """Rules evaluated by durable-rules on one fact per row, one batch a day (sid = group)."""
+
+    def __init__(self, kind: str, rules: list, vocab):
+        from .rules.durable_backend import DurableRuleset, new_run_token
+
+        self.rules = rules
+        self.ruleset = DurableRuleset(kind, rules, vocab)
+        self.token = new_run_token()
+        self.sids: set[int] = set()
+
+    def matches(self, env, candidates: np.ndarray, sids: np.ndarray) -> list[np.ndarray]:
+        from .rules.durable_backend import MAX_SIDS
+
+        new = set(np.unique(sids).tolist()) - self.sids
+        if new:
+            if len(self.sids) + len(new) > MAX_SIDS:
+                raise SandboxError(f"durable-rules holds at most {MAX_SIDS} groups per run and this run has "
+                                   f"{len(self.sids) + len(new)}; use --rules-backend numpy and "
+                                   "--community-backend numpy for bigger communities")
+            self.ruleset.open_sids(self.token, sorted(new))
+            self.sids |= new
+        return self.ruleset.evaluate(env, candidates, sids, self.token)
+
+    def close(self) -> None:
+        self.ruleset.forget(self.token, sorted(self.sids))
+
+
+def rule_engines(model) -> dict:
+    """The evaluators of a run: member rules (with titles) and community rules, by back end."""
+    policy, setup = model.policy, model.setup
+    member_rules = policy.rules + policy.titles
+    engines = {}
+    if member_rules:
+        engines["member"] = (DurableRules("member", member_rules, policy.member_vocab)
+                             if setup.rules_backend == "durable" else NumpyRules(member_rules))
+    if policy.community_rules:
+        engines["group"] = (DurableRules("group", policy.community_rules, policy.group_vocab)
+                            if setup.community_backend == "durable" else NumpyRules(policy.community_rules))
+    return engines
+
+
 def run_rules(model) -> None:
     """Evaluate every rule on the day's state, then apply the actions in file order."""
-    policy, pop, groups = model.policy, model.pop, model.groups
-    if not (policy.rules or policy.community_rules or policy.titles):
+    policy, pop, groups, engines = model.policy, model.pop, model.groups, model.rule_engines
+    if not engines:
         return
     member_env, group_env = MemberEnv(model), GroupEnv(model)
-    alive = pop.status == 0
-    inhabited = groups.size > 0
-    member_hits = [(rule, rule.mask(member_env) & alive) for rule in policy.rules]
-    group_hits = [(rule, rule.mask(group_env) & inhabited) for rule in policy.community_rules]
-    title_hits = [(rule, rule.mask(member_env) & alive) for rule in policy.titles]
+    member_hits, title_hits, group_hits = [], [], []
+    if "member" in engines:
+        alive_rows = np.flatnonzero(pop.status == 0)
+        hits = engines["member"].matches(member_env, alive_rows, pop.group[alive_rows])
+        member_hits = list(zip(policy.rules, hits[: len(policy.rules)]))
+        title_hits = list(zip(policy.titles, hits[len(policy.rules):]))
+    if "group" in engines:
+        inhabited = np.flatnonzero(groups.size > 0)
+        group_hits = list(zip(policy.community_rules, engines["group"].matches(group_env, inhabited, inhabited)))
 
-    for rule, mask in member_hits:
-        rows = np.flatnonzero(mask & (pop.status == 0))
+    for rule, rows in member_hits:
+        rows = rows[pop.status[rows] == 0]
         if len(rows):
             for action, arg in rule.actions:
                 cost = ACTIONS[action].apply(model, rows, arg, rule.name)
                 model.record_action(rule.name, action, rows, cost)
 
-    for rule, gmask in group_hits:
-        gids = np.flatnonzero(gmask & (groups.size[: len(gmask)] > 0))
+    for rule, gids in group_hits:
+        gids = gids[groups.size[gids] > 0]
         if not len(gids):
             continue
         for action, arg in rule.actions:
@@ -157,8 +217,8 @@ def run_rules(model) -> None:
                 cost = spec.apply(model, gids, arg, rule.name)
             model.record_action(rule.name, action, rows, cost, groups=gids)
 
-    for code, (rule, mask) in enumerate(title_hits, start=1):
-        rows = np.flatnonzero(mask & (pop.status == 0) & (pop.title < code))
+    for code, (rule, rows) in enumerate(title_hits, start=1):
+        rows = rows[(pop.status[rows] == 0) & (pop.title[rows] < code)]
         if len(rows):
             cost = ACTIONS["grant_title"].apply(model, rows, rule.name, f"title:{rule.name}")
             model.record_action(f"title:{rule.name}", "grant_title", rows, cost)

@@ -137,6 +137,8 @@ class CompiledPolicy:
     rules: list[CompiledRule] = field(default_factory=list)
     community_rules: list[CompiledRule] = field(default_factory=list)
     title_names: tuple[str, ...] = ("none",)
+    member_vocab: Any = None
+    group_vocab: Any = None
     hash: str = ""
 
 
@@ -163,8 +165,8 @@ def compile_policy(policy: Policy, *, file: str, root=None, sources: tuple[str, 
         extra["source"] = sources
     member_vocab = MEMBER.with_values(**extra)
     prospect_vocab = PROSPECT.with_values(**({"source": sources} if sources is not None else {}))
-    out = CompiledPolicy(policy=policy, source=file, title_names=titles,
-                         hash=content_hash(policy.model_dump()))
+    out = CompiledPolicy(policy=policy, source=file, title_names=titles, member_vocab=member_vocab,
+                         group_vocab=GROUP, hash=content_hash(policy.model_dump()))
 
     if policy.admission.when is not None:
         ir = _parse_at(policy.admission.when, prospect_vocab, file, root, ("admission", "when"))

@@ -99,6 +99,8 @@ class Setup:
     policy_file: str
     scenario_hash: str
     policy_hash: str
+    rules_backend: str = "numpy"       # member rules: "numpy" (fast) or "durable" (audit, small runs)
+    community_backend: str = "durable"  # community rules: durable-rules is the engine of record
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -137,8 +139,12 @@ def load_scenario(path: str | Path, sets: list[str] = ()) -> tuple[Scenario, lis
     return scenario, policy_sets
 
 
+BACKENDS = ("numpy", "durable")
+
+
 def load_setup(scenario_path: str | Path, policy_path: str | Path | None = None,
-               sets: list[str] = ()) -> Setup:
+               sets: list[str] = (), *, rules_backend: str = "numpy",
+               community_backend: str = "durable") -> Setup:
     """Load a scenario and its policy (or the one given), apply overrides, compile the policy."""
     scenario, policy_sets = load_scenario(scenario_path, sets)
     if policy_path is None:
@@ -153,10 +159,15 @@ def load_setup(scenario_path: str | Path, policy_path: str | Path | None = None,
     policy, _, root = load_policy(policy_path, policy_sets)
     compiled = compile_policy(policy, file=policy_path, root=root, sources=source_names(scenario))
     params = Params(scenario.params, source=str(scenario_path))
+    for option, backend in (("--rules-backend", rules_backend), ("--community-backend", community_backend)):
+        if backend not in BACKENDS:
+            raise SandboxError(f"unknown back end '{backend}'; expected one of: {', '.join(BACKENDS)}",
+                               place=option)
     return Setup(
         scenario=scenario, policy=compiled, params=params,
         scenario_file=str(scenario_path), policy_file=policy_path,
         scenario_hash=content_hash(scenario.model_dump()), policy_hash=compiled.hash,
+        rules_backend=rules_backend, community_backend=community_backend,
     )
 
 

@@ -96,8 +96,10 @@ def _build(node: ast.AST, vocab: Vocabulary) -> tuple:
         value = node.value
         if isinstance(value, bool):
             return ("num", 1.0 if value else 0.0)
-        if isinstance(value, (int, float)):
-            return ("num", float(value))
+        if isinstance(value, int):
+            return ("num", value)  # kept an int: durable-rules compares ints exactly
+        if isinstance(value, float):
+            return ("num", value)
         if isinstance(value, str):
             return ("str", value)
         raise SandboxError(f"constant {value!r} is not allowed; use numbers or 'quoted text'")

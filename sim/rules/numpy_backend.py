@@ -2,7 +2,9 @@
 
 ``compile_mask(node, vocab)`` returns ``f(env) -> bool array`` where ``env`` maps each name to
 an array over all members (or all groups, or all prospects) at once, so a rule costs a few
-vectorised operations per day however many members there are.  Categorical names arrive as
+vectorised operations per day however many members there are.  Numbers are compared and
+combined in float64, as durable-rules does, so both back ends agree to the last bit even
+for float32 member state (a float32 0.3 is a little above the double 0.3).  Categorical names arrive as
 integer codes (their index in the field's ``values``); a string literal is turned into its code
 once, at compile time.  Division by zero yields 0, not inf, so rules never see NaN.
 """
@@ -53,7 +55,9 @@ def _compile(node: tuple, vocab: Vocabulary):
         return lambda env: value
     if tag == "field":
         name = node[1]
-        return lambda env: env[name]
+        if vocab.fields[name].kind == "cat":
+            return lambda env: env[name]
+        return lambda env: _f64(env[name])
     if tag == "neg":
         inner = _compile(node[1], vocab)
         return lambda env: -inner(env)
@@ -113,6 +117,13 @@ def category_code(vocab: Vocabulary, name: str, literal: str) -> int:
         known = ", ".join(values or ())
         raise SandboxError(f"unknown {name} '{literal}'; expected one of: {known}")
     return values.index(literal)
+
+
+def _f64(values):
+    """float32 columns widened to float64; other values as they are."""
+    if isinstance(values, np.ndarray) and values.dtype == np.float32:
+        return values.astype(np.float64)
+    return values
 
 
 def _safe_divide(a, b):

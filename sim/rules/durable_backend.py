@@ -1,0 +1,310 @@
+"""durable-rules back end: the intermediate form compiled to durable-rules rulesets.
+
+The policy language's conditions become durable-rules JSON conditions; each day the model
+asserts one fact per group (community rules) or per member (member rules, for audit and
+small runs) in one batch, drains the actions the engine schedules, and retracts the facts.
+An action only records ``(rule, entity)`` in a buffer; the model applies the decisions,
+vectorised, after the batch, exactly as it does for the NumPy back end.
+
+durable-rules 2.0.28 facts designed around (see DESIGN.md):
+
+- one host per process, and that host runs **no timer threads**: actions run only when this
+  module drains them, on the calling thread, so results never depend on thread timing;
+- a ruleset name can be registered once per process: names carry a hash of the content,
+  and a ruleset is registered on first use and reused by every later run in the process;
+- the definition passed in is mutated (``run`` is removed): it is deep-copied first;
+- at most 1,024 state ids per ruleset: one sid per group and run, a clear error past that,
+  and every sid's state deleted when the run ends;
+- facts, not events: an event is consumed by the first rule it matches, a fact is seen by
+  every rule, which is the semantics of the NumPy back end;
+- ``MessageNotHandledException`` (no rule matched) is the normal case for most facts;
+- deleting the state of a sid none of whose facts ever matched a rule crashes the C core
+  (SIGSEGV), so each sid is opened with a sentinel fact that a sentinel rule matches, and
+  the sentinel is retracted just before the sid's state is deleted at the end of the run.
+
+Conditions durable-rules cannot express natively (arithmetic on the left of a comparison,
+division, negation of a name) are computed by the host in float64 NumPy, with the same
+code as the NumPy back end, and sent as derived properties ``_d0``, ``_d1``... of each fact.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from itertools import count
+from typing import Any, Callable
+
+import numpy as np
+from durable import engine
+
+from ..errors import SandboxError
+from ..files import content_hash
+from .expr import fields_used
+from .numpy_backend import _compile
+from .vocabulary import Vocabulary
+
+MAX_SIDS = 1024
+MAX_PROPERTIES = 255
+
+_OPS = {"==": None, "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
+_FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_NEGATE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+_ARITH = {"+": "$add", "-": "$sub", "*": "$mul"}
+
+
+class _SyncHost(engine.Host):
+    """A durable-rules host that starts no timer threads: actions run only when drained."""
+
+    def _run(self) -> None:  # the base class starts two self-rescheduling timer threads here
+        pass
+
+
+_host: _SyncHost | None = None
+_registered: dict[str, "_Dispatcher"] = {}
+_run_tokens = count()
+
+
+def host() -> _SyncHost:
+    """The one durable-rules host of this process."""
+    global _host
+    if _host is None:
+        _host = _SyncHost()
+    return _host
+
+
+class _Dispatcher:
+    """The actions of a registered ruleset: each appends (rule index, entity id) to a sink.
+
+    A ruleset is registered once per process and shared by every run that uses it; the sink
+    is swapped per evaluation, so each run sees only its own decisions.
+    """
+
+    def __init__(self, size: int):
+        self.sink: list[tuple[int, int]] = []
+        self.callbacks = [self._callback(i) for i in range(size)]
+        self.callbacks.append(lambda c: None)  # the sentinel rule: opening a sid decides nothing
+
+    def _callback(self, index: int) -> Callable:
+        def run(c) -> None:
+            self.sink.append((index, c.m["id"]))
+        return run
+
+
+# --- translation of the intermediate form -------------------------------------------------------
+
+@dataclass
+class Translation:
+    """Durable-rules conditions for a list of rules, with the derived properties they need."""
+
+    conditions: list[dict]
+    derived: list[tuple] = field(default_factory=list)   # intermediate-form nodes, by _d index
+
+
+def translate(nodes: list[tuple], vocab: Vocabulary) -> Translation:
+    out = Translation(conditions=[])
+    for node in nodes:
+        out.conditions.append(_condition(node, vocab, out.derived))
+    return out
+
+
+def _condition(node: tuple, vocab: Vocabulary, derived: list) -> dict:
+    tag = node[0]
+    if tag in ("and", "or"):
+        return {f"${tag}": [_condition(n, vocab, derived) for n in node[1]]}
+    if tag == "not":
+        return _condition(_negate(node[1], vocab), vocab, derived)
+    if tag == "field":  # a flag used as a condition
+        return {"$neq": {node[1]: 0}}
+    if tag == "cmp":
+        return _comparison(node[1], node[2], node[3], vocab, derived)
+    raise SandboxError(f"internal: cannot translate {tag!r} to durable-rules")
+
+
+def _negate(node: tuple, vocab: Vocabulary) -> tuple:
+    tag = node[0]
+    if tag == "not":
+        return node[1]
+    if tag == "and":
+        return ("or", [("not", n) for n in node[1]])
+    if tag == "or":
+        return ("and", [("not", n) for n in node[1]])
+    if tag == "field":
+        return ("cmp", "==", node, ("num", 0))
+    if tag == "cmp":
+        return ("cmp", _NEGATE[node[1]], node[2], node[3])
+    raise SandboxError(f"internal: cannot negate {tag!r}")
+
+
+def _comparison(op: str, left: tuple, right: tuple, vocab: Vocabulary, derived: list) -> dict:
+    if left[0] in ("num", "str") and right[0] == "field":
+        op, left, right = _FLIP[op], right, left
+    if left[0] != "field":
+        left = _derive(left, derived)
+    value = _operand(right, derived)
+    name = left[1]
+    return {name: value} if op == "==" else {_OPS[op]: {name: value}}
+
+
+def _operand(node: tuple, derived: list):
+    """A right-hand side: a constant, another property, native + - * arithmetic, or derived."""
+    if node[0] in ("num", "str"):
+        return node[1]
+    if node[0] == "field":
+        return {"$m": node[1]}
+    if node[0] == "arith" and _native_arith(node):
+        return _arith(node)
+    return {"$m": _derive(node, derived)[1]}
+
+
+def _native_arith(node: tuple) -> bool:
+    if node[0] in ("num", "field"):
+        return True
+    return node[0] == "arith" and node[1] in _ARITH and _native_arith(node[2]) and _native_arith(node[3])
+
+
+def _arith(node: tuple):
+    if node[0] == "num":
+        return node[1]
+    if node[0] == "field":
+        return {"$m": node[1]}
+    return {_ARITH[node[1]]: {"$l": _arith(node[2]), "$r": _arith(node[3])}}
+
+
+def _derive(node: tuple, derived: list) -> tuple:
+    if node not in derived:
+        derived.append(node)
+    return ("field", f"_d{derived.index(node)}")
+
+
+# --- registration and evaluation ---------------------------------------------------------------
+
+_ERRORS = {
+    "MemoryError": "durable-rules ran out of room (at most 1,024 groups per ruleset)",
+    "ParseError": "durable-rules could not parse the ruleset",
+}
+
+
+class DurableRuleset:
+    """A list of rules registered with durable-rules, evaluated on facts, one batch a day."""
+
+    def __init__(self, kind: str, rules: list, vocab: Vocabulary):
+        self.kind = kind
+        self.rule_names = [rule.name for rule in rules]
+        self.vocab = vocab
+        self.translation = translate([rule.ir for rule in rules], vocab)
+        self.derived_fns = [_compile(node, vocab) for node in self.translation.derived]
+        names: set[str] = set()
+        for rule in rules:
+            names |= fields_used(rule.ir)
+        self.fields = sorted(names)
+        if len(self.fields) + len(self.derived_fns) + 2 > MAX_PROPERTIES:
+            raise SandboxError(f"the {kind} rules read {len(self.fields) + len(self.derived_fns)} values; "
+                               f"durable-rules holds at most {MAX_PROPERTIES - 2} per fact")
+        definition = {f"r{i}": {"all": [{"m": condition}]}
+                      for i, condition in enumerate(self.translation.conditions)}
+        definition[SENTINEL_RULE] = {"all": [{"m": {SENTINEL: 1}}]}
+        self.name = f"sandbox_{kind}_{content_hash(definition)}"
+        self.dispatcher = _register(self.name, definition)
+
+    def evaluate(self, env, ids: np.ndarray, sids: np.ndarray, run_token: str) -> list[np.ndarray]:
+        """Row indices matched by each rule, given column values in ``env`` for rows ``ids``."""
+        if not self.rule_names or len(ids) == 0:
+            return [np.zeros(0, dtype=np.int64) for _ in self.rule_names]
+        columns = {"id": ids.tolist(), "sid": [f"{run_token}.{s}" for s in sids.tolist()]}
+        for name in self.fields:
+            columns[name] = _as_list(env[name], self.vocab.fields[name], len(ids), ids)
+        for k, fn in enumerate(self.derived_fns):
+            columns[f"_d{k}"] = _as_list(fn(env), None, len(ids), ids)
+        keys = list(columns)
+        facts = [dict(zip(keys, row)) for row in zip(*columns.values())]
+        ruleset = host().get_ruleset(self.name)
+        self.dispatcher.sink = []
+        _call(ruleset.assert_facts, facts)
+        _drain(ruleset)
+        _call(ruleset.retract_facts, facts)
+        hits: list[list[int]] = [[] for _ in self.rule_names]
+        for index, entity in self.dispatcher.sink:
+            hits[index].append(entity)
+        return [np.unique(np.asarray(h, dtype=np.int64)) for h in hits]
+
+    def open_sids(self, run_token: str, sids) -> None:
+        """Create the state of new sids with a sentinel fact (see the module notes)."""
+        ruleset = host().get_ruleset(self.name)
+        _call(ruleset.assert_facts, _sentinels(run_token, sids))
+        _drain(ruleset)
+
+    def forget(self, run_token: str, sids) -> None:
+        """Retract the sentinels and delete the state of every sid a run used."""
+        ruleset = host().get_ruleset(self.name)
+        _call(ruleset.retract_facts, _sentinels(run_token, sids))
+        for sid in sids:
+            ruleset.delete_state(f"{run_token}.{sid}")
+
+
+SENTINEL = "_sid_opened"
+SENTINEL_RULE = "sentinel"
+
+
+def _sentinels(run_token: str, sids) -> list[dict]:
+    return [{"sid": f"{run_token}.{sid}", "id": -1, SENTINEL: 1} for sid in sids]
+
+
+def _as_list(values, spec, n: int, ids: np.ndarray) -> list:
+    """One column of facts: scalars broadcast, categories as their names, numbers as Python numbers."""
+    if np.ndim(values) == 0:
+        return [values.item() if hasattr(values, "item") else values] * n
+    values = np.asarray(values)[ids]
+    if spec is not None and spec.kind == "cat":
+        names = np.asarray(spec.values, dtype=object)
+        return names[values].tolist()
+    if values.dtype == np.bool_:
+        return values.astype(np.int64).tolist()
+    return values.tolist()
+
+
+def _register(name: str, definition: dict) -> _Dispatcher:
+    if name in _registered:
+        return _registered[name]
+    dispatcher = _Dispatcher(len(definition) - 1)
+    definition = copy.deepcopy(definition)  # durable-rules mutates what it is given
+    for i, rule in enumerate(definition.values()):
+        rule["run"] = dispatcher.callbacks[i]
+    try:
+        host().set_rulesets({name: definition})
+    except Exception as exc:  # translate the C core's terse error codes
+        plain = _ERRORS.get(type(exc).__name__, f"durable-rules rejected the rules ({exc})")
+        raise SandboxError(plain) from None
+    _registered[name] = dispatcher
+    return dispatcher
+
+
+def _call(method, facts: list[dict]) -> None:
+    try:
+        method(facts)
+    except engine.MessageNotHandledException:
+        pass  # no rule matched some fact: the common case
+    except MemoryError:
+        raise SandboxError(f"durable-rules holds at most {MAX_SIDS} groups per run; "
+                           "use --rules-backend numpy for bigger communities") from None
+
+
+def _drain(ruleset) -> None:
+    """Run every action the engine has scheduled, on this thread, until none is left."""
+    while True:
+        result = engine.durable_rules_engine.start_action(ruleset._handle)
+        if not result:
+            return
+        errors: list = []
+        ruleset._flush_actions(json.loads(result[0]), {"message": json.loads(result[1])}, result[2],
+                               lambda error, state: errors.append(error) if error else None)
+        if errors:
+            raise SandboxError(f"a durable-rules action failed: {errors[0]}")
+
+
+def new_run_token() -> str:
+    """A process-unique prefix for the sids of one run."""
+    return f"run{next(_run_tokens)}"
+
+
+__all__ = ["DurableRuleset", "translate", "host", "new_run_token", "MAX_SIDS"]
