@@ -29,6 +29,7 @@ from .acquisition import acquire, populate_day_zero
 from .behavior import core_mask, member_day, operator_content
 from .churn import CAUSES, leave
 from .groups import Groups
+from .memory import PlaybookMemory
 from .params import ARCHETYPES
 from .playbook import rule_engines, run_rules
 from .population import CHURNED, Population
@@ -85,6 +86,7 @@ class CommunityModel(mesa.Model):
         self.action_rows: list[tuple] = []
         self.audit_rows: list[tuple] = []
         self.rule_engines = rule_engines(self)
+        self.memory = PlaybookMemory(self.policy.community_rules)
         self._start_day()
         populate_day_zero(self)
 

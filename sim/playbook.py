@@ -117,6 +117,10 @@ class GroupEnv(dict):
         elif name == "is_full":
             cap = m.policy.policy.groups.cap
             value = size >= cap if cap else np.zeros(groups.count, dtype=bool)
+        elif name == "days_since_last_campaign":
+            value = m.memory.days_since_last_campaign(m.day, groups.count)
+        elif "__" in name:
+            value = m.memory.value(name, self, m.day, groups.count)
         else:
             raise KeyError(name)
         self[name] = value
@@ -178,6 +182,31 @@ def rule_engines(model) -> dict:
     return engines
 
 
+def resolve_conflicts(rules: list, hits: list[np.ndarray], count: int):
+    """Community rules in priority order, each with the groups it may act on.
+
+    Rules run from the highest ``priority`` down (ties: file order).  Two rules conflict when
+    they would act on the same group on the same day with the same verb (two red envelopes,
+    two splits): only the first in that order acts; the other is skipped for that group that
+    day, wholly, and does not count as having fired.
+    """
+    order = sorted(range(len(rules)), key=lambda i: (-rules[i].priority, i))
+    taken: dict[str, np.ndarray] = {}
+    for index in order:
+        rule, gids = rules[index], hits[index]
+        if not len(gids):
+            continue
+        verbs = [action for action, _ in rule.actions]
+        free = np.ones(len(gids), dtype=bool)
+        for verb in verbs:
+            if verb in taken:
+                free &= ~taken[verb][gids]
+        gids = gids[free]
+        for verb in verbs:
+            taken.setdefault(verb, np.zeros(count, dtype=bool))[gids] = True
+        yield index, rule, gids
+
+
 def run_rules(model) -> None:
     """Evaluate every rule on the day's state, then apply the actions in file order."""
     policy, pop, groups, engines = model.policy, model.pop, model.groups, model.rule_engines
@@ -192,7 +221,7 @@ def run_rules(model) -> None:
         title_hits = list(zip(policy.titles, hits[len(policy.rules):]))
     if "group" in engines:
         inhabited = np.flatnonzero(groups.size > 0)
-        group_hits = list(zip(policy.community_rules, engines["group"].matches(group_env, inhabited, inhabited)))
+        group_hits = engines["group"].matches(group_env, inhabited, inhabited)
 
     for rule, rows in member_hits:
         rows = rows[pop.status[rows] == 0]
@@ -201,7 +230,10 @@ def run_rules(model) -> None:
                 cost = ACTIONS[action].apply(model, rows, arg, rule.name)
                 model.record_action(rule.name, action, rows, cost)
 
-    for rule, gids in group_hits:
+    if group_hits and model.memory.last_fired:
+        for metric in model.memory.snapshot_metrics:  # metrics as they were when the rules matched
+            group_env[metric]
+    for index, rule, gids in resolve_conflicts(policy.community_rules, group_hits, groups.count):
         gids = gids[groups.size[gids] > 0]
         if not len(gids):
             continue
@@ -216,6 +248,7 @@ def run_rules(model) -> None:
                 rows = np.zeros(0, dtype=np.int64)
                 cost = spec.apply(model, gids, arg, rule.name)
             model.record_action(rule.name, action, rows, cost, groups=gids)
+        model.memory.record(index, gids, model.day, group_env)
 
     for code, (rule, rows) in enumerate(title_hits, start=1):
         rows = rows[(pop.status[rows] == 0) & (pop.title[rows] < code)]

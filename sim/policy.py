@@ -10,16 +10,19 @@ every ``do`` against the action vocabulary, and returns rules ready for a back e
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .actions import ACTIONS, check_action
 from .errors import SandboxError
 from .files import apply_set, content_hash, line_of, place_of, read_yaml, validate
-from .rules import GROUP, MEMBER, PROSPECT, Vocabulary, compile_mask, parse
+from .rules import GROUP, MEMBER, PROSPECT, Vocabulary, compile_mask, fields_used, parse
+from .rules.vocabulary import SEQUENCE, SEQUENCE_NAMES
+from .rules.vocabulary import Field as VocabField
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -102,6 +105,36 @@ class Rule(_Strict):
     description: str = ""
 
 
+class CommunityRule(Rule):
+    """A group-level rule, with the memory a playbook needs (sequences, cool-downs, priorities)."""
+
+    after: str | None = Field(None, description="fire only after this community rule fired for the group")
+    within: int | None = Field(None, ge=1, le=3650, description="... at most this many days before")
+    at_most: str | None = Field(None, description="a cap such as '1 per 30 days', per group")
+    priority: int = Field(0, ge=-1000, le=1000, description="higher runs first and wins conflicts")
+
+    @field_validator("at_most")
+    @classmethod
+    def _cap(cls, value):
+        if value is not None and parse_cap(value) is None:
+            raise ValueError(f"expected 'K per D days' such as '1 per 30 days', got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _sequence(self) -> "CommunityRule":
+        if (self.after is None) != (self.within is None):
+            raise ValueError("a sequence needs both 'after: RULE' and 'within: DAYS'")
+        return self
+
+
+def parse_cap(text: str) -> tuple[int, int] | None:
+    """'1 per 30 days' -> (1, 30); None if malformed."""
+    match = re.fullmatch(r"\s*(\d+)\s+per\s+(\d+)\s+days?\s*", str(text))
+    if not match or int(match.group(1)) < 1 or int(match.group(2)) < 1:
+        return None
+    return int(match.group(1)), int(match.group(2))
+
+
 class Policy(_Strict):
     name: str = "unnamed"
     description: str = ""
@@ -111,7 +144,7 @@ class Policy(_Strict):
     service: Service = Service()
     rewards: Rewards = Rewards()
     rules: list[Rule] = []
-    community_rules: list[Rule] = []
+    community_rules: list[CommunityRule] = []
 
 
 @dataclass
@@ -124,6 +157,11 @@ class CompiledRule:
     mask: Any
     actions: list[tuple[str, Any]]
     scope: str  # "member" or "group"
+    priority: int = 0
+    cap: tuple[int, int] | None = None     # at most K firings per D days, per group
+    after: int | None = None               # index of the community rule this one follows
+    within: int | None = None
+    key: str = ""                          # prefix of this rule's memory names in facts and envs
 
 
 @dataclass
@@ -177,18 +215,72 @@ def compile_policy(policy: Policy, *, file: str, root=None, sources: tuple[str, 
         out.titles.append(CompiledRule(title.name, title.when, ir,
                                        _mask_at(ir, member_vocab, file, root, loc), [], "member"))
     seen: set[str] = set()
-    for section, vocab, scope in (("rules", member_vocab, "member"), ("community_rules", GROUP, "group")):
-        for i, rule in enumerate(getattr(policy, section)):
-            if rule.name in seen:
-                raise SandboxError(f"rule name '{rule.name}' is used twice; give each rule its own name",
-                                   file=file, line=line_of(root, (section, i, "name")),
-                                   place=f"{section}[{i}].name")
-            seen.add(rule.name)
-            ir = _parse_at(rule.when, vocab, file, root, (section, i, "when"))
-            mask = _mask_at(ir, vocab, file, root, (section, i, "when"))
-            actions = _actions_at(rule.do, scope, titles, file, root, (section, i, "do"))
-            getattr(out, section).append(CompiledRule(rule.name, rule.when, ir, mask, actions, scope))
+    for i, rule in enumerate(policy.rules):
+        _unique(rule.name, seen, "rules", i, file, root)
+        ir = _parse_at(rule.when, member_vocab, file, root, ("rules", i, "when"))
+        mask = _mask_at(ir, member_vocab, file, root, ("rules", i, "when"))
+        actions = _actions_at(rule.do, "member", titles, file, root, ("rules", i, "do"))
+        out.rules.append(CompiledRule(rule.name, rule.when, ir, mask, actions, "member"))
+
+    names = [rule.name for rule in policy.community_rules]
+    memory_fields: dict[str, Field] = {}
+    parsed = []
+    for i, rule in enumerate(policy.community_rules):
+        loc = ("community_rules", i)
+        _unique(rule.name, seen, "community_rules", i, file, root)
+        key = f"r{i}"
+        after = None
+        vocab = GROUP
+        if rule.after is not None:
+            if rule.after not in names or rule.after == rule.name:
+                raise SandboxError(f"a sequence refers to an unknown rule '{rule.after}'; "
+                                   f"known community rules: {', '.join(n for n in names if n != rule.name)}",
+                                   file=file, line=line_of(root, loc + ("after",)), place=place_of(loc + ("after",)))
+            after = names.index(rule.after)
+            vocab = SEQUENCE
+        ir = _parse_at(rule.when, vocab, file, root, loc + ("when",))
+        guards = []
+        if after is not None:
+            ir = qualify(ir, key, SEQUENCE_NAMES)
+            since = ("field", f"{key}__days_since_after")
+            guards += [("cmp", ">=", since, ("num", 1)), ("cmp", "<=", since, ("num", rule.within))]
+        cap = parse_cap(rule.at_most) if rule.at_most else None
+        if cap is not None:
+            guards.append(("cmp", "<", ("field", f"{key}__fired_recent"), ("num", cap[0])))
+        if guards:
+            ir = ("and", guards + [ir])
+        for node_field in fields_used(ir):
+            if "__" in node_field:
+                memory_fields[node_field] = VocabField(node_field, "num", "playbook memory")
+        actions = _actions_at(rule.do, "group", titles, file, root, loc + ("do",))
+        parsed.append(CompiledRule(rule.name, rule.when, ir, None, actions, "group", priority=rule.priority,
+                                   cap=cap, after=after, within=rule.within, key=key))
+    out.group_vocab = GROUP.extended(memory_fields)
+    for i, rule in enumerate(parsed):
+        rule.mask = _mask_at(rule.ir, out.group_vocab, file, root, ("community_rules", i, "when"))
+        out.community_rules.append(rule)
     return out
+
+
+def _unique(name: str, seen: set, section: str, i: int, file: str, root) -> None:
+    if name in seen:
+        raise SandboxError(f"rule name '{name}' is used twice; give each rule its own name",
+                           file=file, line=line_of(root, (section, i, "name")), place=f"{section}[{i}].name")
+    seen.add(name)
+
+
+def qualify(node: tuple, key: str, names: set[str]) -> tuple:
+    """Rename a sequence rule's memory names (after_*, days_since_after) to its own keys."""
+    tag = node[0]
+    if tag == "field":
+        return ("field", f"{key}__{node[1]}") if node[1] in names else node
+    if tag in ("and", "or"):
+        return (tag, [qualify(n, key, names) for n in node[1]])
+    if tag in ("neg", "not"):
+        return (tag, qualify(node[1], key, names))
+    if tag in ("arith", "cmp"):
+        return (tag, node[1], qualify(node[2], key, names), qualify(node[3], key, names))
+    return node
 
 
 def _parse_at(text: str, vocab: Vocabulary, file: str, root, loc: tuple) -> tuple:

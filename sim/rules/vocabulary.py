@@ -47,7 +47,11 @@ class Vocabulary:
         return Vocabulary(self.context, fields)
 
     def names(self) -> list[str]:
-        return sorted(self.fields)
+        return sorted(n for n in self.fields if "__" not in n)
+
+    def extended(self, fields: dict[str, "Field"]) -> "Vocabulary":
+        """This vocabulary plus more names (a policy's playbook memory)."""
+        return Vocabulary(self.context, {**self.fields, **fields})
 
 
 def _vocab(context: str, rows: list[tuple]) -> Vocabulary:
@@ -97,10 +101,20 @@ GROUP = _vocab("group", [
     ("core_count", "num", "core members in the group"),
     ("spammers", "num", "members of the group posting ads"),
     ("group_age", "num", "days since the group was opened"),
+    ("days_since_last_campaign", "num", "days since a community rule last acted on the group (9999 if never)"),
     ("day", "num", "the simulation day, from 0"),
     ("weekday", "num", "day of the week, 0 = Monday to 6 = Sunday"),
     ("is_full", "flag", "1 if the group has reached its cap"),
 ])
+
+_NUMERIC_GROUP = [f for f in GROUP.fields.values() if f.kind in ("num", "flag") and f.name not in ("day", "weekday")]
+SEQUENCE_NAMES = {"days_since_after"} | {f"after_{f.name}" for f in _NUMERIC_GROUP}
+SEQUENCE = GROUP.extended({
+    "days_since_after": Field("days_since_after", "num", "days since the rule named in 'after' fired"),
+    **{f"after_{f.name}": Field(f"after_{f.name}", f.kind, f"{f.name} on the day the 'after' rule fired")
+       for f in _NUMERIC_GROUP},
+})
+"""Names a sequence rule (one with ``after:``) may use, on top of the group names."""
 
 PROSPECT = _vocab("prospect", [
     ("interest", "num", "the prospect's interest in the topic, 0 to 1"),
@@ -110,4 +124,4 @@ PROSPECT = _vocab("prospect", [
     ("day", "num", "the simulation day, from 0"),
 ])
 
-CONTEXTS = {"member": MEMBER, "group": GROUP, "prospect": PROSPECT}
+CONTEXTS = {"member": MEMBER, "group": GROUP, "sequence": SEQUENCE, "prospect": PROSPECT}

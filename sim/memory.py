@@ -1,0 +1,86 @@
+"""Playbook memory: what community rules remember about each group between days.
+
+A community rule may say ``after: RULE`` and ``within: N`` (a sequence: fire only in the N
+days after RULE fired for the group, and read the group's metrics as they were then through
+``after_<metric>`` and ``days_since_after``), ``at_most: K per D days`` (a cool-down per
+group), and every group carries ``days_since_last_campaign``.  This module keeps that memory
+as per-group arrays and serves it under each rule's own names (``r3__days_since_after``...),
+so the NumPy back end and durable-rules read exactly the same values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+NEVER = -9999  # the day a rule "last fired" when it never has
+
+
+def _grow(values: np.ndarray, count: int, fill) -> np.ndarray:
+    if values.shape[-1] >= count:
+        return values
+    pad = [(0, 0)] * (values.ndim - 1) + [(0, count - values.shape[-1])]
+    return np.pad(values, pad, constant_values=fill)
+
+
+class PlaybookMemory:
+    """Per group: when each rule fired, the metrics then, and recent firings for caps."""
+
+    def __init__(self, rules: list):
+        self.rules = rules
+        followed = {rule.after for rule in rules if rule.after is not None}
+        self.last_fired = {i: np.full(1, NEVER, dtype=np.int64) for i in followed}
+        self.snapshot: dict[int, dict[str, np.ndarray]] = {i: {} for i in followed}
+        self.recent = {i: np.full((rule.cap[0], 1), NEVER, dtype=np.int64)
+                       for i, rule in enumerate(rules) if rule.cap is not None}
+        self.last_campaign = np.full(1, NEVER, dtype=np.int64)
+
+    def _fit(self, count: int) -> None:
+        for i in self.last_fired:
+            self.last_fired[i] = _grow(self.last_fired[i], count, NEVER)
+            for metric, values in self.snapshot[i].items():
+                self.snapshot[i][metric] = _grow(values, count, 0.0)
+        for i in self.recent:
+            self.recent[i] = _grow(self.recent[i], count, NEVER)
+        self.last_campaign = _grow(self.last_campaign, count, NEVER)
+
+    def days_since_last_campaign(self, day: int, count: int) -> np.ndarray:
+        self._fit(count)
+        return day - self.last_campaign[:count]
+
+    def value(self, name: str, env, day: int, count: int) -> np.ndarray:
+        """The value of a rule-qualified memory name (``r<i>__...``) for every group."""
+        self._fit(count)
+        key, field = name.split("__", 1)
+        rule = self.rules[int(key[1:])]
+        if field == "fired_recent":
+            return (self.recent[int(key[1:])][:, :count] > day - rule.cap[1]).sum(axis=0)
+        if field == "days_since_after":
+            return day - self.last_fired[rule.after][:count]
+        metric = field[len("after_"):]
+        snapshot = self.snapshot[rule.after]
+        if metric not in snapshot:
+            return np.zeros(count)
+        return snapshot[metric][:count]
+
+    def record(self, index: int, gids: np.ndarray, day: int, env) -> None:
+        """Remember that rule ``index`` fired today for these groups (after its actions ran)."""
+        count = len(env["size"])
+        self._fit(count)
+        self.last_campaign[gids] = day
+        if index in self.recent:
+            recent = self.recent[index]
+            recent[1:, gids] = recent[:-1, gids]
+            recent[0, gids] = day
+        if index in self.last_fired:
+            self.last_fired[index][gids] = day
+            for metric in self.snapshot_metrics:
+                values = np.asarray(env[metric], dtype=np.float64)
+                stored = self.snapshot[index].setdefault(metric, np.zeros(count))
+                stored = self.snapshot[index][metric] = _grow(stored, count, 0.0)
+                stored[gids] = values[gids]
+
+    @property
+    def snapshot_metrics(self) -> list[str]:
+        from .rules.vocabulary import SEQUENCE_NAMES
+
+        return sorted(n[len("after_"):] for n in SEQUENCE_NAMES if n.startswith("after_"))
