@@ -84,7 +84,9 @@ def validate(model: type[BaseModel], data: dict, *, file: str, root: yaml.Node |
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()
+        # a typo both adds an unknown field and leaves a required one missing: name the typo
+        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         loc = tuple(k for k in err["loc"] if not (isinstance(k, str) and "[" in k and "]" in k))
         message = _describe(model, err, loc)
         for set_loc, option in (origin or {}).items():

@@ -25,6 +25,7 @@ FIELDS = {
     "removed_today": np.int64,
     "active_ratio_prev": np.float32,  # the latest day's active share (pulls members in, M3)
     "core_share_prev": np.float32,    # the latest day's core share (M5)
+    "stage": np.int16,               # lifecycle stage (G1): index into the stage chart's states
     **{f"history_{name}": (np.float64, (WINDOW,)) for name in HISTORY},
 }
 
@@ -32,8 +33,9 @@ FIELDS = {
 class Groups(Columns):
     """The groups' own state: when each opened, whether it still admits, and recent history."""
 
-    def __init__(self, count: int = 1):
+    def __init__(self, count: int = 1, start_stage: int = 0):
         super().__init__(FIELDS, capacity=16)
+        self.start_stage = start_stage
         for _ in range(count):
             self.open_group(0)
 
@@ -48,7 +50,7 @@ class Groups(Columns):
 
     def open_group(self, day: int) -> int:
         """Open a new, empty group; return its id."""
-        return self.append(1, created_day=day, is_open=True).start
+        return self.append(1, created_day=day, is_open=True, stage=self.start_stage).start
 
     def start_day(self) -> None:
         """Clear the day's counters.  Sizes are kept up to date by joins, exits and splits."""

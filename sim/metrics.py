@@ -71,6 +71,10 @@ def record_day(model) -> None:
         "core": int(np.count_nonzero(model.is_core & alive)),
         "spammers": int(np.count_nonzero(pop.spammer & alive)),
         "groups": int(np.count_nonzero(groups.size > 0)),
+        # the community's stage: the stage that holds the most members (G1)
+        "stage": model.policy.chart.states[int(np.argmax(np.bincount(
+            groups.stage, weights=groups.size, minlength=len(model.policy.chart.states))))],
+        "stage_changes": today.get("stage_changes", 0),
         "ritual": today["ritual"],
         "talks": today["talks"],
         "splits": today["splits"],

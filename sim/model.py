@@ -10,6 +10,7 @@ A day runs in fixed phases:
 2. operator content and events (:func:`sim.behavior.operator_content`: P4, P5)
 3. member behaviour            (:func:`sim.behavior.member_day`: M1-M3, M5, M6, P9, P10)
 4. rules and their actions     (:func:`sim.playbook.run_rules`: P6, P7, P8, P11)
+   (first the lifecycle stage, :func:`sim.playbook.update_stages`: G1, G3)
 5. churn, with its cause       (:func:`sim.churn.leave`: G2, M4, M7)
 6. bookkeeping and metrics     (:func:`sim.metrics.record_day`)
 
@@ -31,7 +32,8 @@ from .churn import CAUSES, leave
 from .groups import Groups
 from .memory import PlaybookMemory
 from .params import ARCHETYPES
-from .playbook import rule_engines, run_rules
+from .playbook import GroupEnv, rule_engines, run_rules, update_stages
+from .stages import stage_engine
 from .population import CHURNED, Population
 from .scenario import Setup
 
@@ -79,7 +81,8 @@ class CommunityModel(mesa.Model):
 
         start = self.scenario.population.initial_members + self.scenario.population.seed_members
         self.pop = Population(capacity=start + 1024)
-        self.groups = Groups(count=1)
+        self.groups = Groups(count=1, start_stage=self.policy.chart.start)
+        self.stage_engine = stage_engine(self.policy.chart, setup.community_backend)
         self.is_core = np.zeros(0, dtype=bool)
         self._scratch: dict[str, np.ndarray] = {}
         self.daily_rows: list[dict] = []
@@ -99,6 +102,8 @@ class CommunityModel(mesa.Model):
         acquire(self)
         content = operator_content(self)
         member_day(self, content)
+        self.group_env = GroupEnv(self)
+        update_stages(self)
         run_rules(self)
         leave(self)
         metrics.record_day(self)
@@ -118,9 +123,10 @@ class CommunityModel(mesa.Model):
 
     def close(self) -> None:
         """Delete this run's state in the rules engines (durable-rules keeps at most 1,024 sids)."""
-        for engine in self.rule_engines.values():
-            engine.close()
-        self.rule_engines = {}
+        for engine in [*self.rule_engines.values(), self.stage_engine]:
+            if engine is not None:
+                engine.close()
+        self.rule_engines, self.stage_engine = {}, None
 
     def _start_day(self) -> None:
         self.today = {"prospects": 0, "turned_away": 0, "splits": 0}

@@ -117,6 +117,8 @@ class GroupEnv(dict):
         elif name == "is_full":
             cap = m.policy.policy.groups.cap
             value = size >= cap if cap else np.zeros(groups.count, dtype=bool)
+        elif name == "stage":
+            value = groups.stage
         elif name == "days_since_last_campaign":
             value = m.memory.days_since_last_campaign(m.day, groups.count)
         elif "__" in name:
@@ -207,12 +209,22 @@ def resolve_conflicts(rules: list, hits: list[np.ndarray], count: int):
         yield index, rule, gids
 
 
+def update_stages(model) -> None:
+    """Each inhabited group takes at most one transition of the stage chart today (G1, G3)."""
+    groups = model.groups
+    inhabited = np.flatnonzero(groups.size > 0)
+    before = groups.stage[inhabited]
+    after = model.stage_engine.step(model.group_env, groups.stage, inhabited)
+    groups.stage[inhabited] = after
+    model.today["stage_changes"] = int(np.count_nonzero(before != after))
+
+
 def run_rules(model) -> None:
     """Evaluate every rule on the day's state, then apply the actions in file order."""
     policy, pop, groups, engines = model.policy, model.pop, model.groups, model.rule_engines
     if not engines:
         return
-    member_env, group_env = MemberEnv(model), GroupEnv(model)
+    member_env, group_env = MemberEnv(model), model.group_env
     member_hits, title_hits, group_hits = [], [], []
     if "member" in engines:
         alive_rows = np.flatnonzero(pop.status == 0)

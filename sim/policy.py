@@ -145,6 +145,8 @@ class Policy(_Strict):
     rewards: Rewards = Rewards()
     rules: list[Rule] = []
     community_rules: list[CommunityRule] = []
+    stages: str | None = Field(None, description="a stage chart file, relative to this policy (default: "
+                                                 "policies/stages/default.yaml)")
 
 
 @dataclass
@@ -177,6 +179,7 @@ class CompiledPolicy:
     title_names: tuple[str, ...] = ("none",)
     member_vocab: Any = None
     group_vocab: Any = None
+    chart: Any = None
     hash: str = ""
 
 
@@ -205,6 +208,8 @@ def compile_policy(policy: Policy, *, file: str, root=None, sources: tuple[str, 
     prospect_vocab = PROSPECT.with_values(**({"source": sources} if sources is not None else {}))
     out = CompiledPolicy(policy=policy, source=file, title_names=titles, member_vocab=member_vocab,
                          group_vocab=GROUP, hash=content_hash(policy.model_dump()))
+    out.chart = _chart_at(policy, file, root)
+    group = GROUP.with_values(stage=out.chart.states)
 
     if policy.admission.when is not None:
         ir = _parse_at(policy.admission.when, prospect_vocab, file, root, ("admission", "when"))
@@ -230,14 +235,14 @@ def compile_policy(policy: Policy, *, file: str, root=None, sources: tuple[str, 
         _unique(rule.name, seen, "community_rules", i, file, root)
         key = f"r{i}"
         after = None
-        vocab = GROUP
+        vocab = group
         if rule.after is not None:
             if rule.after not in names or rule.after == rule.name:
                 raise SandboxError(f"a sequence refers to an unknown rule '{rule.after}'; "
                                    f"known community rules: {', '.join(n for n in names if n != rule.name)}",
                                    file=file, line=line_of(root, loc + ("after",)), place=place_of(loc + ("after",)))
             after = names.index(rule.after)
-            vocab = SEQUENCE
+            vocab = SEQUENCE.with_values(stage=out.chart.states)
         ir = _parse_at(rule.when, vocab, file, root, loc + ("when",))
         guards = []
         if after is not None:
@@ -255,11 +260,23 @@ def compile_policy(policy: Policy, *, file: str, root=None, sources: tuple[str, 
         actions = _actions_at(rule.do, "group", titles, file, root, loc + ("do",))
         parsed.append(CompiledRule(rule.name, rule.when, ir, None, actions, "group", priority=rule.priority,
                                    cap=cap, after=after, within=rule.within, key=key))
-    out.group_vocab = GROUP.extended(memory_fields)
+    out.group_vocab = group.extended(memory_fields)
     for i, rule in enumerate(parsed):
         rule.mask = _mask_at(rule.ir, out.group_vocab, file, root, ("community_rules", i, "when"))
         out.community_rules.append(rule)
     return out
+
+
+def _chart_at(policy: Policy, file: str, root):
+    from .stages import load_chart
+
+    if policy.stages is None:
+        return load_chart()
+    path = Path(file).parent / policy.stages
+    if not path.is_file():
+        raise SandboxError(f"stage chart '{policy.stages}' not found (paths are relative to the policy file)",
+                           file=file, line=line_of(root, ("stages",)), place="stages")
+    return load_chart(path)
 
 
 def _unique(name: str, seen: set, section: str, i: int, file: str, root) -> None:

@@ -213,18 +213,11 @@ class DurableRuleset:
             return [np.zeros(0, dtype=np.int64) for _ in self.rule_names]
         columns = {"id": ids.tolist(), "sid": [f"{run_token}.{s}" for s in sids.tolist()]}
         for name in self.fields:
-            columns[name] = _as_list(env[name], self.vocab.fields[name], len(ids), ids)
+            columns[name] = column(env[name], self.vocab.fields[name], ids)
         for k, fn in enumerate(self.derived_fns):
-            columns[f"_d{k}"] = _as_list(fn(env), None, len(ids), ids)
-        keys = list(columns)
-        facts = [dict(zip(keys, row)) for row in zip(*columns.values())]
-        ruleset = host().get_ruleset(self.name)
-        self.dispatcher.sink = []
-        _call(ruleset.assert_facts, facts)
-        _drain(ruleset)
-        _call(ruleset.retract_facts, facts)
+            columns[f"_d{k}"] = column(fn(env), None, ids)
         hits: list[list[int]] = [[] for _ in self.rule_names]
-        for index, entity in self.dispatcher.sink:
+        for index, entity in run_facts(self.name, self.dispatcher, columns):
             hits[index].append(entity)
         return [np.unique(np.asarray(h, dtype=np.int64)) for h in hits]
 
@@ -236,10 +229,8 @@ class DurableRuleset:
 
     def forget(self, run_token: str, sids) -> None:
         """Retract the sentinels and delete the state of every sid a run used."""
-        ruleset = host().get_ruleset(self.name)
-        _call(ruleset.retract_facts, _sentinels(run_token, sids))
-        for sid in sids:
-            ruleset.delete_state(f"{run_token}.{sid}")
+        _call(host().get_ruleset(self.name).retract_facts, _sentinels(run_token, sids))
+        delete_states(self.name, run_token, sids)
 
 
 SENTINEL = "_sid_opened"
@@ -250,10 +241,10 @@ def _sentinels(run_token: str, sids) -> list[dict]:
     return [{"sid": f"{run_token}.{sid}", "id": -1, SENTINEL: 1} for sid in sids]
 
 
-def _as_list(values, spec, n: int, ids: np.ndarray) -> list:
-    """One column of facts: scalars broadcast, categories as their names, numbers as Python numbers."""
+def column(values, spec, ids: np.ndarray) -> list:
+    """One property of the facts for rows ``ids``: scalars broadcast, categories as names."""
     if np.ndim(values) == 0:
-        return [values.item() if hasattr(values, "item") else values] * n
+        return [values.item() if hasattr(values, "item") else values] * len(ids)
     values = np.asarray(values)[ids]
     if spec is not None and spec.kind == "cat":
         names = np.asarray(spec.values, dtype=object)
@@ -261,6 +252,57 @@ def _as_list(values, spec, n: int, ids: np.ndarray) -> list:
     if values.dtype == np.bool_:
         return values.astype(np.int64).tolist()
     return values.tolist()
+
+
+def run_facts(name: str, dispatcher: "_Dispatcher", columns: dict[str, list]) -> list[tuple]:
+    """Assert one fact per row (columns of equal length), run every action, retract the facts.
+
+    Returns what the actions recorded, in the order durable-rules ran them.
+    """
+    keys = list(columns)
+    facts = [dict(zip(keys, row)) for row in zip(*columns.values())]
+    ruleset = host().get_ruleset(name)
+    dispatcher.sink = []
+    _call(ruleset.assert_facts, facts)
+    _drain(ruleset)
+    _call(ruleset.retract_facts, facts)
+    return dispatcher.sink
+
+
+def delete_states(name: str, run_token: str, sids) -> None:
+    """Delete a run's state for each sid (frees durable-rules' 1,024 state slots)."""
+    ruleset = host().get_ruleset(name)
+    for sid in sids:
+        ruleset.delete_state(f"{run_token}.{sid}")
+
+
+class _MoveRecorder(_Dispatcher):
+    """The actions of a stage statechart: each transition records (target state, group id)."""
+
+    def __init__(self):
+        self.sink = []
+
+    def transition(self, target: str) -> Callable:
+        def run(c) -> None:
+            self.sink.append((target, c.m["id"]))
+        return run
+
+
+def register_statechart(name: str, states: dict) -> _MoveRecorder:
+    """Register a stage chart as a durable-rules statechart (once per process)."""
+    if name in _registered:
+        return _registered[name]
+    recorder = _MoveRecorder()
+    states = copy.deepcopy(states)
+    for triggers in states.values():
+        for trigger in triggers.values():
+            trigger["run"] = recorder.transition(trigger["to"])
+    try:
+        host().set_rulesets({f"{name}$state": states})
+    except Exception as exc:
+        raise SandboxError(f"durable-rules rejected the stage chart ({exc})") from None
+    _registered[name] = recorder
+    return recorder
 
 
 def _register(name: str, definition: dict) -> _Dispatcher:
@@ -307,4 +349,5 @@ def new_run_token() -> str:
     return f"run{next(_run_tokens)}"
 
 
-__all__ = ["DurableRuleset", "translate", "host", "new_run_token", "MAX_SIDS"]
+__all__ = ["DurableRuleset", "translate", "host", "new_run_token", "run_facts", "column", "delete_states",
+           "register_statechart", "MAX_SIDS"]

@@ -105,6 +105,7 @@ GROUP = _vocab("group", [
     ("day", "num", "the simulation day, from 0"),
     ("weekday", "num", "day of the week, 0 = Monday to 6 = Sunday"),
     ("is_full", "flag", "1 if the group has reached its cap"),
+    ("stage", "cat", "the group's lifecycle stage (G1), from the policy's stage chart"),
 ])
 
 _NUMERIC_GROUP = [f for f in GROUP.fields.values() if f.kind in ("num", "flag") and f.name not in ("day", "weekday")]

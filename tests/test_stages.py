@@ -1,0 +1,92 @@
+"""The lifecycle stage chart (G1, G3): read from a file, run on durable-rules, mirrored in NumPy."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+import sim
+from sim.errors import SandboxError
+from sim.stages import load_chart
+
+from conftest import ROOT, scenario
+
+ORDER = ["cold_start", "growth", "maturity", "decline", "dead"]
+
+
+def _stages_in_order(daily):
+    seen = []
+    for stage in daily["stage"]:
+        if not seen or seen[-1] != stage:
+            seen.append(stage)
+    return seen
+
+
+@pytest.mark.parametrize("backend", ["durable", "numpy"])
+def test_birth_to_death_moves_through_every_stage_in_order(backend):
+    setup = sim.load_setup(scenario("birth-to-death"), community_backend=backend)
+    result = sim.run(setup, replicates=3, workers=1)
+    for _, daily in result.daily.groupby("replicate"):
+        assert _stages_in_order(daily) == ORDER
+    assert result.kpis["churn_boredom"].mean() > result.kpis["churn_fatigue"].mean()
+
+
+def test_a_trainer_can_change_what_dead_means(tmp_path):
+    chart = yaml.safe_load((ROOT / "policies" / "stages" / "default.yaml").read_text())
+    chart["states"]["decline"][0]["when"] = "member_messages_7d == 0 and size < 10"
+    (tmp_path / "stages.yaml").write_text(yaml.safe_dump(chart, sort_keys=False))
+    policy = yaml.safe_load((ROOT / "policies" / "neglect.yaml").read_text())
+    policy["stages"] = "stages.yaml"
+    (tmp_path / "strict-death.yaml").write_text(yaml.safe_dump(policy))
+    setup = sim.load_setup(scenario("birth-to-death"), tmp_path / "strict-death.yaml")
+    daily = sim.run(setup, replicates=1, workers=1).daily
+    assert "dead" not in set(daily["stage"])
+    assert "decline" in set(daily["stage"])
+
+
+def test_community_rules_can_act_on_the_stage(tmp_path):
+    (tmp_path / "rescue.yaml").write_text(yaml.safe_dump({
+        "name": "rescue", "groups": {"cap": None},
+        "content": {"operator_posts_per_week": 1, "quality": 0.2},
+        "community_rules": [{"name": "rescue-in-decline", "when": "stage == 'decline'",
+                             "do": "guest_talk", "at_most": "1 per 7 days"}],
+    }))
+    setup = sim.load_setup(scenario("birth-to-death"), tmp_path / "rescue.yaml")
+    result = sim.run(setup, replicates=1, workers=1)
+    talks = result.actions[result.actions["rule"] == "rescue-in-decline"]
+    decline_days = set(result.daily.loc[result.daily["stage"] == "decline", "day"])
+    assert len(talks) > 0 and set(talks["day"]) <= decline_days
+
+
+def _chart(tmp_path, states):
+    path = tmp_path / "chart.yaml"
+    path.write_text(yaml.safe_dump({"states": states}, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize("states, message", [
+    ({"a": [{"to": "b", "when": "size > 1"}], "b": [{"to": "nowhere", "when": "size > 2"}]},
+     "transition to nowhere: 'nowhere' is not a state; states: a, b"),
+    ({"a": [{"to": "b", "when": "size > 1"}], "b": [{"to": "a", "when": "size > 2"}]},
+     "the start state is the one state no transition leads into; this chart has none"),
+    ({"a": [], "b": []}, "this chart has 2: a, b"),
+    ({"a": [{"to": "b", "when": "sise > 1"}], "b": []}, "unknown name 'sise'"),
+    ({"a": [{"to": "b", "whenn": "size > 1"}], "b": []}, "unknown field 'whenn'"),
+])
+def test_bad_charts_are_refused_with_the_place(tmp_path, states, message):
+    with pytest.raises(SandboxError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
+        load_chart(_chart(tmp_path, states))
+    assert "chart.yaml" in str(info.value)
+
+
+def test_an_unknown_stage_in_a_rule_is_refused(tmp_path):
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump({"community_rules": [
+        {"name": "x", "when": "stage == 'zombie'", "do": "guest_talk"}]}))
+    with pytest.raises(SandboxError, match="unknown stage 'zombie'; expected one of: cold_start, growth"):
+        sim.load_setup(scenario("existing-group"), tmp_path / "p.yaml")
+
+
+def test_a_missing_chart_file_is_refused(tmp_path):
+    (tmp_path / "p.yaml").write_text("stages: nowhere.yaml\n")
+    with pytest.raises(SandboxError, match="stage chart 'nowhere.yaml' not found"):
+        sim.load_setup(scenario("existing-group"), tmp_path / "p.yaml")
