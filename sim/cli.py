@@ -4,6 +4,7 @@
                 [--days D] [--out DIR] [--json] [--workers N]
     sandbox compare SCENARIO --policy A --policy B [the same options]
     sandbox validate FILE...
+    sandbox explain OUT_DIR (--member ID | --group ID) [--replicate R]
 
 A user's mistake prints one line (``error: file:line: place: problem; fix``) and exits 2,
 with no traceback and no output directory left behind.
@@ -56,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
 
     p_val = sub.add_parser("validate", help="check scenario and policy files without running them")
     p_val.add_argument("files", nargs="+")
+
+    p_exp = sub.add_parser("explain", help="which rules fired for a member or a group of a run written with --out")
+    p_exp.add_argument("out", help="a directory written by 'sandbox run --out' (or one side, A or B, of compare)")
+    who = p_exp.add_mutually_exclusive_group(required=True)
+    who.add_argument("--member", type=int, help="a member_id from members.parquet")
+    who.add_argument("--group", type=int, help="a group id")
+    p_exp.add_argument("--replicate", type=int, default=0)
     return parser
 
 
@@ -80,7 +88,7 @@ def _backends(args) -> dict:
 
 def cmd_run(args) -> int:
     setup = load_setup(args.scenario, args.policy, _sets(args), **_backends(args))
-    result = run(setup, workers=args.workers)
+    result = run(setup, workers=args.workers, audit=bool(args.out))
     summary = run_summary(result)
     if args.out:
         atomic_output(args.out, lambda tmp: write_run(tmp, result))
@@ -95,7 +103,7 @@ def cmd_compare(args) -> int:
     sets = _sets(args)
     setup_a = load_setup(args.scenario, args.policy[0], sets, **_backends(args))
     setup_b = load_setup(args.scenario, args.policy[1], sets, **_backends(args))
-    result_a, result_b, diff = compare(setup_a, setup_b, workers=args.workers)
+    result_a, result_b, diff = compare(setup_a, setup_b, workers=args.workers, audit=bool(args.out))
     a, b = run_summary(result_a), run_summary(result_b)
     diff = clean(diff)
     if args.out:
@@ -111,6 +119,22 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_explain(args) -> int:
+    import pandas as pd
+
+    from .audit import explain
+
+    out = Path(args.out)
+    paths = [out / "firings.parquet", out / "conditions.parquet"]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise SandboxError("no audit trail here; write one with 'sandbox run SCENARIO --out DIR' "
+                           "(for compare, point at DIR/A or DIR/B)", file=str(out))
+    firings, conditions = (pd.read_parquet(p) for p in paths)
+    print("\n".join(explain(firings, conditions, member=args.member, group=args.group, replicate=args.replicate)))
+    return 0
+
+
 def cmd_validate(args) -> int:
     for path in args.files:
         kind = validate_file(path)
@@ -121,7 +145,8 @@ def cmd_validate(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"run": cmd_run, "compare": cmd_compare, "validate": cmd_validate}[args.command](args)
+        commands = {"run": cmd_run, "compare": cmd_compare, "validate": cmd_validate, "explain": cmd_explain}
+        return commands[args.command](args)
     except SandboxError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -39,6 +39,8 @@ class RunResult:
     seeds: list[list[int]]      # the SeedSequence (entropy, spawn_key) of each replicate
     seconds: float
     timings: dict = field(default_factory=dict)
+    firings: pd.DataFrame | None = None      # the audit trail, when asked for
+    conditions: pd.DataFrame | None = None
 
     def kpi_summary(self) -> dict[str, dict]:
         return {name: interval(self.kpis[name].to_numpy()) for name in self.kpis.columns if name != "replicate"}
@@ -66,15 +68,15 @@ def run_replicate(setup: Setup, replicate: int, audit: bool = False) -> dict:
     kpis = summarize(tables["daily"], tables["members"], setup.scenario.days)
     for table in tables.values():
         table.insert(0, "replicate", replicate)
-    return {**tables, "kpis": {"replicate": replicate, **kpis}, "seconds": time.perf_counter() - started,
-            "audit": model.audit_rows if audit else None}
+    return {**tables, "kpis": {"replicate": replicate, **kpis}, "seconds": time.perf_counter() - started}
 
 
 _WORKER_SETUP: Setup | None = None
+_WORKER_AUDIT = False
 
 
 def _run_in_worker(replicate: int) -> dict:
-    return run_replicate(_WORKER_SETUP, replicate)
+    return run_replicate(_WORKER_SETUP, replicate, _WORKER_AUDIT)
 
 
 def default_workers(setup: Setup, replicates: int) -> int:
@@ -86,20 +88,24 @@ def default_workers(setup: Setup, replicates: int) -> int:
     return max(1, min(os.cpu_count() or 1, replicates))
 
 
-def run(setup: Setup, replicates: int | None = None, workers: int | None = None) -> RunResult:
-    """Run every replicate of a setup; tables are concatenated with a ``replicate`` column."""
+def run(setup: Setup, replicates: int | None = None, workers: int | None = None,
+        audit: bool = False) -> RunResult:
+    """Run every replicate of a setup; tables are concatenated with a ``replicate`` column.
+
+    With ``audit``, the result also carries the ``firings`` and ``conditions`` tables.
+    """
     replicates = replicates or setup.scenario.replicates
     workers = default_workers(setup, replicates) if workers is None else workers
     started = time.perf_counter()
     indices = list(range(replicates))
     if workers > 1 and "fork" in mp.get_all_start_methods():
-        global _WORKER_SETUP
-        _WORKER_SETUP = setup  # inherited by forked workers; compiled rules hold closures
+        global _WORKER_SETUP, _WORKER_AUDIT
+        _WORKER_SETUP, _WORKER_AUDIT = setup, audit  # inherited by forked workers; rules hold closures
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
             parts = list(pool.map(_run_in_worker, indices))
         _WORKER_SETUP = None
     else:
-        parts = [run_replicate(setup, r) for r in indices]
+        parts = [run_replicate(setup, r, audit) for r in indices]
     seconds = time.perf_counter() - started
     return RunResult(
         setup=setup,
@@ -110,14 +116,16 @@ def run(setup: Setup, replicates: int | None = None, workers: int | None = None)
         seeds=[[setup.scenario.seed, r] for r in indices],
         seconds=seconds,
         timings={"replicate_seconds": [p["seconds"] for p in parts], "workers": workers},
+        firings=pd.concat([p["firings"] for p in parts], ignore_index=True) if audit else None,
+        conditions=pd.concat([p["conditions"] for p in parts], ignore_index=True) if audit else None,
     )
 
 
-def compare(a: Setup, b: Setup, replicates: int | None = None, workers: int | None = None
-            ) -> tuple[RunResult, RunResult, dict[str, dict]]:
+def compare(a: Setup, b: Setup, replicates: int | None = None, workers: int | None = None,
+            audit: bool = False) -> tuple[RunResult, RunResult, dict[str, dict]]:
     """Run A and B on the same replicate seeds; return both and the paired B - A intervals."""
-    result_a = run(a, replicates, workers)
-    result_b = run(b, replicates, workers)
+    result_a = run(a, replicates, workers, audit)
+    result_b = run(b, replicates, workers, audit)
     return result_a, result_b, paired_difference(result_a.kpis, result_b.kpis)
 
 

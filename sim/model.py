@@ -27,6 +27,7 @@ import pandas as pd
 
 from . import metrics
 from .acquisition import acquire, populate_day_zero
+from .audit import AuditTrail
 from .behavior import core_mask, member_day, operator_content
 from .churn import CAUSES, leave
 from .groups import Groups
@@ -87,7 +88,7 @@ class CommunityModel(mesa.Model):
         self._scratch: dict[str, np.ndarray] = {}
         self.daily_rows: list[dict] = []
         self.action_rows: list[tuple] = []
-        self.audit_rows: list[tuple] = []
+        self.audit_trail = AuditTrail() if audit else None
         self.rule_engines = rule_engines(self)
         self.memory = PlaybookMemory(self.policy.community_rules)
         self._start_day()
@@ -214,22 +215,22 @@ class CommunityModel(mesa.Model):
 
     def record_action(self, rule: str, action: str, rows: np.ndarray, cost: float,
                       groups: np.ndarray | None = None) -> None:
-        """One row of the ``actions`` table per rule, action and day (and an audit trail if asked)."""
+        """One row of the ``actions`` table per rule, action and day."""
         self.spend("actions", cost)
         n_groups = len(groups) if groups is not None else len(np.unique(self.pop.group[rows]))
         self.action_rows.append((self.day, rule, action, len(rows), n_groups, float(cost)))
-        if self.audit:
-            self.audit_rows.append((self.day, rule, action, self.pop.member_id[rows].copy(),
-                                    None if groups is None else np.asarray(groups).copy()))
 
     # --- results --------------------------------------------------------------------------
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The run's tidy tables: ``daily``, ``members`` and ``actions``."""
-        return {
+        """The run's tidy tables: ``daily``, ``members``, ``actions`` (and the audit trail if kept)."""
+        tables = {
             "daily": pd.DataFrame(self.daily_rows),
             "members": metrics.members_table(self),
             "actions": pd.DataFrame(self.action_rows, columns=list(metrics.ACTION_COLUMNS)),
         }
+        if self.audit_trail is not None:
+            tables.update(self.audit_trail.tables())
+        return tables
 
 
 __all__ = ["CommunityModel", "replicate_seed", "COST_KINDS", "ARCHETYPES"]

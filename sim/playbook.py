@@ -235,12 +235,22 @@ def run_rules(model) -> None:
         inhabited = np.flatnonzero(groups.size > 0)
         group_hits = engines["group"].matches(group_env, inhabited, inhabited)
 
+    audit = model.audit_trail
+    if audit is not None:  # the values that made each rule fire, before any action changes them
+        for rule, rows in member_hits + title_hits:
+            audit.matched(model.day, rule, member_env, policy.member_vocab, pop.member_id[rows], pop.group[rows], rows)
+        for rule, gids in zip(policy.community_rules, group_hits):
+            audit.matched(model.day, rule, group_env, policy.group_vocab, np.full(len(gids), -1), gids, gids)
+
     for rule, rows in member_hits:
         rows = rows[pop.status[rows] == 0]
         if len(rows):
             for action, arg in rule.actions:
+                reached = pop.member_id[rows], pop.group[rows]
                 cost = ACTIONS[action].apply(model, rows, arg, rule.name)
                 model.record_action(rule.name, action, rows, cost)
+                if audit is not None:
+                    audit.fired(model.day, rule.name, action, arg, *reached, cost)
 
     if group_hits and model.memory.last_fired:
         for metric in model.memory.snapshot_metrics:  # metrics as they were when the rules matched
@@ -255,15 +265,23 @@ def run_rules(model) -> None:
                 chosen = np.zeros(groups.count, dtype=bool)
                 chosen[gids] = True
                 rows = np.flatnonzero(chosen[pop.group] & (pop.status == 0))
-                cost = spec.apply(model, rows, arg, rule.name) if len(rows) else 0.0
             else:
                 rows = np.zeros(0, dtype=np.int64)
+            reached = pop.member_id[rows], pop.group[rows]
+            if "member" in spec.scopes:
+                cost = spec.apply(model, rows, arg, rule.name) if len(rows) else 0.0
+            else:
                 cost = spec.apply(model, gids, arg, rule.name)
             model.record_action(rule.name, action, rows, cost, groups=gids)
+            if audit is not None:
+                audit.fired(model.day, rule.name, action, arg, *reached, cost, group_level=gids)
         model.memory.record(index, gids, model.day, group_env)
 
     for code, (rule, rows) in enumerate(title_hits, start=1):
         rows = rows[(pop.status[rows] == 0) & (pop.title[rows] < code)]
         if len(rows):
+            reached = pop.member_id[rows], pop.group[rows]
             cost = ACTIONS["grant_title"].apply(model, rows, rule.name, f"title:{rule.name}")
             model.record_action(f"title:{rule.name}", "grant_title", rows, cost)
+            if audit is not None:
+                audit.fired(model.day, f"title:{rule.name}", "grant_title", rule.name, *reached, cost)

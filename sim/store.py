@@ -79,6 +79,9 @@ def write_run(directory: Path, result: RunResult) -> None:
     result.daily.to_parquet(directory / "daily.parquet", index=False)
     result.members.to_parquet(directory / "members.parquet", index=False)
     result.actions.to_parquet(directory / "actions.parquet", index=False)
+    if result.firings is not None:
+        result.firings.to_parquet(directory / "firings.parquet", index=False)
+        result.conditions.to_parquet(directory / "conditions.parquet", index=False)
     (directory / "summary.json").write_text(json.dumps(run_summary(result), indent=2))
     (directory / "manifest.json").write_text(json.dumps(manifest(result), indent=2, default=str))
 

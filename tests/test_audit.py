@@ -1,0 +1,45 @@
+"""The audit trail: `sandbox explain` tells which rules fired for a member or a group, and why."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from sim.cli import main
+
+from conftest import policy, scenario
+
+
+def test_explain_a_member_and_a_group(capsys, tmp_path):
+    out = tmp_path / "run"
+    assert main(["run", scenario("spam-prone"), "--policy", policy("moderated"), "--set", "days=60",
+                 "--replicates", "2", "--out", str(out)]) == 0
+    capsys.readouterr()
+    firings = pd.read_parquet(out / "firings.parquet")
+    conditions = pd.read_parquet(out / "conditions.parquet")
+    actions = pd.read_parquet(out / "actions.parquet")
+    # every member reached by a member rule has a firing row, and the actions table agrees
+    member_rows = firings[(firings["member_id"] >= 0) & ~firings["rule"].eq("liven-up-quiet-group")]
+    counts = member_rows.groupby(["replicate", "day", "rule", "action"]).size()
+    expected = actions[actions["rule"] != "liven-up-quiet-group"].set_index(
+        ["replicate", "day", "rule", "action"])["members"]
+    pd.testing.assert_series_equal(counts.sort_index(), expected.sort_index(), check_names=False)
+
+    warned = member_rows[member_rows["rule"] == "warn-first-ad"].iloc[0]
+    assert main(["explain", str(out), "--member", str(warned["member_id"]),
+                 "--replicate", str(warned["replicate"])]) == 0
+    text = capsys.readouterr().out
+    assert f"day {warned['day']:>4}  warn-first-ad: warn" in text
+    assert "because spam_posts_today=3, warnings=0" in text and "cost 0.10" in text
+    why = conditions[(conditions["member_id"] == warned["member_id"]) & (conditions["rule"] == "warn-first-ad")]
+    assert set(why["name"]) == {"spam_posts_today", "warnings"}
+
+    quiet = firings[(firings["member_id"] == -1)].iloc[0]
+    assert main(["explain", str(out), "--group", str(quiet["group"]), "--replicate", str(quiet["replicate"])]) == 0
+    text = capsys.readouterr().out
+    assert "liven-up-quiet-group: red_envelope" in text and "because active_ratio_7d=" in text
+
+
+def test_explain_without_an_audit_trail_is_a_one_line_error(capsys, tmp_path):
+    assert main(["explain", str(tmp_path), "--member", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no audit trail here" in err
