@@ -24,6 +24,7 @@ class MemberEnv(dict):
     def __init__(self, model):
         super().__init__()
         self.model = model
+        self.length = model.pop.n  # for conditions that read no member column (day < 7)
 
     def __missing__(self, name):
         m = self.model
@@ -70,6 +71,7 @@ class GroupEnv(dict):
     def __init__(self, model):
         super().__init__()
         self.model = model
+        self.length = model.groups.count
 
     def _last7(self, history: str, today) -> np.ndarray:
         """Sum over the last 7 days including today (the ring still holds day-7 in today's slot)."""

@@ -64,3 +64,102 @@ def test_many_runs_in_one_process_reuse_the_registered_ruleset(root):
         sim.run(setup, replicates=1, workers=1)
     added = set(durable_backend._registered) - before
     assert len(added) <= 2  # member and community rulesets, registered once
+
+
+# --- randomly generated policies (hypothesis) -------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+from sim.rules import GROUP, MEMBER  # noqa: E402
+
+_NUMERIC_MEMBER = sorted(n for n, f in MEMBER.fields.items() if f.kind in ("num", "flag"))
+_NUMERIC_GROUP = sorted(n for n, f in GROUP.fields.items() if f.kind in ("num", "flag"))
+_OPS = ["<", "<=", ">", ">=", "==", "!="]
+
+
+def _conditions(names, categorical):
+    number = st.sampled_from([0, 1, 2, 3, 7, 14, 0.1, 0.25, 0.3, 0.5, 0.75, 10, 50, 100])
+    name = st.sampled_from(names)
+    term = st.one_of(
+        st.builds(lambda a, op, b: f"{a} {op} {b}", name, st.sampled_from(_OPS), number),
+        st.builds(lambda a, op, b: f"{a} {op} {b}", name, st.sampled_from(_OPS), name),
+        st.builds(lambda a, b, op, c: f"{a} + {b} {op} {c}", name, number, st.sampled_from(_OPS), name),
+        st.builds(lambda a, b, op, c: f"{a} / ({b} + 1) {op} {c}", name, name, st.sampled_from(_OPS), number),
+        *categorical,
+    )
+    return st.recursive(term, lambda inner: st.one_of(
+        st.builds(lambda a, b: f"({a}) and ({b})", inner, inner),
+        st.builds(lambda a, b: f"({a}) or ({b})", inner, inner),
+        st.builds(lambda a: f"not ({a})", inner)), max_leaves=4)
+
+
+_member_when = _conditions(_NUMERIC_MEMBER, [
+    st.sampled_from(["archetype == 'expert'", "archetype != 'lurker'", "source == 'moments'", "is_core",
+                     "posted_today", "title != 'none'"])])
+_group_when = _conditions(_NUMERIC_GROUP, [st.sampled_from(["stage == 'growth'", "stage != 'cold_start'"])])
+_member_do = st.sampled_from(["private_message", "coupon", "warn", {"add_points": 3}, {"red_envelope": 1},
+                              {"grant_title": "star"}])
+_group_do = st.sampled_from(["private_message", {"red_envelope": 2}, "guest_talk", {"add_points": 1}])
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(member=st.lists(st.tuples(_member_when, _member_do), min_size=1, max_size=3),
+       group=st.lists(st.tuples(_group_when, _group_do, st.sampled_from([None, "1 per 7 days"]),
+                                st.integers(0, 2)), max_size=2))
+def test_random_policies_fire_identically_on_both_back_ends(tmp_path_factory, member, group):
+    import yaml
+
+    policy = {
+        "name": "random",
+        "rewards": {"titles": [{"name": "star", "when": "points >= 5"}], "points": {"post": 1}},
+        "rules": [{"name": f"m{i}", "when": w, "do": d} for i, (w, d) in enumerate(member)],
+        "community_rules": [{"name": f"g{i}", "when": w, "do": d, "priority": p,
+                             **({"at_most": cap} if cap else {})} for i, (w, d, cap, p) in enumerate(group)],
+    }
+    path = tmp_path_factory.mktemp("random") / "policy.yaml"
+    path.write_text(yaml.safe_dump(policy))
+    sets = ["days=25", "population.initial_members=120"]
+    fast = _run(path, "numpy", "numpy", sets)
+    audit = _run(path, "durable", "durable", sets)
+    pd.testing.assert_frame_equal(fast.actions, audit.actions, check_exact=True)
+    pd.testing.assert_frame_equal(fast.kpis, audit.kpis, check_exact=True)
+
+
+def _rss_mb() -> float:
+    import os
+
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def test_a_hundred_runs_in_one_process_neither_fail_nor_grow(root):
+    """The shape of a long sweep in one worker: registration reused, state deleted each run."""
+    setup = sim.load_setup(root / "scenarios" / "spam-prone.yaml", root / "policies" / "moderated.yaml",
+                           ["days=20", "population.initial_members=80"], rules_backend="durable")
+    sim.run(setup, replicates=1, workers=1)
+    after_first = _rss_mb()
+    for replicate in range(1, 100):
+        sim.run(setup, replicates=1, workers=1)
+    assert _rss_mb() - after_first < 50
+
+
+def test_a_rule_set_larger_than_durable_rules_can_hold_is_refused(tmp_path):
+    import yaml
+
+    from sim.errors import SandboxError
+
+    rules = [{"name": f"r{k}", "when": f"points * {k + 2} > {k}", "do": "warn"} for k in range(300)]
+    path = tmp_path / "huge.yaml"
+    path.write_text(yaml.safe_dump({"rules": rules}))
+    with pytest.raises(SandboxError, match="durable-rules holds at most 253 per fact"):
+        _run(path, "durable", "numpy")
+    assert len(_run(path, "numpy", "numpy").kpis) == 2  # NumPy has no such limit
+
+
+def test_more_groups_than_durable_rules_holds_is_a_clear_error(root):
+    from sim.errors import SandboxError
+
+    setup = sim.load_setup(root / "scenarios" / "existing-group.yaml", root / "policies" / "moderated.yaml",
+                           ["days=2", "population.initial_members=2100", "policy.groups.cap=2"])
+    with pytest.raises(SandboxError, match="at most 1024 groups per run"):
+        sim.run(setup, replicates=1, workers=1)

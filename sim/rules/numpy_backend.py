@@ -38,6 +38,9 @@ def compile_mask(node: tuple, vocab: Vocabulary) -> Callable[[Env], np.ndarray]:
 
 
 def _length(env: Env) -> int:
+    """Rows in an environment: its ``length`` if it says (lazy envs), else its first array's."""
+    if getattr(env, "length", None) is not None:
+        return env.length
     for value in env.values():
         if np.ndim(value):
             return len(value)
