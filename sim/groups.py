@@ -62,7 +62,9 @@ class Groups(Columns):
         """Store one day's per-group figures in the 7-day ring."""
         slot = day % WINDOW
         for name, values in today.items():
-            getattr(self, f"history_{name}")[slot] = values
+            row = getattr(self, f"history_{name}")[slot]
+            row[:] = 0  # a group opened by today's rules has no figures yet for today
+            row[: len(values)] = values
 
     def window_sum(self, name: str) -> np.ndarray:
         return getattr(self, f"history_{name}").sum(axis=0)

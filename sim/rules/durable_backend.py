@@ -263,10 +263,22 @@ def run_facts(name: str, dispatcher: "_Dispatcher", columns: dict[str, list]) ->
     facts = [dict(zip(keys, row)) for row in zip(*columns.values())]
     ruleset = host().get_ruleset(name)
     dispatcher.sink = []
-    _call(ruleset.assert_facts, facts)
+    # One JSON text serves both calls; the C core is called directly because the Python
+    # wrapper serialises the whole batch again into the text of MessageNotHandledException.
+    payload = json.dumps(facts, ensure_ascii=False)
+    _raw(engine.durable_rules_engine.assert_facts, ruleset, payload)
     _drain(ruleset)
-    _call(ruleset.retract_facts, facts)
+    _raw(engine.durable_rules_engine.retract_facts, ruleset, payload)
     return dispatcher.sink
+
+
+def _raw(function, ruleset, payload: str) -> None:
+    """A batch call into the C core; 'no rule matched' (code 1) is the normal case."""
+    try:
+        function(ruleset._handle, payload)
+    except MemoryError:
+        raise SandboxError(f"durable-rules holds at most {MAX_SIDS} groups per run; "
+                           "use --rules-backend numpy for bigger communities") from None
 
 
 def delete_states(name: str, run_token: str, sids) -> None:
