@@ -22,7 +22,7 @@ SCENARIO = ROOT / "scenarios" / "large-community.yaml"
 
 
 def throughput(members: int, days: int, policy: str) -> tuple[float, float, int]:
-    setup = sim.load_setup(SCENARIO, ROOT / "policies" / f"{policy}.yaml", [
+    setup = sim.load_setup(SCENARIO, ROOT / "policies" / f"{policy}.yaml", community_backend="numpy", sets=[
         f"population.initial_members={members}", f"days={days}",
         f"channels.0.pool_size={members * 5}",
     ])

@@ -24,8 +24,11 @@ def beta_around(rng: np.random.Generator, mean: float, concentration: float, siz
 
 
 def draw_archetypes(rng: np.random.Generator, mix: dict[str, float], size: int) -> np.ndarray:
+    """Archetype codes drawn from a mix of shares (inverse CDF: one uniform per prospect)."""
     shares = np.array([mix.get(a, 0.0) for a in ARCHETYPES], dtype=float)
-    return rng.choice(len(ARCHETYPES), size=size, p=shares / shares.sum()).astype(np.int8)
+    cumulative = np.cumsum(shares / shares.sum())
+    codes = np.searchsorted(cumulative, rng.random(size), side="right")
+    return np.minimum(codes, len(ARCHETYPES) - 1).astype(np.int8)
 
 
 def populate_day_zero(model) -> None:

@@ -71,12 +71,13 @@ def run_replicate(setup: Setup, replicate: int, audit: bool = False) -> dict:
     return {**tables, "kpis": {"replicate": replicate, **kpis}, "seconds": time.perf_counter() - started}
 
 
-_WORKER_SETUP: Setup | None = None
+_WORKER_SETUPS: list[Setup] = []
 _WORKER_AUDIT = False
 
 
-def _run_in_worker(replicate: int) -> dict:
-    return run_replicate(_WORKER_SETUP, replicate, _WORKER_AUDIT)
+def _run_in_worker(task: tuple[int, int]) -> dict:
+    which, replicate = task
+    return run_replicate(_WORKER_SETUPS[which], replicate, _WORKER_AUDIT)
 
 
 def default_workers(setup: Setup, replicates: int) -> int:
@@ -88,6 +89,37 @@ def default_workers(setup: Setup, replicates: int) -> int:
     return max(1, min(os.cpu_count() or 1, replicates))
 
 
+def _run_all(setups: list[Setup], replicates: int, workers: int, audit: bool) -> list[list[dict]]:
+    """Every replicate of every setup, in one pool of worker processes when ``workers`` > 1."""
+    tasks = [(which, r) for which in range(len(setups)) for r in range(replicates)]
+    if workers > 1 and "fork" in mp.get_all_start_methods():
+        global _WORKER_SETUPS, _WORKER_AUDIT
+        _WORKER_SETUPS, _WORKER_AUDIT = setups, audit  # inherited by forked workers; rules hold closures
+        try:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+                parts = list(pool.map(_run_in_worker, tasks))
+        finally:
+            _WORKER_SETUPS = []
+    else:
+        parts = [run_replicate(setups[which], r, audit) for which, r in tasks]
+    return [parts[i * replicates: (i + 1) * replicates] for i in range(len(setups))]
+
+
+def _result(setup: Setup, parts: list[dict], seconds: float, workers: int, audit: bool) -> RunResult:
+    def concat(name: str) -> pd.DataFrame:
+        return pd.concat([p[name] for p in parts], ignore_index=True)
+
+    return RunResult(
+        setup=setup, daily=concat("daily"), members=concat("members"), actions=concat("actions"),
+        kpis=pd.DataFrame([p["kpis"] for p in parts]),
+        seeds=[[setup.scenario.seed, p["kpis"]["replicate"]] for p in parts],
+        seconds=seconds,
+        timings={"replicate_seconds": [p["seconds"] for p in parts], "workers": workers},
+        firings=concat("firings") if audit else None,
+        conditions=concat("conditions") if audit else None,
+    )
+
+
 def run(setup: Setup, replicates: int | None = None, workers: int | None = None,
         audit: bool = False) -> RunResult:
     """Run every replicate of a setup; tables are concatenated with a ``replicate`` column.
@@ -97,35 +129,20 @@ def run(setup: Setup, replicates: int | None = None, workers: int | None = None,
     replicates = replicates or setup.scenario.replicates
     workers = default_workers(setup, replicates) if workers is None else workers
     started = time.perf_counter()
-    indices = list(range(replicates))
-    if workers > 1 and "fork" in mp.get_all_start_methods():
-        global _WORKER_SETUP, _WORKER_AUDIT
-        _WORKER_SETUP, _WORKER_AUDIT = setup, audit  # inherited by forked workers; rules hold closures
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
-            parts = list(pool.map(_run_in_worker, indices))
-        _WORKER_SETUP = None
-    else:
-        parts = [run_replicate(setup, r, audit) for r in indices]
-    seconds = time.perf_counter() - started
-    return RunResult(
-        setup=setup,
-        daily=pd.concat([p["daily"] for p in parts], ignore_index=True),
-        members=pd.concat([p["members"] for p in parts], ignore_index=True),
-        actions=pd.concat([p["actions"] for p in parts], ignore_index=True),
-        kpis=pd.DataFrame([p["kpis"] for p in parts]),
-        seeds=[[setup.scenario.seed, r] for r in indices],
-        seconds=seconds,
-        timings={"replicate_seconds": [p["seconds"] for p in parts], "workers": workers},
-        firings=pd.concat([p["firings"] for p in parts], ignore_index=True) if audit else None,
-        conditions=pd.concat([p["conditions"] for p in parts], ignore_index=True) if audit else None,
-    )
+    (parts,) = _run_all([setup], replicates, workers, audit)
+    return _result(setup, parts, time.perf_counter() - started, workers, audit)
 
 
 def compare(a: Setup, b: Setup, replicates: int | None = None, workers: int | None = None,
             audit: bool = False) -> tuple[RunResult, RunResult, dict[str, dict]]:
-    """Run A and B on the same replicate seeds; return both and the paired B - A intervals."""
-    result_a = run(a, replicates, workers, audit)
-    result_b = run(b, replicates, workers, audit)
+    """Run A and B on the same replicate seeds, in one pool; return both and paired B - A intervals."""
+    replicates = replicates or a.scenario.replicates
+    workers = default_workers(a, 2 * replicates) if workers is None else workers
+    started = time.perf_counter()
+    parts_a, parts_b = _run_all([a, b], replicates, workers, audit)
+    seconds = time.perf_counter() - started
+    result_a = _result(a, parts_a, seconds, workers, audit)
+    result_b = _result(b, parts_b, seconds, workers, audit)
     return result_a, result_b, paired_difference(result_a.kpis, result_b.kpis)
 
 

@@ -75,8 +75,8 @@ class GroupEnv(dict):
 
     def _last7(self, history: str, today) -> np.ndarray:
         """Sum over the last 7 days including today (the ring still holds day-7 in today's slot)."""
-        groups = self.model.groups
-        return groups.window_sum(history) - groups.history[history][self.model.day % 7] + today
+        ring = getattr(self.model.groups, f"history_{history}")
+        return ring.sum(axis=0) - ring[self.model.day % 7] + today
 
     def __missing__(self, name):
         m = self.model
