@@ -137,8 +137,9 @@ class NumpyRules:
     def __init__(self, rules: list):
         self.rules = rules
 
-    def matches(self, env, candidates: np.ndarray, sids: np.ndarray) -> list[np.ndarray]:
-        return [candidates[rule.mask(env)[candidates]] for rule in self.rules]
+    def matches(self, env, eligible: np.ndarray, sid_of_row: np.ndarray) -> list[np.ndarray]:
+        """Rows (among the ``eligible`` mask) where each rule's condition holds."""
+        return [np.flatnonzero(rule.mask(env) & eligible) for rule in self.rules]
 
     def close(self) -> None:
         pass
@@ -155,9 +156,12 @@ class DurableRules:
         self.token = new_run_token()
         self.sids: set[int] = set()
 
-    def matches(self, env, candidates: np.ndarray, sids: np.ndarray) -> list[np.ndarray]:
+    def matches(self, env, eligible: np.ndarray, sid_of_row: np.ndarray) -> list[np.ndarray]:
+        """Rows (among the ``eligible`` mask) where each rule fired, one fact per row, sid per group."""
         from .rules.durable_backend import MAX_SIDS
 
+        candidates = np.flatnonzero(eligible)
+        sids = sid_of_row[candidates]
         new = set(np.unique(sids).tolist()) - self.sids
         if new:
             if len(self.sids) + len(new) > MAX_SIDS:
@@ -229,13 +233,11 @@ def run_rules(model) -> None:
     member_env, group_env = MemberEnv(model), model.group_env
     member_hits, title_hits, group_hits = [], [], []
     if "member" in engines:
-        alive_rows = np.flatnonzero(pop.status == 0)
-        hits = engines["member"].matches(member_env, alive_rows, pop.group[alive_rows])
+        hits = engines["member"].matches(member_env, pop.status == 0, pop.group)
         member_hits = list(zip(policy.rules, hits[: len(policy.rules)]))
         title_hits = list(zip(policy.titles, hits[len(policy.rules):]))
     if "group" in engines:
-        inhabited = np.flatnonzero(groups.size > 0)
-        group_hits = engines["group"].matches(group_env, inhabited, inhabited)
+        group_hits = engines["group"].matches(group_env, groups.size > 0, np.arange(groups.count))
 
     audit = model.audit_trail
     if audit is not None:  # the values that made each rule fire, before any action changes them

@@ -40,7 +40,7 @@ def fire_days(policy_yaml: dict, series: list[dict], backend: str) -> dict[str, 
         for day, metrics in enumerate(series):
             env = CraftedEnv(metrics, memory, day)
             groups = np.arange(len(env["size"]))
-            hits = engine.matches(env, groups, groups)
+            hits = engine.matches(env, np.ones(len(groups), dtype=bool), groups)
             for metric in memory.snapshot_metrics:
                 env.setdefault(metric, np.zeros(len(groups)))
             for index, rule, gids in resolve_conflicts(rules, hits, len(groups)):

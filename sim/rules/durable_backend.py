@@ -265,7 +265,7 @@ def run_facts(name: str, dispatcher: "_Dispatcher", columns: dict[str, list]) ->
     dispatcher.sink = []
     # One JSON text serves both calls; the C core is called directly because the Python
     # wrapper serialises the whole batch again into the text of MessageNotHandledException.
-    payload = json.dumps(facts, ensure_ascii=False)
+    payload = json.dumps(facts, ensure_ascii=False, check_circular=False, separators=(",", ":"))
     _raw(engine.durable_rules_engine.assert_facts, ruleset, payload)
     _drain(ruleset)
     _raw(engine.durable_rules_engine.retract_facts, ruleset, payload)

@@ -109,8 +109,20 @@ def _compile_cmp(node: tuple, vocab: Vocabulary):
         code = category_code(vocab, field_node[1], literal)
         name = field_node[1]
         return lambda env: ufunc(env[name], code)
+    for field_node, const_node, flip in ((left, right, False), (right, left, True)):
+        if field_node[0] == "field" and const_node[0] == "num" and _exact_in_float32(const_node[1]):
+            # float32 v against a constant c that float32 holds exactly: comparing in float32
+            # gives the same answer as in float64, without widening the whole column
+            name, const = field_node[1], const_node[1]
+            if flip:
+                return lambda env: ufunc(const, env[name])
+            return lambda env: ufunc(env[name], const)
     a, b = _compile(left, vocab), _compile(right, vocab)
     return lambda env: ufunc(a(env), b(env))
+
+
+def _exact_in_float32(value) -> bool:
+    return bool(np.float32(value) == value) and abs(value) < 2**24
 
 
 def category_code(vocab: Vocabulary, name: str, literal: str) -> int:
