@@ -5,6 +5,9 @@
     sandbox compare SCENARIO --policy A --policy B [the same options]
     sandbox validate FILE...
     sandbox explain OUT_DIR (--member ID | --group ID) [--replicate R]
+    sandbox sweep SCENARIO [--policy FILE] --grid KEY=V1,V2... | --sample lhs|sobol|morris --n N
+                  --range KEY=LO:HI...  --replicates R --out DIR [--backend local|dask] [--resume]
+    sandbox report DIR [--kpi NAME]... [--sensitivity]
 
 A user's mistake prints one line (``error: file:line: place: problem; fix``) and exits 2,
 with no traceback and no output directory left behind.
@@ -57,6 +60,31 @@ def _parser() -> argparse.ArgumentParser:
 
     p_val = sub.add_parser("validate", help="check scenario and policy files without running them")
     p_val.add_argument("files", nargs="+")
+
+    p_sw = sub.add_parser("sweep", help="run a design of parameter values with replicates, results as Parquet")
+    p_sw.add_argument("scenario")
+    p_sw.add_argument("--policy", help="a policy file (default: the scenario's)")
+    p_sw.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
+                      help="a swept --set path and its values (full factorial over every --grid)")
+    p_sw.add_argument("--sample", choices=["lhs", "sobol", "morris"], help="a sampled design instead of a grid")
+    p_sw.add_argument("--n", type=int, help="sample size (for sobol: base samples, N x (k + 2) points)")
+    p_sw.add_argument("--range", dest="ranges", action="append", default=[], metavar="KEY=LO:HI")
+    p_sw.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                      help="a fixed override for every run")
+    p_sw.add_argument("--replicates", type=int)
+    p_sw.add_argument("--out", required=True)
+    p_sw.add_argument("--backend", default="local", help="local (a process pool) or dask")
+    p_sw.add_argument("--workers", type=int, help="processes (default: the CPU count)")
+    p_sw.add_argument("--scheduler", help="a Dask scheduler address to join instead of a local cluster")
+    p_sw.add_argument("--resume", action="store_true", help="skip finished runs, redo failed or missing ones")
+    p_sw.add_argument("--rules-backend", default="numpy")
+    p_sw.add_argument("--community-backend", default="durable")
+    p_sw.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p_rep = sub.add_parser("report", help="summarise a sweep: per point, main effects, sensitivity")
+    p_rep.add_argument("out")
+    p_rep.add_argument("--kpi", action="append", help="a KPI to report (repeatable)")
+    p_rep.add_argument("--sensitivity", action="store_true", help="Sobol or Morris indices (SALib)")
 
     p_exp = sub.add_parser("explain", help="which rules fired for a member or a group of a run written with --out")
     p_exp.add_argument("out", help="a directory written by 'sandbox run --out' (or one side, A or B, of compare)")
@@ -135,6 +163,39 @@ def cmd_explain(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from .sweep import sweep
+
+    result = sweep(args.scenario, args.policy, grid=args.grid, sample=args.sample, n=args.n, ranges=args.ranges,
+                   replicates=args.replicates, out=args.out, backend=args.backend, workers=args.workers,
+                   scheduler=args.scheduler, resume=args.resume, sets=args.sets, rules_backend=args.rules_backend,
+                   community_backend=args.community_backend, progress=not args.no_progress)
+    runs = result.runs
+    ok = int((runs["status"] == "ok").sum()) if len(runs) else 0
+    print(f"{len(runs)} runs in {args.out}: {ok} ok, {result.failed} failed")
+    if result.failed:
+        failed = runs[runs["status"] != "ok"]
+        for row in failed.head(5).itertuples(index=False):
+            print(f"  {row.run_id}: {row.error}", file=sys.stderr)
+        print(f"error: {result.failed} runs failed; fix the cause and finish with --resume", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .analysis import report
+
+    tables = report(args.out, args.kpi, args.sensitivity)
+    with_pd = __import__("pandas")
+    with with_pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(tables["points"].to_string(index=False, max_rows=40))
+        if "sensitivity" in tables:
+            print()
+            print(tables["sensitivity"].to_string(index=False))
+    print(f"\nwritten to {Path(args.out) / 'report'}")
+    return 0
+
+
 def cmd_validate(args) -> int:
     for path in args.files:
         kind = validate_file(path)
@@ -145,7 +206,8 @@ def cmd_validate(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        commands = {"run": cmd_run, "compare": cmd_compare, "validate": cmd_validate, "explain": cmd_explain}
+        commands = {"run": cmd_run, "compare": cmd_compare, "validate": cmd_validate, "explain": cmd_explain,
+                    "sweep": cmd_sweep, "report": cmd_report}
         return commands[args.command](args)
     except SandboxError as exc:
         print(f"error: {exc}", file=sys.stderr)

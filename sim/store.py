@@ -22,7 +22,7 @@ from pathlib import Path
 from .errors import SandboxError
 from .experiment import RunResult, seed_of
 
-LIBRARIES = ("mesa", "durable-rules", "numpy", "pandas", "pyarrow", "pydantic", "scipy")
+LIBRARIES = ("mesa", "durable-rules", "numpy", "pandas", "pyarrow", "pydantic", "scipy", "dask", "duckdb", "SALib")
 
 
 def versions() -> dict[str, str]:
