@@ -1,74 +1,357 @@
-"""The Streamlit front end (minimal): compare two policies on one scenario.
+"""The Streamlit front end: compare policies, edit one live, replay a lifecycle, open results.
 
     streamlit run dashboard.py
 
-Thin by design: it loads files and calls :mod:`sim`; it never re-implements the model.
+Thin by design: it loads files, calls :mod:`sim` and plots what :mod:`sim.views` computes; it
+never re-implements the model.  Runs are cached by scenario, policy text, horizon and
+replicates (the seeds come from the scenario), so moving back to a setting is instant.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import tempfile
+import time
 from pathlib import Path
 
+import altair as alt
 import pandas as pd
 import streamlit as st
+import yaml
 
 import sim
-from sim.experiment import compare
+from sim import views
+from sim.experiment import paired_difference, run_many, run_replicate
 from sim.report import is_clear, verdict
 from sim.store import clean, run_summary
 
 ROOT = Path(__file__).resolve().parent
 SCENARIOS = sorted(p.name for p in (ROOT / "scenarios").glob("*.yaml"))
 POLICIES = sorted(p.name for p in (ROOT / "policies").glob("*.yaml"))
+EDITED = "edited policy"
+CARDS = ("members_end", "active_ratio_mean", "mean_trust_end", "cost_total")
 
 
-@st.cache_data(show_spinner=False)
-def run_comparison(scenario: str, policy_a: str, policy_b: str, replicates: int, days: int):
-    """Run A and B (cached by their names and settings); return plain, cacheable data."""
-    sets = [f"days={days}"]
-    a = sim.load_setup(ROOT / "scenarios" / scenario, ROOT / "policies" / policy_a, sets)
-    b = sim.load_setup(ROOT / "scenarios" / scenario, ROOT / "policies" / policy_b, sets)
-    result_a, result_b, diff = compare(a, b, replicates=replicates)
-    daily = pd.concat([result_a.daily.assign(policy="A"), result_b.daily.assign(policy="B")])
-    return run_summary(result_a), run_summary(result_b), clean(diff), daily
+# --- loading and running (cached) -----------------------------------------------------------
+
+def policy_text(name: str) -> str:
+    if name == EDITED:
+        return st.session_state.get("edited_policy", (ROOT / "policies" / "baseline.yaml").read_text())
+    return (ROOT / "policies" / name).read_text()
+
+
+def _policy_file(text: str) -> Path:
+    """The policy text as a file (load_setup reads files), named by its hash."""
+    folder = Path(tempfile.gettempdir()) / "sandbox-dashboard"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
+    if not path.exists():
+        path.write_text(text)
+    return path
+
+
+def load(scenario: str, text: str, sets: list[str]) -> sim.Setup:
+    try:
+        return sim.load_setup(ROOT / "scenarios" / scenario, _policy_file(text), sets)
+    except sim.SandboxError as exc:  # name the edited policy, not its temporary file
+        raise sim.SandboxError(str(exc).replace(str(_policy_file(text)), EDITED)) from None
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def run_comparison(scenario: str, policies: tuple[tuple[str, str], ...], replicates: int, days: int) -> dict:
+    """Run every policy on the same seeds; return plain, cacheable tables."""
+    setups = [load(scenario, text, [f"days={days}"]) for _, text in policies]
+    results = run_many(setups, replicates)
+    labels = [label for label, _ in policies]
+    summaries = {label: clean(run_summary(r)) for label, r in zip(labels, results)}
+    diffs = {label: clean(paired_difference(results[0].kpis, r.kpis)) for label, r in zip(labels[1:], results[1:])}
+    return {
+        "labels": labels, "summaries": summaries, "diffs": diffs,
+        "kpis": {label: r.kpis for label, r in zip(labels, results)},
+        "daily": pd.concat([r.daily.assign(policy=label) for label, r in zip(labels, results)], ignore_index=True),
+        "members": pd.concat([r.members[["replicate", "join_day", "exit_day"]].assign(policy=label)
+                              for label, r in zip(labels, results)], ignore_index=True),
+    }
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def run_replay(scenario: str, text: str, seed: int) -> dict:
+    setup = load(scenario, text, [f"seed={seed}"])
+    out = run_replicate(setup, 0, group_daily=True)
+    return {"daily": out["daily"], "groups": out["groups"], "actions": out["actions"],
+            "events": views.events(out["daily"], out["actions"]), "days": setup.scenario.days}
+
+
+# --- small helpers ----------------------------------------------------------------------------
+
+def download_chart(chart: alt.Chart, name: str, where: str = "compare") -> None:
+    import vl_convert as vlc
+
+    spec = chart.to_json()
+    left, right = st.columns(2)
+    left.download_button(f"{name}.png", vlc.vegalite_to_png(spec), f"{name}.png", "image/png", key=f"{where}-png-{name}")
+    right.download_button(f"{name}.svg", vlc.vegalite_to_svg(spec), f"{name}.svg", "image/svg+xml",
+                          key=f"{where}-svg-{name}")
+
+
+def download_table(table: pd.DataFrame, name: str, where: str = "compare") -> None:
+    buffer = io.BytesIO()
+    table.to_parquet(buffer, index=False)
+    left, right = st.columns(2)
+    left.download_button(f"{name}.csv", table.to_csv(index=False), f"{name}.csv", "text/csv", key=f"{where}-csv-{name}")
+    right.download_button(f"{name}.parquet", buffer.getvalue(), f"{name}.parquet", key=f"{where}-pq-{name}")
+
+
+def band_chart(daily: pd.DataFrame, column: str, title: str) -> alt.LayerChart:
+    data = views.replicate_bands(daily, column)
+    base = alt.Chart(data).encode(x=alt.X("day:Q", title="day"), color="policy:N")
+    band = base.mark_area(opacity=0.2).encode(y=alt.Y("lo:Q", title=title), y2="hi:Q")
+    return (band + base.mark_line().encode(y="mean:Q")).properties(title=title, height=220)
+
+
+# --- views ------------------------------------------------------------------------------------
+
+def compare_view() -> None:
+    with st.sidebar:
+        st.header("Compare")
+        scenario = st.selectbox("Scenario", SCENARIOS, index=SCENARIOS.index("large-community.yaml"), key="scenario")
+        options = POLICIES + ([EDITED] if "edited_policy" in st.session_state else [])
+        chosen = st.multiselect("Policies (the first is A, the baseline)", options,
+                                default=["baseline.yaml", "weekly-ritual.yaml"], key="policies")
+        replicates = st.slider("Replicates", 2, 30, 10, key="replicates")
+        days = st.slider("Days", 30, 365, 180, step=10, key="days")
+    if len(chosen) < 2:
+        st.info("Pick at least two policies to compare.")
+        return
+    policies = tuple((name.removesuffix(".yaml"), policy_text(name)) for name in chosen)
+    started = time.perf_counter()
+    try:
+        with st.spinner(f"Running {len(policies)} policies x {replicates} replicates..."):
+            data = run_comparison(scenario, policies, replicates, days)
+        st.session_state["last_comparison"] = data
+    except sim.SandboxError as exc:
+        st.error(str(exc))
+        data = st.session_state.get("last_comparison")
+        if data is None:
+            return
+        st.caption("Showing the last good results.")
+    st.caption(f"{len(data['labels'])} policies x {replicates} replicates, {days} days: "
+               f"{time.perf_counter() - started:.1f} s")
+
+    a = data["labels"][0]
+    for label in data["labels"][1:]:
+        diff, summary_a, summary_b = data["diffs"][label], data["summaries"][a], data["summaries"][label]
+        st.subheader(f"{label} against {a}")
+        st.write(verdict(summary_a, summary_b, diff, days).replace("B ", f"{label} ", 1))
+        for card, name in zip(st.columns(len(CARDS)), CARDS):
+            d = diff[name]
+            lo, hi = d["ci95"]
+            card.metric(name, f"{summary_b['kpis'][name]['mean']:.3g}", delta=f"{d['mean']:+.3g}",
+                        help=f"{label} - {a}; 95% interval [{lo:.3g}, {hi:.3g}]; "
+                             f"{'clear' if is_clear(d) else 'not distinguishable from noise'}")
+
+    daily = data["daily"]
+    charts = {column: band_chart(daily, column, title) for column, title in views.SERIES.items()}
+    columns = st.columns(3)
+    for i, chart in enumerate(charts.values()):
+        columns[i % 3].altair_chart(chart, width="stretch")
+
+    left, right = st.columns(2)
+    cohort_policy = left.selectbox("Cohort retention for", data["labels"], index=len(data["labels"]) - 1)
+    cohorts = views.cohort_retention(data["members"][data["members"]["policy"] == cohort_policy], days)
+    heat = alt.Chart(cohorts).mark_rect().encode(
+        x=alt.X("period:O", title="weeks since joining"), y=alt.Y("cohort:O", title="join week"),
+        color=alt.Color("mean(retention):Q", scale=alt.Scale(domain=[0, 1]), title="retained"),
+    ).properties(title=f"Retention by join cohort: {cohort_policy}", height=260)
+    left.altair_chart(heat, width="stretch")
+    causes = alt.Chart(views.churn_by_cause(data["kpis"])).mark_bar().encode(
+        x=alt.X("members:Q", title="members lost (mean)"), y=alt.Y("cause:N", title=None),
+        color="policy:N", yOffset="policy:N").properties(title="Churn by cause", height=260)
+    right.altair_chart(causes, width="stretch")
+    cost = alt.Chart(views.cost_outcome(data["kpis"])).mark_point(filled=True).encode(
+        x=alt.X("cost_total:Q", title="total cost"), y=alt.Y("members_end:Q", title="members at the end"),
+        color="policy:N", tooltip=["policy", "replicate", "cost_total", "members_end"],
+    ).properties(title="Cost against outcome (one point per replicate)", height=260)
+    st.altair_chart(cost, width="stretch")
+
+    table = pd.DataFrame({label: {k: v["mean"] for k, v in data["summaries"][label]["kpis"].items()}
+                          for label in data["labels"]})
+    for label in data["labels"][1:]:
+        table[f"{label} - {a}"] = {k: v["mean"] for k, v in data["diffs"][label].items()}
+        table[f"{label}: verdict"] = {k: "clear" if is_clear(v) else "noise" for k, v in data["diffs"][label].items()}
+    st.dataframe(table, width="stretch")
+    with st.expander("Downloads"):
+        download_table(daily, "daily")
+        download_table(pd.concat([k.assign(policy=p) for p, k in data["kpis"].items()]), "kpis")
+        download_chart(charts["members"], "members")
+        download_chart(cost, "cost-vs-outcome")
+
+
+KNOBS = {  # slider key -> (label, min, max, step)
+    "knob_threshold": ("Entry threshold (minimum interest)", 0.0, 0.9, 0.05),
+    "knob_cap": ("Group size cap", 10, 1000, 10),
+    "knob_posts": ("Operator posts per week", 0.0, 70.0, 1.0),
+    "knob_prune": ("Prune after N inactive days (0 = never)", 0, 90, 1),
+    "knob_points": ("Points per post", 0.0, 20.0, 0.5),
+}
+
+
+def _knob_values(policy: dict) -> dict:
+    when = (policy.get("admission") or {}).get("when") or ""
+    threshold = float(when.split(">=")[1]) if when.startswith("interest >=") else 0.0
+    prune = next((r for r in policy.get("rules") or [] if r.get("name") == "prune-inactive"), None)
+    return {
+        "knob_threshold": threshold,
+        "knob_cap": int((policy.get("groups") or {}).get("cap") or 500),
+        "knob_posts": float((policy.get("content") or {}).get("operator_posts_per_week", 3.0)),
+        "knob_prune": int(prune["when"].split(">=")[1]) if prune else 0,
+        "knob_points": float(((policy.get("rewards") or {}).get("points") or {}).get("post", 0.0)),
+    }
+
+
+def _apply_knobs() -> None:
+    """Write the sliders' values back into the policy text (on a slider's change)."""
+    try:
+        policy = yaml.safe_load(st.session_state["editor_text"]) or {}
+    except yaml.YAMLError:
+        return
+    s = st.session_state
+    threshold = s["knob_threshold"]
+    policy.setdefault("admission", {})["when"] = f"interest >= {threshold:g}" if threshold > 0 else None
+    policy.setdefault("groups", {})["cap"] = int(s["knob_cap"])
+    policy.setdefault("content", {})["operator_posts_per_week"] = float(s["knob_posts"])
+    rules = [r for r in policy.get("rules") or [] if r.get("name") != "prune-inactive"]
+    if s["knob_prune"] > 0:
+        rules.append({"name": "prune-inactive", "when": f"days_inactive >= {int(s['knob_prune'])}", "do": "remove"})
+    policy["rules"] = rules
+    policy.setdefault("rewards", {}).setdefault("points", {})["post"] = float(s["knob_points"])
+    s["editor_text"] = yaml.safe_dump(policy, sort_keys=False, allow_unicode=True)
+
+
+def editor_view() -> None:
+    st.subheader("Policy editor")
+    base = st.selectbox("Start from", POLICIES, index=POLICIES.index("baseline.yaml"), key="editor_base")
+    if st.session_state.get("editor_loaded") != base:
+        st.session_state["editor_text"] = (ROOT / "policies" / base).read_text()
+        st.session_state["editor_loaded"] = base
+    text = st.session_state["editor_text"]
+    try:
+        values = _knob_values(yaml.safe_load(text) or {})
+    except (yaml.YAMLError, ValueError, IndexError, AttributeError, TypeError):
+        values = None
+    if values is not None and st.session_state.get("knobs_for") != text:
+        st.session_state.update(values)
+        st.session_state["knobs_for"] = text
+    left, right = st.columns([3, 2])
+    with right:
+        for key, (label, lo, hi, step) in KNOBS.items():
+            st.slider(label, lo, hi, step=step, key=key, on_change=_apply_knobs, disabled=values is None)
+    with left:
+        st.text_area("Policy (YAML)", key="editor_text", height=420)
+        text = st.session_state["editor_text"]
+        scenario = st.session_state.get("scenario", "large-community.yaml")
+        try:
+            load(scenario, text, [])
+        except sim.SandboxError as exc:
+            st.error(str(exc))
+        else:
+            st.session_state["edited_policy"] = text
+            st.success(f"Valid against {scenario}; choose '{EDITED}' under Compare to run it.")
+        st.download_button("Download the edited policy", text, "edited-policy.yaml", "text/yaml")
+
+
+def replay_view() -> None:
+    st.subheader("Lifecycle replay")
+    left, middle, right = st.columns(3)
+    scenario = left.selectbox("Scenario", SCENARIOS, index=SCENARIOS.index("birth-to-death.yaml"), key="replay_scenario")
+    scenario_policy = yaml.safe_load((ROOT / "scenarios" / scenario).read_text()).get("policy", "")
+    default = Path(scenario_policy).name if Path(scenario_policy).name in POLICIES else "baseline.yaml"
+    policy = middle.selectbox("Policy", POLICIES, index=POLICIES.index(default), key="replay_policy")
+    seed = right.number_input("Seed", 0, 10_000, 3, key="replay_seed")
+    try:
+        data = run_replay(scenario, policy_text(policy), int(seed))
+    except sim.SandboxError as exc:
+        st.error(str(exc))
+        return
+    days = data["days"]
+    if st.session_state.get("replay_day", days) > days - 1:
+        st.session_state["replay_day"] = days - 1
+    play = st.button("Play", key="replay_play")
+    st.slider("Day", 0, days - 1, key="replay_day")
+    frame = st.empty()
+    if play:
+        step = max(1, days // 60)
+        for day in range(0, days, step):
+            with frame.container():
+                _replay_frame(data, day)
+            time.sleep(0.03)
+    with frame.container():
+        _replay_frame(data, int(st.session_state["replay_day"]))
+
+
+def _replay_frame(data: dict, day: int) -> None:
+    daily, groups, events = data["daily"], data["groups"], data["events"]
+    today = daily[daily["day"] == day].iloc[0]
+    cards = st.columns(4)
+    cards[0].metric("stage", today["stage"])
+    cards[1].metric("members", int(today["members"]))
+    cards[2].metric("active today", int(today["active"]))
+    cards[3].metric("member messages", int(today["member_messages"]))
+    upto = daily[daily["day"] <= day]
+    lines = alt.Chart(upto.melt("day", ["members", "active", "member_messages"])).mark_line().encode(
+        x=alt.X("day:Q", scale=alt.Scale(domain=[0, int(daily["day"].max())])), y="value:Q", color="variable:N")
+    marks = alt.Chart(events[events["day"] <= day]).mark_rule(opacity=0.35).encode(x="day:Q", color=alt.value("gray"),
+                                                                                tooltip=["day", "event"])
+    st.altair_chart((lines + marks).properties(height=300, title="Members, activity and events"),
+                    width="stretch")
+    stages = alt.Chart(upto).mark_rect().encode(x="day:O", color="stage:N").properties(height=40, title="Stage")
+    st.altair_chart(stages, width="stretch")
+    st.dataframe(groups[groups["day"] == day].drop(columns=["replicate"], errors="ignore"), width="stretch")
+
+
+def results_view() -> None:
+    st.subheader("Results on disk")
+    folder = st.text_input("A directory written by `sandbox run --out` or `sandbox sweep --out`", key="results_dir")
+    if not folder:
+        return
+    path = Path(folder)
+    if (path / "runs.parquet").is_file():
+        runs = pd.read_parquet(path / "runs.parquet")
+        st.write(f"Sweep: {len(runs)} runs, {int((runs['status'] != 'ok').sum())} failed")
+        params = [c for c in runs.columns if c.startswith("param:")]
+        kpis = [c for c in ("members_end", "active_ratio_mean", "cost_total") if c in runs]
+        st.dataframe(runs[runs["status"] == "ok"].groupby(params or ["point"])[kpis].mean().reset_index())
+        download_table(runs, "runs", "results")
+    elif (path / "daily.parquet").is_file():
+        summary = json.loads((path / "summary.json").read_text())
+        st.write(f"Run: scenario {summary['scenario']}, policy {summary['policy']}, "
+                 f"{summary['replicates']} replicates")
+        st.dataframe(pd.DataFrame(summary["kpis"]).T)
+        daily = pd.read_parquet(path / "daily.parquet").assign(policy=summary["policy"])
+        st.altair_chart(band_chart(daily, "members", "members"), width="stretch")
+        for name in ("daily", "members", "actions"):
+            with st.expander(name):
+                table = pd.read_parquet(path / f"{name}.parquet")
+                st.dataframe(table.head(1000))
+                download_table(table, name, "results")
+    else:
+        st.error(f"{folder}: no results here (expected daily.parquet or runs.parquet)")
 
 
 def main() -> None:
     st.set_page_config(page_title="Community policy sandbox", layout="wide")
     st.title("Community policy sandbox")
-    st.caption("Compare two operating policies on one scenario, over seeded replicates.")
-    with st.sidebar:
-        scenario = st.selectbox("Scenario", SCENARIOS, index=SCENARIOS.index("existing-group.yaml"))
-        policy_a = st.selectbox("Policy A", POLICIES, index=POLICIES.index("baseline.yaml"))
-        policy_b = st.selectbox("Policy B", POLICIES, index=POLICIES.index("weekly-ritual.yaml"))
-        replicates = st.slider("Replicates", 2, 30, 10)
-        days = st.slider("Days", 30, 365, 180, step=10)
-    try:
-        a, b, diff, daily = run_comparison(scenario, policy_a, policy_b, replicates, days)
-    except sim.SandboxError as exc:
-        st.error(str(exc))
-        return
-
-    st.subheader(verdict(a, b, diff, days))
-    cards = st.columns(4)
-    for card, name in zip(cards, ("members_end", "active_ratio_mean", "mean_trust_end", "cost_total")):
-        d = diff[name]
-        card.metric(name, f"{b['kpis'][name]['mean']:.3g}", delta=f"{d['mean']:+.3g}",
-                    help=f"B - A, 95% interval {d['ci95']}; {'clear' if is_clear(d) else 'noise'}")
-
-    left, right = st.columns(2)
-    means = daily.groupby(["policy", "day"], as_index=False)[["members", "active_ratio"]].mean()
-    left.line_chart(means, x="day", y="members", color="policy")
-    right.line_chart(means, x="day", y="active_ratio", color="policy")
-
-    table = pd.DataFrame({
-        "A": {k: v["mean"] for k, v in a["kpis"].items()},
-        "B": {k: v["mean"] for k, v in b["kpis"].items()},
-        "B - A": {k: v["mean"] for k, v in diff.items()},
-        "95% interval": {k: str(v["ci95"]) for k, v in diff.items()},
-        "verdict": {k: "clear" if is_clear(v) else "noise" for k, v in diff.items()},
-    })
-    st.dataframe(table, use_container_width=True)
+    compare, editor, replay, results = st.tabs(["Compare", "Policy editor", "Lifecycle replay", "Results"])
+    with compare:
+        compare_view()
+    with editor:
+        editor_view()
+    with replay:
+        replay_view()
+    with results:
+        results_view()
 
 
 main()

@@ -60,10 +60,10 @@ def interval(values: np.ndarray) -> dict:
     return {"mean": mean, "ci95": [mean - half, mean + half]}
 
 
-def run_replicate(setup: Setup, replicate: int, audit: bool = False) -> dict:
+def run_replicate(setup: Setup, replicate: int, audit: bool = False, group_daily: bool = False) -> dict:
     """Run one replicate; return its tables and KPIs, each tagged with the replicate index."""
     started = time.perf_counter()
-    model = CommunityModel(setup, replicate=replicate, audit=audit).run()
+    model = CommunityModel(setup, replicate=replicate, audit=audit, group_daily=group_daily).run()
     tables = model.tables()
     kpis = summarize(tables["daily"], tables["members"], setup.scenario.days)
     for table in tables.values():
@@ -131,6 +131,15 @@ def run(setup: Setup, replicates: int | None = None, workers: int | None = None,
     started = time.perf_counter()
     (parts,) = _run_all([setup], replicates, workers, audit)
     return _result(setup, parts, time.perf_counter() - started, workers, audit)
+
+
+def run_many(setups: list[Setup], replicates: int, workers: int | None = None) -> list[RunResult]:
+    """Several setups on the same replicate seeds, in one pool of workers."""
+    workers = default_workers(setups[0], len(setups) * replicates) if workers is None else workers
+    started = time.perf_counter()
+    parts = _run_all(list(setups), replicates, workers, False)
+    seconds = time.perf_counter() - started
+    return [_result(setup, p, seconds, workers, False) for setup, p in zip(setups, parts)]
 
 
 def compare(a: Setup, b: Setup, replicates: int | None = None, workers: int | None = None,

@@ -83,6 +83,13 @@ def record_day(model) -> None:
         "revenue": model.revenue_today,
     }
     model.daily_rows.append(row)
+    if model.group_rows is not None:  # one row per inhabited group, for replays (asked for)
+        gids = np.flatnonzero(groups.size > 0)
+        model.group_rows.append(pd.DataFrame({
+            "day": model.day, "group": gids, "size": groups.size[gids], "active": today["active_g"][gids],
+            "member_messages": today["member_messages_g"][gids], "core": today["core_g"][gids],
+            "stage": np.asarray(model.policy.chart.states, dtype=object)[groups.stage[gids]],
+        }))
     groups.record(
         model.day, active=today["active_g"], size=groups.size, messages=today["messages_g"],
         member_messages=today["member_messages_g"], joined=groups.joined_today,

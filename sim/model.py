@@ -60,7 +60,7 @@ class _Rows:
 class CommunityModel(mesa.Model):
     """One community under one policy, stepped day by day."""
 
-    def __init__(self, setup: Setup, *, replicate: int = 0, audit: bool = False):
+    def __init__(self, setup: Setup, *, replicate: int = 0, audit: bool = False, group_daily: bool = False):
         sequence = replicate_seed(setup.scenario.seed, replicate)
         children = sequence.spawn(len(STREAMS) + 1)
         super().__init__(rng=np.random.Generator(np.random.PCG64(children[0])))
@@ -89,6 +89,7 @@ class CommunityModel(mesa.Model):
         self.daily_rows: list[dict] = []
         self.action_rows: list[tuple] = []
         self.audit_trail = AuditTrail() if audit else None
+        self.group_rows: list[pd.DataFrame] | None = [] if group_daily else None
         self.rule_engines = rule_engines(self)
         self.memory = PlaybookMemory(self.policy.community_rules)
         self._start_day()
@@ -230,6 +231,8 @@ class CommunityModel(mesa.Model):
         }
         if self.audit_trail is not None:
             tables.update(self.audit_trail.tables())
+        if self.group_rows is not None:
+            tables["groups"] = pd.concat(self.group_rows, ignore_index=True)
         return tables
 
 

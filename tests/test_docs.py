@@ -14,7 +14,7 @@ def test_readme_reference_matches_the_code():
 
 def test_readme_names_both_set_up_commands():
     readme = (ROOT / "README.md").read_text()
-    assert 'pip install -e ".[test]" && python -m pytest -q' in readme
+    assert 'apt-get install -y chromium && pip install -e ".[test]" && python -m pytest -q' in readme
     assert "pip install -e . && sandbox compare scenarios/" in readme
 
 

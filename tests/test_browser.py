@@ -1,0 +1,101 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright, Streamlit on loopback.
+
+Starts ``streamlit run dashboard.py`` on a free loopback port, opens the page, waits for the
+default comparison, checks the KPI cards and a chart are visible and that no exception box is
+shown, moves a slider and sees the numbers change, and saves a screenshot.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from conftest import ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def dashboard_url(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none"],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.3)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def _settle(page) -> None:
+    """Wait until the script run is over (the running indicator is gone)."""
+    page.wait_for_timeout(300)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=120_000)
+    page.wait_for_timeout(300)
+
+
+def _numbers(page) -> list[str]:
+    return [t.strip() for t in page.locator('[data-testid="stMetricValue"]').all_inner_texts()]
+
+
+def test_default_comparison_in_a_real_browser(dashboard_url, tmp_path):
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1300})
+        started = time.perf_counter()
+        page.goto(dashboard_url)
+        page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(state="visible", timeout=120_000)
+        first_chart = time.perf_counter() - started
+        page.locator('[data-testid="stMetric"]').first.wait_for(state="visible", timeout=60_000)
+        assert page.locator('[data-testid="stMetric"]').count() >= 4
+        assert page.locator('[data-testid="stException"]').count() == 0
+        before = _numbers(page)
+
+        slider = page.locator('[data-testid="stSidebar"] input[type="range"][aria-label="Days"]')
+        slider.focus()
+        for _ in range(6):  # 180 -> 120 days
+            page.keyboard.press("ArrowLeft")
+        page.wait_for_function(
+            """(before) => {
+                const now = Array.from(document.querySelectorAll('[data-testid="stMetricValue"]')).map(e => e.innerText.trim());
+                return now.length >= 4 && now.slice(0, 4).join('|') !== before.slice(0, 4).join('|');
+            }""", arg=before, timeout=120_000)
+        _settle(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        after = _numbers(page)
+        assert after[:4] != before[:4]
+        shot = tmp_path / "compare.png"
+        page.screenshot(path=str(shot), full_page=False)
+        assert shot.stat().st_size > 20_000
+        if os.environ.get("SANDBOX_SCREENSHOT"):
+            shutil.copy(shot, os.environ["SANDBOX_SCREENSHOT"])
+        browser.close()
+    print(f"first chart after {first_chart:.1f} s")
