@@ -23,9 +23,9 @@ import yaml
 
 import sim
 from sim import views
-from sim.experiment import paired_difference, run_many, run_replicate
+from sim.experiment import interval, paired_difference, run_many, run_replicate
 from sim.report import is_clear, verdict
-from sim.store import clean, run_summary
+from sim.store import clean
 
 ROOT = Path(__file__).resolve().parent
 SCENARIOS = sorted(p.name for p in (ROOT / "scenarios").glob("*.yaml"))
@@ -59,20 +59,36 @@ def load(scenario: str, text: str, sets: list[str]) -> sim.Setup:
         raise sim.SandboxError(str(exc).replace(str(_policy_file(text)), EDITED)) from None
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def run_comparison(scenario: str, policies: tuple[tuple[str, str], ...], replicates: int, days: int) -> dict:
-    """Run every policy on the same seeds; return plain, cacheable tables."""
+FIRST_PASS = 2  # replicates run first, so the first charts appear while the rest run
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def run_replicates(scenario: str, policies: tuple[tuple[str, str], ...], first: int, last: int, days: int) -> list:
+    """Replicates first..last-1 of every policy, on the same seeds; plain, cacheable tables."""
     setups = [load(scenario, text, [f"days={days}"]) for _, text in policies]
-    results = run_many(setups, replicates)
-    labels = [label for label, _ in policies]
-    summaries = {label: clean(run_summary(r)) for label, r in zip(labels, results)}
-    diffs = {label: clean(paired_difference(results[0].kpis, r.kpis)) for label, r in zip(labels[1:], results[1:])}
+    return [{"kpis": r.kpis, "daily": r.daily, "members": r.members[["replicate", "join_day", "exit_day"]]}
+            for r in run_many(setups, range(first, last))]
+
+
+def comparison(labels: list[str], chunks: list[list[dict]]) -> dict:
+    """Join chunks of replicates into the tables, summaries and paired differences the view shows."""
+    merged = []
+    for i, label in enumerate(labels):
+        parts = [chunk[i] for chunk in chunks]
+        merged.append({name: pd.concat([p[name] for p in parts], ignore_index=True)
+                       for name in ("kpis", "daily", "members")})
+    summaries = {}
+    for label, m in zip(labels, merged):
+        kpis = {k: interval(m["kpis"][k].to_numpy()) for k in m["kpis"].columns if k != "replicate"}
+        summaries[label] = clean({"policy": label, "replicates": len(m["kpis"]), "kpis": kpis})
+    a = merged[0]["kpis"]
     return {
-        "labels": labels, "summaries": summaries, "diffs": diffs,
-        "kpis": {label: r.kpis for label, r in zip(labels, results)},
-        "daily": pd.concat([r.daily.assign(policy=label) for label, r in zip(labels, results)], ignore_index=True),
-        "members": pd.concat([r.members[["replicate", "join_day", "exit_day"]].assign(policy=label)
-                              for label, r in zip(labels, results)], ignore_index=True),
+        "labels": labels, "summaries": summaries,
+        "diffs": {label: clean(paired_difference(a, m["kpis"])) for label, m in zip(labels[1:], merged[1:])},
+        "kpis": {label: m["kpis"] for label, m in zip(labels, merged)},
+        "daily": pd.concat([m["daily"].assign(policy=label) for label, m in zip(labels, merged)], ignore_index=True),
+        "members": pd.concat([m["members"].assign(policy=label) for label, m in zip(labels, merged)],
+                             ignore_index=True),
     }
 
 
@@ -126,10 +142,18 @@ def compare_view() -> None:
         st.info("Pick at least two policies to compare.")
         return
     policies = tuple((name.removesuffix(".yaml"), policy_text(name)) for name in chosen)
+    labels = [label for label, _ in policies]
+    view = st.empty()
     started = time.perf_counter()
     try:
-        with st.spinner(f"Running {len(policies)} policies x {replicates} replicates..."):
-            data = run_comparison(scenario, policies, replicates, days)
+        first = min(FIRST_PASS, replicates)
+        chunks = [run_replicates(scenario, policies, 0, first, days)]
+        if first < replicates:  # draw the first replicates at once, then the rest
+            with view.container():
+                st.caption(f"{first} of {replicates} replicates so far; the rest are running...")
+                _comparison_body(comparison(labels, chunks), days, final=False)
+            chunks.append(run_replicates(scenario, policies, first, replicates, days))
+        data = comparison(labels, chunks)
         st.session_state["last_comparison"] = data
     except sim.SandboxError as exc:
         st.error(str(exc))
@@ -137,9 +161,14 @@ def compare_view() -> None:
         if data is None:
             return
         st.caption("Showing the last good results.")
-    st.caption(f"{len(data['labels'])} policies x {replicates} replicates, {days} days: "
-               f"{time.perf_counter() - started:.1f} s")
+    with view.container():
+        st.caption(f"{len(data['labels'])} policies x {replicates} replicates, {days} days: "
+                   f"{time.perf_counter() - started:.1f} s")
+        _comparison_body(data, days, final=True)
 
+
+def _comparison_body(data: dict, days: int, final: bool) -> None:
+    """Verdicts, cards, charts and tables of a comparison (partial while replicates still run)."""
     a = data["labels"][0]
     for label in data["labels"][1:]:
         diff, summary_a, summary_b = data["diffs"][label], data["summaries"][a], data["summaries"][label]
@@ -158,8 +187,11 @@ def compare_view() -> None:
     for i, chart in enumerate(charts.values()):
         columns[i % 3].altair_chart(chart, width="stretch")
 
+    if not final:
+        return
     left, right = st.columns(2)
-    cohort_policy = left.selectbox("Cohort retention for", data["labels"], index=len(data["labels"]) - 1)
+    cohort_policy = left.selectbox("Cohort retention for", data["labels"], index=len(data["labels"]) - 1,
+                                   key="cohort_policy")
     cohorts = views.cohort_retention(data["members"][data["members"]["policy"] == cohort_policy], days)
     heat = alt.Chart(cohorts).mark_rect().encode(
         x=alt.X("period:O", title="weeks since joining"), y=alt.Y("cohort:O", title="join week"),

@@ -89,9 +89,11 @@ def default_workers(setup: Setup, replicates: int) -> int:
     return max(1, min(os.cpu_count() or 1, replicates))
 
 
-def _run_all(setups: list[Setup], replicates: int, workers: int, audit: bool) -> list[list[dict]]:
-    """Every replicate of every setup, in one pool of worker processes when ``workers`` > 1."""
-    tasks = [(which, r) for which in range(len(setups)) for r in range(replicates)]
+def _run_all(setups: list[Setup], replicates: int | range, workers: int, audit: bool) -> list[list[dict]]:
+    """Every replicate (a count, or a range of indices) of every setup, in one pool when ``workers`` > 1."""
+    indices = range(replicates) if isinstance(replicates, int) else replicates
+    replicates = len(indices)
+    tasks = [(which, r) for which in range(len(setups)) for r in indices]
     if workers > 1 and "fork" in mp.get_all_start_methods():
         global _WORKER_SETUPS, _WORKER_AUDIT
         _WORKER_SETUPS, _WORKER_AUDIT = setups, audit  # inherited by forked workers; rules hold closures
@@ -133,9 +135,10 @@ def run(setup: Setup, replicates: int | None = None, workers: int | None = None,
     return _result(setup, parts, time.perf_counter() - started, workers, audit)
 
 
-def run_many(setups: list[Setup], replicates: int, workers: int | None = None) -> list[RunResult]:
-    """Several setups on the same replicate seeds, in one pool of workers."""
-    workers = default_workers(setups[0], len(setups) * replicates) if workers is None else workers
+def run_many(setups: list[Setup], replicates: int | range, workers: int | None = None) -> list[RunResult]:
+    """Several setups on the same replicate seeds (a count, or a range of replicate indices), in one pool."""
+    count = replicates if isinstance(replicates, int) else len(replicates)
+    workers = default_workers(setups[0], len(setups) * count) if workers is None else workers
     started = time.perf_counter()
     parts = _run_all(list(setups), replicates, workers, False)
     seconds = time.perf_counter() - started
