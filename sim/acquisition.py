@@ -66,7 +66,10 @@ def acquire(model) -> None:
         if pushes == 0 or model.channel_remaining[i] == 0:
             continue
         model.spend("channels", pushes * channel.cost_per_push)
-        reach = 1 - (1 - channel.conversion_rate * fee_factor) ** pushes
+        # Bass (1969): innovation p (the conversion rate) plus imitation q times the share adopted
+        adopted = model.channel_joined[i] / channel.pool_size if channel.pool_size else 0.0
+        per_push = min(1.0, (channel.conversion_rate + channel.word_of_mouth * adopted) * fee_factor)
+        reach = 1 - (1 - per_push) ** pushes
         arriving = int(rng.binomial(model.channel_remaining[i], reach))
         model.channel_remaining[i] -= arriving
         if arriving:
@@ -109,6 +112,8 @@ def acquire(model) -> None:
     )
     model.joined_today += count
     model.groups.joined_today += np.bincount(groups, minlength=model.groups.count)
+    for i, channel in enumerate(scenario.channels):
+        model.channel_joined[i] += int(np.count_nonzero(source == model.source_code(channel.name)))
     referral_joins = int(np.count_nonzero(source == model.source_code("referral")))
     model.today["referral_joins"] = referral_joins
     model.spend("referrals", referral_joins * policy.rewards.referral_reward)

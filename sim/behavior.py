@@ -110,6 +110,7 @@ def member_posts(model, idx: np.ndarray) -> np.ndarray:
     pop, p, rng = model.pop, model.params, model.streams["behaviour"]
     mean = np.take(model.archetype_tables["posts"], pop.archetype[idx])
     mean *= pop.interest[idx]
+    mean *= pop.voice[idx]
     mean *= F32(2.0 * p.post_rate)
     # P(k) = (1 - q) q^k with q = mean / (1 + mean); k = floor(log u / log q)
     q = mean / (1 + mean)
@@ -124,6 +125,42 @@ def member_posts(model, idx: np.ndarray) -> np.ndarray:
     pop.posts_today[idx] = posts
     pop.posts[idx] += posts
     return posts
+
+
+def first_contributions(model, idx, posts, asked, answered, member_posts_g) -> None:
+    """A newcomer's first post or question, answered or ignored (M7, P9; Joyce & Kraut 2006).
+
+    A first question is answered as any question is; a first post gets a reply from the
+    operators (at the answer rate) or from the members posting in the group that day.  A reply
+    welcomes: trust and habit rise, so the newcomer is more likely to come back and post again;
+    being ignored costs a little trust.  ``first_reply`` and ``posted_again`` keep the record.
+    """
+    pop, p, rng = model.pop, model.params, model.streams["behaviour"]
+    contributed = np.zeros(pop.n, dtype=bool)
+    contributed[idx[posts > 0]] = True
+    contributed[asked] = True
+    rows = np.flatnonzero(contributed)
+    if not len(rows):
+        return
+    first = pop.first_post_day[rows]
+    again = rows[(first >= 0) & (first < model.day)]
+    pop.posted_again[again] = True
+    new = rows[first < 0]
+    if not len(new):
+        return
+    pop.first_post_day[new] = model.day
+    # others who posted in the group today may reply (not counting the newcomer's own posts)
+    peers = np.maximum(member_posts_g[pop.group[new]] - pop.posts_today[new], 0)
+    reply = 1 - (1 - model.policy.policy.service.answer_rate) * (1 - p.peer_reply_prob) ** peers
+    replied = rng.random(len(new)) < reply
+    replied |= np.isin(new, answered)
+    welcomed, ignored = new[replied], new[~replied]
+    pop.first_reply[welcomed] = 1
+    pop.first_reply[ignored] = 0
+    pop.trust[welcomed] += p.trust_answer_gain * (1 - pop.trust[welcomed])
+    pop.habit[welcomed] += p.welcome_habit_gain * (1 - pop.habit[welcomed])
+    pop.stimulus[welcomed] += p.welcome_stimulus
+    pop.trust[ignored] -= p.trust_unanswered_loss * pop.trust[ignored]
 
 
 def member_day(model, content: OperatorContent) -> None:
@@ -155,6 +192,7 @@ def member_day(model, content: OperatorContent) -> None:
     pop.trust[answered] += p.trust_answer_gain * (1 - pop.trust[answered])
     pop.trust[ignored] -= p.trust_unanswered_loss * pop.trust[ignored]
     model.spend("service", float(np.count_nonzero(by_operator)) * p.cost_answer)
+    first_contributions(model, idx, posts, asked, answered, member_posts_g)
 
     # --- ads from spammers (M6) ---
     spam_rows = np.flatnonzero(pop.spammer & alive)

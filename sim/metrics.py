@@ -16,6 +16,9 @@ from .population import FIELDS, STATUS_NAMES
 
 ACTION_COLUMNS = ("day", "rule", "action", "members", "groups", "cost")
 
+# KPIs that are ratios over a subset which can be empty in a small or short run (NaN then; null in JSON)
+MAY_BE_UNDEFINED = ("retention_d30", "zero_post_share", "top1pct_post_share", "first_reply_effect")
+
 KPI_MEANINGS = {
     "members_end": "members at the end of the horizon",
     "joined_total": "everyone who was ever a member, day-0 members included",
@@ -36,6 +39,10 @@ KPI_MEANINGS = {
     "revenue_total": "fees received",
     "groups_end": "groups with at least one member at the end",
     "spammers_end": "members posting ads at the end",
+    "zero_post_share": "share of members at the end who have never posted (participation inequality)",
+    "top1pct_post_share": "share of all members' posts written by the top 1% of members (everyone ever seen)",
+    "first_reply_effect": "share posting again among newcomers (joined after day 0) whose first contribution "
+                          "was answered, minus among those ignored (first contributions 30+ days before the end)",
     **{f"churn_{cause}": f"members who left mainly from {cause.replace('_', ' ')}" for cause in CAUSES},
 }
 
@@ -109,7 +116,7 @@ def members_table(model) -> pd.DataFrame:
     rows = model.pop.all_rows()
     keep = ("member_id", "source", "archetype", "join_day", "group", "status", "exit_day", "exit_cause",
             "title", "points", "posts", "warnings", "interest", "trust", "habit", "fatigue",
-            "days_inactive", "spammer")
+            "days_inactive", "spammer", "voice", "first_post_day", "first_reply", "posted_again")
     assert set(keep) <= set(FIELDS)
     table = pd.DataFrame({name: rows[name] for name in keep})
     table["source"] = pd.Categorical.from_codes(rows["source"], categories=list(model.source_names))
@@ -159,4 +166,22 @@ def summarize(daily: pd.DataFrame, members: pd.DataFrame, days: int) -> dict[str
     }
     for cause in CAUSES:
         kpis[f"churn_{cause}"] = float(cause_counts.get(cause, 0))
+    kpis.update(participation(members, days))
     return kpis
+
+
+def participation(members: pd.DataFrame, days: int) -> dict[str, float]:
+    """Participation inequality and the first-reply effect (the facts the model is grounded in)."""
+    current = members[members["status"] == "member"]
+    posts = np.sort(members["posts"].to_numpy())[::-1]
+    top = max(1, int(round(0.01 * len(posts))))
+    settled = members[(members["join_day"] > 0) & (members["first_post_day"] >= 0)
+                      & (members["first_post_day"] + 30 <= days - 1)]
+    replied = settled.loc[settled["first_reply"] == 1, "posted_again"]
+    ignored = settled.loc[settled["first_reply"] == 0, "posted_again"]
+    effect = float(replied.mean() - ignored.mean()) if len(replied) and len(ignored) else float("nan")
+    return {
+        "zero_post_share": float((current["posts"] == 0).mean()) if len(current) else float("nan"),
+        "top1pct_post_share": float(posts[:top].sum() / posts.sum()) if posts.sum() else float("nan"),
+        "first_reply_effect": effect,
+    }

@@ -78,6 +78,7 @@ class CommunityModel(mesa.Model):
         self.source_names = setup.sources
         self.cause_names = ["none", *CAUSES]
         self.channel_remaining = [c.pool_size for c in self.scenario.channels]
+        self.channel_joined = [0 for _ in self.scenario.channels]
         self.pending_referrals = 0
 
         start = self.scenario.population.initial_members + self.scenario.population.seed_members
@@ -157,8 +158,11 @@ class CommunityModel(mesa.Model):
         return buf[..., : shape[-1]]
 
     def add_members(self, count: int, archetype: np.ndarray, **values) -> slice:
-        """Add members; their archetype's activity offset and churn multiplier go with them."""
-        return self.pop.add(count, archetype=archetype,
+        """Add members: their archetype's activity offset and churn multiplier go with them, and
+        each draws a voice, a lognormal propensity to post with mean 1 (participation inequality)."""
+        sigma = self.params.voice_sigma
+        voice = self.streams["acquisition"].lognormal(-sigma * sigma / 2, sigma, count).astype(np.float32)
+        return self.pop.add(count, archetype=archetype, voice=voice,
                             arch_activity=self.archetype_tables["activity"][archetype],
                             arch_churn=self.archetype_tables["churn"][archetype], **values)
 

@@ -54,7 +54,16 @@ _SPECS: list[Param] = [
     Param("silent_after_days", 14, 1, 365, "days", "days without activity after which a member counts as silent (muted)"),
     # --- posting and questions ---
     Param("post_rate", 0.2, 0, 20, "posts per active day", "mean posts of an active regular member with interest 0.5"),
+    Param("voice_sigma", 2.5, 0, 5, "log-sd", "spread of members' own propensity to post (lognormal, mean 1); "
+          "tuned so that most members never post and the top 1% write most posts (Nielsen 2006; van Mierlo 2014)"),
     Param("question_rate", 0.1, 0, 1, "questions per active day", "chance an active regular member asks a question"),
+    Param("peer_reply_prob", 0.01, 0, 1, "probability", "chance each post by another member that day replies to a "
+          "newcomer's first post; with welcome_habit_gain, tuned to the first-reply effect (Joyce & Kraut 2006: "
+          "44% vs 56% posted again)"),
+    Param("welcome_habit_gain", 0.6, 0, 1, "share of headroom", "habit a newcomer gains when their first post is "
+          "answered (M7; tuned with peer_reply_prob to Joyce & Kraut 2006)"),
+    Param("welcome_stimulus", 3.0, 0, 10, "log-odds", "next-day pull back to the group of a newcomer whose first "
+          "post was answered (M7; tuned with the two above to Joyce & Kraut 2006)"),
     Param("expert_answer_prob", 0.08, 0, 1, "probability", "chance one active expert in the group answers a given question (P9)"),
     # --- interest (M1) ---
     Param("interest_gain", 0.04, 0, 1, "per unit of value", "rise of interest per unit of value received, scaled by headroom"),

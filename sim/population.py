@@ -39,6 +39,10 @@ FIELDS: dict[str, np.dtype] = {
     "archetype": np.int8,        # index into params.ARCHETYPES
     "arch_activity": np.float32, # the archetype's activity offset, kept per row to avoid a gather a day
     "arch_churn": np.float32,    # the archetype's churn multiplier, likewise
+    "voice": np.float32,         # the member's own propensity to post (heavy-tailed, mean 1)
+    "first_post_day": np.int32,  # day of the first post or question; -1 before it
+    "first_reply": np.int8,      # was that first contribution answered? 1 yes, 0 no, -1 not yet
+    "posted_again": np.bool_,    # did the member contribute again on a later day
     "source": np.int16,          # index into the model's source names
     "title": np.int16,           # index into the policy's title names; 0 = none
     "status": np.int8,           # MEMBER, CHURNED, REMOVED
@@ -61,7 +65,7 @@ class Population(Columns):
     def add(self, count: int, **values) -> slice:
         """Append ``count`` members with the given field values; return their row slice."""
         rows = self.append(count, member_id=np.arange(self._next_id, self._next_id + count),
-                           exit_day=-1, **values)
+                           exit_day=-1, first_post_day=-1, first_reply=-1, **values)
         self._next_id += count
         return rows
 

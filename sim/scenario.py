@@ -58,6 +58,8 @@ class Channel(_Strict):
     conversion_rate: float = Field(ge=0, le=1, description="share of the remaining pool that joins per push")
     cost_per_push: float = Field(0.0, ge=0, le=1e7)
     interest: float = Field(0.5, ge=0, le=1, description="mean interest of recruits (relevance of the channel)")
+    word_of_mouth: float = Field(0.0, ge=0, le=1, description="Bass imitation coefficient q: extra conversion per "
+                                 "push, times the share of this channel's pool that has joined")
 
     @field_validator("name")
     @classmethod

@@ -55,7 +55,7 @@ def test_aggressive_pruning_costs_the_remaining_members_trust():
 
 def test_operator_posts_far_beyond_the_attention_budget_raise_fatigue_churn():
     """M3, P4: too many messages tire people, who mute the group or leave."""
-    _, result_b, diff = _diff("existing-group", "baseline", sets_b=["policy.content.operator_posts_per_week=560"],
+    _, result_b, diff = _diff("existing-group", "baseline", sets_b=["policy.content.operator_posts_per_week=700"],
                               common=["days=90"])
     assert _above_zero(diff["churn_fatigue"])
     assert _above_zero(diff["churned_total"])
