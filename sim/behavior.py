@@ -47,7 +47,6 @@ def core_mask(pop, p) -> np.ndarray:
 def operator_content(model) -> OperatorContent:
     """Operator posts, the weekly ritual and guest talks for every group today (P4, P5)."""
     content, p, groups = model.policy.policy.content, model.params, model.groups
-    count = groups.count
     posts_today = scheduled(model.day, content.operator_posts_per_week, 7)
     is_ritual = content.ritual_weekday is not None and WEEKDAYS[model.day % 7] == content.ritual_weekday
     if is_ritual:
@@ -127,7 +126,7 @@ def member_posts(model, idx: np.ndarray) -> np.ndarray:
     return posts
 
 
-def first_contributions(model, idx, posts, asked, answered, member_posts_g) -> None:
+def first_contributions(model, idx, posts, asks, member_posts_g) -> None:
     """A newcomer's first post or question, answered or ignored (M7, P9; Joyce & Kraut 2006).
 
     A first question is answered as any question is; a first post gets a reply from the
@@ -136,10 +135,7 @@ def first_contributions(model, idx, posts, asked, answered, member_posts_g) -> N
     being ignored costs a little trust.  ``first_reply`` and ``posted_again`` keep the record.
     """
     pop, p, rng = model.pop, model.params, model.streams["behaviour"]
-    contributed = np.zeros(pop.n, dtype=bool)
-    contributed[idx[posts > 0]] = True
-    contributed[asked] = True
-    rows = np.flatnonzero(contributed)
+    rows = idx[(posts > 0) | asks]  # idx is sorted, so rows are too
     if not len(rows):
         return
     first = pop.first_post_day[rows]
@@ -153,7 +149,7 @@ def first_contributions(model, idx, posts, asked, answered, member_posts_g) -> N
     peers = np.maximum(member_posts_g[pop.group[new]] - pop.posts_today[new], 0)
     reply = 1 - (1 - model.policy.policy.service.answer_rate) * (1 - p.peer_reply_prob) ** peers
     replied = rng.random(len(new)) < reply
-    replied |= np.isin(new, answered)
+    replied |= pop.answered_today[new]  # a first question answered counts as a reply
     welcomed, ignored = new[replied], new[~replied]
     pop.first_reply[welcomed] = 1
     pop.first_reply[ignored] = 0
@@ -192,7 +188,7 @@ def member_day(model, content: OperatorContent) -> None:
     pop.trust[answered] += p.trust_answer_gain * (1 - pop.trust[answered])
     pop.trust[ignored] -= p.trust_unanswered_loss * pop.trust[ignored]
     model.spend("service", float(np.count_nonzero(by_operator)) * p.cost_answer)
-    first_contributions(model, idx, posts, asked, answered, member_posts_g)
+    first_contributions(model, idx, posts, asks, member_posts_g)
 
     # --- ads from spammers (M6) ---
     spam_rows = np.flatnonzero(pop.spammer & alive)

@@ -185,9 +185,10 @@ def cmd_sweep(args) -> int:
 def cmd_report(args) -> int:
     from .analysis import report
 
+    import pandas as pd
+
     tables = report(args.out, args.kpi, args.sensitivity)
-    with_pd = __import__("pandas")
-    with with_pd.option_context("display.width", 160, "display.max_columns", 20):
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(tables["points"].to_string(index=False, max_rows=40))
         if "sensitivity" in tables:
             print()

@@ -16,7 +16,6 @@ today cannot chain into another on the same fact.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np

@@ -10,7 +10,6 @@ import pytest
 
 from sim.cli import main
 
-from conftest import ROOT
 
 GOOD_SCENARIO = """\
 name: tiny

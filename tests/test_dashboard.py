@@ -3,7 +3,6 @@ appear, edits validate inline, a replay moves, results on disk open, and nothing
 
 from __future__ import annotations
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from sim.cli import main

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,7 +13,6 @@ import pytest
 
 import sim
 from sim.cli import main
-from sim.errors import SandboxError
 
 from conftest import scenario
 

@@ -33,7 +33,7 @@ import copy
 import json
 from dataclasses import dataclass, field
 from itertools import count
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 from durable import engine
