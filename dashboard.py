@@ -340,7 +340,16 @@ def _replay_frame(data: dict, day: int) -> None:
                     width="stretch")
     stages = alt.Chart(upto).mark_rect().encode(x="day:O", color="stage:N").properties(height=40, title="Stage")
     st.altair_chart(stages, width="stretch")
-    st.dataframe(groups[groups["day"] == day].drop(columns=["replicate"], errors="ignore"), width="stretch")
+    on_day = groups[groups["day"] == day].drop(columns=["replicate"], errors="ignore")
+    if len(on_day):
+        largest = on_day.sort_values("size", ascending=False).iloc[0]
+        parts = pd.DataFrame({"part": [c[len("health_"):] for c in on_day.columns if c.startswith("health_")],
+                              "value": [largest[c] for c in on_day.columns if c.startswith("health_")]})
+        health = alt.Chart(parts).mark_bar().encode(x=alt.X("value:Q", scale=alt.Scale(domain=[0, 1])),
+                                                    y=alt.Y("part:N", sort=None, title=None))
+        st.altair_chart(health.properties(height=160, title=f"Health of group {int(largest['group'])} (G4)"),
+                        width="stretch")
+    st.dataframe(on_day, width="stretch")
 
 
 def results_view() -> None:

@@ -65,7 +65,7 @@ def run_replicate(setup: Setup, replicate: int, audit: bool = False, group_daily
     started = time.perf_counter()
     model = CommunityModel(setup, replicate=replicate, audit=audit, group_daily=group_daily).run()
     tables = model.tables()
-    kpis = summarize(tables["daily"], tables["members"], setup.scenario.days)
+    kpis = summarize(tables["daily"], tables["members"], setup.scenario.days, model.health_end)
     for table in tables.values():
         table.insert(0, "replicate", replicate)
     return {**tables, "kpis": {"replicate": replicate, **kpis}, "seconds": time.perf_counter() - started}

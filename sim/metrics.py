@@ -11,13 +11,15 @@ import numpy as np
 import pandas as pd
 
 from .churn import CAUSES
+from .health import PARTS, group_health
 from .params import ARCHETYPES
 from .population import FIELDS, STATUS_NAMES
 
 ACTION_COLUMNS = ("day", "rule", "action", "members", "groups", "cost")
 
 # KPIs that are ratios over a subset which can be empty in a small or short run (NaN then; null in JSON)
-MAY_BE_UNDEFINED = ("retention_d30", "zero_post_share", "top1pct_post_share", "first_reply_effect")
+MAY_BE_UNDEFINED = ("retention_d30", "zero_post_share", "top1pct_post_share", "first_reply_effect",
+                    "channel_cost_per_joined", "referral_cost_per_joined")
 
 KPI_MEANINGS = {
     "members_end": "members at the end of the horizon",
@@ -39,6 +41,10 @@ KPI_MEANINGS = {
     "revenue_total": "fees received",
     "groups_end": "groups with at least one member at the end",
     "spammers_end": "members posting ads at the end",
+    "health_end": "community health at the end, 0 to 1: the mean of its five parts (G4)",
+    **{f"health_end_{part}": f"the {part.replace('_', ' ')} part of health at the end (G4)" for part in PARTS},
+    "channel_cost_per_joined": "channel spending / members who joined through channels",
+    "referral_cost_per_joined": "referral rewards paid / members who joined through referrals",
     "zero_post_share": "share of members at the end who have never posted (participation inequality)",
     "top1pct_post_share": "share of all members' posts written by the top 1% of members (everyone ever seen)",
     "first_reply_effect": "share posting again among newcomers (joined after day 0) whose first contribution "
@@ -92,10 +98,12 @@ def record_day(model) -> None:
     model.daily_rows.append(row)
     if model.group_rows is not None:  # one row per inhabited group, for replays (asked for)
         gids = np.flatnonzero(groups.size > 0)
+        health = group_health(model, model.group_env)
         model.group_rows.append(pd.DataFrame({
             "day": model.day, "group": gids, "size": groups.size[gids], "active": today["active_g"][gids],
             "member_messages": today["member_messages_g"][gids], "core": today["core_g"][gids],
             "stage": np.asarray(model.policy.chart.states, dtype=object)[groups.stage[gids]],
+            **{f"health_{name}": values[gids] for name, values in health.items()},
         }))
     groups.record(
         model.day, active=today["active_g"], size=groups.size, messages=today["messages_g"],
@@ -130,7 +138,7 @@ def members_table(model) -> pd.DataFrame:
     return table
 
 
-def summarize(daily: pd.DataFrame, members: pd.DataFrame, days: int) -> dict[str, float]:
+def summarize(daily: pd.DataFrame, members: pd.DataFrame, days: int, health: dict | None = None) -> dict[str, float]:
     """The KPIs of one run (see :data:`KPI_MEANINGS`)."""
     last = daily.iloc[-1]
     status = members["status"]
@@ -167,6 +175,16 @@ def summarize(daily: pd.DataFrame, members: pd.DataFrame, days: int) -> dict[str
     for cause in CAUSES:
         kpis[f"churn_{cause}"] = float(cause_counts.get(cause, 0))
     kpis.update(participation(members, days))
+    health = health or {}
+    kpis["health_end"] = float(health.get("total", float("nan")))
+    for part in PARTS:
+        kpis[f"health_end_{part}"] = float(health.get(part, float("nan")))
+    source = members["source"].astype(str)
+    by_channel = int((~source.isin(["seed", "initial", "referral"])).sum())
+    by_referral = int((source == "referral").sum())
+    kpis["channel_cost_per_joined"] = float(daily["cost_channels"].sum()) / by_channel if by_channel else float("nan")
+    kpis["referral_cost_per_joined"] = (float(daily["cost_referrals"].sum()) / by_referral if by_referral
+                                        else float("nan"))
     return kpis
 
 

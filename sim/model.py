@@ -31,6 +31,7 @@ from .audit import AuditTrail
 from .behavior import core_mask, member_day, operator_content
 from .churn import CAUSES, leave
 from .groups import Groups
+from .health import community_health
 from .memory import PlaybookMemory
 from .params import ARCHETYPES
 from .playbook import GroupEnv, rule_engines, run_rules, update_stages
@@ -86,6 +87,7 @@ class CommunityModel(mesa.Model):
         self.groups = Groups(count=1, start_stage=self.policy.chart.start)
         self.stage_engine = stage_engine(self.policy.chart, setup.community_backend)
         self.is_core = np.zeros(0, dtype=bool)
+        self.health_end: dict[str, float] = {}
         self._scratch: dict[str, np.ndarray] = {}
         self.daily_rows: list[dict] = []
         self.action_rows: list[tuple] = []
@@ -120,6 +122,7 @@ class CommunityModel(mesa.Model):
         try:
             while self.running:
                 self.step()
+            self.health_end = community_health(self, GroupEnv(self))
         finally:
             self.close()
         return self

@@ -134,6 +134,11 @@ _SPECS: list[Param] = [
     Param("title_trust_gain", 0.05, 0, 1, "share of headroom", "trust gained when a title is granted (M4, P6)"),
     Param("warn_trust_loss", 0.05, 0, 1, "share of trust", "trust a warned member loses"),
     Param("split_core_members", 8, 0, 1000, "members", "core members moved to seed a new group when one splits (P3)"),
+    # --- health (G4) ---
+    Param("health_output_ref", 0.1, 0.0001, 100, "posts per member per day", "members' own output at which a "
+          "group's output part of health is full"),
+    Param("health_activity_ref", 0.3, 0.001, 1, "active ratio", "7-day active ratio at which the operation part "
+          "of health is full"),
     # --- costs (G5) ---
     Param("cost_private_message", 0.5, 0, 1e6, "currency", "staff cost of one private message"),
     Param("cost_coupon", 5.0, 0, 1e6, "currency", "cost of one coupon"),

@@ -47,12 +47,19 @@ def clean(obj):
 
 
 def run_summary(result: RunResult) -> dict:
-    """The ``--json`` object of one run."""
+    """The ``--json`` object of one run: every KPI with its interval, plus plain-object views."""
+    from .churn import CAUSES
+    from .health import PARTS
+
+    means = result.kpis.mean(numeric_only=True)
     return clean({
         "scenario": result.setup.scenario.name,
         "policy": result.setup.policy.policy.name,
         "replicates": len(result.kpis),
         "kpis": result.kpi_summary(),
+        "churn_causes": {cause: float(means[f"churn_{cause}"]) for cause in CAUSES},
+        "health_end": {"total": float(means["health_end"]),
+                       **{part: float(means[f"health_end_{part}"]) for part in PARTS}},
     })
 
 

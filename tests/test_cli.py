@@ -35,6 +35,9 @@ def test_run_json_prints_exactly_one_object_with_every_kpi(capsys):
     for name in required:
         kpi = data["kpis"][name]
         assert kpi["ci95"][0] <= kpi["mean"] <= kpi["ci95"][1], name
+    assert set(data["churn_causes"]) >= {"boredom", "lost_trust", "fatigue", "harassment", "tyranny"}
+    assert set(data["health_end"]) == {"total", "interest", "structure", "output", "operation", "copy_readiness"}
+    assert 0 <= data["health_end"]["total"] <= 1
 
 
 def test_run_writes_parquet_tables_summary_and_manifest(capsys, tmp_path):

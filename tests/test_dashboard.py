@@ -76,6 +76,8 @@ def test_replay_moves_day_by_day():
     app.slider(key="replay_day").set_value(150).run()
     late = (_metric(app, "stage"), _metric(app, "members"))
     assert not app.exception and early != late
+    titles = [c.proto.spec for c in app.get("vega_lite_chart")]
+    assert any("Health of group" in spec for spec in titles)
     app.button(key="replay_play").click().run()
     assert not app.exception
 

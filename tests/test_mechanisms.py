@@ -92,3 +92,12 @@ def test_referral_reward_brings_more_referred_members_at_a_price():
     assert _above_zero(diff["cost_total"])
     spent = result_b.daily["cost_referrals"].sum()
     assert spent == 10 * result_b.kpis["referrals_total"].sum()
+
+
+def test_health_parts_move_with_the_policy():
+    """G4: moderation keeps structure healthy in a spam-prone group; a ritual lifts operation."""
+    _, _, diff = _diff("spam-prone", "baseline", "moderated", common=["days=120"])
+    assert _above_zero(diff["health_end_structure"])
+    _, _, diff = _diff("existing-group", "baseline", "weekly-ritual", common=["days=120"])
+    assert _above_zero(diff["health_end_operation"])
+    assert _above_zero(diff["health_end"])
