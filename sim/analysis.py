@@ -55,10 +55,10 @@ def report(out: str | Path, kpis: list[str] | None = None, sensitivity: bool = F
     points = con.execute(
         f"SELECT {group_cols}, count(*) AS runs, {stats} FROM {source} WHERE status = 'ok' "
         f"GROUP BY {group_cols} ORDER BY point").df()
-    from scipy import stats as sps
+    from scipy.special import stdtrit
 
     for k in kpis:
-        half = sps.t.ppf(0.975, np.maximum(points["runs"] - 1, 1)) * points[f"{k}_sd"] / np.sqrt(points["runs"])
+        half = stdtrit(np.maximum(points["runs"] - 1, 1), 0.975) * points[f"{k}_sd"] / np.sqrt(points["runs"])
         points[f"{k}_lo"] = points[f"{k}_mean"] - half
         points[f"{k}_hi"] = points[f"{k}_mean"] + half
 
