@@ -90,6 +90,7 @@ def _grant_title(model, rows, title, rule) -> float:
     changed = rows[pop.title[rows] != code]
     pop.title[changed] = code
     _headroom_gain(pop.trust, changed, p.title_trust_gain)
+    _headroom_gain(pop.belonging, changed, p.title_belonging_gain)
     return 0.0
 
 
@@ -102,6 +103,60 @@ def _warn(model, rows, arg, rule) -> float:
     deterred = spammers[model.streams["actions"].random(len(spammers)) < p.warn_deter_prob]
     pop.spammer[deterred] = False
     return p.cost_warn * len(rows)
+
+
+def hold_event(model, rows) -> float:
+    """An on- or offline event (P12): some of the members reached attend; ties, trust and belonging grow.
+
+    Attendance rises with interest; the effect grows with what earlier surveys taught (x1 to x1.5).
+    """
+    pop, p = model.pop, model.params
+    attends = model.streams["actions"].random(len(rows)) < p.event_attendance * pop.interest[rows]
+    came = rows[attends]
+    quality = model.event_quality
+    _headroom_gain(pop.trust, came, p.event_trust_gain * quality)
+    _headroom_gain(pop.interest, came, p.event_interest_gain * quality)
+    _headroom_gain(pop.belonging, came, p.event_belonging_gain * quality)
+    model.today["event_participants"] = model.today.get("event_participants", 0) + len(came)
+    return p.cost_event_participant * len(came)
+
+
+def _event(model, rows, arg, rule) -> float:
+    return hold_event(model, rows)
+
+
+def _survey(model, rows, arg, rule) -> float:
+    """A survey (P8, P12): asking members' views builds a little trust and tunes later events."""
+    pop, p = model.pop, model.params
+    _headroom_gain(pop.trust, rows, p.survey_trust_gain)
+    model.event_quality = min(1.5, model.event_quality + p.survey_event_boost)
+    return p.cost_survey * len(rows)
+
+
+def sales_push(model, rows, price, rule=None) -> float:
+    """A product push (P14): trusting, interested members buy; where trust is low it burns the group.
+
+    Each member reached buys with chance ``sales_conversion x trust^2 x interest`` (revenue: the
+    price); a member whose trust is under ``sales_trust_floor`` loses trust in proportion to the gap
+    (hard selling before trust exists) and a little interest.
+    """
+    pop, p = model.pop, model.params
+    trust, interest = pop.trust[rows], pop.interest[rows]
+    buy = model.streams["actions"].random(len(rows)) < p.sales_conversion * trust * trust * interest
+    buyers = int(np.count_nonzero(buy))
+    low = rows[trust < p.sales_trust_floor]
+    gap = p.sales_trust_floor - pop.trust[low]
+    pop.trust[low] -= (p.sales_trust_burn * gap).astype(np.float32)
+    pop.interest[low] -= (p.sales_interest_burn * gap).astype(np.float32)
+    np.clip(pop.trust, 0, 1, out=pop.trust)
+    np.clip(pop.interest, 0, 1, out=pop.interest)
+    model.earn(float(price) * buyers)
+    model.today["sales"] = model.today.get("sales", 0) + buyers
+    return p.cost_sales_push * len(rows)
+
+
+def _sales_push(model, rows, price, rule) -> float:
+    return sales_push(model, rows, price, rule)
 
 
 def _split_group(model, groups, arg, rule) -> float:
@@ -123,6 +178,12 @@ ACTIONS: dict[str, Action] = {a.name: a for a in [
     Action("add_points", ("member", "group"), "amount", "add AMOUNT points (P6)", _add_points),
     Action("grant_title", ("member", "group"), "title", "grant the named title from rewards.titles (P6, M4)", _grant_title),
     Action("warn", ("member", "group"), None, "a warning: may stop a spammer, costs trust (P11)", _warn),
+    Action("event", ("member", "group"), None, "an on- or offline event: attendees gain trust, interest and "
+           "belonging (P12, M4)", _event),
+    Action("survey", ("member", "group"), None, "ask members' views: a little trust; later events work better "
+           "(P8, P12)", _survey),
+    Action("sales_push", ("member", "group"), "amount", "offer a product at AMOUNT: revenue from trusting members, "
+           "trust burnt where it is low (P14)", _sales_push),
     Action("split_group", ("group",), None, "open a new group seeded with core members (P3)", _split_group),
     Action("guest_talk", ("group",), None, "a guest talk in the group tomorrow (P5)", _guest_talk),
 ]}

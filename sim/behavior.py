@@ -45,7 +45,7 @@ def core_mask(pop, p) -> np.ndarray:
 
 
 def operator_content(model) -> OperatorContent:
-    """Operator posts, the weekly ritual and guest talks for every group today (P4, P5)."""
+    """Operator posts, the weekly ritual, guest talks, events and sales pushes today (P4, P5, P12, P14)."""
     content, p, groups = model.policy.policy.content, model.params, model.groups
     posts_today = scheduled(model.day, content.operator_posts_per_week, 7)
     is_ritual = content.ritual_weekday is not None and WEEKDAYS[model.day % 7] == content.ritual_weekday
@@ -59,6 +59,13 @@ def operator_content(model) -> OperatorContent:
     groups.talk_scheduled[:] = False
     model.spend("content", float(posts.sum()) * p.cost_operator_post
                 + float(np.count_nonzero(talk_due & inhabited)) * p.cost_guest_talk)
+    if content.events_per_month and scheduled(model.day, content.events_per_month, 30):
+        from .actions import hold_event
+        model.spend("content", hold_event(model, np.flatnonzero(model.pop.status == 0)))
+    if content.sales_pushes_per_week and model.day >= content.sales_start_day:
+        if scheduled(model.day - content.sales_start_day, content.sales_pushes_per_week, 7):
+            from .actions import sales_push
+            model.spend("content", sales_push(model, np.flatnonzero(model.pop.status == 0), content.sales_price))
     return OperatorContent(posts=posts, ritual=ritual, talk=talk)
 
 
@@ -219,6 +226,12 @@ def member_day(model, content: OperatorContent) -> None:
     pop.interest[idx] = interest
     np.clip(pop.interest, 0, 1, out=pop.interest)
     np.clip(pop.trust, 0, 1, out=pop.trust)
+
+    # --- belonging (M4): the ritual attended; it fades slowly ---
+    pop.belonging *= F32(1 - p.belonging_decay)
+    if content.ritual.any():
+        at_ritual = idx[np.take(content.ritual, g_idx) > 0]
+        pop.belonging[at_ritual] += p.ritual_belonging_gain * (1 - pop.belonging[at_ritual])
 
     # --- habit (M3) and the ritual (P4) ---
     pop.habit *= F32(1 - p.habit_decay)

@@ -3,7 +3,7 @@
 A member's daily hazard is a sum of parts, one per cause, each a parameterised function of the
 member's state: evaporation (a small background rate), boredom (lost interest), lost trust,
 fatigue, harassment (recent ads seen) and tyranny (recently seeing others pruned).  The sum is
-scaled by the archetype, by silence (muted members mostly stay), by a title (belonging, M4),
+scaled by the archetype, by belonging and a title (M4), by silence (muted members mostly stay),
 by the fee paid (commitment, P2) and by the newcomer's first days (M7).  Whoever leaves carries
 the cause whose part of the hazard was largest.
 """
@@ -53,6 +53,9 @@ def leave(model) -> None:
     np.add.reduce(parts, axis=0, out=hazard)
     hazard *= pop.arch_churn
     np.subtract(1, pop.commitment, out=scale)
+    hazard *= scale
+    np.multiply(pop.belonging, F32(-p.belonging_churn_cut), out=scale)  # belonging keeps members (M4)
+    scale += 1
     hazard *= scale
     _scale_where(hazard, pop.days_inactive >= p.silent_after_days, p.silent_churn_factor, scale)
     _scale_where(hazard, pop.title > 0, p.title_churn_factor, scale)

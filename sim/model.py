@@ -88,6 +88,7 @@ class CommunityModel(mesa.Model):
         self.stage_engine = stage_engine(self.policy.chart, setup.community_backend)
         self.is_core = np.zeros(0, dtype=bool)
         self.health_end: dict[str, float] = {}
+        self.event_quality = 1.0  # surveys make later events work better (P12)
         self._scratch: dict[str, np.ndarray] = {}
         self.daily_rows: list[dict] = []
         self.action_rows: list[tuple] = []

@@ -134,6 +134,25 @@ _SPECS: list[Param] = [
     Param("title_trust_gain", 0.05, 0, 1, "share of headroom", "trust gained when a title is granted (M4, P6)"),
     Param("warn_trust_loss", 0.05, 0, 1, "share of trust", "trust a warned member loses"),
     Param("split_core_members", 8, 0, 1000, "members", "core members moved to seed a new group when one splits (P3)"),
+    # --- belonging, events and surveys (M4, P12) ---
+    Param("belonging_decay", 0.005, 0, 1, "per day", "share of belonging that fades each day"),
+    Param("ritual_belonging_gain", 0.05, 0, 1, "share of headroom", "belonging from attending the ritual (M4)"),
+    Param("title_belonging_gain", 0.2, 0, 1, "share of headroom", "belonging from being granted a title (M4)"),
+    Param("belonging_churn_cut", 0.6, 0, 1, "share", "cut in churn hazard at full belonging (M4)"),
+    Param("event_attendance", 0.3, 0, 1, "probability", "chance an interested active member attends an event"),
+    Param("event_trust_gain", 0.1, 0, 1, "share of headroom", "trust a participant gains at an event (P12)"),
+    Param("event_interest_gain", 0.05, 0, 1, "share of headroom", "interest a participant gains at an event"),
+    Param("event_belonging_gain", 0.3, 0, 1, "share of headroom", "belonging a participant gains at an event (M4)"),
+    Param("survey_trust_gain", 0.02, 0, 1, "share of headroom", "trust gained by being asked for one's view"),
+    Param("survey_event_boost", 0.1, 0, 1, "per survey", "how much each survey improves later events (P12), up to x1.5"),
+    Param("cost_event_participant", 10.0, 0, 1e6, "currency", "cost of one participant at an event"),
+    Param("cost_survey", 0.2, 0, 1e6, "currency", "cost of surveying one member"),
+    # --- sales (P14) ---
+    Param("sales_conversion", 0.3, 0, 1, "probability", "chance a fully trusting, fully interested member buys when pushed"),
+    Param("sales_trust_floor", 0.5, 0, 1, "trust", "trust under which a sales push burns trust (P14)"),
+    Param("sales_trust_burn", 0.4, 0, 10, "per unit of gap", "trust lost per unit of trust below the floor, per push"),
+    Param("sales_interest_burn", 0.1, 0, 10, "per unit of gap", "interest lost per unit of trust below the floor, per push"),
+    Param("cost_sales_push", 0.05, 0, 1e6, "currency", "staff cost of pushing to one member"),
     # --- health (G4) ---
     Param("health_output_ref", 0.1, 0.0001, 100, "posts per member per day", "members' own output at which a "
           "group's output part of health is full"),

@@ -53,6 +53,10 @@ class Content(_Strict):
     quality: float = Field(0.5, ge=0, le=1)
     ritual_weekday: str | None = Field(None, description="a weekday name for the weekly ritual slot")
     guest_talks_per_month: float = Field(0.0, ge=0, le=30)
+    events_per_month: float = Field(0.0, ge=0, le=30, description="on- or offline events (P12)")
+    sales_pushes_per_week: float = Field(0.0, ge=0, le=7, description="product pushes to every member (P14)")
+    sales_price: float = Field(50.0, ge=0, le=1e6, description="price of what a sales push offers")
+    sales_start_day: int = Field(0, ge=0, le=3650, description="the first day sales pushes may run")
 
     @field_validator("ritual_weekday", mode="before")
     @classmethod

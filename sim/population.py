@@ -39,6 +39,7 @@ FIELDS: dict[str, np.dtype] = {
     "archetype": np.int8,        # index into params.ARCHETYPES
     "arch_activity": np.float32, # the archetype's activity offset, kept per row to avoid a gather a day
     "arch_churn": np.float32,    # the archetype's churn multiplier, likewise
+    "belonging": np.float32,     # felt belonging (M4): from rituals, roles and events; cuts churn
     "voice": np.float32,         # the member's own propensity to post (heavy-tailed, mean 1)
     "first_post_day": np.int32,  # day of the first post or question; -1 before it
     "first_reply": np.int8,      # was that first contribution answered? 1 yes, 0 no, -1 not yet

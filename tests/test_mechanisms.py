@@ -101,3 +101,33 @@ def test_health_parts_move_with_the_policy():
     _, _, diff = _diff("existing-group", "baseline", "weekly-ritual", common=["days=120"])
     assert _above_zero(diff["health_end_operation"])
     assert _above_zero(diff["health_end"])
+
+
+def test_selling_before_trust_exists_burns_the_group():
+    """P14: pushes convert trusting members; pushed before trust exists they burn it."""
+    early, late, diff = _diff("sales-push", "sales-early", "sales-late")
+    assert _above_zero(diff["mean_trust_end"])      # late pushes leave more trust
+    assert _above_zero(diff["members_end"])
+    pushes_early, pushes_late = 26, 13              # weekly from day 0, and from day 90, over 180 days
+    per_push_early = early.kpis["revenue_total"] / pushes_early
+    per_push_late = late.kpis["revenue_total"] / pushes_late
+    assert (per_push_late - per_push_early).mean() > 0 and (per_push_late > per_push_early).mean() >= 0.8
+
+
+def test_events_build_trust_and_belonging_at_a_cost():
+    """P12, M4: events deepen ties: trust and belonging rise, churn falls, and they cost."""
+    _, with_events, diff = _diff("existing-group", "baseline", sets_b=["policy.content.events_per_month=2"],
+                                 common=["days=120"])
+    assert _above_zero(diff["mean_trust_end"])
+    assert _below_zero(diff["churned_total"])
+    assert _above_zero(diff["cost_total"])
+    assert with_events.daily["mean_belonging"].iloc[-1] > 0.1
+
+
+def test_surveys_make_later_events_work_better():
+    """P12: survey members, and later events reach them better."""
+    surveyed = ["policy.content.events_per_month=2", "policy.community_rules=[{name: ask, when: 'day <= 5', "
+                "do: survey}]"]
+    _, _, diff = _diff("existing-group", "baseline", sets_a=["policy.content.events_per_month=2"], sets_b=surveyed,
+                       common=["days=60"])
+    assert _above_zero(diff["mean_trust_end"])
