@@ -182,6 +182,8 @@ def member_day(model, content: OperatorContent) -> None:
     asks = rng.random(len(idx), dtype=F32) < F32(p.question_rate) * np.take(tables["questions"], arch[idx])
     asked = idx[asks]
     experts_g = np.bincount(g_idx[arch[idx] == EXPERT], minlength=groups.count)
+    led = (content.posts > 0) | (experts_g > 0)  # an operator posted or an expert was around (G2)
+    groups.days_leaderless[:] = np.where(led, 0, groups.days_leaderless + 1)
     expert_answers = 1.0 - (1.0 - p.expert_answer_prob) ** experts_g
     u = rng.random(len(asked))
     rate_op = pol.service.answer_rate
@@ -206,7 +208,7 @@ def member_day(model, content: OperatorContent) -> None:
     # --- value received raises interest (M1); ads erode interest and trust (M6, M2) ---
     value_g = np.minimum(
         p.value_cap,
-        p.value_per_operator_post * pol.content.quality * content.posts
+        p.value_per_operator_post * pol.content.quality * pol.content.focus * content.posts
         + p.value_per_operator_post * 3.0 * content.talk
         + p.value_member_posts * np.log1p(member_posts_g)).astype(F32)
     pop.interest *= F32(1 - p.interest_decay)
@@ -216,6 +218,9 @@ def member_day(model, content: OperatorContent) -> None:
     pop.trust += F32(p.trust_drift * p.newcomer_trust)
     pop.spam_exposure *= F32(1 - p.exposure_decay)
     pop.tyranny_exposure *= F32(1 - p.exposure_decay)
+    pop.offtopic_exposure *= F32(1 - p.exposure_decay)
+    if pol.content.focus < 1:  # off-topic operator posts, read by today's readers (G2: lost focus)
+        pop.offtopic_exposure[idx] += np.take(content.posts, g_idx) * F32(1 - pol.content.focus)
     if spam_g.any():
         spam_seen = np.take(spam_g, g_idx).astype(F32)
         interest -= p.interest_spam_loss * spam_seen

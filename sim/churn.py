@@ -5,7 +5,8 @@ member's state: evaporation (a small background rate), boredom (lost interest), 
 fatigue, harassment (recent ads seen) and tyranny (recently seeing others pruned).  The sum is
 scaled by the archetype, by belonging and a title (M4), by silence (muted members mostly stay),
 by the fee paid (commitment, P2) and by the newcomer's first days (M7).  Whoever leaves carries
-the cause whose part of the hazard was largest.
+the cause whose part of the hazard was largest.  Lost focus is recent off-topic content read (P4); leaderless is a
+group with no operator post and no active expert for a while (G2).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 from .population import CHURNED
 
-CAUSES = ("evaporation", "boredom", "lost_trust", "fatigue", "harassment", "tyranny")
+CAUSES = ("evaporation", "boredom", "lost_trust", "fatigue", "harassment", "tyranny", "lost_focus", "leaderless")
 F32 = np.float32
 
 
@@ -33,6 +34,13 @@ def hazard_parts(model) -> np.ndarray:
     parts[3] *= F32(p.churn_fatigue)
     np.multiply(pop.spam_exposure, F32(p.churn_harassment), out=parts[4])
     np.multiply(pop.tyranny_exposure, F32(p.churn_tyranny), out=parts[5])
+    np.multiply(pop.offtopic_exposure, F32(p.churn_lost_focus), out=parts[6])
+    leaderless = model.groups.days_leaderless
+    if leaderless.any():  # no operator post and no active expert for a while (G2: no leader)
+        share = np.minimum(leaderless / p.leaderless_days, 1.0).astype(F32) * F32(p.churn_leaderless)
+        np.take(share, pop.group, out=parts[7])
+    else:
+        parts[7] = 0
     return parts
 
 

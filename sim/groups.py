@@ -26,6 +26,7 @@ FIELDS = {
     "active_ratio_prev": np.float32,  # the latest day's active share (pulls members in, M3)
     "core_share_prev": np.float32,    # the latest day's core share (M5)
     "stage": np.int16,               # lifecycle stage (G1): index into the stage chart's states
+    "days_leaderless": np.int32,     # days in a row without an operator post or an active expert (G2)
     **{f"history_{name}": (np.float64, (WINDOW,)) for name in HISTORY},
 }
 

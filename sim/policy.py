@@ -51,6 +51,7 @@ class Content(_Strict):
 
     operator_posts_per_week: float = Field(3.0, ge=0, le=700)
     quality: float = Field(0.5, ge=0, le=1)
+    focus: float = Field(1.0, ge=0, le=1, description="share of operator posts on the group's theme (G2: focus)")
     ritual_weekday: str | None = Field(None, description="a weekday name for the weekly ritual slot")
     guest_talks_per_month: float = Field(0.0, ge=0, le=30)
     events_per_month: float = Field(0.0, ge=0, le=30, description="on- or offline events (P12)")

@@ -25,6 +25,7 @@ FIELDS: dict[str, np.dtype] = {
     "stimulus": np.float32,      # next-day activity log-odds from actions (private messages, coupons...)
     "spam_exposure": np.float32,     # remembered ads seen (M6), decays
     "tyranny_exposure": np.float32,  # remembered share of peers pruned (P7), decays
+    "offtopic_exposure": np.float32,  # remembered off-topic operator posts read (G2: lost focus), decays
     "commitment": np.float32,    # churn cut bought by the fee paid (P2)
     "points": np.float32,        # P6
     "days_inactive": np.int32,

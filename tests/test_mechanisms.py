@@ -116,7 +116,7 @@ def test_selling_before_trust_exists_burns_the_group():
 
 def test_events_build_trust_and_belonging_at_a_cost():
     """P12, M4: events deepen ties: trust and belonging rise, churn falls, and they cost."""
-    _, with_events, diff = _diff("existing-group", "baseline", sets_b=["policy.content.events_per_month=2"],
+    _, with_events, diff = _diff("existing-group", "baseline", sets_b=["policy.content.events_per_month=4"],
                                  common=["days=120"])
     assert _above_zero(diff["mean_trust_end"])
     assert _below_zero(diff["churned_total"])
@@ -131,3 +131,20 @@ def test_surveys_make_later_events_work_better():
     _, _, diff = _diff("existing-group", "baseline", sets_a=["policy.content.events_per_month=2"], sets_b=surveyed,
                        common=["days=60"])
     assert _above_zero(diff["mean_trust_end"])
+
+
+def test_off_topic_content_makes_members_leave_for_lost_focus():
+    """G2: losing focus: off-topic posts give no value and drive members away."""
+    _, off_topic, diff = _diff("existing-group", "baseline", common=["days=120", "policy.content.operator_posts_per_week=14"],
+                               sets_b=["policy.content.focus=0.2"])
+    assert _above_zero(diff["churn_lost_focus"])
+    assert _below_zero(diff["mean_interest_end"])
+
+
+def test_a_group_without_a_leader_loses_members_for_that():
+    """G2: no leader: no operator posts and no active expert."""
+    _, leaderless, diff = _diff("existing-group", "baseline", common=["days=120"],
+                                sets_b=["policy.content.operator_posts_per_week=0", "params.arch_expert_activity=-10"])
+    assert _above_zero(diff["churn_leaderless"])
+    causes = {c: leaderless.kpis[f"churn_{c}"].mean() for c in ("boredom", "lost_trust", "fatigue", "leaderless")}
+    assert max(causes, key=causes.get) == "leaderless"
