@@ -44,11 +44,15 @@ def populate_day_zero(model) -> None:
         if count == 0:
             continue
         groups = place_in_groups(model, count, day_zero=True)
-        model.add_members(
+        seed_title = model.policy.policy.rewards.seed_title if source == "seed" else None
+        rows = model.add_members(
             count, interest=beta_around(rng, interest, k, count), trust=beta_around(rng, trust, k, count),
             habit=beta_around(rng, habit, k, count), archetype=draw_archetypes(rng, mix, count),
             source=model.source_code(source), group=groups, join_day=0,
         )
+        if seed_title:  # seed members' privilege: a title from the start (P6), and the belonging it brings
+            model.pop.title[rows] = model.title_code(seed_title)
+            model.pop.belonging[rows] = model.params.title_belonging_gain
         model.joined_today += count
 
 
@@ -60,12 +64,14 @@ def acquire(model) -> None:
     fee_factor = float(np.exp(-fee / p.fee_scale))
     k = p.prospect_concentration
 
+    reallocate_channels(model)
     batches = []  # (source code, interest array)
     for i, channel in enumerate(scenario.channels):
-        pushes = scheduled(model.day, channel.pushes_per_week, 7)
+        pushes = scheduled(model.day, channel.pushes_per_week * model.channel_weight[i], 7)
         if pushes == 0 or model.channel_remaining[i] == 0:
             continue
         model.spend("channels", pushes * channel.cost_per_push)
+        model.channel_spent[i] += pushes * (channel.cost_per_push or 1.0)
         # Bass (1969): innovation p (the conversion rate) plus imitation q times the share adopted
         adopted = model.channel_joined[i] / channel.pool_size if channel.pool_size else 0.0
         per_push = min(1.0, (channel.conversion_rate + channel.word_of_mouth * adopted) * fee_factor)
@@ -118,6 +124,29 @@ def acquire(model) -> None:
     model.today["referral_joins"] = referral_joins
     model.spend("referrals", referral_joins * policy.rewards.referral_reward)
     model.earn(fee * count)
+
+
+def reallocate_channels(model) -> None:
+    """After the measuring days, keep the channels that bring members most cheaply (P1).
+
+    Channels are ranked by members joined per unit spent (or per push where pushes are free); the
+    best ``keep_channels`` keep pushing and the others' pushes move to the best one.
+    """
+    rule = model.policy.policy.acquisition
+    if rule.reallocate_after_days is None or model.day != rule.reallocate_after_days:
+        return
+    channels = model.scenario.channels
+    if len(channels) <= rule.keep_channels:
+        return
+    spent = np.array([max(model.channel_spent[i], 1e-9) for i in range(len(channels))])
+    yield_per_cost = np.array(model.channel_joined, dtype=float) / spent
+    order = np.argsort(-yield_per_cost, kind="stable")
+    kept, dropped = order[: rule.keep_channels], order[rule.keep_channels:]
+    moved = sum(channels[i].pushes_per_week * model.channel_weight[i] for i in dropped)
+    best = int(kept[0])
+    for i in dropped:
+        model.channel_weight[i] = 0.0
+    model.channel_weight[best] += moved / max(channels[best].pushes_per_week, 1e-9)
 
 
 def place_in_groups(model, count: int, *, day_zero: bool = False) -> np.ndarray:

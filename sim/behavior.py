@@ -194,7 +194,10 @@ def member_day(model, content: OperatorContent) -> None:
     pop.asked_today[asked] = True
     pop.answered_today[:] = False
     pop.answered_today[answered] = True
-    pop.trust[answered] += p.trust_answer_gain * (1 - pop.trust[answered])
+    # a slow answer builds less trust (P9): operators' answers count exp(-hours / scale)
+    speed = np.where(by_operator[answered_mask],
+                     F32(np.exp(-pol.service.answer_within_hours / p.answer_time_scale)), F32(1))
+    pop.trust[answered] += p.trust_answer_gain * speed * (1 - pop.trust[answered])
     pop.trust[ignored] -= p.trust_unanswered_loss * pop.trust[ignored]
     model.spend("service", float(np.count_nonzero(by_operator)) * p.cost_answer)
     first_contributions(model, idx, posts, asks, member_posts_g)

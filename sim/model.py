@@ -80,6 +80,8 @@ class CommunityModel(mesa.Model):
         self.cause_names = ["none", *CAUSES]
         self.channel_remaining = [c.pool_size for c in self.scenario.channels]
         self.channel_joined = [0 for _ in self.scenario.channels]
+        self.channel_spent = [0.0 for _ in self.scenario.channels]   # per channel; pushes where they are free
+        self.channel_weight = [1.0 for _ in self.scenario.channels]  # share of its pushes a channel keeps (P1)
         self.pending_referrals = 0
 
         start = self.scenario.population.initial_members + self.scenario.population.seed_members

@@ -73,6 +73,8 @@ _SPECS: list[Param] = [
     Param("value_cap", 2.0, 0, 20, "value units", "most value a reader can take in on one day"),
     # --- trust (M2) ---
     Param("trust_answer_gain", 0.15, 0, 1, "share of headroom", "trust gained when a member's question is answered (P9)"),
+    Param("answer_time_scale", 12.0, 0.1, 1000, "hours", "an operator's answer after this many hours builds 1/e of "
+          "the trust of an instant one (P9)"),
     Param("trust_unanswered_loss", 0.08, 0, 1, "share of trust", "trust lost when a question goes unanswered"),
     Param("trust_reward_gain", 0.03, 0, 1, "share of headroom", "trust gained when a reward is paid as announced"),
     Param("trust_spam_loss", 0.001, 0, 1, "per ad seen", "trust lost per ad message a reader sees (M6)"),

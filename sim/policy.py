@@ -72,9 +72,10 @@ class Content(_Strict):
 
 
 class Service(_Strict):
-    """Responsiveness (P9): the share of questions operators answer the same day."""
+    """Responsiveness (P9): the share of questions operators answer, and how fast."""
 
     answer_rate: float = Field(0.3, ge=0, le=1)
+    answer_within_hours: float = Field(0.0, ge=0, le=720, description="operators' typical time to answer")
 
 
 class Points(_Strict):
@@ -95,6 +96,7 @@ class Title(_Strict):
 class Rewards(_Strict):
     points: Points = Points()
     titles: list[Title] = []
+    seed_title: str | None = Field(None, description="a title seed members hold from day 0 (P6 privileges)")
     referral_reward: float = Field(0.0, ge=0, le=1e5, description="paid per referred member who joins (P10)")
 
 
@@ -140,10 +142,18 @@ def parse_cap(text: str) -> tuple[int, int] | None:
     return int(match.group(1)), int(match.group(2))
 
 
+class Acquisition(_Strict):
+    """Channel budgets reallocated by measured conversion (P1)."""
+
+    reallocate_after_days: int | None = Field(None, ge=1, le=3650, description="measure this long, then reallocate")
+    keep_channels: int = Field(1, ge=1, le=100, description="how many of the best channels keep pushing")
+
+
 class Policy(_Strict):
     name: str = "unnamed"
     description: str = ""
     admission: Admission = Admission()
+    acquisition: Acquisition = Acquisition()
     groups: Groups = Groups()
     content: Content = Content()
     service: Service = Service()
@@ -206,6 +216,8 @@ def compile_policy(policy: Policy, *, file: str, root=None, sources: tuple[str, 
     on a policy alone) any source name is accepted.
     """
     titles = ("none",) + tuple(t.name for t in policy.rewards.titles)
+    if policy.rewards.seed_title and policy.rewards.seed_title not in titles:
+        titles += (policy.rewards.seed_title,)
     extra = {"title": titles}
     if sources is not None:
         extra["source"] = sources

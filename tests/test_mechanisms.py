@@ -148,3 +148,31 @@ def test_a_group_without_a_leader_loses_members_for_that():
     assert _above_zero(diff["churn_leaderless"])
     causes = {c: leaderless.kpis[f"churn_{c}"].mean() for c in ("boredom", "lost_trust", "fatigue", "leaderless")}
     assert max(causes, key=causes.get) == "leaderless"
+
+
+def test_slow_answers_build_less_trust():
+    """P9: answer every question fast; a slow answer builds less trust than a prompt one."""
+    _, _, diff = _diff("existing-group", "baseline", common=["days=120", "policy.service.answer_rate=1"],
+                       sets_b=["policy.service.answer_within_hours=48"])
+    assert _below_zero(diff["mean_trust_end"])
+
+
+def test_seed_members_with_a_privilege_stay_longer():
+    """P6: seed members get privileges, such as a special title; it keeps them."""
+    plain, titled, _ = _diff("cold-start", "baseline", sets_b=["policy.rewards.seed_title=founder"],
+                             common=["days=120"])
+
+    def seeds_left(result):
+        members = result.members
+        seeds = members[members["source"] == "seed"]
+        return seeds.groupby("replicate")["status"].apply(lambda s: (s != "member").mean())
+
+    assert (seeds_left(titled) - seeds_left(plain)).mean() < 0
+    assert set(titled.members.loc[titled.members["source"] == "seed", "title"].astype(str)) <= {"founder"}
+
+
+def test_reallocating_channel_budgets_lowers_the_cost_per_joined_member():
+    """P1: measure the channels, drop the useless ones, pour the budget into the best."""
+    _, _, diff = _diff("fast-launch", "referral-rewards", sets_b=["policy.acquisition.reallocate_after_days=21"])
+    assert _below_zero(diff["channel_cost_per_joined"])
+    assert _below_zero(diff["cost_total"])
