@@ -43,11 +43,13 @@ def populate_day_zero(model) -> None:
     ):
         if count == 0:
             continue
-        groups = place_in_groups(model, count, day_zero=True)
+        archetypes = draw_archetypes(rng, mix, count)
+        groups = place_in_groups(model, count, day_zero=True,
+                                 segments=segment_codes(model, archetypes, np.full(count, model.source_code(source))))
         seed_title = model.policy.policy.rewards.seed_title if source == "seed" else None
         rows = model.add_members(
             count, interest=beta_around(rng, interest, k, count), trust=beta_around(rng, trust, k, count),
-            habit=beta_around(rng, habit, k, count), archetype=draw_archetypes(rng, mix, count),
+            habit=beta_around(rng, habit, k, count), archetype=archetypes,
             source=model.source_code(source), group=groups, join_day=0,
         )
         if seed_title:  # seed members' privilege: a title from the start (P6), and the belonging it brings
@@ -102,7 +104,7 @@ def acquire(model) -> None:
         count = len(source)
     if count == 0:
         return
-    groups = place_in_groups(model, count)
+    groups = place_in_groups(model, count, segments=segment_codes(model, archetype, source))
     placed = groups >= 0
     model.today["turned_away"] = int(count - np.count_nonzero(placed))
     if not placed.all():
@@ -149,42 +151,69 @@ def reallocate_channels(model) -> None:
     model.channel_weight[best] += moved / max(channels[best].pushes_per_week, 1e-9)
 
 
-def place_in_groups(model, count: int, *, day_zero: bool = False) -> np.ndarray:
+def segment_codes(model, archetype: np.ndarray, source: np.ndarray) -> np.ndarray | None:
+    """Each newcomer's segment (P13) when the policy runs groups by segment, else None."""
+    by = model.policy.policy.groups.segment_by
+    if by is None:
+        return None
+    return np.asarray(archetype if by == "archetype" else source, dtype=np.int16)
+
+
+def place_in_groups(model, count: int, *, segments: np.ndarray | None = None, day_zero: bool = False) -> np.ndarray:
     """Group ids for ``count`` newcomers; -1 for those turned away by a closed, full community.
 
-    Newcomers go to the newest group with room.  When every group is full the policy's
-    ``on_full`` decides: ``split`` opens a new group seeded with core members (P3), ``close``
-    turns the rest away.  At day 0 an existing community simply has as many groups as it needs.
+    Newcomers go to the newest group with room (of their own segment when the policy runs groups
+    by segment, P13).  When every group is full the policy's ``on_full`` decides: ``split`` opens
+    a new group seeded with core members (P3), ``close`` turns the rest away.  At day 0 an
+    existing community simply has as many groups as it needs.
     """
+    out = np.full(count, -1, dtype=np.intp)
+    if segments is None:
+        out[:] = _place(model, count, -1, day_zero)
+        return out
+    for value in np.unique(segments):
+        rows = np.flatnonzero(segments == value)
+        out[rows] = _place(model, len(rows), int(value), day_zero)
+    return out
+
+
+def _place(model, count: int, segment: int, day_zero: bool) -> np.ndarray:
     groups = model.groups
     cap = model.policy.policy.groups.cap
     on_full = model.policy.policy.groups.on_full
     out = np.full(count, -1, dtype=np.intp)
-    if cap is None:
-        out[:] = groups.count - 1
-        groups.size[-1] += count
-        return out
     placed = 0
     core_rows = None  # core members of the whole community, found once if a split is needed
     while placed < count:
-        with_room = np.flatnonzero(groups.is_open & (groups.size < cap))[::-1]  # newest first
+        mine = groups.segment == segment
+        if segment >= 0:  # an empty, unsegmented group (the first one) is claimed by the segment
+            unclaimed = np.flatnonzero((groups.segment < 0) & (groups.size == 0))
+            if not mine.any() and len(unclaimed):
+                groups.segment[unclaimed[0]] = segment
+                mine = groups.segment == segment
+        limit = np.iinfo(np.int64).max if cap is None else cap
+        with_room = np.flatnonzero(mine & groups.is_open & (groups.size < limit))[::-1]  # newest first
+        if cap is None and len(with_room):
+            with_room = with_room[:1]
         if len(with_room):
-            free = cap - groups.size[with_room]
+            free = (limit - groups.size[with_room]) if cap is not None else np.array([count - placed])
             filled = np.searchsorted(np.cumsum(free), count - placed)  # groups needed, minus one
             targets = with_room[: filled + 1]
             slots = np.repeat(targets, free[: filled + 1])[: count - placed]
             out[placed: placed + len(slots)] = slots
             groups.size[:] += np.bincount(slots, minlength=groups.count)
             placed += len(slots)
-            if on_full == "close" and not day_zero:
+            if cap is not None and on_full == "close" and not day_zero:
                 groups.is_open[targets[groups.size[targets] >= cap]] = False
             continue
-        if day_zero:
-            groups.open_group(model.day)
+        if day_zero or not mine.any():
+            gid = groups.open_group(model.day)  # opening regrows the columns: index after it
+            groups.segment[gid] = segment
         elif on_full == "split":
             if core_rows is None:
                 core_rows = np.flatnonzero(core_mask(model.pop, model.params))
-            model.split_group(int(np.argmax(groups.size)), move_share=0.0, core_rows=core_rows)
+            fullest = int(np.argmax(np.where(mine, groups.size, -1)))
+            model.split_group(fullest, move_share=0.0, core_rows=core_rows)
         else:
             break
     return out

@@ -139,7 +139,7 @@ def first_contributions(model, idx, posts, asks, member_posts_g) -> None:
     A first question is answered as any question is; a first post gets a reply from the
     operators (at the answer rate) or from the members posting in the group that day.  A reply
     welcomes: trust and habit rise, so the newcomer is more likely to come back and post again;
-    being ignored costs a little trust.  ``first_reply`` and ``posted_again`` keep the record.
+    being ignored costs trust, more than a later unanswered question does (M7).  ``first_reply`` and ``posted_again`` keep the record.
     """
     pop, p, rng = model.pop, model.params, model.streams["behaviour"]
     rows = idx[(posts > 0) | asks]  # idx is sorted, so rows are too
@@ -163,7 +163,7 @@ def first_contributions(model, idx, posts, asks, member_posts_g) -> None:
     pop.trust[welcomed] += p.trust_answer_gain * (1 - pop.trust[welcomed])
     pop.habit[welcomed] += p.welcome_habit_gain * (1 - pop.habit[welcomed])
     pop.stimulus[welcomed] += p.welcome_stimulus
-    pop.trust[ignored] -= p.trust_unanswered_loss * pop.trust[ignored]
+    pop.trust[ignored] -= p.newcomer_ignored_trust_loss * pop.trust[ignored]  # first impressions weigh more (M7)
 
 
 def member_day(model, content: OperatorContent) -> None:

@@ -26,6 +26,7 @@ FIELDS = {
     "active_ratio_prev": np.float32,  # the latest day's active share (pulls members in, M3)
     "core_share_prev": np.float32,    # the latest day's core share (M5)
     "stage": np.int16,               # lifecycle stage (G1): index into the stage chart's states
+    "segment": np.int16,             # the member segment a group serves (P13); -1 for any
     "days_leaderless": np.int32,     # days in a row without an operator post or an active expert (G2)
     **{f"history_{name}": (np.float64, (WINDOW,)) for name in HISTORY},
 }
@@ -51,7 +52,7 @@ class Groups(Columns):
 
     def open_group(self, day: int) -> int:
         """Open a new, empty group; return its id."""
-        return self.append(1, created_day=day, is_open=True, stage=self.start_stage).start
+        return self.append(1, created_day=day, is_open=True, stage=self.start_stage, segment=-1).start
 
     def start_day(self) -> None:
         """Clear the day's counters.  Sizes are kept up to date by joins, exits and splits."""

@@ -207,6 +207,7 @@ class CommunityModel(mesa.Model):
         """
         pop, groups, rng = self.pop, self.groups, self.streams["groups"]
         new = groups.open_group(self.day)
+        groups.segment[new] = groups.segment[gid]  # a copy serves the same segment (P13)
         if core_rows is None or move_share > 0:
             rows = np.flatnonzero(pop.group == gid)
             core = core_mask(_Rows(pop, rows), self.params)

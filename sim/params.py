@@ -60,10 +60,12 @@ _SPECS: list[Param] = [
     Param("peer_reply_prob", 0.01, 0, 1, "probability", "chance each post by another member that day replies to a "
           "newcomer's first post; with welcome_habit_gain, tuned to the first-reply effect (Joyce & Kraut 2006: "
           "44% vs 56% posted again)"),
-    Param("welcome_habit_gain", 0.6, 0, 1, "share of headroom", "habit a newcomer gains when their first post is "
+    Param("welcome_habit_gain", 0.9, 0, 1, "share of headroom", "habit a newcomer gains when their first post is "
           "answered (M7; tuned with peer_reply_prob to Joyce & Kraut 2006)"),
-    Param("welcome_stimulus", 3.0, 0, 10, "log-odds", "next-day pull back to the group of a newcomer whose first "
+    Param("welcome_stimulus", 5.0, 0, 10, "log-odds", "next-day pull back to the group of a newcomer whose first "
           "post was answered (M7; tuned with the two above to Joyce & Kraut 2006)"),
+    Param("newcomer_ignored_trust_loss", 0.3, 0, 1, "share of trust", "trust a newcomer loses when their first post "
+          "is ignored (M7; tuned with the welcome to Joyce & Kraut 2006)"),
     Param("expert_answer_prob", 0.08, 0, 1, "probability", "chance one active expert in the group answers a given question (P9)"),
     # --- interest (M1) ---
     Param("interest_gain", 0.04, 0, 1, "per unit of value", "rise of interest per unit of value received, scaled by headroom"),

@@ -73,6 +73,12 @@ class GroupEnv(dict):
         self.model = model
         self.length = model.groups.count
 
+    def _today(self, key: str) -> np.ndarray:
+        """Today's per-group figures, with zeros for groups opened since they were computed."""
+        values = self.model.today[key]
+        missing = self.model.groups.count - len(values)
+        return np.pad(values, (0, missing)) if missing > 0 else values
+
     def _last7(self, history: str, today) -> np.ndarray:
         """Sum over the last 7 days including today (the ring still holds day-7 in today's slot)."""
         ring = getattr(self.model.groups, f"history_{history}")
@@ -80,24 +86,24 @@ class GroupEnv(dict):
 
     def __missing__(self, name):
         m = self.model
-        pop, groups, today = m.pop, m.groups, m.today
+        pop, groups = m.pop, m.groups
         size = groups.size
         denom = np.maximum(size, 1)
         alive = pop.status == 0
         if name == "size":
             value = size
         elif name == "active_ratio_1d":
-            value = today["active_g"] / denom
+            value = self._today("active_g") / denom
         elif name == "active_ratio_7d":
-            value = self._last7("active", today["active_g"]) / np.maximum(self._last7("size", size), 1)
+            value = self._last7("active", self._today("active_g")) / np.maximum(self._last7("size", size), 1)
         elif name == "messages_1d":
-            value = today["messages_g"]
+            value = self._today("messages_g")
         elif name == "messages_7d":
-            value = self._last7("messages", today["messages_g"])
+            value = self._last7("messages", self._today("messages_g"))
         elif name == "member_messages_7d":
-            value = self._last7("member_messages", today["member_messages_g"])
+            value = self._last7("member_messages", self._today("member_messages_g"))
         elif name == "spam_messages_1d":
-            value = today["spam_g"]
+            value = self._today("spam_g")
         elif name == "new_members_7d":
             value = self._last7("joined", groups.joined_today)
         elif name == "churned_7d":
@@ -107,7 +113,7 @@ class GroupEnv(dict):
         elif name == "mean_interest":
             value = groups.count_by_group(pop.group, pop.interest * alive) / denom
         elif name == "core_count":
-            value = today["core_g"]
+            value = self._today("core_g")
         elif name == "spammers":
             value = groups.count_by_group(pop.group, pop.spammer & alive)
         elif name == "group_age":

@@ -44,6 +44,8 @@ class Groups(_Strict):
     cap: int | None = Field(500, ge=2, le=1_000_000,
                             description="members per group (500, a common chat platform's limit); null for no cap")
     on_full: Literal["split", "close"] = "split"
+    segment_by: Literal["archetype", "source"] | None = Field(
+        None, description="run separate groups per member segment (P13): by archetype or by source")
 
 
 class Content(_Strict):

@@ -176,3 +176,12 @@ def test_reallocating_channel_budgets_lowers_the_cost_per_joined_member():
     _, _, diff = _diff("fast-launch", "referral-rewards", sets_b=["policy.acquisition.reallocate_after_days=21"])
     assert _below_zero(diff["channel_cost_per_joined"])
     assert _below_zero(diff["cost_total"])
+
+
+def test_groups_can_be_run_by_member_segment():
+    """P13: tag members and run groups by segment; copies of a group serve the same segment."""
+    setup = sim.load_setup(scenario("fast-launch"), sets=["policy.groups.segment_by=archetype", "days=60"])
+    members = sim.run(setup, replicates=2, workers=1).members
+    current = members[members["status"] == "member"]
+    assert current.groupby(["replicate", "group"])["archetype"].nunique().max() == 1
+    assert current.groupby("replicate")["group"].nunique().min() >= 5  # every archetype, and its copies
