@@ -167,7 +167,11 @@ def first_contributions(model, idx, posts, asks, member_posts_g) -> None:
 
 
 def member_day(model, content: OperatorContent) -> None:
-    """Activity, posts, questions and answers, and the drift of each member's state."""
+    """Activity, posts, questions and answers, and the drift of each member's state.
+
+    Interest rises with value and decays without it (M1); trust moves with answers and ads (M2);
+    ads from disaffected members who stay (M6); friends brought by trusting members (P10).
+    """
     pop, p, groups, rng = model.pop, model.params, model.groups, model.streams["behaviour"]
     pol = model.policy.policy
     grp, arch = pop.group, pop.archetype

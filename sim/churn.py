@@ -20,7 +20,7 @@ F32 = np.float32
 
 
 def hazard_parts(model) -> np.ndarray:
-    """The daily hazard parts of every row: one row per cause in :data:`CAUSES` order."""
+    """The daily hazard parts of every row: one row per cause in :data:`CAUSES` order (G2)."""
     pop, p = model.pop, model.params
     parts = model.scratch("hazard_parts", (len(CAUSES), pop.n))
     parts[0] = p.churn_base
@@ -53,7 +53,7 @@ def _scale_where(hazard: np.ndarray, condition: np.ndarray, factor: float, scale
 
 
 def leave(model) -> None:
-    """Draw today's departures and record each one's dominant cause."""
+    """Draw today's departures and record each one's dominant cause (G2)."""
     pop, p, rng = model.pop, model.params, model.streams["churn"]
     parts = hazard_parts(model)
     hazard = model.scratch("hazard", pop.n)

@@ -86,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     p_rep.add_argument("--kpi", action="append", help="a KPI to report (repeatable)")
     p_rep.add_argument("--sensitivity", action="store_true", help="Sobol or Morris indices (SALib)")
 
+    p_mech = sub.add_parser("mechanisms", help="which code implements each mechanism, its parameters, its scenarios")
+    p_mech.add_argument("--scenarios", default=str(Path(__file__).resolve().parent.parent / "scenarios"),
+                        help="the folder of scenarios to search (default: the shipped ones)")
+
     p_exp = sub.add_parser("explain", help="which rules fired for a member or a group of a run written with --out")
     p_exp.add_argument("out", help="a directory written by 'sandbox run --out' (or one side, A or B, of compare)")
     who = p_exp.add_mutually_exclusive_group(required=True)
@@ -197,6 +201,13 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_mechanisms(args) -> int:
+    from .mechanisms import render, table
+
+    print(render(table(Path(args.scenarios))))
+    return 0
+
+
 def cmd_validate(args) -> int:
     for path in args.files:
         kind = validate_file(path)
@@ -208,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         commands = {"run": cmd_run, "compare": cmd_compare, "validate": cmd_validate, "explain": cmd_explain,
-                    "sweep": cmd_sweep, "report": cmd_report}
+                    "sweep": cmd_sweep, "report": cmd_report, "mechanisms": cmd_mechanisms}
         return commands[args.command](args)
     except SandboxError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -22,7 +22,7 @@ PARTS = ("interest", "structure", "output", "operation", "copy_readiness")
 
 
 def group_health(model, env) -> dict[str, np.ndarray]:
-    """Each part, and the total, for every group (arrays over group ids)."""
+    """Each part of health (G4), and the total, for every group (arrays over group ids)."""
     p, cap = model.params, model.policy.policy.groups.cap
     size = np.asarray(env["size"], dtype=float)
     denom = np.maximum(size, 1)

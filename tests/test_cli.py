@@ -101,3 +101,14 @@ def test_console_script_runs_end_to_end():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["replicates"] == 2
+
+
+def test_mechanisms_lists_an_implementation_for_every_mechanism(capsys):
+    from sim.mechanisms import MECHANISMS, implementations
+
+    missing = [code for code, functions in implementations().items() if not functions]
+    assert not missing, f"no function's docstring names {missing}"
+    assert main(["mechanisms"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"{code:<4} " in out for code in MECHANISMS)
+    assert "behavior.first_contributions" in out and "sales-push" in out
