@@ -1,0 +1,57 @@
+"""The trainer's scenario library: each scenario and its contrast move the way its description says.
+
+Each test runs a shipped scenario under its two policies over 10 seeded replicates (paired by
+seed) and checks the claims written in the scenario's description.
+"""
+
+from __future__ import annotations
+
+import sim
+from sim.experiment import compare
+
+from conftest import policy, scenario
+
+
+def _pair(name: str, a: str, b: str, sets=()):
+    setup_a = sim.load_setup(scenario(name), policy(a), list(sets))
+    setup_b = sim.load_setup(scenario(name), policy(b), list(sets))
+    return compare(setup_a, setup_b, replicates=10, workers=1)
+
+
+def _clear_up(d):
+    return d["ci95"][0] > 0
+
+
+def _clear_down(d):
+    return d["ci95"][1] < 0
+
+
+def test_ritual_versus_random_posting():
+    """ritual-vs-random: the ritual builds activity and keeps members."""
+    _, _, diff = _pair("ritual-vs-random", "random-posting", "weekly-ritual")
+    assert _clear_up(diff["active_ratio_mean"])
+    assert _clear_down(diff["churned_total"])
+
+
+def test_a_referral_bait_that_loses_money():
+    """referral-bait: referrals rise, but each costs far more than a member from the channel."""
+    _, bait, diff = _pair("referral-bait", "baseline", "referral-bait")
+    assert _clear_up(diff["referrals_total"])
+    assert _clear_up(diff["cost_per_joined"])
+    assert (bait.kpis["referral_cost_per_joined"] > 10 * bait.kpis["channel_cost_per_joined"]).all()
+
+
+def test_a_sales_push_before_and_after_trust_exists():
+    """sales-push: selling before trust exists leaves less trust and fewer members."""
+    _, _, diff = _pair("sales-push", "sales-early", "sales-late")
+    assert _clear_up(diff["mean_trust_end"])
+    assert _clear_up(diff["members_end"])
+
+
+def test_death_by_boredom():
+    """birth-to-death: left without fresh value, the group dies, and boredom leads the causes."""
+    result = sim.run(sim.load_setup(scenario("birth-to-death")), replicates=5, workers=1)
+    causes = {c: result.kpis[f"churn_{c}"].mean() for c in ("boredom", "lost_trust", "fatigue", "harassment",
+                                                             "tyranny", "lost_focus", "leaderless", "evaporation")}
+    assert max(causes, key=causes.get) == "boredom"
+    assert (result.daily.groupby("replicate")["stage"].last() == "dead").all()
