@@ -253,7 +253,8 @@ def member_day(model, content: OperatorContent) -> None:
 
     # --- fatigue from messages beyond the attention budget (M3); silent members muted ---
     messages_g = content.posts + member_posts_g + spam_g
-    overload_g = (np.maximum(messages_g - p.attention_budget, 0) / p.attention_budget).astype(F32)
+    # ads wear members down as harassment (spam_exposure), not as the fatigue of a busy group
+    overload_g = (np.maximum(messages_g - spam_g - p.attention_budget, 0) / p.attention_budget).astype(F32)
     pop.fatigue *= F32(1 - p.fatigue_recovery)
     if overload_g.any():
         listening = pop.days_inactive < p.silent_after_days

@@ -27,10 +27,13 @@ def _clear_down(d):
 
 
 def test_ritual_versus_random_posting():
-    """ritual-vs-random: the ritual builds activity and keeps members."""
-    _, _, diff = _pair("ritual-vs-random", "random-posting", "weekly-ritual")
+    """ritual-vs-random: the ritual builds activity, habit and belonging, and keeps members."""
+    random, ritual, diff = _pair("ritual-vs-random", "random-posting", "weekly-ritual")
     assert _clear_up(diff["active_ratio_mean"])
-    assert _clear_down(diff["churned_total"])
+    assert _clear_up(diff["members_end"])
+    for column in ("mean_habit", "mean_belonging"):
+        gain = ritual.daily.groupby("replicate")[column].last() - random.daily.groupby("replicate")[column].last()
+        assert (gain > 0).all(), column
 
 
 def test_a_referral_bait_that_loses_money():
@@ -55,3 +58,12 @@ def test_death_by_boredom():
                                                              "tyranny", "lost_focus", "leaderless", "evaporation")}
     assert max(causes, key=causes.get) == "boredom"
     assert (result.daily.groupby("replicate")["stage"].last() == "dead").all()
+
+
+def test_a_spam_outbreak_with_and_without_moderation():
+    """spam-prone: without moderation ads take over and harassment leads the causes; moderation stops it."""
+    open_group, moderated, diff = _pair("spam-prone", "baseline", "moderated")
+    causes = {c: open_group.kpis[f"churn_{c}"].mean() for c in ("boredom", "lost_trust", "fatigue", "harassment")}
+    assert max(causes, key=causes.get) == "harassment"
+    assert _clear_down(diff["spam_messages_per_day"])
+    assert _clear_down(diff["churn_harassment"])
