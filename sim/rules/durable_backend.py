@@ -17,7 +17,9 @@ durable-rules 2.0.28 facts designed around (see DESIGN.md):
   and every sid's state deleted when the run ends;
 - facts, not events: an event is consumed by the first rule it matches, a fact is seen by
   every rule, which is the semantics of the NumPy back end;
-- ``MessageNotHandledException`` (no rule matched) is the normal case for most facts;
+- "no rule matched" is the normal case for most facts; the Python wrapper raises
+  ``MessageNotHandledException`` for it (after serialising the whole batch into its text), so
+  batches go straight to the C core, where it is just a result code;
 - deleting the state of a sid none of whose facts ever matched a rule crashes the C core
   (SIGSEGV), so each sid is opened with a sentinel fact that a sentinel rule matches, and
   the sentinel is retracted just before the sid's state is deleted at the end of the run.
@@ -224,12 +226,13 @@ class DurableRuleset:
     def open_sids(self, run_token: str, sids) -> None:
         """Create the state of new sids with a sentinel fact (see the module notes)."""
         ruleset = host().get_ruleset(self.name)
-        _call(ruleset.assert_facts, _sentinels(run_token, sids))
+        _raw(engine.durable_rules_engine.assert_facts, ruleset, json.dumps(_sentinels(run_token, sids)))
         _drain(ruleset)
 
     def forget(self, run_token: str, sids) -> None:
         """Retract the sentinels and delete the state of every sid a run used."""
-        _call(host().get_ruleset(self.name).retract_facts, _sentinels(run_token, sids))
+        _raw(engine.durable_rules_engine.retract_facts, host().get_ruleset(self.name),
+             json.dumps(_sentinels(run_token, sids)))
         delete_states(self.name, run_token, sids)
 
 
@@ -331,16 +334,6 @@ def _register(name: str, definition: dict) -> _Dispatcher:
         raise SandboxError(plain) from None
     _registered[name] = dispatcher
     return dispatcher
-
-
-def _call(method, facts: list[dict]) -> None:
-    try:
-        method(facts)
-    except engine.MessageNotHandledException:
-        pass  # no rule matched some fact: the common case
-    except MemoryError:
-        raise SandboxError(f"durable-rules holds at most {MAX_SIDS} groups per run; "
-                           "use --rules-backend numpy for bigger communities") from None
 
 
 def _drain(ruleset) -> None:
