@@ -65,7 +65,8 @@ def run_replicate(setup: Setup, replicate: int, audit: bool = False, group_daily
     started = time.perf_counter()
     model = CommunityModel(setup, replicate=replicate, audit=audit, group_daily=group_daily).run()
     tables = model.tables()
-    kpis = summarize(tables["daily"], tables["members"], setup.scenario.days, model.health_end)
+    kpis = summarize(tables["daily"], tables["members"], setup.scenario.days, model.health_end,
+                     dead_causes=model.dead_group_causes())
     for table in tables.values():
         table.insert(0, "replicate", replicate)
     return {**tables, "kpis": {"replicate": replicate, **kpis}, "seconds": time.perf_counter() - started}

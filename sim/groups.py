@@ -13,6 +13,7 @@ import numpy as np
 from .columns import Columns
 
 WINDOW = 7
+CAUSE_WINDOW = 30  # days of churn causes kept per group, to name why a group died (G2)
 HISTORY = ("active", "size", "messages", "member_messages", "joined", "churned")
 
 FIELDS = {
@@ -29,14 +30,20 @@ FIELDS = {
     "segment": np.int16,             # the member segment a group serves (P13); -1 for any
     "days_leaderless": np.int32,     # days in a row without an operator post or an active expert (G2)
     **{f"history_{name}": (np.float64, (WINDOW,)) for name in HISTORY},
+    "dead_cause": np.int16,          # the dominant churn cause of its last 30 days when it died; -1 alive
 }
+
+
+def cause_ring(causes: int):
+    """The column spec of the per-group, per-cause exits of the last :data:`CAUSE_WINDOW` days."""
+    return (np.int32, (CAUSE_WINDOW, causes))
 
 
 class Groups(Columns):
     """The groups' own state: when each opened, whether it still admits, and recent history."""
 
-    def __init__(self, count: int = 1, start_stage: int = 0):
-        super().__init__(FIELDS, capacity=16)
+    def __init__(self, count: int = 1, start_stage: int = 0, causes: int = 1):
+        super().__init__({**FIELDS, "exits_by_cause": cause_ring(causes)}, capacity=16)
         self.start_stage = start_stage
         for _ in range(count):
             self.open_group(0)
@@ -52,7 +59,7 @@ class Groups(Columns):
 
     def open_group(self, day: int) -> int:
         """Open a new, empty group; return its id."""
-        return self.append(1, created_day=day, is_open=True, stage=self.start_stage, segment=-1).start
+        return self.append(1, created_day=day, is_open=True, stage=self.start_stage, segment=-1, dead_cause=-1).start
 
     def start_day(self) -> None:
         """Clear the day's counters.  Sizes are kept up to date by joins, exits and splits."""

@@ -51,6 +51,9 @@ KPI_MEANINGS = {
     "first_reply_effect": "share posting again among newcomers (joined after day 0) whose first contribution "
                           "was answered, minus among those ignored (first contributions 30+ days before the end)",
     **{f"churn_{cause}": f"members who left mainly from {cause.replace('_', ' ')}" for cause in CAUSES},
+    "dead_groups": "groups that died (stage chart) during the run",
+    **{f"dead_groups_{cause}": f"dead groups whose last 30 days were led by {cause.replace('_', ' ')} (G2)"
+       for cause in CAUSES},
 }
 
 
@@ -107,6 +110,7 @@ def record_day(model) -> None:
             "member_messages": today["member_messages_g"][gids], "core": today["core_g"][gids],
             "stage": np.asarray(model.policy.chart.states, dtype=object)[groups.stage[gids]],
             **{f"health_{name}": values[gids] for name, values in health.items()},
+            "dead_cause": np.asarray([None, *CAUSES], dtype=object)[groups.dead_cause[gids] + 1],
         }))
     groups.record(
         model.day, active=today["active_g"], size=groups.size, messages=today["messages_g"],
@@ -141,7 +145,8 @@ def members_table(model) -> pd.DataFrame:
     return table
 
 
-def summarize(daily: pd.DataFrame, members: pd.DataFrame, days: int, health: dict | None = None) -> dict[str, float]:
+def summarize(daily: pd.DataFrame, members: pd.DataFrame, days: int, health: dict | None = None,
+              dead_causes: dict[str, int] | None = None) -> dict[str, float]:
     """The KPIs of one run (see :data:`KPI_MEANINGS`)."""
     last = daily.iloc[-1]
     status = members["status"]
@@ -179,6 +184,10 @@ def summarize(daily: pd.DataFrame, members: pd.DataFrame, days: int, health: dic
     for cause in CAUSES:
         kpis[f"churn_{cause}"] = float(cause_counts.get(cause, 0))
     kpis.update(participation(members, days))
+    dead_causes = dead_causes or {}
+    kpis["dead_groups"] = float(sum(dead_causes.values()))
+    for cause in CAUSES:
+        kpis[f"dead_groups_{cause}"] = float(dead_causes.get(cause, 0))
     health = health or {}
     kpis["health_end"] = float(health.get("total", float("nan")))
     for part in PARTS:

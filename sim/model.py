@@ -86,7 +86,7 @@ class CommunityModel(mesa.Model):
 
         start = self.scenario.population.initial_members + self.scenario.population.seed_members
         self.pop = Population(capacity=start + 1024)
-        self.groups = Groups(count=1, start_stage=self.policy.chart.start)
+        self.groups = Groups(count=1, start_stage=self.policy.chart.start, causes=len(CAUSES))
         self.stage_engine = stage_engine(self.policy.chart, setup.community_backend)
         self.is_core = np.zeros(0, dtype=bool)
         self.health_end: dict[str, float] = {}
@@ -138,6 +138,8 @@ class CommunityModel(mesa.Model):
         self.rule_engines, self.stage_engine = {}, None
 
     def _start_day(self) -> None:
+        if self.day > 0:
+            self.groups.exits_by_cause[self.day % 30] = 0  # the slot now holds today, not 30 days ago
         self.today = {"prospects": 0, "turned_away": 0, "splits": 0}
         self.spent_today = dict.fromkeys(COST_KINDS, 0.0)
         self.revenue_today = 0.0
@@ -194,6 +196,8 @@ class CommunityModel(mesa.Model):
         if status == CHURNED:
             groups.churned_today += by_group
             self.churned_today += len(rows)
+            slot = groups.exits_by_cause[self.day % 30, CAUSES.index(cause)]  # for a dead group's cause (G2)
+            slot += by_group.astype(np.int32)
         else:
             groups.removed_today += by_group
             self.removed_today += len(rows)
@@ -224,6 +228,11 @@ class CommunityModel(mesa.Model):
         groups.size[new] += len(movers)
         self.today["splits"] += 1
         return new
+
+    def dead_group_causes(self) -> dict[str, int]:
+        """Dead groups by the dominant churn cause of their last 30 days (G2)."""
+        codes = self.groups.dead_cause[self.groups.dead_cause >= 0]
+        return {cause: int(np.count_nonzero(codes == i)) for i, cause in enumerate(CAUSES)}
 
     def record_action(self, rule: str, action: str, rows: np.ndarray, cost: float,
                       groups: np.ndarray | None = None) -> None:

@@ -229,6 +229,12 @@ def update_stages(model) -> None:
     after = model.stage_engine.step(model.group_env, groups.stage, inhabited)
     groups.stage[inhabited] = after
     model.today["stage_changes"] = int(np.count_nonzero(before != after))
+    chart = model.policy.chart
+    if "dead" in chart.states:  # a group that just died carries its last 30 days' main churn cause (G2)
+        died = inhabited[(after == chart.states.index("dead")) & (before != after)]
+        if len(died):
+            totals = groups.exits_by_cause[:, :, died].sum(axis=0)  # causes x died
+            groups.dead_cause[died] = np.where(totals.sum(axis=0) > 0, totals.argmax(axis=0), -1)
 
 
 def run_rules(model) -> None:

@@ -58,6 +58,7 @@ def run_summary(result: RunResult) -> dict:
         "replicates": len(result.kpis),
         "kpis": result.kpi_summary(),
         "churn_causes": {cause: float(means[f"churn_{cause}"]) for cause in CAUSES},
+        "dead_group_causes": {cause: float(means[f"dead_groups_{cause}"]) for cause in CAUSES},
         "health_end": {"total": float(means["health_end"]),
                        **{part: float(means[f"health_end_{part}"]) for part in PARTS}},
     })

@@ -6,6 +6,8 @@ seed) and checks the claims written in the scenario's description.
 
 from __future__ import annotations
 
+import numpy as np
+
 import sim
 from sim.experiment import compare
 
@@ -67,3 +69,22 @@ def test_a_spam_outbreak_with_and_without_moderation():
     assert max(causes, key=causes.get) == "harassment"
     assert _clear_down(diff["spam_messages_per_day"])
     assert _clear_down(diff["churn_harassment"])
+
+
+def test_a_dead_group_carries_the_main_cause_of_its_last_30_days():
+    """G2: every dead group is attributed to the churn cause that led its last 30 days."""
+    from sim.churn import CAUSES
+    from sim.model import CommunityModel
+
+    for replicate in range(3):
+        model = CommunityModel(sim.load_setup(scenario("birth-to-death")), replicate=replicate).run()
+        dead = model.groups.stage == model.policy.chart.states.index("dead")
+        assert dead.any() and (model.groups.dead_cause[dead] >= 0).all()
+        members = model.pop.all_rows()
+        for gid in map(int, np.flatnonzero(dead)):
+            died_on = int(model.groups.created_day[gid])  # recomputed below from the members' exits
+            left = (members["group"] == gid) & (members["status"] == 1)
+            died_on = max(died_on, int(members["exit_day"][left].max()))
+            recent = left & (members["exit_day"] > died_on - 30)
+            causes = np.bincount(members["exit_cause"][recent] - 1, minlength=len(CAUSES))
+            assert causes[model.groups.dead_cause[gid]] > 0
