@@ -75,8 +75,5 @@ class Groups(Columns):
             row[:] = 0  # a group opened by today's rules has no figures yet for today
             row[: len(values)] = values
 
-    def window_sum(self, name: str) -> np.ndarray:
-        return getattr(self, f"history_{name}").sum(axis=0)
-
     def count_by_group(self, group: np.ndarray, weights=None) -> np.ndarray:
         return np.bincount(group, weights=weights, minlength=self.count)

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .rules.vocabulary import SEQUENCE_NAMES
+
 NEVER = -9999  # the day a rule "last fired" when it never has
+SNAPSHOT_METRICS = sorted(n[len("after_"):] for n in SEQUENCE_NAMES if n.startswith("after_"))
+"""The group metrics remembered when a followed rule fires (read back as ``after_<metric>``)."""
 
 
 def _grow(values: np.ndarray, count: int, fill) -> np.ndarray:
@@ -73,7 +77,7 @@ class PlaybookMemory:
             recent[0, gids] = day
         if index in self.last_fired:
             self.last_fired[index][gids] = day
-            for metric in self.snapshot_metrics:
+            for metric in SNAPSHOT_METRICS:
                 values = np.asarray(env[metric], dtype=np.float64)
                 stored = self.snapshot[index].setdefault(metric, np.zeros(count))
                 stored = self.snapshot[index][metric] = _grow(stored, count, 0.0)
@@ -81,6 +85,4 @@ class PlaybookMemory:
 
     @property
     def snapshot_metrics(self) -> list[str]:
-        from .rules.vocabulary import SEQUENCE_NAMES
-
-        return sorted(n[len("after_"):] for n in SEQUENCE_NAMES if n.startswith("after_"))
+        return SNAPSHOT_METRICS

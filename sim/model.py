@@ -30,7 +30,7 @@ from .acquisition import acquire, populate_day_zero
 from .audit import AuditTrail
 from .behavior import core_mask, member_day, operator_content
 from .churn import CAUSES, leave
-from .groups import Groups
+from .groups import CAUSE_WINDOW, Groups
 from .health import community_health
 from .memory import PlaybookMemory
 from .params import ARCHETYPES
@@ -139,7 +139,7 @@ class CommunityModel(mesa.Model):
 
     def _start_day(self) -> None:
         if self.day > 0:
-            self.groups.exits_by_cause[self.day % 30] = 0  # the slot now holds today, not 30 days ago
+            self.groups.exits_by_cause[self.day % CAUSE_WINDOW] = 0  # the slot now holds today, not 30 days ago
         self.today = {"prospects": 0, "turned_away": 0, "splits": 0}
         self.spent_today = dict.fromkeys(COST_KINDS, 0.0)
         self.revenue_today = 0.0
@@ -196,7 +196,7 @@ class CommunityModel(mesa.Model):
         if status == CHURNED:
             groups.churned_today += by_group
             self.churned_today += len(rows)
-            slot = groups.exits_by_cause[self.day % 30, CAUSES.index(cause)]  # for a dead group's cause (G2)
+            slot = groups.exits_by_cause[self.day % CAUSE_WINDOW, CAUSES.index(cause)]  # for a dead group's cause (G2)
             slot += by_group.astype(np.int32)
         else:
             groups.removed_today += by_group

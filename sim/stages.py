@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import SandboxError
 from .files import content_hash, line_of, place_of, read_yaml, validate
-from .rules import GROUP, compile_mask, parse
+from .rules import GROUP, compile_mask, fields_used, parse
 
 DEFAULT_CHART = Path(__file__).resolve().parent.parent / "policies" / "stages" / "default.yaml"
 
@@ -116,7 +116,7 @@ class DurableStages:
 
         self.chart = chart
         states = {}
-        self.fields = sorted(set().union(*[_names(cond) for _, _, cond in chart.transitions]) | {"stage"})
+        self.fields = sorted(set().union(*[fields_used(cond) for _, _, cond in chart.transitions]) | {"stage"})
         for index, state in enumerate(chart.states):
             triggers = {}
             for k, (source, target, cond) in enumerate(chart.transitions):
@@ -162,11 +162,6 @@ class DurableStages:
         from .rules import durable_backend as db
 
         db.delete_states(self.name, self.token, sorted(self.sids))
-
-
-def _names(node: tuple) -> set[str]:
-    from .rules import fields_used
-    return fields_used(node)
 
 
 def stage_engine(chart: CompiledChart, backend: str):
