@@ -71,6 +71,10 @@ class Population(Columns):
         self._next_id += count
         return rows
 
+    @property
+    def alive(self) -> np.ndarray:
+        return self.status == MEMBER
+
     def compact(self) -> None:
         """Move the rows of members who left into the archive once they are an eighth of rows."""
         gone = self.status != MEMBER
