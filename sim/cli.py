@@ -1,7 +1,7 @@
 """The ``sandbox`` command: run, compare and validate scenarios and policies.
 
     sandbox run SCENARIO [--policy FILE] [--set KEY=VALUE]... [--replicates N] [--seed S]
-                [--days D] [--out DIR] [--json] [--workers N]
+                [--days D] [--out DIR] [--json] [--workers N] [--engine vector|agents]
     sandbox compare SCENARIO --policy A --policy B [the same options]
     sandbox validate FILE...
     sandbox explain OUT_DIR (--member ID | --group ID) [--replicate R]
@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
                             "(durable-rules, for audit and small runs)")
         p.add_argument("--community-backend", default="durable",
                        help="engine for community rules: durable (durable-rules, default) or numpy")
+        p.add_argument("--engine", default="vector",
+                       help="member engine: vector (NumPy columns, default) or agents (one mesa.Agent per "
+                            "member: the readable reference, for a few thousand members)")
 
     p_run = sub.add_parser("run", help="run a scenario under a policy")
     common(p_run)
@@ -115,7 +118,7 @@ def _sets(args) -> list[str]:
 
 
 def _backends(args) -> dict:
-    return {"rules_backend": args.rules_backend, "community_backend": args.community_backend}
+    return {"rules_backend": args.rules_backend, "community_backend": args.community_backend, "engine": args.engine}
 
 
 def cmd_run(args) -> int:

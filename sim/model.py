@@ -59,7 +59,9 @@ class _Rows:
 
 
 class CommunityModel(mesa.Model):
-    """One community under one policy, stepped day by day."""
+    """One community under one policy, stepped day by day (the vectorised engine)."""
+
+    engine = "vector"
 
     def __init__(self, setup: Setup, *, replicate: int = 0, audit: bool = False, group_daily: bool = False):
         sequence = replicate_seed(setup.scenario.seed, replicate)
@@ -109,16 +111,24 @@ class CommunityModel(mesa.Model):
         self.groups.start_day()
         acquire(self)
         content = operator_content(self)
-        member_day(self, content)
+        self.member_phase(content)
         self.group_env = GroupEnv(self)
         update_stages(self)
         run_rules(self)
-        leave(self)
+        self.churn_phase()
         metrics.record_day(self)
         self.pop.compact()
         self.day += 1
         if self.day >= self.scenario.days:
             self.running = False
+
+    def member_phase(self, content) -> None:
+        """Member behaviour, vectorised (:func:`sim.behavior.member_day`); the agents engine overrides it."""
+        member_day(self, content)
+
+    def churn_phase(self) -> None:
+        """Churn, vectorised (:func:`sim.churn.leave`); the agents engine overrides it."""
+        leave(self)
 
     def run(self) -> "CommunityModel":
         """Step through the scenario's horizon, then release the rules engines' state."""

@@ -103,6 +103,7 @@ class Setup:
     policy_hash: str
     rules_backend: str = "numpy"       # member rules: "numpy" (fast) or "durable" (audit, small runs)
     community_backend: str = "durable"  # community rules: durable-rules is the engine of record
+    engine: str = "vector"             # members: "vector" (NumPy columns) or "agents" (one mesa.Agent each)
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -142,11 +143,12 @@ def load_scenario(path: str | Path, sets: list[str] = ()) -> tuple[Scenario, lis
 
 
 BACKENDS = ("numpy", "durable")
+ENGINES = ("vector", "agents")
 
 
 def load_setup(scenario_path: str | Path, policy_path: str | Path | None = None,
                sets: list[str] = (), *, rules_backend: str = "numpy",
-               community_backend: str = "durable") -> Setup:
+               community_backend: str = "durable", engine: str = "vector") -> Setup:
     """Load a scenario and its policy (or the one given), apply overrides, compile the policy."""
     scenario, policy_sets = load_scenario(scenario_path, sets)
     if policy_path is None:
@@ -165,11 +167,13 @@ def load_setup(scenario_path: str | Path, policy_path: str | Path | None = None,
         if backend not in BACKENDS:
             raise SandboxError(f"unknown back end '{backend}'; expected one of: {', '.join(BACKENDS)}",
                                place=option)
+    if engine not in ENGINES:
+        raise SandboxError(f"unknown engine '{engine}'; expected one of: {', '.join(ENGINES)}", place="--engine")
     return Setup(
         scenario=scenario, policy=compiled, params=params,
         scenario_file=str(scenario_path), policy_file=policy_path,
         scenario_hash=content_hash(scenario.model_dump()), policy_hash=compiled.hash,
-        rules_backend=rules_backend, community_backend=community_backend,
+        rules_backend=rules_backend, community_backend=community_backend, engine=engine,
     )
 
 
