@@ -21,6 +21,8 @@ scenario, the policy, the seed and the replicate index, never on the order runs 
 
 from __future__ import annotations
 
+import time
+
 import mesa
 import numpy as np
 import pandas as pd
@@ -40,6 +42,7 @@ from .population import CHURNED, Population
 from .scenario import Setup
 
 STREAMS = ("acquisition", "behaviour", "actions", "churn", "groups")
+PHASES = ("acquisition", "content", "members", "stages", "rules", "churn", "metrics")
 COST_KINDS = ("channels", "content", "service", "rewards", "referrals", "actions")
 
 
@@ -85,6 +88,7 @@ class CommunityModel(mesa.Model):
         self.channel_spent = [0.0 for _ in self.scenario.channels]   # per channel; pushes where they are free
         self.channel_weight = [1.0 for _ in self.scenario.channels]  # share of its pushes a channel keeps (P1)
         self.pending_referrals = 0
+        self.phase_seconds = dict.fromkeys(PHASES, 0.0)  # wall time per daily phase, for benchmarks
 
         start = self.scenario.population.initial_members + self.scenario.population.seed_members
         self.pop = Population(capacity=start + 1024)
@@ -105,22 +109,35 @@ class CommunityModel(mesa.Model):
 
     # --- the day ---------------------------------------------------------------------
     def step(self) -> None:
-        """Advance the community by one day, phase by phase."""
+        """Advance the community by one day, phase by phase (each phase's time kept in ``phase_seconds``)."""
+        lap = time.perf_counter()
         if self.day > 0:
             self._start_day()
         self.groups.start_day()
         acquire(self)
+        lap = self._lap("acquisition", lap)
         content = operator_content(self)
+        lap = self._lap("content", lap)
         self.member_phase(content)
+        lap = self._lap("members", lap)
         self.group_env = GroupEnv(self)
         update_stages(self)
+        lap = self._lap("stages", lap)
         run_rules(self)
+        lap = self._lap("rules", lap)
         self.churn_phase()
+        lap = self._lap("churn", lap)
         metrics.record_day(self)
         self.pop.compact()
+        self._lap("metrics", lap)
         self.day += 1
         if self.day >= self.scenario.days:
             self.running = False
+
+    def _lap(self, phase: str, started: float) -> float:
+        now = time.perf_counter()
+        self.phase_seconds[phase] += now - started
+        return now
 
     def member_phase(self, content) -> None:
         """Member behaviour, vectorised (:func:`sim.behavior.member_day`); the agents engine overrides it."""

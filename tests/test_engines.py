@@ -53,8 +53,14 @@ def disagreements(a: pd.DataFrame, b: pd.DataFrame, alpha: float = FAMILY_ALPHA)
     failures = []
     for name in names:
         x, y = a[name].dropna().to_numpy(float), b[name].dropna().to_numpy(float)
+        # a KPI undefined in some replicates (say, cost per referred member with no referral):
+        # how often it is defined must agree too (Fisher's exact test)
+        table = [[len(x), len(a) - len(x)], [len(y), len(b) - len(y)]]
+        if stats.fisher_exact(table).pvalue < per_kpi:
+            failures.append(f"{name}: defined in {len(x)} of {len(a)} vector and {len(y)} of {len(b)} "
+                            "agents replicates")
+            continue
         if len(x) < 2 or len(y) < 2:
-            failures.append(f"{name}: defined in {len(x)} vector and {len(y)} agents replicates")
             continue
         if np.ptp(x) == 0 and np.ptp(y) == 0:  # constant on both sides: the constants must match
             if not np.isclose(x[0], y[0], rtol=1e-4, atol=1e-9):
