@@ -40,7 +40,7 @@ from .population import CHURNED, MEMBER
 # The member fields an agent reads or writes; loaded from the columns before each phase.
 STATE = ("interest", "trust", "habit", "fatigue", "stimulus", "spam_exposure", "tyranny_exposure",
          "offtopic_exposure", "commitment", "belonging", "voice", "points", "days_inactive", "posts",
-         "posts_today", "spam_today", "join_day", "group", "archetype", "arch_activity", "arch_churn",
+         "posts_today", "spam_today", "join_day", "group", "archetype", "arch_activity",
          "first_post_day", "first_reply", "posted_again", "title", "spammer", "active_today",
          "asked_today", "answered_today")
 # The fields a member's day changes; stored back into the columns after it.
@@ -198,7 +198,7 @@ class Member(mesa.Agent):
             p.churn_lost_focus * self.offtopic_exposure,          # lost focus
             m.leaderless_share[self.group],                       # leaderless
         )
-        hazard = sum(parts) * self.arch_churn * (1 - self.commitment) * (1 - p.belonging_churn_cut * self.belonging)
+        hazard = sum(parts) * m.arch_churn[self.archetype] * (1 - self.commitment) * (1 - p.belonging_churn_cut * self.belonging)
         if self.days_inactive >= p.silent_after_days:
             hazard *= p.silent_churn_factor
         if self.title > 0:
@@ -252,8 +252,8 @@ class AgentCommunityModel(CommunityModel):
         self.members_by_id: dict[int, Member] = {}
         super().__init__(setup, replicate=replicate, **kwargs)
         tables = self.archetype_tables
-        self.arch_posts, self.arch_questions, self.arch_referral = (
-            tables[f].tolist() for f in ("posts", "questions", "referral"))
+        self.arch_posts, self.arch_questions, self.arch_referral, self.arch_churn = (
+            tables[f].tolist() for f in ("posts", "questions", "referral", "churn"))
 
     # --- the member phases ------------------------------------------------------------------
     def member_phase(self, content: OperatorContent) -> None:

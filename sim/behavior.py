@@ -89,7 +89,8 @@ def active_members(model, content: OperatorContent) -> np.ndarray:
                   + p.act_talk * content.talk + p.act_bias).astype(F32)
     z = model.scratch("logit", n)
     tmp = model.scratch("tmp", n)
-    np.add(np.take(group_pull, pop.group), pop.arch_activity, out=z)
+    np.take(group_pull, pop.group, out=z)
+    z += pop.arch_activity
     _axpy(z, p.act_interest, pop.interest, tmp)
     _axpy(z, p.act_trust, pop.trust, tmp)
     _axpy(z, p.act_habit, pop.habit, tmp)
@@ -236,6 +237,7 @@ def member_day(model, content: OperatorContent) -> None:
         pop.trust[rows] -= p.trust_spam_loss * seen * pop.trust[rows]
         pop.spam_exposure[rows] += seen
     pop.interest[idx] = interest
+    del interest  # member_day's temporaries are as long as today's active members: free them early
     np.clip(pop.interest, 0, 1, out=pop.interest)
     np.clip(pop.trust, 0, 1, out=pop.trust)
 
@@ -250,6 +252,7 @@ def member_day(model, content: OperatorContent) -> None:
     habit = pop.habit[idx]
     habit += (p.habit_gain + p.ritual_habit_gain * np.take(content.ritual, g_idx)) * (1 - habit)
     pop.habit[idx] = habit
+    del habit
 
     # --- fatigue from messages beyond the attention budget (M3); silent members muted ---
     messages_g = content.posts + member_posts_g + spam_g
@@ -257,8 +260,9 @@ def member_day(model, content: OperatorContent) -> None:
     overload_g = (np.maximum(messages_g - spam_g - p.attention_budget, 0) / p.attention_budget).astype(F32)
     pop.fatigue *= F32(1 - p.fatigue_recovery)
     if overload_g.any():
-        listening = pop.days_inactive < p.silent_after_days
-        pop.fatigue += p.fatigue_gain * np.take(overload_g, grp) * listening
+        load = np.take(overload_g * F32(p.fatigue_gain), grp, out=model.scratch("tmp", pop.n))
+        load *= pop.days_inactive < p.silent_after_days  # listening: not muted by long silence
+        pop.fatigue += load
     pop.days_inactive += 1
     pop.days_inactive[idx] = 0
 
@@ -272,6 +276,7 @@ def member_day(model, content: OperatorContent) -> None:
     refer_prob = (F32(p.referral_base * (1 + p.referral_reward_effect * reward))
                   * pop.trust[idx] * np.take(tables["referral"], arch[idx]))
     model.pending_referrals = int(np.count_nonzero(rng.random(len(idx), dtype=F32) < refer_prob))
+    del refer_prob
 
     # --- points for taking part (P6) ---
     pts = pol.rewards.points

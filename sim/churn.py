@@ -19,60 +19,84 @@ CAUSES = ("evaporation", "boredom", "lost_trust", "fatigue", "harassment", "tyra
 F32 = np.float32
 
 
-def hazard_parts(model) -> np.ndarray:
-    """The daily hazard parts of every row: one row per cause in :data:`CAUSES` order (G2)."""
+def hazard_parts(model, rows: np.ndarray) -> np.ndarray:
+    """The daily hazard parts of some rows: one row per cause in :data:`CAUSES` order (G2)."""
     pop, p = model.pop, model.params
-    parts = model.scratch("hazard_parts", (len(CAUSES), pop.n))
+    parts = np.empty((len(CAUSES), len(rows)), dtype=F32)
     parts[0] = p.churn_base
-    np.subtract(1, pop.interest, out=parts[1])
-    parts[1] *= parts[1]
-    parts[1] *= F32(p.churn_boredom)
-    np.subtract(1, pop.trust, out=parts[2])
-    parts[2] *= parts[2]
-    parts[2] *= F32(p.churn_lost_trust)
-    np.multiply(pop.fatigue, pop.fatigue, out=parts[3])
-    parts[3] *= F32(p.churn_fatigue)
-    np.multiply(pop.spam_exposure, F32(p.churn_harassment), out=parts[4])
-    np.multiply(pop.tyranny_exposure, F32(p.churn_tyranny), out=parts[5])
-    np.multiply(pop.offtopic_exposure, F32(p.churn_lost_focus), out=parts[6])
-    leaderless = model.groups.days_leaderless
-    if leaderless.any():  # no operator post and no active expert for a while (G2: no leader)
-        share = np.minimum(leaderless / p.leaderless_days, 1.0).astype(F32) * F32(p.churn_leaderless)
-        np.take(share, pop.group, out=parts[7])
-    else:
-        parts[7] = 0
+    parts[1] = F32(p.churn_boredom) * (1 - pop.interest[rows]) ** 2
+    parts[2] = F32(p.churn_lost_trust) * (1 - pop.trust[rows]) ** 2
+    parts[3] = F32(p.churn_fatigue) * pop.fatigue[rows] ** 2
+    parts[4] = F32(p.churn_harassment) * pop.spam_exposure[rows]
+    parts[5] = F32(p.churn_tyranny) * pop.tyranny_exposure[rows]
+    parts[6] = F32(p.churn_lost_focus) * pop.offtopic_exposure[rows]
+    parts[7] = _leaderless_share(model)[pop.group[rows]]
     return parts
 
 
-def _scale_where(hazard: np.ndarray, condition: np.ndarray, factor: float, scale: np.ndarray) -> None:
-    """hazard *= factor where condition holds, in place (no np.where temporaries)."""
-    if factor != 1.0:
-        np.multiply(condition, F32(factor - 1.0), out=scale)
-        scale += 1
-        hazard *= scale
+def _leaderless_share(model) -> np.ndarray:
+    """The leaderless part per group: no operator post and no active expert for a while (G2)."""
+    p = model.params
+    return (np.minimum(model.groups.days_leaderless / p.leaderless_days, 1.0) * p.churn_leaderless).astype(F32)
+
+
+def hazard_bound(model) -> np.ndarray:
+    """An upper bound of each member's hazard today: the parts that vary with the member's
+    remembered exposures (fatigue, ads, pruning, off-topic posts, a leaderless group) exactly,
+    interest and trust at their worst, and every factor at its largest.
+
+    Only members whose uniform draw falls under it can leave, so the exact hazard is computed
+    for them alone (thinning: the same departures as computing it for everyone, for less work).
+    """
+    pop, p = model.pop, model.params
+    bound = model.scratch("hazard", pop.n)
+    work = model.scratch("logit", pop.n)  # the activity phase's buffer, free by now
+    bound[:] = p.churn_base + p.churn_boredom + p.churn_lost_trust
+    for column, coefficient, squared in ((pop.fatigue, p.churn_fatigue, True),
+                                         (pop.spam_exposure, p.churn_harassment, False),
+                                         (pop.tyranny_exposure, p.churn_tyranny, False),
+                                         (pop.offtopic_exposure, p.churn_lost_focus, False)):
+        if coefficient and len(column) and column.max() > 0:  # a part nobody has yet costs one read
+            np.multiply(column, column if squared else F32(1), out=work)
+            work *= F32(coefficient)
+            bound += work
+    share = _leaderless_share(model)
+    if share.any():
+        bound += np.take(share, pop.group, out=work)
+    factors = (float(model.archetype_tables["churn"].max()) * max(p.silent_churn_factor, 1.0)
+               * max(p.title_churn_factor, 1.0) * (1 + max(p.newcomer_churn_weight, 0.0)))
+    bound *= F32(factors * 1.0001)  # a margin for float32 rounding
+    return bound
+
+
+def hazard(model, rows: np.ndarray, parts: np.ndarray) -> np.ndarray:
+    """The daily hazard of some rows: the parts' sum, scaled by who the member is (M4, M7, P2)."""
+    pop, p = model.pop, model.params
+    h = parts.sum(axis=0)
+    h *= model.archetype_tables["churn"][pop.archetype[rows]]
+    h *= 1 - pop.commitment[rows]
+    h *= 1 - F32(p.belonging_churn_cut) * pop.belonging[rows]  # belonging keeps members (M4)
+    h *= np.where(pop.days_inactive[rows] >= p.silent_after_days, F32(p.silent_churn_factor), F32(1))
+    h *= np.where(pop.title[rows] > 0, F32(p.title_churn_factor), F32(1))
+    h *= np.where(pop.join_day[rows] > model.day - p.newcomer_days, F32(1 + p.newcomer_churn_weight), F32(1))
+    return h
 
 
 def leave(model) -> None:
-    """Draw today's departures and record each one's dominant cause (G2)."""
-    pop, p, rng = model.pop, model.params, model.streams["churn"]
-    parts = hazard_parts(model)
-    hazard = model.scratch("hazard", pop.n)
-    scale = model.scratch("tmp", pop.n)
-    np.add.reduce(parts, axis=0, out=hazard)
-    hazard *= pop.arch_churn
-    np.subtract(1, pop.commitment, out=scale)
-    hazard *= scale
-    np.multiply(pop.belonging, F32(-p.belonging_churn_cut), out=scale)  # belonging keeps members (M4)
-    scale += 1
-    hazard *= scale
-    _scale_where(hazard, pop.days_inactive >= p.silent_after_days, p.silent_churn_factor, scale)
-    _scale_where(hazard, pop.title > 0, p.title_churn_factor, scale)
-    _scale_where(hazard, pop.join_day > model.day - p.newcomer_days, 1 + p.newcomer_churn_weight, scale)
-    leaving = rng.random(out=scale, dtype=F32) < hazard
-    leaving &= pop.status == 0
-    leaving = np.flatnonzero(leaving)
+    """Draw today's departures and record each one's dominant cause (G2).
+
+    A member leaves when a uniform draw falls under their hazard.  The draw is made for every
+    row; the hazard is computed only where the draw is under :func:`hazard_bound`.
+    """
+    pop, rng = model.pop, model.streams["churn"]
+    u = rng.random(out=model.scratch("tmp", pop.n), dtype=F32)
+    candidates = np.flatnonzero(u < hazard_bound(model))
+    candidates = candidates[pop.status[candidates] == 0]
+    parts = hazard_parts(model, candidates)
+    leaving_mask = u[candidates] < hazard(model, candidates, parts)
+    leaving = candidates[leaving_mask]
     if len(leaving) == 0:
         return
-    causes = np.argmax(parts[:, leaving], axis=0)
+    causes = np.argmax(parts[:, leaving_mask], axis=0)
     for code in np.unique(causes):
         model.exit_members(leaving[causes == code], CHURNED, CAUSES[code])

@@ -13,7 +13,7 @@ import pandas as pd
 from .churn import CAUSES
 from .health import PARTS, group_health
 from .params import ARCHETYPES
-from .population import FIELDS, STATUS_NAMES
+from .population import RECORD, STATUS_NAMES
 
 ACTION_COLUMNS = ("day", "rule", "action", "members", "groups", "cost")
 
@@ -129,11 +129,7 @@ def _mean_over(model, column: np.ndarray, alive: np.ndarray, denom: int) -> floa
 def members_table(model) -> pd.DataFrame:
     """One row per member ever seen, with codes turned into the domain's names."""
     rows = model.pop.all_rows()
-    keep = ("member_id", "source", "archetype", "join_day", "group", "status", "exit_day", "exit_cause",
-            "title", "points", "posts", "warnings", "interest", "trust", "habit", "fatigue",
-            "days_inactive", "spammer", "voice", "first_post_day", "first_reply", "posted_again")
-    assert set(keep) <= set(FIELDS)
-    table = pd.DataFrame({name: rows[name] for name in keep})
+    table = pd.DataFrame({name: rows[name] for name in RECORD})
     table["source"] = pd.Categorical.from_codes(rows["source"], categories=list(model.source_names))
     table["archetype"] = pd.Categorical.from_codes(rows["archetype"], categories=list(ARCHETYPES))
     table["status"] = pd.Categorical.from_codes(rows["status"], categories=list(STATUS_NAMES))

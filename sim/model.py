@@ -193,13 +193,12 @@ class CommunityModel(mesa.Model):
         return buf[..., : shape[-1]]
 
     def add_members(self, count: int, archetype: np.ndarray, **values) -> slice:
-        """Add members: their archetype's activity offset and churn multiplier go with them, and
+        """Add members: their archetype's activity offset goes with them, and
         each draws a voice, a lognormal propensity to post with mean 1 (participation inequality)."""
         sigma = self.params.voice_sigma
         voice = self.streams["acquisition"].lognormal(-sigma * sigma / 2, sigma, count).astype(np.float32)
         return self.pop.add(count, archetype=archetype, voice=voice,
-                            arch_activity=self.archetype_tables["activity"][archetype],
-                            arch_churn=self.archetype_tables["churn"][archetype], **values)
+                            arch_activity=self.archetype_tables["activity"][archetype], **values)
 
     def source_code(self, name: str) -> int:
         return self.source_names.index(name)

@@ -15,9 +15,10 @@ from .columns import Columns
 MEMBER, CHURNED, REMOVED = 0, 1, 2
 STATUS_NAMES = ("member", "churned", "removed")
 
-# field -> dtype.  float32 keeps memory and bandwidth low; precision needs are modest.
+# field -> dtype.  float32 keeps memory and bandwidth low; precision needs are modest.  Counts
+# that stay small (a day's posts, warnings, days within the 3,650-day horizon) are int16.
 FIELDS: dict[str, np.dtype] = {
-    "member_id": np.int64,
+    "member_id": np.int32,       # up to 2**31 - 1 members ever seen in one run
     "interest": np.float32,      # M1, 0..1
     "trust": np.float32,         # M2, 0..1
     "habit": np.float32,         # M3, 0..1
@@ -28,21 +29,20 @@ FIELDS: dict[str, np.dtype] = {
     "offtopic_exposure": np.float32,  # remembered off-topic operator posts read (G2: lost focus), decays
     "commitment": np.float32,    # churn cut bought by the fee paid (P2)
     "points": np.float32,        # P6
-    "days_inactive": np.int32,
+    "days_inactive": np.int16,
     "posts": np.int32,
-    "posts_today": np.int32,
-    "spam_today": np.int32,
-    "warnings": np.int32,
-    "rewards_received": np.int32,
-    "join_day": np.int32,
-    "exit_day": np.int32,        # -1 while a member
+    "posts_today": np.int16,
+    "spam_today": np.int16,
+    "warnings": np.int16,
+    "rewards_received": np.int16,
+    "join_day": np.int16,
+    "exit_day": np.int16,        # -1 while a member
     "group": np.intp,            # intp: the index type, so per-group gathers need no conversion
     "archetype": np.int8,        # index into params.ARCHETYPES
     "arch_activity": np.float32, # the archetype's activity offset, kept per row to avoid a gather a day
-    "arch_churn": np.float32,    # the archetype's churn multiplier, likewise
     "belonging": np.float32,     # felt belonging (M4): from rituals, roles and events; cuts churn
     "voice": np.float32,         # the member's own propensity to post (heavy-tailed, mean 1)
-    "first_post_day": np.int32,  # day of the first post or question; -1 before it
+    "first_post_day": np.int16,  # day of the first post or question; -1 before it
     "first_reply": np.int8,      # was that first contribution answered? 1 yes, 0 no, -1 not yet
     "posted_again": np.bool_,    # did the member contribute again on a later day
     "source": np.int16,          # index into the model's source names
@@ -54,6 +54,13 @@ FIELDS: dict[str, np.dtype] = {
     "asked_today": np.bool_,
     "answered_today": np.bool_,
 }
+
+
+# What is kept of a member after they leave: the fields the ``members`` table reports.
+RECORD: tuple[str, ...] = ("member_id", "source", "archetype", "join_day", "group", "status", "exit_day",
+                           "exit_cause", "title", "points", "posts", "warnings", "interest", "trust", "habit",
+                           "fatigue", "days_inactive", "spammer", "voice", "first_post_day", "first_reply",
+                           "posted_again")
 
 
 class Population(Columns):
@@ -76,17 +83,18 @@ class Population(Columns):
         return self.status == MEMBER
 
     def compact(self) -> None:
-        """Move the rows of members who left into the archive once they are an eighth of rows."""
+        """Move the record of members who left (:data:`RECORD`) into the archive once they are an
+        eighth of rows, and drop their rows."""
         gone = self.status != MEMBER
         n_gone = int(np.count_nonzero(gone))
         if n_gone == 0 or n_gone * 8 < self.n:
             return
-        self.archive.append({name: getattr(self, name)[gone].copy() for name in FIELDS})
+        self.archive.append({name: getattr(self, name)[gone] for name in RECORD})
         self.keep(~gone)
 
     def all_rows(self) -> dict[str, np.ndarray]:
-        """Every member ever seen (live rows and the archive), sorted by ``member_id``."""
-        parts = self.archive + [{name: getattr(self, name) for name in FIELDS}]
-        merged = {name: np.concatenate([p[name] for p in parts]) for name in FIELDS}
+        """The :data:`RECORD` of every member ever seen (live rows and the archive), by ``member_id``."""
+        parts = self.archive + [{name: getattr(self, name) for name in RECORD}]
+        merged = {name: np.concatenate([p[name] for p in parts]) for name in RECORD}
         order = np.argsort(merged["member_id"], kind="stable")
         return {name: col[order] for name, col in merged.items()}
