@@ -32,7 +32,7 @@ import random
 import mesa
 import numpy as np
 
-from .behavior import EXPERT, OperatorContent
+from .behavior import EXPERT, OperatorContent, group_pull
 from .churn import CAUSES
 from .model import CommunityModel
 from .population import CHURNED, MEMBER
@@ -260,9 +260,7 @@ class AgentCommunityModel(CommunityModel):
         """Every member opens the group or not; groups tally; every member lives the rest of the day."""
         members = self._load()
         p, groups = self.params, self.groups
-        pull = (p.act_peer * groups.active_ratio_prev + p.act_core * groups.core_share_prev
-                + p.act_content * np.log1p(content.posts) + p.act_ritual * content.ritual
-                + p.act_talk * content.talk + p.act_bias).tolist()
+        pull = group_pull(self, content).tolist()  # a model-level structure, shared with the vector engine
         for member in members:
             member.open_group(pull[member.group])
         day = GroupDay(self, content, members)
@@ -336,6 +334,7 @@ class AgentCommunityModel(CommunityModel):
         active_g, core_g = np.array(active_g, dtype=np.int64), np.array(core_g, dtype=np.int64)
         self.groups.active_ratio_prev[:] = active_g / size
         self.groups.core_share_prev[:] = core_g / size
+        self.groups.core_prev[:] = core_g
         member_posts = np.array(day.member_posts, dtype=float)
         spam = np.array(day.spam, dtype=np.int64)
         self.today.update(

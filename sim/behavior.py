@@ -75,6 +75,20 @@ def _axpy(out: np.ndarray, a: float, x: np.ndarray, tmp: np.ndarray) -> None:
     out += tmp
 
 
+def group_pull(model, content: OperatorContent) -> np.ndarray:
+    """Each group's pull on its members' daily log-odds of activity (M3, M5, P3, P4, P5).
+
+    Yesterday's active share and core share, fresh operator posts, the ritual and a guest talk
+    pull members in.  A copy opened without enough core members (fewer than ``copy_min_core``)
+    is a weak copy: it has no culture of its own yet and loses ``act_weak_copy`` (P3).
+    """
+    p, groups = model.params, model.groups
+    weak = groups.is_copy & (groups.core_prev < p.copy_min_core)
+    return (p.act_peer * groups.active_ratio_prev + p.act_core * groups.core_share_prev
+            + p.act_content * np.log1p(content.posts) + p.act_ritual * content.ritual
+            + p.act_talk * content.talk + p.act_bias - p.act_weak_copy * weak).astype(F32)
+
+
 def active_members(model, content: OperatorContent) -> np.ndarray:
     """Who opens the group today (M3, M5): habit plus stimulus, minus fatigue; row indices.
 
@@ -82,14 +96,11 @@ def active_members(model, content: OperatorContent) -> np.ndarray:
     active ratio, its core share, fresh operator posts, the ritual, a guest talk), any
     stimulus from yesterday's actions, the archetype's offset, minus fatigue.
     """
-    pop, p, groups, rng = model.pop, model.params, model.groups, model.streams["behaviour"]
+    pop, p, rng = model.pop, model.params, model.streams["behaviour"]
     n = pop.n
-    group_pull = (p.act_peer * groups.active_ratio_prev + p.act_core * groups.core_share_prev
-                  + p.act_content * np.log1p(content.posts) + p.act_ritual * content.ritual
-                  + p.act_talk * content.talk + p.act_bias).astype(F32)
     z = model.scratch("logit", n)
     tmp = model.scratch("tmp", n)
-    np.take(group_pull, pop.group, out=z)
+    np.take(group_pull(model, content), pop.group, out=z)
     z += pop.arch_activity
     _axpy(z, p.act_interest, pop.interest, tmp)
     _axpy(z, p.act_trust, pop.trust, tmp)
@@ -294,6 +305,7 @@ def member_day(model, content: OperatorContent) -> None:
     core_g = np.bincount(grp[is_core], minlength=groups.count)
     groups.active_ratio_prev[:] = active_g / size
     groups.core_share_prev[:] = core_g / size
+    groups.core_prev[:] = core_g
     model.today.update(
         active=len(idx), member_messages=int(posts.sum()), questions=len(asked),
         answered=len(answered), spam_messages=int(spam_g.sum()),

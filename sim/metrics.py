@@ -88,6 +88,8 @@ def record_day(model) -> None:
         "core": int(np.count_nonzero(model.is_core & alive)),
         "spammers": int(np.count_nonzero(pop.spammer & alive)),
         "groups": int(np.count_nonzero(groups.size > 0)),
+        "weak_copies": int(np.count_nonzero(groups.is_copy & (groups.core_prev < model.params.copy_min_core)
+                                            & (groups.size > 0))),
         # the community's stage: the stage that holds the most members (G1)
         "stage": model.policy.chart.states[int(np.argmax(np.bincount(
             groups.stage, weights=groups.size, minlength=len(model.policy.chart.states))))],

@@ -229,7 +229,9 @@ class CommunityModel(mesa.Model):
             self.removed_today += len(rows)
 
     def split_group(self, gid: int, move_share: float = 0.5, core_rows: np.ndarray | None = None) -> int:
-        """Open a new group seeded with up to ``split_core_members`` core members of ``gid`` (P3).
+        """Open a new group seeded with up to ``split_core_members`` core members of ``gid`` (P3),
+        or the policy's ``groups.copy_core_members``.  A copy with fewer than ``copy_min_core``
+        core members is a weak copy (:func:`sim.behavior.group_pull`).
 
         A rule-driven split also moves ``move_share`` of the other members; a split forced by
         the cap (``on_full: split``) moves only the core, and newcomers fill the new group.
@@ -244,12 +246,16 @@ class CommunityModel(mesa.Model):
             candidates = rows[core]
         else:
             candidates = core_rows[pop.group[core_rows] == gid]
-        take = min(int(self.params.split_core_members), len(candidates))
+        seed = self.policy.policy.groups.copy_core_members
+        take = min(int(self.params.split_core_members if seed is None else seed), len(candidates))
         movers = rng.choice(candidates, size=take, replace=False) if take else candidates[:0]
         if move_share > 0:
             others = rows[~core & (pop.status[rows] == 0)]
             movers = np.concatenate([movers, others[rng.random(len(others)) < move_share]])
         pop.group[movers] = new
+        groups.is_copy[new] = True
+        groups.core_prev[new] = take  # its seed core counts from its first day (P3)
+        groups.core_prev[gid] -= take
         groups.size[gid] -= len(movers)
         groups.size[new] += len(movers)
         self.today["splits"] += 1

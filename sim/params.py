@@ -141,6 +141,9 @@ _SPECS: list[Param] = [
     Param("title_trust_gain", 0.05, 0, 1, "share of headroom", "trust gained when a title is granted (M4, P6)"),
     Param("warn_trust_loss", 0.05, 0, 1, "share of trust", "trust a warned member loses"),
     Param("split_core_members", 8, 0, 1000, "members", "core members moved to seed a new group when one splits (P3)"),
+    Param("copy_min_core", 5, 0, 1000, "members",
+          "core members a copied group needs before it has its own culture; below it, a weak copy (P3)"),
+    Param("act_weak_copy", 0.5, 0, 5, "log-odds", "activity lost in a weak copy: a group copied without a core (P3)"),
     # --- belonging, events and surveys (M4, P12) ---
     Param("belonging_decay", 0.005, 0, 1, "per day", "share of belonging that fades each day"),
     Param("ritual_belonging_gain", 0.05, 0, 1, "share of headroom", "belonging from attending the ritual (M4)"),

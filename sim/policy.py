@@ -46,6 +46,9 @@ class Groups(_Strict):
     on_full: Literal["split", "close"] = "split"
     segment_by: Literal["archetype", "source"] | None = Field(
         None, description="run separate groups per member segment (P13): by archetype or by source")
+    copy_core_members: int | None = Field(
+        None, ge=0, le=1000, description="core members moved to seed each copy when a group splits (P3); "
+                                         "null for the scenario's params.split_core_members")
 
 
 class Content(_Strict):

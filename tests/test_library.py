@@ -88,3 +88,12 @@ def test_a_dead_group_carries_the_main_cause_of_its_last_30_days():
             recent = left & (members["exit_day"] > died_on - 30)
             causes = np.bincount(members["exit_cause"][recent] - 1, minlength=len(CAUSES))
             assert causes[model.groups.dead_cause[gid]] > 0
+
+
+def test_copying_with_and_without_a_core():
+    """copy-with-and-without-core: copies seeded with core members are livelier and stop being weak sooner (P3)."""
+    empty, seeded, diff = _pair("copy-with-and-without-core", "copy-without-core", "copy-with-core")
+    assert _clear_up(diff["active_ratio_mean"])
+    weak_empty = empty.daily.groupby("replicate")["weak_copies"].mean()
+    weak_seeded = seeded.daily.groupby("replicate")["weak_copies"].mean()
+    assert (weak_seeded < weak_empty).mean() >= 0.8, (weak_empty.tolist(), weak_seeded.tolist())
