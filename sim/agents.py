@@ -236,9 +236,7 @@ class GroupDay:
                                   + p.value_per_operator_post * 3.0 * talk + p.value_member_posts * math.log1p(posts)))
             self.messages.append(ops + posts + self.spam[g])
             self.overload.append(max(ops + posts - p.attention_budget, 0) / p.attention_budget)
-        # a group with no operator post and no active expert today goes one more day without a leader (G2)
-        led = (content.posts > 0) | (np.array(experts) > 0)
-        model.groups.days_leaderless[:] = np.where(led, 0, model.groups.days_leaderless + 1)
+        model.groups.count_leadership((content.posts > 0) | (np.array(experts) > 0))
 
 
 class AgentCommunityModel(CommunityModel):

@@ -199,7 +199,7 @@ def member_day(model, content: OperatorContent) -> None:
     asked = idx[asks]
     experts_g = np.bincount(g_idx[arch[idx] == EXPERT], minlength=groups.count)
     led = (content.posts > 0) | (experts_g > 0)  # an operator posted or an expert was around (G2)
-    groups.days_leaderless[:] = np.where(led, 0, groups.days_leaderless + 1)
+    groups.count_leadership(led)
     expert_answers = 1.0 - (1.0 - p.expert_answer_prob) ** experts_g
     u = rng.random(len(asked))
     rate_op = pol.service.answer_rate

@@ -69,6 +69,11 @@ class Groups(Columns):
         self.churned_today[:] = 0
         self.removed_today[:] = 0
 
+    def count_leadership(self, led: np.ndarray) -> None:
+        """A group led today (an operator post or an active expert) resets its leaderless days;
+        any other goes one more day without a leader (G2)."""
+        self.days_leaderless[:] = np.where(led, 0, self.days_leaderless + 1)
+
     def record(self, day: int, **today: np.ndarray) -> None:
         """Store one day's per-group figures in the 7-day ring."""
         slot = day % WINDOW
