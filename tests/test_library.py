@@ -97,3 +97,17 @@ def test_copying_with_and_without_a_core():
     weak_empty = empty.daily.groupby("replicate")["weak_copies"].mean()
     weak_seeded = seeded.daily.groupby("replicate")["weak_copies"].mean()
     assert (weak_seeded < weak_empty).mean() >= 0.8, (weak_empty.tolist(), weak_seeded.tolist())
+
+
+def test_pruning_versus_tyranny():
+    """pruning-vs-tyranny: aggressive pruning looks active, loses members, and tyranny leads churn (P7)."""
+    gentle, aggressive, diff = _pair("pruning-vs-tyranny", "gentle-pruning", "aggressive-pruning")
+    causes = ("evaporation", "boredom", "lost_trust", "fatigue", "harassment", "tyranny")
+
+    def dominant(result):
+        return max(causes, key=lambda c: result.kpis[f"churn_{c}"].mean())
+
+    assert dominant(aggressive) == "tyranny"
+    assert dominant(gentle) != "tyranny"
+    assert _clear_up(diff["active_ratio_mean"])
+    assert _clear_down(diff["members_end"])
