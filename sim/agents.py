@@ -32,7 +32,7 @@ import random
 import mesa
 import numpy as np
 
-from .behavior import EXPERT, OperatorContent, group_pull
+from .behavior import EXPERT, OperatorContent, close_member_day, group_pull
 from .churn import CAUSES
 from .model import CommunityModel
 from .population import CHURNED, MEMBER
@@ -327,19 +327,9 @@ class AgentCommunityModel(CommunityModel):
                 core_rows.append(member.row)
         is_core = np.zeros(self.pop.n, dtype=bool)
         is_core[core_rows] = True
-        self.is_core = is_core
-        size = np.maximum(self.groups.size, 1)
-        active_g, core_g = np.array(active_g, dtype=np.int64), np.array(core_g, dtype=np.int64)
-        self.groups.active_ratio_prev[:] = active_g / size
-        self.groups.core_share_prev[:] = core_g / size
-        self.groups.core_prev[:] = core_g
-        member_posts = np.array(day.member_posts, dtype=float)
-        spam = np.array(day.spam, dtype=np.int64)
-        self.today.update(
-            active=int(active_g.sum()), member_messages=int(member_posts.sum()),
-            questions=sum(m.asked for m in members), answered=sum(m.answered_today for m in members),
-            spam_messages=int(spam.sum()), operator_messages=int(content.posts.sum()),
-            ritual=bool(content.ritual.any()), talks=int(np.count_nonzero(content.talk)),
-            referrals_brought=self.pending_referrals, active_g=active_g, member_messages_g=member_posts,
-            spam_g=spam, messages_g=np.array(day.messages, dtype=float), core_g=core_g,
-        )
+        close_member_day(self, content, is_core=is_core, active_g=np.array(active_g, dtype=np.int64),
+                         core_g=np.array(core_g, dtype=np.int64),
+                         member_posts_g=np.array(day.member_posts, dtype=float),
+                         spam_g=np.array(day.spam, dtype=np.int64), messages_g=np.array(day.messages, dtype=float),
+                         questions=sum(m.asked for m in members),
+                         answered=sum(m.answered_today for m in members))

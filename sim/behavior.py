@@ -299,16 +299,26 @@ def member_day(model, content: OperatorContent) -> None:
 
     # --- core members (M5) and today's per-group figures ---
     is_core = core_mask(pop, p)
+    close_member_day(model, content, is_core=is_core,
+                     active_g=np.bincount(g_idx, minlength=groups.count),
+                     core_g=np.bincount(grp[is_core], minlength=groups.count),
+                     member_posts_g=member_posts_g, spam_g=spam_g, messages_g=messages_g,
+                     questions=len(asked), answered=len(answered))
+
+
+def close_member_day(model, content: OperatorContent, *, is_core, active_g, core_g, member_posts_g,
+                     spam_g, messages_g, questions: int, answered: int) -> None:
+    """Keep today's core members and per-group figures: tomorrow's pull (M3, M5), the weak-copy
+    test (P3) and the day's counts for the metrics.  Both engines end their member day here."""
+    groups = model.groups
     model.is_core = is_core
     size = np.maximum(groups.size, 1)
-    active_g = np.bincount(g_idx, minlength=groups.count)
-    core_g = np.bincount(grp[is_core], minlength=groups.count)
     groups.active_ratio_prev[:] = active_g / size
     groups.core_share_prev[:] = core_g / size
     groups.core_prev[:] = core_g
     model.today.update(
-        active=len(idx), member_messages=int(posts.sum()), questions=len(asked),
-        answered=len(answered), spam_messages=int(spam_g.sum()),
+        active=int(active_g.sum()), member_messages=int(member_posts_g.sum()), questions=questions,
+        answered=answered, spam_messages=int(spam_g.sum()),
         operator_messages=int(content.posts.sum()), ritual=bool(content.ritual.any()),
         talks=int(np.count_nonzero(content.talk)), referrals_brought=model.pending_referrals,
         active_g=active_g, member_messages_g=member_posts_g, spam_g=spam_g,
