@@ -32,7 +32,7 @@ import random
 import mesa
 import numpy as np
 
-from .behavior import EXPERT, OperatorContent, close_member_day, group_pull
+from .behavior import EXPERT, OperatorContent, close_member_day, group_pull, posting_factor, value_offered
 from .churn import CAUSES
 from .model import CommunityModel
 from .population import CHURNED, MEMBER
@@ -79,7 +79,7 @@ class Member(mesa.Agent):
         self.asked = False
         if not self.active_today:
             return
-        mean = m.arch_posts[self.archetype] * self.interest * self.voice * 2.0 * p.post_rate
+        mean = m.arch_posts[self.archetype] * self.interest * self.voice * 2.0 * p.post_rate * m.posting_factor[self.group]
         if mean > 0:
             q = mean / (1.0 + mean)          # P(k) = (1 - q) q^k
             self.posts_today = int(math.log(max(rnd.random(), 1e-30)) / math.log(max(q, 1e-12)))
@@ -229,11 +229,10 @@ class GroupDay:
                 self.spam[member.group] += int(p.spam_posts_per_day)
         self.expert_answers = [1.0 - (1.0 - p.expert_answer_prob) ** e for e in experts]
         self.answer_speed = math.exp(-pol.service.answer_within_hours / p.answer_time_scale)
-        self.value, self.overload, self.messages = [], [], []
+        self.value = value_offered(model, content, np.array(self.member_posts, dtype=float)).tolist()
+        self.overload, self.messages = [], []
         for g in range(n):
-            ops, posts, talk = self.operator_posts[g], self.member_posts[g], float(content.talk[g])
-            self.value.append(min(p.value_cap, p.value_per_operator_post * pol.content.quality * pol.content.focus * ops
-                                  + p.value_per_operator_post * 3.0 * talk + p.value_member_posts * math.log1p(posts)))
+            ops, posts = self.operator_posts[g], self.member_posts[g]
             self.messages.append(ops + posts + self.spam[g])
             self.overload.append(max(ops + posts - p.attention_budget, 0) / p.attention_budget)
         model.groups.count_leadership((content.posts > 0) | (np.array(experts) > 0))
@@ -259,6 +258,8 @@ class AgentCommunityModel(CommunityModel):
         members = self._load()
         p, groups = self.params, self.groups
         pull = group_pull(self, content).tolist()  # a model-level structure, shared with the vector engine
+        factor = posting_factor(self)
+        self.posting_factor = [1.0] * groups.count if factor is None else factor.tolist()
         for member in members:
             member.open_group(pull[member.group])
         day = GroupDay(self, content, members)

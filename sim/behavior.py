@@ -119,6 +119,34 @@ def active_members(model, content: OperatorContent) -> np.ndarray:
     return np.flatnonzero(active)
 
 
+def value_offered(model, content: OperatorContent, member_posts_g: np.ndarray) -> np.ndarray:
+    """The value each group offers its readers today (M1, P5), capped at what one can take in.
+
+    Operator posts (by quality and focus), a guest talk (worth three posts) and members' own
+    posts add up.  It also moves each group's memory of how much of the content given to it
+    (by guests and operators, not by its members) came from guests.
+    """
+    p, pol, groups = model.params, model.policy.policy, model.groups
+    operator = p.value_per_operator_post * pol.content.quality * pol.content.focus * content.posts
+    guest = p.value_per_operator_post * 3.0 * content.talk
+    total = operator + guest + p.value_member_posts * np.log1p(member_posts_g)
+    rate = F32(1 / p.guest_memory_days)
+    groups.guest_value += rate * (guest - groups.guest_value)
+    groups.led_value += rate * (guest + operator - groups.led_value)
+    return np.minimum(p.value_cap, total).astype(F32)
+
+
+def posting_factor(model) -> np.ndarray | None:
+    """Per group, the share of their usual posting members keep (P5): a group whose content comes
+    from invited guests rather than its own operators and experts makes its members lazy.
+    None when no group has had a guest talk."""
+    groups, p = model.groups, model.params
+    if not groups.guest_value.any() or not p.guest_laziness:
+        return None
+    reliance = groups.guest_value / np.maximum(groups.led_value, F32(1e-9))
+    return (1 - F32(p.guest_laziness) * reliance).astype(F32)
+
+
 def member_posts(model, idx: np.ndarray) -> np.ndarray:
     """Posts of today's active members: geometric counts whose mean is set by archetype and interest.
 
@@ -129,6 +157,9 @@ def member_posts(model, idx: np.ndarray) -> np.ndarray:
     mean = np.take(model.archetype_tables["posts"], pop.archetype[idx])
     mean *= pop.interest[idx]
     mean *= pop.voice[idx]
+    factor = posting_factor(model)
+    if factor is not None:
+        mean *= np.take(factor, pop.group[idx])
     mean *= F32(2.0 * p.post_rate)
     # P(k) = (1 - q) q^k with q = mean / (1 + mean); k = floor(log u / log q)
     q = mean / (1 + mean)
@@ -225,11 +256,7 @@ def member_day(model, content: OperatorContent) -> None:
     spam_g = np.bincount(grp[spam_rows], minlength=groups.count) * int(p.spam_posts_per_day)
 
     # --- value received raises interest (M1); ads erode interest and trust (M6, M2) ---
-    value_g = np.minimum(
-        p.value_cap,
-        p.value_per_operator_post * pol.content.quality * pol.content.focus * content.posts
-        + p.value_per_operator_post * 3.0 * content.talk
-        + p.value_member_posts * np.log1p(member_posts_g)).astype(F32)
+    value_g = value_offered(model, content, member_posts_g)
     pop.interest *= F32(1 - p.interest_decay)
     interest = pop.interest[idx]
     interest += p.interest_gain * np.take(value_g, g_idx) * (1 - interest)

@@ -28,6 +28,8 @@ FIELDS = {
     "core_share_prev": np.float32,    # the latest day's core share (M5)
     "core_prev": np.int32,            # the latest day's core members (P3: is a copy still weak?)
     "is_copy": np.bool_,              # opened by a split, as a copy of another group (P3)
+    "guest_value": np.float32,        # recent value from guest talks (moving average, P5)
+    "led_value": np.float32,          # recent value from guests and operators together (moving average, P5)
     "stage": np.int16,               # lifecycle stage (G1): index into the stage chart's states
     "segment": np.int16,             # the member segment a group serves (P13); -1 for any
     "days_leaderless": np.int32,     # days in a row without an operator post or an active expert (G2)

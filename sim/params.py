@@ -73,6 +73,9 @@ _SPECS: list[Param] = [
     Param("value_per_operator_post", 0.6, 0, 10, "value per post at quality 1", "value one operator post gives its readers"),
     Param("value_member_posts", 0.25, 0, 10, "value per log(1+posts)", "value members' own posts give their readers (P5)"),
     Param("value_cap", 2.0, 0, 20, "value units", "most value a reader can take in on one day"),
+    Param("guest_laziness", 0.6, 0, 1, "share",
+          "share of members' posting lost when all of a group's given content comes from guest talks (P5: members grow lazy)"),
+    Param("guest_memory_days", 30, 1, 365, "days", "days over which a group's reliance on guest talks is measured (P5)"),
     # --- trust (M2) ---
     Param("trust_answer_gain", 0.15, 0, 1, "share of headroom", "trust gained when a member's question is answered (P9)"),
     Param("answer_time_scale", 12.0, 0.1, 1000, "hours", "an operator's answer after this many hours builds 1/e of "

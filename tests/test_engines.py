@@ -28,7 +28,8 @@ REPLICATES = 30
 FAMILY_ALPHA = 0.01
 MAX_MEMBERS = 2_000
 # The shipped scenarios whose membership never passes MAX_MEMBERS (kept honest by the test below).
-SMALL = ("birth-to-death", "cold-start", "existing-group", "paid-small-group", "pruning-vs-tyranny", "referral-bait",
+SMALL = ("birth-to-death", "cold-start", "existing-group", "guest-speakers-vs-internal-experts", "paid-small-group",
+         "pruning-vs-tyranny", "referral-bait",
          "ritual-vs-random", "sales-push", "spam-prone")
 
 

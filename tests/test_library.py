@@ -111,3 +111,36 @@ def test_pruning_versus_tyranny():
     assert dominant(gentle) != "tyranny"
     assert _clear_up(diff["active_ratio_mean"])
     assert _clear_down(diff["members_end"])
+
+
+def test_guest_speakers_versus_internal_experts():
+    """guest-speakers-vs-internal-experts: with guests only, activity spikes on talk days, interest
+    decays between talks, members post less (they grow lazy) and boredom leads churn (P5)."""
+    from sim.experiment import interval
+
+    guests, experts, _ = _pair("guest-speakers-vs-internal-experts", "guest-speakers", "internal-experts")
+    daily = guests.daily
+    talk_days = sorted(set(daily.loc[daily["talks"] > 0, "day"]))
+    assert len(talk_days) >= 15
+    for _, run in daily.groupby("replicate"):
+        on_talk = run.loc[run["talks"] > 0, "active_ratio"].mean()
+        assert on_talk > run.loc[run["talks"] == 0, "active_ratio"].mean() + 0.1
+
+    def fade(run):  # mean interest the day after a talk minus five days later
+        interest = run.set_index("day")["mean_interest"]
+        return np.mean([interest[t + 1] - interest[t + 6] for t in talk_days if t + 6 in interest.index])
+
+    fades = daily.groupby("replicate").apply(fade)
+    assert fades.mean() > 0 and (fades > 0).mean() >= 0.8, fades.tolist()
+
+    def posts_per_active(result):
+        by = result.daily.groupby("replicate")
+        return by["member_messages"].sum() / by["active"].sum()
+
+    # the same group with members who never grow lazy, on the same seeds: they would post more
+    eager = compare(*(sim.load_setup(scenario("guest-speakers-vs-internal-experts"), policy("guest-speakers"), sets)
+                      for sets in (["params.guest_laziness=0"], [])), replicates=10, workers=1)[0]
+    lazier = interval((posts_per_active(eager) - posts_per_active(guests)).to_numpy())
+    assert lazier["ci95"][0] > 0, lazier
+    causes = {c: guests.kpis[f"churn_{c}"].mean() for c in ("boredom", "lost_trust", "fatigue", "harassment", "leaderless")}
+    assert max(causes, key=causes.get) == "boredom"
