@@ -99,6 +99,8 @@ def record_day(model) -> None:
         "splits": today["splits"],
         "sales": today.get("sales", 0),
         "event_participants": today.get("event_participants", 0),
+        "campaigns": today.get("campaigns", 0),              # community-rule actions, one per group
+        "members_reached": today.get("members_reached", 0),  # members reached by rule actions today
         "cost": sum(spent.values()),
         **{f"cost_{kind}": amount for kind, amount in spent.items()},
         "revenue": model.revenue_today,

@@ -270,6 +270,9 @@ class CommunityModel(mesa.Model):
                       groups: np.ndarray | None = None) -> None:
         """One row of the ``actions`` table per rule, action and day."""
         self.spend("actions", cost)
+        self.today["members_reached"] = self.today.get("members_reached", 0) + len(rows)
+        if groups is not None:  # a community rule's campaign, one per group it ran in
+            self.today["campaigns"] = self.today.get("campaigns", 0) + len(groups)
         n_groups = len(groups) if groups is not None else len(np.unique(self.pop.group[rows]))
         self.action_rows.append((self.day, rule, action, len(rows), n_groups, float(cost)))
 

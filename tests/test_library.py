@@ -144,3 +144,26 @@ def test_guest_speakers_versus_internal_experts():
     assert lazier["ci95"][0] > 0, lazier
     causes = {c: guests.kpis[f"churn_{c}"].mean() for c in ("boredom", "lost_trust", "fatigue", "harassment", "leaderless")}
     assert max(causes, key=causes.get) == "boredom"
+
+
+def test_a_cold_start_with_and_without_seed_members():
+    """cold-start: seed members make the first month lively, grow a core sooner and a bigger group (G1, M5)."""
+    unseeded, seeded, diff = compare(*(sim.load_setup(scenario("cold-start"), None, sets)
+                                       for sets in (["population.seed_members=0"], [])), replicates=10, workers=1)
+    assert _clear_up(diff["members_end"])
+    assert _clear_up(diff["active_ratio_mean"])
+    for column, days in (("active_ratio", range(30)), ("core", [60])):
+        a = unseeded.daily[unseeded.daily["day"].isin(days)].groupby("replicate")[column].mean()
+        b = seeded.daily[seeded.daily["day"].isin(days)].groupby("replicate")[column].mean()
+        assert (b > a).mean() >= 0.8, (column, a.tolist(), b.tolist())
+
+
+def test_daily_campaign_and_reach_columns_add_up_to_the_actions_table():
+    """A trainer's daily columns: campaigns (community-rule actions, one per group) and members reached."""
+    setup = sim.load_setup(scenario("birth-to-death"), policy("community-playbook"), ["days=120"])
+    result = sim.run(setup, replicates=2, workers=1)
+    daily, actions = result.daily, result.actions
+    assert daily["campaigns"].sum() > 0
+    community = actions[actions["rule"].isin([r.name for r in setup.policy.community_rules])]
+    assert daily["campaigns"].sum() == community["groups"].sum()
+    assert daily["members_reached"].sum() == actions["members"].sum()

@@ -51,8 +51,8 @@ def test_grid_results_are_identical_on_one_two_workers_and_dask(tmp_path, capsys
 
 def test_a_killed_sweep_resumes_to_exactly_the_full_set(tmp_path):
     out = tmp_path / "killed"
-    args = [sys.executable, "-m", "sim.cli", "sweep", scenario("existing-group"), "--grid", "days=30,31,32,33",
-            "--set", "population.initial_members=300", "--replicates", "10", "--workers", "1",
+    args = [sys.executable, "-m", "sim.cli", "sweep", scenario("existing-group"), "--grid", "days=60,61,62,63",
+            "--set", "population.initial_members=2000", "--replicates", "10", "--workers", "1",
             "--out", str(out), "--no-progress"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 60
