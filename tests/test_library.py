@@ -47,10 +47,13 @@ def test_a_referral_bait_that_loses_money():
 
 
 def test_a_sales_push_before_and_after_trust_exists():
-    """sales-push: selling before trust exists leaves less trust and fewer members."""
-    _, _, diff = _pair("sales-push", "sales-early", "sales-late")
+    """sales-push: selling before trust exists leaves less trust, fewer members and less revenue."""
+    early, _, diff = _pair("sales-push", "sales-early", "sales-late")
     assert _clear_up(diff["mean_trust_end"])
     assert _clear_up(diff["members_end"])
+    assert _clear_up(diff["revenue_total"])
+    causes = {c: early.kpis[f"churn_{c}"].mean() for c in ("boredom", "lost_trust", "fatigue", "harassment")}
+    assert max(causes, key=causes.get) == "boredom"
 
 
 def test_death_by_boredom():
