@@ -6,6 +6,8 @@ interval of the paired difference lies on the side the domain notes predict.
 
 from __future__ import annotations
 
+import numpy as np
+
 import sim
 from sim.experiment import compare
 
@@ -185,3 +187,46 @@ def test_groups_can_be_run_by_member_segment():
     current = members[members["status"] == "member"]
     assert current.groupby(["replicate", "group"])["archetype"].nunique().max() == 1
     assert current.groupby("replicate")["group"].nunique().min() >= 5  # every archetype, and its copies
+
+
+def test_a_fee_buys_commitment():
+    """P2: members who paid to join leave less often than members who joined the same group free."""
+    free, paid, _ = _diff("cold-start", "weekly-ritual", sets_b=["policy.admission.fee=50"])
+
+    def churn_share(result):  # among members who came through a channel (seed members pay nothing)
+        m = result.members
+        joined = m[~m["source"].isin(["seed", "initial"])]
+        return (joined["status"] == "churned").groupby(joined["replicate"]).mean()
+
+    from sim.experiment import interval
+
+    assert _below_zero(interval((churn_share(paid) - churn_share(free)).to_numpy()))
+    assert paid.kpis["revenue_total"].min() > 0 == free.kpis["revenue_total"].max()
+    assert (paid.kpis["joined_total"] < free.kpis["joined_total"]).all()  # and the fee keeps some out
+
+
+def test_rewards_wear_off_with_repetition():
+    """P6: a red envelope's nudge shrinks with every reward a member has already had."""
+    from sim.actions import ACTIONS
+    from sim.model import CommunityModel
+
+    model = CommunityModel(sim.load_setup(scenario("existing-group"), policy("baseline"), ["days=5"]))
+    rows = np.flatnonzero(model.pop.status == 0)[:50]
+    nudges = []
+    for _ in range(4):
+        model.pop.stimulus[rows] = 0
+        ACTIONS["red_envelope"].apply(model, rows, 2.0, "test")
+        nudges.append(float(model.pop.stimulus[rows].mean()))
+    assert nudges[0] > nudges[1] > nudges[2] > nudges[3] > 0
+    assert nudges[3] < 0.7 * nudges[0]
+
+
+def test_tiered_reactivation_brings_silent_members_back_at_an_escalating_cost():
+    """P8: a message after a silent week, a coupon after a silent month; the later tier costs more each."""
+    base, tiered, diff = _diff("existing-group", "baseline", "tiered-reactivation")
+    silent = lambda r: r.daily.groupby("replicate")["silent"].mean()  # noqa: E731
+    assert (silent(tiered) < silent(base)).mean() >= 0.8
+    assert _above_zero(diff["members_end"])
+    actions = tiered.actions.groupby("rule")[["members", "cost"]].sum()
+    per_member = actions["cost"] / actions["members"]
+    assert per_member["silent-month"] > per_member["silent-week"] > 0
