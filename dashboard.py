@@ -59,7 +59,7 @@ def load(scenario: str, text: str, sets: list[str]) -> sim.Setup:
         raise sim.SandboxError(str(exc).replace(str(_policy_file(text)), EDITED)) from None
 
 
-FIRST_PASS = 2  # replicates run first, so the first charts appear while the rest run
+FIRST_PASS = 1  # replicates run first, so the first charts appear while the rest run
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -129,6 +129,20 @@ def band_chart(daily: pd.DataFrame, column: str, title: str) -> alt.LayerChart:
 
 # --- views ------------------------------------------------------------------------------------
 
+def _channels_chart(scenario: str) -> None:
+    """The scenario's acquisition channels at a glance: prospects each can still bring (P1).
+
+    Drawn before the runs start, so the page's chart renderer is loaded while they run."""
+    data = yaml.safe_load((ROOT / "scenarios" / scenario).read_text()) or {}
+    channels = pd.DataFrame([{"channel": c.get("name", "?"), "prospects": c.get("pool_size", 0)}
+                             for c in data.get("channels") or []], columns=["channel", "prospects"])
+    if len(channels):
+        st.vega_lite_chart(channels, {
+            "mark": "bar", "height": 25 * len(channels) + 20, "title": "Channels: prospects in each pool",
+            "encoding": {"x": {"field": "prospects", "type": "quantitative", "title": None},
+                         "y": {"field": "channel", "type": "nominal", "title": None}}}, width="stretch")
+
+
 def compare_view() -> None:
     with st.sidebar:
         st.header("Compare")
@@ -138,6 +152,7 @@ def compare_view() -> None:
                                 default=["baseline.yaml", "weekly-ritual.yaml"], key="policies")
         replicates = st.slider("Replicates", 2, 30, 10, key="replicates")
         days = st.slider("Days", 30, 365, 180, step=10, key="days")
+        _channels_chart(scenario)
     if len(chosen) < 2:
         st.info("Pick at least two policies to compare.")
         return
@@ -173,13 +188,17 @@ def _comparison_body(data: dict, days: int, final: bool) -> None:
     for label in data["labels"][1:]:
         diff, summary_a, summary_b = data["diffs"][label], data["summaries"][a], data["summaries"][label]
         st.subheader(f"{label} against {a}")
-        st.write(verdict(summary_a, summary_b, diff, days).replace("B ", f"{label} ", 1))
+        if final:
+            st.write(verdict(summary_a, summary_b, diff, days).replace("B ", f"{label} ", 1))
+        else:
+            st.write("First replicate only: the verdict follows with the rest.")
         for card, name in zip(st.columns(len(CARDS)), CARDS):
             d = diff[name]
             lo, hi = d["ci95"]
+            spread = (f"95% interval [{lo:.3g}, {hi:.3g}]; {'clear' if is_clear(d) else 'not distinguishable from noise'}"
+                      if lo is not None else "the interval needs two replicates or more")
             card.metric(name, f"{summary_b['kpis'][name]['mean']:.3g}", delta=f"{d['mean']:+.3g}",
-                        help=f"{label} - {a}; 95% interval [{lo:.3g}, {hi:.3g}]; "
-                             f"{'clear' if is_clear(d) else 'not distinguishable from noise'}")
+                        help=f"{label} - {a}; {spread}")
 
     daily = data["daily"]
     charts = {column: band_chart(daily, column, title) for column, title in views.SERIES.items()}

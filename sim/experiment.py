@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.special import stdtrit  # Student's t quantile; lighter to import than scipy.stats
 
 from .metrics import summarize
 from .model import CommunityModel, replicate_seed
@@ -56,6 +55,8 @@ def interval(values: np.ndarray) -> dict:
     if len(values) < 2:
         return {"mean": mean, "ci95": [None, None]}
     sem = float(values.std(ddof=1)) / math.sqrt(len(values))
+    from scipy.special import stdtrit  # Student's t quantile; imported on first use (start-up time)
+
     half = float(stdtrit(len(values) - 1, 0.975)) * sem
     return {"mean": mean, "ci95": [mean - half, mean + half]}
 

@@ -72,7 +72,7 @@ def test_default_comparison_in_a_real_browser(dashboard_url, tmp_path):
         page = browser.new_page(viewport={"width": 1500, "height": 1300})
         started = time.perf_counter()
         page.goto(dashboard_url)
-        page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(state="visible", timeout=120_000)
+        page.locator('[data-testid="stMain"] [data-testid="stVegaLiteChart"]').first.wait_for(state="visible", timeout=120_000)
         first_chart = time.perf_counter() - started
         page.locator('[data-testid="stMetric"]').first.wait_for(state="visible", timeout=60_000)
         assert page.locator('[data-testid="stMetric"]').count() >= 4
