@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import copy
 import json
+
+import orjson
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Callable
@@ -268,7 +270,7 @@ def run_facts(name: str, dispatcher: "_Dispatcher", columns: dict[str, list]) ->
     dispatcher.sink = []
     # One JSON text serves both calls; the C core is called directly because the Python
     # wrapper serialises the whole batch again into the text of MessageNotHandledException.
-    payload = json.dumps(facts, ensure_ascii=False, check_circular=False, separators=(",", ":"))
+    payload = orjson.dumps(facts).decode()  # several times faster than json.dumps; the same numbers
     _raw(engine.durable_rules_engine.assert_facts, ruleset, payload)
     _drain(ruleset)
     _raw(engine.durable_rules_engine.retract_facts, ruleset, payload)
