@@ -363,8 +363,11 @@ def sweep(scenario: str, policy: str | None = None, *, grid: list[str] = (), sam
         failures += row["status"] != "ok"
         bar.set_postfix(failed=failures)
         bar.update(1)
+        if _STOPPED:
+            raise SystemExit(128 + _STOPPED[0])
 
     previous = signal.getsignal(signal.SIGTERM)
+    _STOPPED.clear()
     signal.signal(signal.SIGTERM, _terminate)
     started = time.perf_counter()
     startup = 0.0
@@ -384,7 +387,13 @@ def sweep(scenario: str, policy: str | None = None, *, grid: list[str] = (), sam
                        timings=manifest["timings"])
 
 
+_STOPPED: list[int] = []  # the signal that asked this sweep to stop, if any
+
+
 def _terminate(signum, frame) -> None:
+    """Stop the sweep on SIGTERM.  The exit is raised at once and again after the current run,
+    since a library running at that moment (durable-rules calls back into Python) may swallow it."""
+    _STOPPED.append(signum)
     raise SystemExit(128 + signum)
 
 
