@@ -1,8 +1,9 @@
 """How long the dashboard takes to show its default comparison, in a real browser.
 
-Run:  python benchmarks/dashboard_first_chart.py [--visits 2]
+Run:  python benchmarks/dashboard_first_chart.py [--visits 2] [--launcher sandbox|streamlit]
 
-Starts ``streamlit run dashboard.py`` on a free loopback port (a fresh server, nothing cached),
+Starts the dashboard on a free loopback port (a fresh server, no run cached) with
+``sandbox dashboard`` (the engine loaded before the first visit) or ``streamlit run dashboard.py``,
 opens the page in Debian's Chromium (headless, through Playwright) and prints, for each visit,
 the seconds from opening the page to the title, the first KPI card and the first chart.  The
 first visit is cold (imports, first runs); later visits find the runs cached.
@@ -34,15 +35,19 @@ def _free_port() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--visits", type=int, default=2)
+    parser.add_argument("--launcher", choices=["sandbox", "streamlit"], default="sandbox")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
     port = _free_port()
     env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     with tempfile.TemporaryDirectory() as cwd:
+        options = ["--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+                   "--server.fileWatcherType", "none"]
+        command = ([sys.executable, "-m", "sim.cli", "dashboard", "--", *options] if args.launcher == "sandbox"
+                   else [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), *options])
         server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.headless", "true",
-             "--server.address", "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none"],
+            command,
             cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         try:
@@ -52,6 +57,7 @@ def main() -> None:
                     break
                 except OSError:
                     time.sleep(0.3)
+            print(f"launcher: {args.launcher}")
             print(f"{'visit':>5} {'title s':>8} {'first card s':>13} {'first chart s':>14}")
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)

@@ -8,6 +8,7 @@
     sandbox sweep SCENARIO [--policy FILE] --grid KEY=V1,V2... | --sample lhs|sobol|morris --n N
                   --range KEY=LO:HI...  --replicates R --out DIR [--backend local|dask] [--resume]
     sandbox report DIR [--kpi NAME]... [--sensitivity]
+    sandbox dashboard [-- STREAMLIT OPTIONS]
 
 A user's mistake prints one line (``error: file:line: place: problem; fix``) and exits 2,
 with no traceback and no output directory left behind.
@@ -92,6 +93,13 @@ def _parser() -> argparse.ArgumentParser:
     p_mech = sub.add_parser("mechanisms", help="which code implements each mechanism, its parameters, its scenarios")
     p_mech.add_argument("--scenarios", default=str(Path(__file__).resolve().parent.parent / "scenarios"),
                         help="the folder of scenarios to search (default: the shipped ones)")
+
+    p_dash = sub.add_parser("dashboard", help="open the dashboard, with the engine loaded before the first visit",
+                            description="Start the Streamlit dashboard (dashboard.py) in this process after "
+                                        "importing the engine and charting libraries, so the first visit "
+                                        "does not wait for them. Options after -- go to 'streamlit run'.")
+    p_dash.add_argument("streamlit_args", nargs=argparse.REMAINDER,
+                        help="options for streamlit run, such as --server.port 8502")
 
     p_exp = sub.add_parser("explain", help="which rules fired for a member or a group of a run written with --out")
     p_exp.add_argument("out", help="a directory written by 'sandbox run --out' (or one side, A or B, of compare)")
@@ -204,6 +212,27 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_dashboard(args) -> int:
+    """Warm the process (imports, a small run) and hand it to Streamlit, which runs dashboard.py here."""
+    script = Path(__file__).resolve().parent.parent / "dashboard.py"
+    if not script.is_file():
+        raise SandboxError(f"{script} not found; the dashboard ships with the repository "
+                           "(install it with 'pip install -e .' from a checkout)", place="dashboard")
+    import altair  # noqa: F401  (what dashboard.py imports: loaded once, here)
+    import pandas  # noqa: F401
+    from streamlit.web import cli as streamlit_cli
+
+    from . import views  # noqa: F401
+    from .experiment import run_replicate
+
+    warm = load_setup(Path(__file__).resolve().parent.parent / "scenarios" / "existing-group.yaml",
+                      sets=["days=3", "population.initial_members=50"])
+    run_replicate(warm, 0)  # first-use costs (durable-rules host, NumPy paths) paid before any visit
+    extra = [a for a in args.streamlit_args if a != "--"]
+    sys.argv = ["streamlit", "run", str(script), *extra]
+    return streamlit_cli.main()
+
+
 def cmd_mechanisms(args) -> int:
     from .mechanisms import render, table
 
@@ -222,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         commands = {"run": cmd_run, "compare": cmd_compare, "validate": cmd_validate, "explain": cmd_explain,
-                    "sweep": cmd_sweep, "report": cmd_report, "mechanisms": cmd_mechanisms}
+                    "sweep": cmd_sweep, "report": cmd_report, "mechanisms": cmd_mechanisms,
+                    "dashboard": cmd_dashboard}
         return commands[args.command](args)
     except SandboxError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -99,3 +99,27 @@ def test_default_comparison_in_a_real_browser(dashboard_url, tmp_path):
             shutil.copy(shot, os.environ["SANDBOX_SCREENSHOT"])
         browser.close()
     print(f"first chart after {first_chart:.1f} s")
+
+
+def test_sandbox_dashboard_serves_the_page(tmp_path):
+    """`sandbox dashboard` warms the engine, then serves dashboard.py like `streamlit run`."""
+    port = _free_port()
+    env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim.cli", "dashboard", "--", "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none"],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline, health = time.time() + 60, None
+        while time.time() < deadline and health is None:
+            try:
+                health = urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read()
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+                time.sleep(0.3)
+        assert health == b"ok"
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
+        assert "<html" in page.lower()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
