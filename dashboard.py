@@ -25,6 +25,7 @@ import sim
 from sim import views
 from sim.experiment import interval, paired_difference, run_many, run_replicate
 from sim.report import is_clear, verdict
+from sim.scenario import load_scenario
 from sim.store import clean
 
 ROOT = Path(__file__).resolve().parent
@@ -130,17 +131,16 @@ def band_chart(daily: pd.DataFrame, column: str, title: str) -> alt.LayerChart:
 # --- views ------------------------------------------------------------------------------------
 
 def _channels_chart(scenario: str) -> None:
-    """The scenario's acquisition channels at a glance: prospects each can still bring (P1).
+    """The scenario's acquisition channels at a glance: prospects in each pool at the start (P1).
 
     Drawn before the runs start, so the page's chart renderer is loaded while they run."""
-    data = yaml.safe_load((ROOT / "scenarios" / scenario).read_text()) or {}
-    channels = pd.DataFrame([{"channel": c.get("name", "?"), "prospects": c.get("pool_size", 0)}
-                             for c in data.get("channels") or []], columns=["channel", "prospects"])
+    channels = pd.DataFrame([{"channel": c.name, "prospects": c.pool_size}
+                             for c in load_scenario(ROOT / "scenarios" / scenario)[0].channels])
     if len(channels):
-        st.vega_lite_chart(channels, {
-            "mark": "bar", "height": 25 * len(channels) + 20, "title": "Channels: prospects in each pool",
-            "encoding": {"x": {"field": "prospects", "type": "quantitative", "title": None},
-                         "y": {"field": "channel", "type": "nominal", "title": None}}}, width="stretch")
+        bars = alt.Chart(channels).mark_bar().encode(x=alt.X("prospects:Q", title=None),
+                                                     y=alt.Y("channel:N", title=None))
+        st.altair_chart(bars.properties(title="Channels: prospects at the start", height=25 * len(channels) + 20),
+                        width="stretch")
 
 
 def compare_view() -> None:
