@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import kernels
 from .params import ARCHETYPES
 from .policy import WEEKDAYS
 
@@ -97,26 +98,14 @@ def active_members(model, content: OperatorContent) -> np.ndarray:
     stimulus from yesterday's actions, the archetype's offset, minus fatigue.
     """
     pop, p, rng = model.pop, model.params, model.streams["behaviour"]
-    n = pop.n
-    z = model.scratch("logit", n)
-    tmp = model.scratch("tmp", n)
-    np.take(group_pull(model, content), pop.group, out=z)
-    z += pop.arch_activity
-    _axpy(z, p.act_interest, pop.interest, tmp)
-    _axpy(z, p.act_trust, pop.trust, tmp)
-    _axpy(z, p.act_habit, pop.habit, tmp)
-    _axpy(z, -p.act_fatigue, pop.fatigue, tmp)
-    z += pop.stimulus
+    z = model.scratch("logit", pop.n)
+    kernels.activity_logits(group_pull(model, content), pop.group, pop.arch_activity, pop.interest, pop.trust,
+                            pop.habit, pop.fatigue, pop.stimulus, F32(p.act_interest), F32(p.act_trust),
+                            F32(p.act_habit), F32(-p.act_fatigue), z)
     # active when u < 1 / (1 + exp(-z)), i.e. u * (1 + exp(-z)) < 1: no division needed
-    np.negative(z, out=z)
     np.exp(z, out=z)
-    z += 1
-    z *= rng.random(out=tmp, dtype=F32)
-    active = z < 1
-    active &= pop.status == 0
-    pop.stimulus[:] = 0
-    pop.active_today[:] = active
-    return np.flatnonzero(active)
+    u = rng.random(out=model.scratch("tmp", pop.n), dtype=F32)
+    return kernels.draw_active(z, u, pop.status, pop.stimulus, pop.active_today)
 
 
 def value_offered(model, content: OperatorContent, member_posts_g: np.ndarray) -> np.ndarray:
@@ -154,26 +143,17 @@ def member_posts(model, idx: np.ndarray) -> np.ndarray:
     most active members read without posting, a few post a lot (M3, M5).
     """
     pop, p, rng = model.pop, model.params, model.streams["behaviour"]
-    mean = np.take(model.archetype_tables["posts"], pop.archetype[idx])
-    mean *= pop.interest[idx]
-    mean *= pop.voice[idx]
     factor = posting_factor(model)
-    if factor is not None:
-        mean *= np.take(factor, pop.group[idx])
-    mean *= F32(2.0 * p.post_rate)
     # P(k) = (1 - q) q^k with q = mean / (1 + mean); k = floor(log u / log q)
-    q = mean / (1 + mean)
-    np.maximum(q, F32(1e-12), out=q)
+    q = np.empty(len(idx), dtype=F32)
+    kernels.posting_odds(idx, pop.archetype, model.archetype_tables["posts"], pop.interest, pop.voice, pop.group,
+                         factor if factor is not None else q[:0], factor is not None, F32(2.0 * p.post_rate), q)
     np.log(q, out=q)
     u = rng.random(len(idx), dtype=F32)
     np.maximum(u, F32(1e-30), out=u)
     np.log(u, out=u)
-    u /= q
-    posts = u.astype(np.int32)
     pop.posts_today[:] = 0
-    pop.posts_today[idx] = posts
-    pop.posts[idx] += posts
-    return posts
+    return kernels.record_posts(idx, u, q, pop.posts_today, pop.posts)
 
 
 def first_contributions(model, idx, posts, asks, member_posts_g) -> None:
@@ -255,80 +235,48 @@ def member_day(model, content: OperatorContent) -> None:
     pop.spam_today[spam_rows] = int(p.spam_posts_per_day)
     spam_g = np.bincount(grp[spam_rows], minlength=groups.count) * int(p.spam_posts_per_day)
 
-    # --- value received raises interest (M1); ads erode interest and trust (M6, M2) ---
-    value_g = value_offered(model, content, member_posts_g)
-    pop.interest *= F32(1 - p.interest_decay)
-    interest = pop.interest[idx]
-    interest += p.interest_gain * np.take(value_g, g_idx) * (1 - interest)
-    pop.trust *= F32(1 - p.trust_drift)
-    pop.trust += F32(p.trust_drift * p.newcomer_trust)
-    pop.spam_exposure *= F32(1 - p.exposure_decay)
-    pop.tyranny_exposure *= F32(1 - p.exposure_decay)
-    pop.offtopic_exposure *= F32(1 - p.exposure_decay)
-    if pol.content.focus < 1:  # off-topic operator posts, read by today's readers (G2: lost focus)
-        pop.offtopic_exposure[idx] += np.take(content.posts, g_idx) * F32(1 - pol.content.focus)
-    if spam_g.any():
-        spam_seen = np.take(spam_g, g_idx).astype(F32)
-        interest -= p.interest_spam_loss * spam_seen
-        readers = np.flatnonzero(spam_seen)  # only groups with ads: usually a small subset
-        seen, rows = spam_seen[readers], idx[readers]
-        pop.trust[rows] -= p.trust_spam_loss * seen * pop.trust[rows]
-        pop.spam_exposure[rows] += seen
-    pop.interest[idx] = interest
-    del interest  # member_day's temporaries are as long as today's active members: free them early
-    np.clip(pop.interest, 0, 1, out=pop.interest)
-    np.clip(pop.trust, 0, 1, out=pop.trust)
-
-    # --- belonging (M4): the ritual attended; it fades slowly ---
-    pop.belonging *= F32(1 - p.belonging_decay)
-    if content.ritual.any():
-        at_ritual = idx[np.take(content.ritual, g_idx) > 0]
-        pop.belonging[at_ritual] += p.ritual_belonging_gain * (1 - pop.belonging[at_ritual])
-
-    # --- habit (M3) and the ritual (P4) ---
-    pop.habit *= F32(1 - p.habit_decay)
-    habit = pop.habit[idx]
-    habit += (p.habit_gain + p.ritual_habit_gain * np.take(content.ritual, g_idx)) * (1 - habit)
-    pop.habit[idx] = habit
-    del habit
-
-    # --- fatigue from messages beyond the attention budget (M3); silent members muted ---
+    # --- the drift of each member's state, one compiled pass (kernels.drift) ---
+    value_g = value_offered(model, content, member_posts_g)  # M1
     messages_g = content.posts + member_posts_g + spam_g
     # ads wear members down as harassment (spam_exposure), not as the fatigue of a busy group
     overload_g = (np.maximum(messages_g - spam_g - p.attention_budget, 0) / p.attention_budget).astype(F32)
-    pop.fatigue *= F32(1 - p.fatigue_recovery)
-    if overload_g.any():
-        load = np.take(overload_g * F32(p.fatigue_gain), grp, out=model.scratch("tmp", pop.n))
-        load *= pop.days_inactive < p.silent_after_days  # listening: not muted by long silence
-        pop.fatigue += load
-    pop.days_inactive += 1
-    pop.days_inactive[idx] = 0
+    pts = pol.rewards.points
+    points_on = bool(pts.post or pts.active_day or pts.question)
+    refer_prob = np.empty(len(idx) + 1, dtype=F32)  # one spare slot for the branch-free pass
+    is_core = np.empty(pop.n, dtype=bool)
+    active_g = np.zeros(groups.count, dtype=np.int64)
+    core_g = np.zeros(groups.count, dtype=np.int64)
+    candidates = kernels.drift(
+        pop.status, pop.active_today, grp, arch, pop.days_inactive, pop.spammer, pop.posts,
+        pop.interest, pop.trust, pop.spam_exposure, pop.tyranny_exposure, pop.offtopic_exposure,
+        pop.belonging, pop.habit, pop.fatigue, pop.points,
+        value_g, spam_g.astype(F32), content.posts, content.ritual, overload_g * F32(p.fatigue_gain),
+        tables["referral"], np.append(posts, np.int32(0)),
+        F32(1 - p.interest_decay), F32(p.interest_gain), F32(1 - p.trust_drift), F32(p.trust_drift * p.newcomer_trust),
+        F32(1 - p.exposure_decay), F32(1 - pol.content.focus), F32(p.interest_spam_loss), F32(p.trust_spam_loss),
+        F32(1 - p.belonging_decay), F32(p.ritual_belonging_gain),
+        F32(1 - p.habit_decay), F32(p.habit_gain), F32(p.ritual_habit_gain),
+        F32(1 - p.fatigue_recovery), float(p.silent_after_days),
+        F32(p.spam_turn_interest), F32(p.referral_base * (1 + p.referral_reward_effect * pol.rewards.referral_reward)),
+        points_on, float(pts.active_day), float(pts.post),
+        F32(p.core_habit), F32(p.core_trust), float(p.core_min_posts),
+        refer_prob, is_core, active_g, core_g)
 
     # --- disaffected members who stay turn spammer (M6) ---
-    candidates = np.flatnonzero(alive & ~pop.spammer & (pop.interest < p.spam_turn_interest))
     turned = candidates[rng.random(len(candidates)) < p.spam_turn_prob]
     pop.spammer[turned] = True
 
     # --- referrals (P10): trust and the reward make members bring friends ---
-    reward = pol.rewards.referral_reward
-    refer_prob = (F32(p.referral_base * (1 + p.referral_reward_effect * reward))
-                  * pop.trust[idx] * np.take(tables["referral"], arch[idx]))
-    model.pending_referrals = int(np.count_nonzero(rng.random(len(idx), dtype=F32) < refer_prob))
-    del refer_prob
+    model.pending_referrals = int(np.count_nonzero(rng.random(len(idx), dtype=F32) < refer_prob[:len(idx)]))
 
-    # --- points for taking part (P6) ---
-    pts = pol.rewards.points
-    if pts.post or pts.active_day or pts.question:
-        pop.points[idx] += pts.active_day + pts.post * posts
+    # --- points for taking part (P6): the active day and posts were added in the pass ---
+    if points_on:
         pop.points[asked] += pts.question
         awarded = len(idx) * pts.active_day + pts.post * int(posts.sum()) + pts.question * len(asked)
         model.spend("rewards", awarded * p.cost_point)
 
     # --- core members (M5) and today's per-group figures ---
-    is_core = core_mask(pop, p)
-    close_member_day(model, content, is_core=is_core,
-                     active_g=np.bincount(g_idx, minlength=groups.count),
-                     core_g=np.bincount(grp[is_core], minlength=groups.count),
+    close_member_day(model, content, is_core=is_core, active_g=active_g, core_g=core_g,
                      member_posts_g=member_posts_g, spam_g=spam_g, messages_g=messages_g,
                      questions=len(asked), answered=len(answered))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import kernels
 from .population import CHURNED
 
 CAUSES = ("evaporation", "boredom", "lost_trust", "fatigue", "harassment", "tyranny", "lost_focus", "leaderless")
@@ -40,33 +41,23 @@ def _leaderless_share(model) -> np.ndarray:
     return (np.minimum(model.groups.days_leaderless / p.leaderless_days, 1.0) * p.churn_leaderless).astype(F32)
 
 
-def hazard_bound(model) -> np.ndarray:
-    """An upper bound of each member's hazard today: the parts that vary with the member's
-    remembered exposures (fatigue, ads, pruning, off-topic posts, a leaderless group) exactly,
-    interest and trust at their worst, and every factor at its largest.
+def churn_candidates(model, u: np.ndarray) -> np.ndarray:
+    """Rows of members whose draw ``u`` falls under an upper bound of their hazard today: the
+    parts that vary with the member's remembered exposures (fatigue, ads, pruning, off-topic
+    posts, a leaderless group) exactly, interest and trust at their worst, and every factor at
+    its largest (:func:`sim.kernels.churn_candidates`, one compiled pass).
 
-    Only members whose uniform draw falls under it can leave, so the exact hazard is computed
-    for them alone (thinning: the same departures as computing it for everyone, for less work).
+    Only they can leave, so the exact hazard is computed for them alone (thinning: the same
+    departures as computing it for everyone, for less work).
     """
     pop, p = model.pop, model.params
-    bound = model.scratch("hazard", pop.n)
-    work = model.scratch("logit", pop.n)  # the activity phase's buffer, free by now
-    bound[:] = p.churn_base + p.churn_boredom + p.churn_lost_trust
-    for column, coefficient, squared in ((pop.fatigue, p.churn_fatigue, True),
-                                         (pop.spam_exposure, p.churn_harassment, False),
-                                         (pop.tyranny_exposure, p.churn_tyranny, False),
-                                         (pop.offtopic_exposure, p.churn_lost_focus, False)):
-        if coefficient and len(column) and column.max() > 0:  # a part nobody has yet costs one read
-            np.multiply(column, column if squared else F32(1), out=work)
-            work *= F32(coefficient)
-            bound += work
-    share = _leaderless_share(model)
-    if share.any():
-        bound += np.take(share, pop.group, out=work)
     factors = (float(model.archetype_tables["churn"].max()) * max(p.silent_churn_factor, 1.0)
                * max(p.title_churn_factor, 1.0) * (1 + max(p.newcomer_churn_weight, 0.0)))
-    bound *= F32(factors * 1.0001)  # a margin for float32 rounding
-    return bound
+    return kernels.churn_candidates(
+        u, pop.status, pop.group, pop.fatigue, pop.spam_exposure, pop.tyranny_exposure, pop.offtopic_exposure,
+        _leaderless_share(model).astype(np.float64), float(p.churn_base + p.churn_boredom + p.churn_lost_trust),
+        float(p.churn_fatigue), float(p.churn_harassment), float(p.churn_tyranny), float(p.churn_lost_focus),
+        factors * 1.001)  # a margin over float32 rounding of the exact hazard
 
 
 def hazard(model, rows: np.ndarray, parts: np.ndarray) -> np.ndarray:
@@ -86,12 +77,11 @@ def leave(model) -> None:
     """Draw today's departures and record each one's dominant cause (G2).
 
     A member leaves when a uniform draw falls under their hazard.  The draw is made for every
-    row; the hazard is computed only where the draw is under :func:`hazard_bound`.
+    row; the hazard is computed only where the draw is under a bound (:func:`churn_candidates`).
     """
     pop, rng = model.pop, model.streams["churn"]
     u = rng.random(out=model.scratch("tmp", pop.n), dtype=F32)
-    candidates = np.flatnonzero(u < hazard_bound(model))
-    candidates = candidates[pop.status[candidates] == 0]
+    candidates = churn_candidates(model, u)
     parts = hazard_parts(model, candidates)
     leaving_mask = u[candidates] < hazard(model, candidates, parts)
     leaving = candidates[leaving_mask]

@@ -53,8 +53,13 @@ class Columns:
 
     def keep(self, mask: np.ndarray) -> None:
         """Keep only the rows where ``mask`` holds, in order."""
+        from .kernels import keep_rows
+
         kept = int(np.count_nonzero(mask))
         for buf in self._buffers.values():
-            buf[..., :kept] = buf[..., : self.n][..., mask]
+            if buf.ndim == 1:
+                keep_rows(buf[: self.n], mask)  # in place, one pass, no temporary
+            else:
+                buf[..., :kept] = buf[..., : self.n][..., mask]
         self.n = kept
         self._bind()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import kernels
 from .churn import CAUSES
 from .health import PARTS, group_health
 from .params import ARCHETYPES
@@ -60,11 +61,10 @@ KPI_MEANINGS = {
 def record_day(model) -> None:
     """Append today's row to the daily table and today's per-group figures to the 7-day ring."""
     pop, groups, today = model.pop, model.groups, model.today
-    alive = pop.status == 0
-    members = int(np.count_nonzero(alive))
-    gone = np.flatnonzero(~alive)  # rows of members who left, not yet compacted away: few
+    # gone: rows of members who left, not yet compacted away (few)
+    members, silent, core, spammers, gone = kernels.day_counts(
+        pop.status, pop.days_inactive, float(model.params.silent_after_days), model.is_core, pop.spammer)
     denom = max(members, 1)
-    silent = int(np.count_nonzero(alive & (pop.days_inactive >= model.params.silent_after_days)))
     spent = model.spent_today
     row = {
         "day": model.day,
@@ -86,8 +86,8 @@ def record_day(model) -> None:
         "turned_away": today["turned_away"],
         **{f"mean_{name}": _mean_over(getattr(pop, name), gone, denom)
            for name in ("trust", "interest", "habit", "fatigue", "belonging")},
-        "core": int(np.count_nonzero(model.is_core & alive)),
-        "spammers": int(np.count_nonzero(pop.spammer & alive)),
+        "core": core,
+        "spammers": spammers,
         "groups": int(np.count_nonzero(groups.size > 0)),
         "weak_copies": int(np.count_nonzero(groups.is_copy & (groups.core_prev < model.params.copy_min_core)
                                             & (groups.size > 0))),

@@ -89,7 +89,8 @@ class Population(Columns):
         n_gone = int(np.count_nonzero(gone))
         if n_gone == 0 or n_gone * 8 < self.n:
             return
-        self.archive.append({name: getattr(self, name)[gone] for name in RECORD})
+        rows = np.flatnonzero(gone)
+        self.archive.append({name: getattr(self, name).take(rows) for name in RECORD})
         self.keep(~gone)
 
     def all_rows(self) -> dict[str, np.ndarray]:

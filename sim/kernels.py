@@ -1,0 +1,217 @@
+"""Compiled passes over the member columns: the member day's many column operations fused into few.
+
+The vectorised member day (:mod:`sim.behavior`) once made some seventy whole-column NumPy passes
+a day; at a million members each pass streams megabytes through memory, so the day was bound by
+memory traffic, not arithmetic.  These Numba kernels do the same arithmetic in one loop per
+stage, reading each member's fields once.
+
+They reproduce the NumPy expressions they replaced bit for bit: float32 arithmetic in the same
+order, constants rounded to float32 by the caller exactly as NumPy rounds a Python scalar, no
+fused multiply-add (no ``fastmath``).  Transcendentals (``exp``, ``log``) and random draws stay
+in NumPy between the kernels, so the random streams and their order are unchanged.  The
+per-agent engine (:mod:`sim.agents`) remains the readable statement of the equations.
+
+Compiled code is cached on disk (``cache=True``): the first run on a machine compiles for a few
+seconds, later processes load it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+F32 = np.float32
+
+
+@njit(cache=True, nogil=True)
+def activity_logits(pull, group, arch_activity, interest, trust, habit, fatigue, stimulus,
+                    c_interest, c_trust, c_habit, c_fatigue, out):
+    """Minus each member's activity log-odds today (M3, M5), into ``out``."""
+    for i in range(len(group)):
+        z = pull[group[i]] + arch_activity[i]
+        z = z + interest[i] * c_interest
+        z = z + trust[i] * c_trust
+        z = z + habit[i] * c_habit
+        z = z + fatigue[i] * c_fatigue
+        z = z + stimulus[i]
+        out[i] = -z
+
+
+@njit(cache=True, nogil=True)
+def draw_active(exp_minus_z, u, status, stimulus, active_today):
+    """Who is active: ``u * (1 + exp(-z)) < 1`` among members; clears the stimulus spent today.
+
+    Returns the active rows in order (as ``np.flatnonzero`` would)."""
+    one = np.float32(1.0)
+    n = len(u)
+    count = 0
+    for i in range(n):
+        a = ((exp_minus_z[i] + one) * u[i] < one) & (status[i] == 0)
+        active_today[i] = a
+        stimulus[i] = 0
+        count += a
+    idx = np.empty(count + 1, dtype=np.intp)  # one spare slot: the loop below writes every row, branch-free
+    k = 0
+    for i in range(n):
+        idx[k] = i
+        k += active_today[i]
+    return idx[:count]
+
+
+@njit(cache=True, nogil=True)
+def posting_odds(idx, archetype, posts_table, interest, voice, group, factor, use_factor, scale, out):
+    """Per active member, ``q = mean / (1 + mean)`` (floored at 1e-12) of the geometric post count."""
+    one = np.float32(1.0)
+    floor = np.float32(1e-12)
+    for k in range(len(idx)):
+        i = idx[k]
+        mean = posts_table[archetype[i]] * interest[i]
+        mean = mean * voice[i]
+        if use_factor:
+            mean = mean * factor[group[i]]
+        mean = mean * scale
+        q = mean / (one + mean)
+        out[k] = q if q > floor else floor
+
+
+@njit(cache=True, nogil=True)
+def record_posts(idx, log_u, log_q, posts_today, posts):
+    """Posts of each active member, ``floor(log u / log q)``; stored as today's and added to the total."""
+    out = np.empty(len(idx), dtype=np.int32)
+    for k in range(len(idx)):
+        i = idx[k]
+        c = np.int32(log_u[k] / log_q[k])
+        out[k] = c
+        posts_today[i] = c
+        posts[i] += c
+    return out
+
+
+@njit(cache=True, nogil=True)
+def drift(status, active_today, group, archetype, days_inactive, spammer, posts,
+          interest, trust, spam_exposure, tyranny_exposure, offtopic_exposure, belonging, habit, fatigue, points,
+          value_g, spam_g, operator_posts_g, ritual_g, overload_g, referral_table, active_posts,
+          k_interest, interest_gain, k_trust, trust_add, k_exposure, offtopic_weight,
+          interest_spam_loss, trust_spam_loss, k_belonging, ritual_belonging_gain,
+          k_habit, habit_gain, ritual_habit_gain, k_fatigue, silent_after_days,
+          spam_turn_interest, referral_scale, points_on, points_active_day, points_post,
+          core_habit, core_trust, core_min_posts,
+          refer_prob, is_core, active_g, core_g):
+    """The rest of the member day, one member at a time (M1, M2, M3, M4, M5, M6, P4, P6, P10).
+
+    For every member: interest decays and, if active, grows with the value the group offered and
+    falls with ads seen; trust drifts to the newcomer level and falls with ads; exposures fade
+    and grow with ads and off-topic posts read; belonging grows at the ritual; habit grows with
+    activity and the ritual; fatigue recovers and grows with overload unless the member is muted;
+    days without activity count up.  Then the member's referral odds and points (if active),
+    core status and the per-group counts of active and core members.
+
+    Returns the rows of disaffected members who may turn spammer (M6), in order.
+    """
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    n = len(group)
+    candidates = np.empty(n + 1, dtype=np.intp)
+    m = 0
+    k = 0
+    # Branch-free: both sides of each choice are computed and one is kept (adding an exact zero
+    # or multiplying by an exact one leaves a value unchanged), so the loop runs without
+    # mispredicted branches.  ``refer_prob`` and ``active_posts`` have one spare slot at the end.
+    for i in range(n):
+        g = group[i]
+        active = active_today[i]
+        on = one if active else zero
+        seen = spam_g[g] * on
+        # interest (M1, M6)
+        x = interest[i] * k_interest
+        xa = x + interest_gain * value_g[g] * (one - x)
+        xa = xa - interest_spam_loss * seen
+        x = xa if active else x
+        x = min(max(x, zero), one)
+        interest[i] = x
+        # trust (M2, M6)
+        t = trust[i] * k_trust + trust_add
+        t = t - trust_spam_loss * seen * t
+        t = min(max(t, zero), one)
+        trust[i] = t
+        # remembered exposures (G2): ads seen, peers pruned, off-topic posts read
+        spam_exposure[i] = spam_exposure[i] * k_exposure + seen
+        tyranny_exposure[i] = tyranny_exposure[i] * k_exposure
+        offtopic_exposure[i] = offtopic_exposure[i] * k_exposure + operator_posts_g[g] * offtopic_weight * on
+        # belonging (M4) and habit (M3, P4)
+        r = ritual_g[g]
+        b = belonging[i] * k_belonging
+        b2 = b + ritual_belonging_gain * (one - b)
+        belonging[i] = b2 if active and r > zero else b
+        h = habit[i] * k_habit
+        h2 = h + (habit_gain + ritual_habit_gain * r) * (one - h)
+        h = h2 if active else h
+        habit[i] = h
+        # fatigue (M3): overload wears down members who still listen
+        d = days_inactive[i]
+        fatigue[i] = fatigue[i] * k_fatigue + (overload_g[g] if d < silent_after_days else zero)
+        days_inactive[i] = 0 if active else d + 1
+        alive = status[i] == 0
+        candidates[m] = i
+        m += alive & (not spammer[i]) & (x < spam_turn_interest)
+        refer_prob[k] = referral_scale * t * referral_table[archetype[i]]
+        if points_on:
+            pa = np.float32(np.float64(points[i]) + (points_active_day + points_post * np.float64(active_posts[k])))
+            points[i] = pa if active else points[i]
+        active_g[g] += active
+        k += active
+        core = alive & (h >= core_habit) & (t >= core_trust) & (posts[i] >= core_min_posts)
+        is_core[i] = core
+        core_g[g] += core
+    return candidates[:m].copy()
+
+
+@njit(cache=True, nogil=True)
+def churn_candidates(u, status, group, fatigue, spam_exposure, tyranny_exposure, offtopic_exposure,
+                     leaderless_g, base, c_fatigue, c_harassment, c_tyranny, c_lost_focus, factor):
+    """Members whose uniform draw ``u`` falls under an upper bound of their hazard today (G2).
+
+    The bound takes the parts that vary with remembered exposures exactly, interest and trust at
+    their worst (in ``base``) and every multiplying factor at its largest (``factor``), in
+    float64 with a margin: only these rows can leave, so the exact hazard is computed for them
+    alone (thinning).  Returns the rows in order."""
+    n = len(u)
+    out = np.empty(n + 1, dtype=np.intp)  # one spare slot: every row is written, branch-free
+    m = 0
+    for i in range(n):
+        f = np.float64(fatigue[i])
+        bound = (base + c_fatigue * f * f + c_harassment * spam_exposure[i] + c_tyranny * tyranny_exposure[i]
+                 + c_lost_focus * offtopic_exposure[i] + leaderless_g[group[i]]) * factor
+        out[m] = i
+        m += (u[i] < bound) & (status[i] == 0)
+    return out[:m].copy()
+
+
+@njit(cache=True, nogil=True)
+def keep_rows(column, keep):
+    """Move the rows of ``column`` where ``keep`` holds to the front, in order, in place; returns
+    how many.  Each row is written where the next kept row goes (branch-free; a row not kept is
+    overwritten by the next one)."""
+    k = 0
+    for i in range(len(keep)):
+        column[k] = column[i]
+        k += keep[i]
+    return k
+
+
+@njit(cache=True, nogil=True)
+def day_counts(status, days_inactive, silent_after_days, is_core, spammer):
+    """Members, silent members, core members and spammers today, and the rows of those who left
+    (not yet compacted away), in one pass for the daily table."""
+    n = len(status)
+    gone = np.empty(n + 1, dtype=np.intp)  # one spare slot: every row is written, branch-free
+    m = members = silent = core = spammers = 0
+    for i in range(n):
+        alive = status[i] == 0
+        members += alive
+        silent += alive & (days_inactive[i] >= silent_after_days)
+        core += alive & is_core[i]
+        spammers += alive & spammer[i]
+        gone[m] = i
+        m += not alive
+    return members, silent, core, spammers, gone[:m].copy()
