@@ -156,16 +156,16 @@ def member_posts(model, idx: np.ndarray) -> np.ndarray:
     return kernels.record_posts(idx, u, q, pop.posts_today, pop.posts)
 
 
-def first_contributions(model, idx, posts, asks, member_posts_g) -> None:
+def first_contributions(model, rows, member_posts_g) -> None:
     """A newcomer's first post or question, answered or ignored (M7, P9; Joyce & Kraut 2006).
 
     A first question is answered as any question is; a first post gets a reply from the
     operators (at the answer rate) or from the members posting in the group that day.  A reply
     welcomes: trust and habit rise, so the newcomer is more likely to come back and post again;
-    being ignored costs trust, more than a later unanswered question does (M7).  ``first_reply`` and ``posted_again`` keep the record.
+    being ignored costs trust, more than a later unanswered question does (M7).  ``first_reply`` and
+    ``posted_again`` keep the record.  ``rows``: today's members who posted or asked, in order.
     """
     pop, p, rng = model.pop, model.params, model.streams["behaviour"]
-    rows = idx[(posts > 0) | asks]  # idx is sorted, so rows are too
     if not len(rows):
         return
     first = pop.first_post_day[rows]
@@ -198,17 +198,15 @@ def member_day(model, content: OperatorContent) -> None:
     pop, p, groups, rng = model.pop, model.params, model.groups, model.streams["behaviour"]
     pol = model.policy.policy
     grp, arch = pop.group, pop.archetype
-    alive = pop.status == 0
     tables = model.archetype_tables
 
     idx = active_members(model, content)
-    g_idx = np.take(grp, idx)
     posts = member_posts(model, idx)
-    member_posts_g = np.bincount(g_idx, weights=posts, minlength=groups.count)
     # --- questions, answered by operators or by an active expert (P9) ---
-    asks = rng.random(len(idx), dtype=F32) < F32(p.question_rate) * np.take(tables["questions"], arch[idx])
+    member_posts_g, experts_g, asks, contributors = kernels.tally_active(
+        idx, grp, arch, posts, rng.random(len(idx), dtype=F32), tables["questions"], F32(p.question_rate),
+        EXPERT, groups.count)
     asked = idx[asks]
-    experts_g = np.bincount(g_idx[arch[idx] == EXPERT], minlength=groups.count)
     led = (content.posts > 0) | (experts_g > 0)  # an operator posted or an expert was around (G2)
     groups.count_leadership(led)
     expert_answers = 1.0 - (1.0 - p.expert_answer_prob) ** experts_g
@@ -227,13 +225,11 @@ def member_day(model, content: OperatorContent) -> None:
     pop.trust[answered] += p.trust_answer_gain * speed * (1 - pop.trust[answered])
     pop.trust[ignored] -= p.trust_unanswered_loss * pop.trust[ignored]
     model.spend("service", float(np.count_nonzero(by_operator)) * p.cost_answer)
-    first_contributions(model, idx, posts, asks, member_posts_g)
+    first_contributions(model, contributors, member_posts_g)
 
     # --- ads from spammers (M6) ---
-    spam_rows = np.flatnonzero(pop.spammer & alive)
-    pop.spam_today[:] = 0
-    pop.spam_today[spam_rows] = int(p.spam_posts_per_day)
-    spam_g = np.bincount(grp[spam_rows], minlength=groups.count) * int(p.spam_posts_per_day)
+    spam_g = kernels.tally_spam(pop.status, pop.spammer, grp, pop.spam_today, int(p.spam_posts_per_day),
+                                groups.count)
 
     # --- the drift of each member's state, one compiled pass (kernels.drift) ---
     value_g = value_offered(model, content, member_posts_g)  # M1

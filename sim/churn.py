@@ -20,21 +20,6 @@ CAUSES = ("evaporation", "boredom", "lost_trust", "fatigue", "harassment", "tyra
 F32 = np.float32
 
 
-def hazard_parts(model, rows: np.ndarray) -> np.ndarray:
-    """The daily hazard parts of some rows: one row per cause in :data:`CAUSES` order (G2)."""
-    pop, p = model.pop, model.params
-    parts = np.empty((len(CAUSES), len(rows)), dtype=F32)
-    parts[0] = p.churn_base
-    parts[1] = F32(p.churn_boredom) * (1 - pop.interest[rows]) ** 2
-    parts[2] = F32(p.churn_lost_trust) * (1 - pop.trust[rows]) ** 2
-    parts[3] = F32(p.churn_fatigue) * pop.fatigue[rows] ** 2
-    parts[4] = F32(p.churn_harassment) * pop.spam_exposure[rows]
-    parts[5] = F32(p.churn_tyranny) * pop.tyranny_exposure[rows]
-    parts[6] = F32(p.churn_lost_focus) * pop.offtopic_exposure[rows]
-    parts[7] = _leaderless_share(model)[pop.group[rows]]
-    return parts
-
-
 def _leaderless_share(model) -> np.ndarray:
     """The leaderless part per group: no operator post and no active expert for a while (G2)."""
     p = model.params
@@ -60,19 +45,6 @@ def churn_candidates(model, u: np.ndarray) -> np.ndarray:
         factors * 1.001)  # a margin over float32 rounding of the exact hazard
 
 
-def hazard(model, rows: np.ndarray, parts: np.ndarray) -> np.ndarray:
-    """The daily hazard of some rows: the parts' sum, scaled by who the member is (M4, M7, P2)."""
-    pop, p = model.pop, model.params
-    h = parts.sum(axis=0)
-    h *= model.archetype_tables["churn"][pop.archetype[rows]]
-    h *= 1 - pop.commitment[rows]
-    h *= 1 - F32(p.belonging_churn_cut) * pop.belonging[rows]  # belonging keeps members (M4)
-    h *= np.where(pop.days_inactive[rows] >= p.silent_after_days, F32(p.silent_churn_factor), F32(1))
-    h *= np.where(pop.title[rows] > 0, F32(p.title_churn_factor), F32(1))
-    h *= np.where(pop.join_day[rows] > model.day - p.newcomer_days, F32(1 + p.newcomer_churn_weight), F32(1))
-    return h
-
-
 def leave(model) -> None:
     """Draw today's departures and record each one's dominant cause (G2).
 
@@ -81,12 +53,16 @@ def leave(model) -> None:
     """
     pop, rng = model.pop, model.streams["churn"]
     u = rng.random(out=model.scratch("tmp", pop.n), dtype=F32)
-    candidates = churn_candidates(model, u)
-    parts = hazard_parts(model, candidates)
-    leaving_mask = u[candidates] < hazard(model, candidates, parts)
-    leaving = candidates[leaving_mask]
+    p = model.params
+    leaving, causes = kernels.departures(
+        churn_candidates(model, u), u, pop.interest, pop.trust, pop.fatigue, pop.spam_exposure,
+        pop.tyranny_exposure, pop.offtopic_exposure, pop.group, pop.archetype, pop.commitment, pop.belonging,
+        pop.days_inactive, pop.title, pop.join_day, _leaderless_share(model), model.archetype_tables["churn"],
+        F32(p.churn_base), F32(p.churn_boredom), F32(p.churn_lost_trust), F32(p.churn_fatigue),
+        F32(p.churn_harassment), F32(p.churn_tyranny), F32(p.churn_lost_focus), F32(p.belonging_churn_cut),
+        float(p.silent_after_days), F32(p.silent_churn_factor), F32(p.title_churn_factor),
+        float(model.day - p.newcomer_days), F32(1 + p.newcomer_churn_weight))
     if len(leaving) == 0:
         return
-    causes = np.argmax(parts[:, leaving_mask], axis=0)
     for code in np.unique(causes):
         model.exit_members(leaving[causes == code], CHURNED, CAUSES[code])

@@ -215,3 +215,87 @@ def day_counts(status, days_inactive, silent_after_days, is_core, spammer):
         gone[m] = i
         m += not alive
     return members, silent, core, spammers, gone[:m].copy()
+
+
+@njit(cache=True, nogil=True)
+def departures(candidates, u, interest, trust, fatigue, spam_exposure, tyranny_exposure, offtopic_exposure,
+               group, archetype, commitment, belonging, days_inactive, title, join_day, leaderless_g, arch_churn,
+               base, c_boredom, c_lost_trust, c_fatigue, c_harassment, c_tyranny, c_lost_focus,
+               belonging_cut, silent_after_days, silent_factor, title_factor, newcomer_since, newcomer_factor):
+    """Who of the candidates leaves today (``u`` under the hazard) and the cause of each (G2).
+
+    The hazard is the sum of its parts, one per cause in :data:`sim.churn.CAUSES` order, scaled
+    by the archetype, the fee paid (P2), belonging (M4), silence, a title and the newcomer's
+    first days (M7).  The cause is the largest part (the first, on a tie).
+    Returns the leaving rows and their cause codes."""
+    one = np.float32(1.0)
+    parts = np.empty(8, dtype=np.float32)
+    leaving = np.empty(len(candidates), dtype=np.intp)
+    causes = np.empty(len(candidates), dtype=np.intp)
+    m = 0
+    for k in range(len(candidates)):
+        i = candidates[k]
+        parts[0] = base
+        y = one - interest[i]
+        parts[1] = c_boredom * (y * y)
+        y = one - trust[i]
+        parts[2] = c_lost_trust * (y * y)
+        parts[3] = c_fatigue * (fatigue[i] * fatigue[i])
+        parts[4] = c_harassment * spam_exposure[i]
+        parts[5] = c_tyranny * tyranny_exposure[i]
+        parts[6] = c_lost_focus * offtopic_exposure[i]
+        parts[7] = leaderless_g[group[i]]
+        h = parts[0]
+        for j in range(1, 8):
+            h = h + parts[j]
+        h = h * arch_churn[archetype[i]]
+        h = h * (one - commitment[i])
+        h = h * (one - belonging_cut * belonging[i])
+        if days_inactive[i] >= silent_after_days:
+            h = h * silent_factor
+        if title[i] > 0:
+            h = h * title_factor
+        if join_day[i] > newcomer_since:
+            h = h * newcomer_factor
+        if u[i] < h:
+            best = 0
+            for j in range(1, 8):
+                if parts[j] > parts[best]:
+                    best = j
+            leaving[m] = i
+            causes[m] = best
+            m += 1
+    return leaving[:m].copy(), causes[:m].copy()
+
+
+@njit(cache=True, nogil=True)
+def tally_active(idx, group, archetype, posts, u_ask, question_table, question_rate, expert, n_groups):
+    """Today's active members by group: member posts (float, as ``np.bincount`` with weights
+    gives them) and active experts; who of them asks a question (``u_ask`` under the archetype's
+    question rate, P9); and the rows that posted or asked (contributors, M7), in order."""
+    posts_g = np.zeros(n_groups, dtype=np.float64)
+    experts_g = np.zeros(n_groups, dtype=np.int64)
+    asks = np.empty(len(idx), dtype=np.bool_)
+    contributors = np.empty(len(idx) + 1, dtype=np.intp)
+    m = 0
+    for k in range(len(idx)):
+        i = idx[k]
+        g = group[i]
+        posts_g[g] += posts[k]
+        experts_g[g] += archetype[i] == expert
+        a = u_ask[k] < question_rate * question_table[archetype[i]]
+        asks[k] = a
+        contributors[m] = i
+        m += (posts[k] > 0) | a
+    return posts_g, experts_g, asks, contributors[:m].copy()
+
+
+@njit(cache=True, nogil=True)
+def tally_spam(status, spammer, group, spam_today, per_day, n_groups):
+    """Ads posted today: each spammer still a member posts ``per_day`` (M6); per group."""
+    spam_g = np.zeros(n_groups, dtype=np.int64)
+    for i in range(len(status)):
+        s = spammer[i] & (status[i] == 0)
+        spam_today[i] = per_day if s else 0
+        spam_g[group[i]] += s
+    return spam_g * per_day
