@@ -228,6 +228,7 @@ def member_day(model, content: OperatorContent) -> None:
     first_contributions(model, contributors, member_posts_g)
 
     # --- ads from spammers (M6) ---
+    pop.spam_today[:] = 0
     spam_g = kernels.tally_spam(pop.status, pop.spammer, grp, pop.spam_today, int(p.spam_posts_per_day),
                                 groups.count)
 

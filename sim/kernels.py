@@ -114,11 +114,23 @@ def drift(status, active_today, group, archetype, days_inactive, spammer, posts,
     candidates = np.empty(n + 1, dtype=np.intp)
     m = 0
     k = 0
+    # per-group counts accumulate in registers while rows stay in one group (members of a group
+    # are mostly contiguous): adding into the arrays row by row would chain every row's store to
+    # the next row's load
+    cur = group[0] if n else 0
+    acc_active = 0
+    acc_core = 0
     # Branch-free: both sides of each choice are computed and one is kept (adding an exact zero
     # or multiplying by an exact one leaves a value unchanged), so the loop runs without
     # mispredicted branches.  ``refer_prob`` and ``active_posts`` have one spare slot at the end.
     for i in range(n):
         g = group[i]
+        if g != cur:
+            active_g[cur] += acc_active
+            core_g[cur] += acc_core
+            acc_active = 0
+            acc_core = 0
+            cur = g
         active = active_today[i]
         on = one if active else zero
         seen = spam_g[g] * on
@@ -158,11 +170,14 @@ def drift(status, active_today, group, archetype, days_inactive, spammer, posts,
         if points_on:
             pa = np.float32(np.float64(points[i]) + (points_active_day + points_post * np.float64(active_posts[k])))
             points[i] = pa if active else points[i]
-        active_g[g] += active
+        acc_active += active
         k += active
         core = alive & (h >= core_habit) & (t >= core_trust) & (posts[i] >= core_min_posts)
         is_core[i] = core
-        core_g[g] += core
+        acc_core += core
+    if n:
+        active_g[cur] += acc_active
+        core_g[cur] += acc_core
     return candidates[:m].copy()
 
 
@@ -292,10 +307,11 @@ def tally_active(idx, group, archetype, posts, u_ask, question_table, question_r
 
 @njit(cache=True, nogil=True)
 def tally_spam(status, spammer, group, spam_today, per_day, n_groups):
-    """Ads posted today: each spammer still a member posts ``per_day`` (M6); per group."""
+    """Ads posted today: each spammer still a member posts ``per_day`` (M6); per group.
+    (``spam_today`` is zeroed by the caller; spammers are few, so the branch is cheap.)"""
     spam_g = np.zeros(n_groups, dtype=np.int64)
     for i in range(len(status)):
-        s = spammer[i] & (status[i] == 0)
-        spam_today[i] = per_day if s else 0
-        spam_g[group[i]] += s
-    return spam_g * per_day
+        if spammer[i] and status[i] == 0:
+            spam_today[i] = per_day
+            spam_g[group[i]] += per_day
+    return spam_g
