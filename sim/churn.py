@@ -38,11 +38,12 @@ def churn_candidates(model, u: np.ndarray) -> np.ndarray:
     pop, p = model.pop, model.params
     factors = (float(model.archetype_tables["churn"].max()) * max(p.silent_churn_factor, 1.0)
                * max(p.title_churn_factor, 1.0) * (1 + max(p.newcomer_churn_weight, 0.0)))
+    leaderless = _leaderless_share(model)
     return kernels.churn_candidates(
         u, pop.status, pop.group, pop.fatigue, pop.spam_exposure, pop.tyranny_exposure, pop.offtopic_exposure,
-        _leaderless_share(model).astype(np.float64), float(p.churn_base + p.churn_boredom + p.churn_lost_trust),
-        float(p.churn_fatigue), float(p.churn_harassment), float(p.churn_tyranny), float(p.churn_lost_focus),
-        factors * 1.001)  # a margin over float32 rounding of the exact hazard
+        leaderless, bool(leaderless.any()), F32(p.churn_base + p.churn_boredom + p.churn_lost_trust),
+        F32(p.churn_fatigue), F32(p.churn_harassment), F32(p.churn_tyranny), F32(p.churn_lost_focus),
+        F32(factors * 1.001))  # a margin over float32 rounding here and in the exact hazard
 
 
 def leave(model) -> None:

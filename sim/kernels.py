@@ -183,22 +183,33 @@ def drift(status, active_today, group, archetype, days_inactive, spammer, posts,
 
 @njit(cache=True, nogil=True)
 def churn_candidates(u, status, group, fatigue, spam_exposure, tyranny_exposure, offtopic_exposure,
-                     leaderless_g, base, c_fatigue, c_harassment, c_tyranny, c_lost_focus, factor):
+                     leaderless_g, any_leaderless, base, c_fatigue, c_harassment, c_tyranny, c_lost_focus, factor):
     """Members whose uniform draw ``u`` falls under an upper bound of their hazard today (G2).
 
     The bound takes the parts that vary with remembered exposures exactly, interest and trust at
-    their worst (in ``base``) and every multiplying factor at its largest (``factor``), in
-    float64 with a margin: only these rows can leave, so the exact hazard is computed for them
-    alone (thinning).  Returns the rows in order."""
+    their worst (in ``base``) and every multiplying factor at its largest (``factor``, with a
+    margin over float32 rounding): only these rows can leave, so the exact hazard is computed
+    for them alone (thinning).  The bound is computed first for every row (a loop the compiler
+    vectorises), then the rows under it are gathered.  Returns the rows in order."""
     n = len(u)
+    under = np.empty(n, dtype=np.bool_)
+    if any_leaderless:
+        for i in range(n):
+            f = fatigue[i]
+            bound = (base + c_fatigue * f * f + c_harassment * spam_exposure[i] + c_tyranny * tyranny_exposure[i]
+                     + c_lost_focus * offtopic_exposure[i] + leaderless_g[group[i]]) * factor
+            under[i] = (u[i] < bound) & (status[i] == 0)
+    else:
+        for i in range(n):
+            f = fatigue[i]
+            bound = (base + c_fatigue * f * f + c_harassment * spam_exposure[i] + c_tyranny * tyranny_exposure[i]
+                     + c_lost_focus * offtopic_exposure[i]) * factor
+            under[i] = (u[i] < bound) & (status[i] == 0)
     out = np.empty(n + 1, dtype=np.intp)  # one spare slot: every row is written, branch-free
     m = 0
     for i in range(n):
-        f = np.float64(fatigue[i])
-        bound = (base + c_fatigue * f * f + c_harassment * spam_exposure[i] + c_tyranny * tyranny_exposure[i]
-                 + c_lost_focus * offtopic_exposure[i] + leaderless_g[group[i]]) * factor
         out[m] = i
-        m += (u[i] < bound) & (status[i] == 0)
+        m += under[i]
     return out[:m].copy()
 
 

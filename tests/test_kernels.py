@@ -1,0 +1,139 @@
+"""The compiled member passes (sim/kernels.py) against plain NumPy statements of the same equations.
+
+The kernels are a speed-up, not a change of model: on the state of real runs they must give the
+NumPy result bit for bit, and churn's thinning (the exact hazard only for members under a bound)
+must lose no departure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sim
+from sim import kernels
+from sim.churn import CAUSES, _leaderless_share, churn_candidates
+from sim.experiment import model_class
+
+from conftest import scenario
+
+F32 = np.float32
+CASES = [("spam-prone", 40), ("pruning-vs-tyranny", 60), ("birth-to-death", 120), ("sales-push", 90)]
+
+
+def _model_at(name: str, day: int):
+    setup = sim.load_setup(scenario(name), None, community_backend="numpy")
+    model = model_class(setup)(setup, replicate=0)
+    for _ in range(day):
+        model.step()
+    return model
+
+
+def _numpy_hazard(model, rows):
+    """The churn hazard and its parts, written as NumPy statements (G2, M4, M7, P2)."""
+    pop, p = model.pop, model.params
+    parts = np.empty((len(CAUSES), len(rows)), dtype=F32)
+    parts[0] = p.churn_base
+    parts[1] = F32(p.churn_boredom) * (1 - pop.interest[rows]) ** 2
+    parts[2] = F32(p.churn_lost_trust) * (1 - pop.trust[rows]) ** 2
+    parts[3] = F32(p.churn_fatigue) * pop.fatigue[rows] ** 2
+    parts[4] = F32(p.churn_harassment) * pop.spam_exposure[rows]
+    parts[5] = F32(p.churn_tyranny) * pop.tyranny_exposure[rows]
+    parts[6] = F32(p.churn_lost_focus) * pop.offtopic_exposure[rows]
+    parts[7] = _leaderless_share(model)[pop.group[rows]]
+    h = parts.sum(axis=0)
+    h *= model.archetype_tables["churn"][pop.archetype[rows]]
+    h *= 1 - pop.commitment[rows]
+    h *= 1 - F32(p.belonging_churn_cut) * pop.belonging[rows]
+    h *= np.where(pop.days_inactive[rows] >= p.silent_after_days, F32(p.silent_churn_factor), F32(1))
+    h *= np.where(pop.title[rows] > 0, F32(p.title_churn_factor), F32(1))
+    h *= np.where(pop.join_day[rows] > model.day - p.newcomer_days, F32(1 + p.newcomer_churn_weight), F32(1))
+    return h, parts
+
+
+def _departures(model, u, rows):
+    pop, p = model.pop, model.params
+    return kernels.departures(
+        rows, u, pop.interest, pop.trust, pop.fatigue, pop.spam_exposure, pop.tyranny_exposure,
+        pop.offtopic_exposure, pop.group, pop.archetype, pop.commitment, pop.belonging, pop.days_inactive,
+        pop.title, pop.join_day, _leaderless_share(model), model.archetype_tables["churn"],
+        F32(p.churn_base), F32(p.churn_boredom), F32(p.churn_lost_trust), F32(p.churn_fatigue),
+        F32(p.churn_harassment), F32(p.churn_tyranny), F32(p.churn_lost_focus), F32(p.belonging_churn_cut),
+        float(p.silent_after_days), F32(p.silent_churn_factor), F32(p.title_churn_factor),
+        float(model.day - p.newcomer_days), F32(1 + p.newcomer_churn_weight))
+
+
+@pytest.mark.parametrize("name,day", CASES)
+def test_churn_kernel_gives_the_numpy_hazard_and_cause(name, day):
+    model = _model_at(name, day)
+    alive = np.flatnonzero(model.pop.status == 0)
+    h, parts = _numpy_hazard(model, alive)
+    # draws spread around each member's own hazard, so about half of them leave
+    u = np.zeros(model.pop.n, dtype=F32)
+    u[alive] = h * np.random.default_rng(1).uniform(0.5, 1.5, len(alive)).astype(F32)
+    leaving, causes = _departures(model, u, alive)
+    expected = u[alive] < h
+    assert 0.2 < expected.mean() < 0.8
+    np.testing.assert_array_equal(leaving, alive[expected])
+    np.testing.assert_array_equal(causes, np.argmax(parts[:, expected], axis=0))
+
+
+@pytest.mark.parametrize("name,day", CASES)
+def test_thinning_loses_no_departure(name, day):
+    """Members under the bound, then the exact hazard: the same leavers as the exact hazard for all."""
+    model = _model_at(name, day)
+    alive = np.flatnonzero(model.pop.status == 0)
+    h, _ = _numpy_hazard(model, alive)
+    rng = np.random.default_rng(2)
+    for u_alive in (h * F32(0.9999), h * rng.uniform(0.9, 1.1, len(alive)).astype(F32),
+                    rng.random(len(alive), dtype=F32) * F32(h.max())):
+        u = np.ones(model.pop.n, dtype=F32)
+        u[alive] = u_alive
+        thinned = _departures(model, u, churn_candidates(model, u))
+        everyone = _departures(model, u, alive)
+        assert len(everyone[0]) > 0
+        for a, b in zip(thinned, everyone):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name,day", CASES)
+def test_activity_kernels_give_the_numpy_draw(name, day):
+    """Who opens the group: log-odds from the member's state and the group's pull (M3, M5)."""
+    from sim.behavior import group_pull, operator_content
+
+    model = _model_at(name, day)
+    pop, p = model.pop, model.params
+    pop.stimulus[: pop.n // 3] = F32(0.7)  # some members were nudged yesterday
+    pull = group_pull(model, operator_content(model))
+    z = np.take(pull, pop.group)
+    z += pop.arch_activity
+    for coefficient, column in ((p.act_interest, pop.interest), (p.act_trust, pop.trust),
+                                (p.act_habit, pop.habit), (-p.act_fatigue, pop.fatigue)):
+        z += column * F32(coefficient)
+    z += pop.stimulus
+    u = np.random.default_rng(3).random(pop.n, dtype=F32)
+    expected = np.flatnonzero(((np.exp(-z) + 1) * u < 1) & (pop.status == 0))
+
+    out = np.empty(pop.n, dtype=F32)
+    kernels.activity_logits(pull, pop.group, pop.arch_activity, pop.interest, pop.trust, pop.habit, pop.fatigue,
+                            pop.stimulus, F32(p.act_interest), F32(p.act_trust), F32(p.act_habit),
+                            F32(-p.act_fatigue), out)
+    np.testing.assert_array_equal(out, -z)
+    np.exp(out, out=out)
+    active = kernels.draw_active(out, u, pop.status, pop.stimulus, pop.active_today)
+    np.testing.assert_array_equal(active, expected)
+    assert not pop.stimulus.any()  # the nudge is spent
+    np.testing.assert_array_equal(np.flatnonzero(pop.active_today), expected)
+
+
+def test_compaction_keeps_rows_in_order():
+    from sim.columns import Columns
+
+    cols = Columns({"a": np.float32, "b": np.int16, "c": np.bool_}, capacity=4)
+    values = np.arange(1000)
+    cols.append(1000, a=values * 0.5, b=values, c=values % 3 == 0)
+    keep = (values % 7 != 0) & (values % 5 != 1)
+    cols.keep(keep)
+    np.testing.assert_array_equal(cols.a, (values * 0.5)[keep].astype(np.float32))
+    np.testing.assert_array_equal(cols.b, values[keep])
+    np.testing.assert_array_equal(cols.c, (values % 3 == 0)[keep])
