@@ -228,19 +228,24 @@ def keep_rows(column, keep):
 @njit(cache=True, nogil=True)
 def day_counts(status, days_inactive, silent_after_days, is_core, spammer):
     """Members, silent members, core members and spammers today, and the rows of those who left
-    (not yet compacted away), in one pass for the daily table."""
+    (not yet compacted away), for the daily table: counts in one vectorised pass, then the few
+    rows of leavers."""
     n = len(status)
-    gone = np.empty(n + 1, dtype=np.intp)  # one spare slot: every row is written, branch-free
-    m = members = silent = core = spammers = 0
+    members = silent = core = spammers = 0
     for i in range(n):
-        alive = status[i] == 0
+        alive = np.int64(status[i] == 0)
         members += alive
-        silent += alive & (days_inactive[i] >= silent_after_days)
-        core += alive & is_core[i]
-        spammers += alive & spammer[i]
-        gone[m] = i
-        m += not alive
-    return members, silent, core, spammers, gone[:m].copy()
+        silent += alive * (days_inactive[i] >= silent_after_days)
+        core += alive * is_core[i]
+        spammers += alive * spammer[i]
+    gone = np.empty(n - members, dtype=np.intp)
+    m = 0
+    if len(gone):
+        for i in range(n):
+            if status[i] != 0:
+                gone[m] = i
+                m += 1
+    return members, silent, core, spammers, gone
 
 
 @njit(cache=True, nogil=True)

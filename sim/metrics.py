@@ -63,7 +63,7 @@ def record_day(model) -> None:
     pop, groups, today = model.pop, model.groups, model.today
     # gone: rows of members who left, not yet compacted away (few)
     members, silent, core, spammers, gone = kernels.day_counts(
-        pop.status, pop.days_inactive, float(model.params.silent_after_days), model.is_core, pop.spammer)
+        pop.status, pop.days_inactive, int(np.ceil(model.params.silent_after_days)), model.is_core, pop.spammer)
     denom = max(members, 1)
     spent = model.spent_today
     row = {
