@@ -226,27 +226,26 @@ def keep_rows(column, keep):
 
 
 @njit(cache=True, nogil=True)
-def day_counts(status, days_inactive, silent_after_days, is_core, spammer, trust, interest, habit, fatigue, belonging):
-    """For the daily table, in one pass over the members still in: how many there are, how many
-    are silent, core or spammers, and the sums (in float64) of trust, interest, habit, fatigue
-    and belonging."""
+def day_counts(status, days_inactive, silent_after_days, is_core, spammer):
+    """Members, silent members, core members and spammers today, and the rows of those who left
+    (not yet compacted away), for the daily table: counts in one vectorised pass, then the few
+    rows of leavers."""
+    n = len(status)
     members = silent = core = spammers = 0
-    sums = np.zeros(5, dtype=np.float64)
-    s0 = s1 = s2 = s3 = s4 = 0.0
-    for i in range(len(status)):
+    for i in range(n):
         alive = np.int64(status[i] == 0)
         members += alive
         silent += alive * (days_inactive[i] >= silent_after_days)
         core += alive * is_core[i]
         spammers += alive * spammer[i]
-        on = np.float64(alive)
-        s0 += on * trust[i]
-        s1 += on * interest[i]
-        s2 += on * habit[i]
-        s3 += on * fatigue[i]
-        s4 += on * belonging[i]
-    sums[0], sums[1], sums[2], sums[3], sums[4] = s0, s1, s2, s3, s4
-    return members, silent, core, spammers, sums
+    gone = np.empty(n - members, dtype=np.intp)
+    m = 0
+    if len(gone):
+        for i in range(n):
+            if status[i] != 0:
+                gone[m] = i
+                m += 1
+    return members, silent, core, spammers, gone
 
 
 @njit(cache=True, nogil=True)

@@ -58,15 +58,12 @@ KPI_MEANINGS = {
 }
 
 
-MEANS = ("trust", "interest", "habit", "fatigue", "belonging")  # member means in the daily table
-
-
 def record_day(model) -> None:
     """Append today's row to the daily table and today's per-group figures to the 7-day ring."""
     pop, groups, today = model.pop, model.groups, model.today
-    members, silent, core, spammers, sums = kernels.day_counts(
-        pop.status, pop.days_inactive, int(np.ceil(model.params.silent_after_days)), model.is_core, pop.spammer,
-        *(getattr(pop, name) for name in MEANS))
+    # gone: rows of members who left, not yet compacted away (few)
+    members, silent, core, spammers, gone = kernels.day_counts(
+        pop.status, pop.days_inactive, int(np.ceil(model.params.silent_after_days)), model.is_core, pop.spammer)
     denom = max(members, 1)
     spent = model.spent_today
     row = {
@@ -87,7 +84,8 @@ def record_day(model) -> None:
         "referral_joins": today.get("referral_joins", 0),
         "prospects": today["prospects"],
         "turned_away": today["turned_away"],
-        **{f"mean_{name}": float(total) / denom for name, total in zip(MEANS, sums)},
+        **{f"mean_{name}": _mean_over(getattr(pop, name), gone, denom)
+           for name in ("trust", "interest", "habit", "fatigue", "belonging")},
         "core": core,
         "spammers": spammers,
         "groups": int(np.count_nonzero(groups.size > 0)),
@@ -124,6 +122,12 @@ def record_day(model) -> None:
         member_messages=today["member_messages_g"], joined=groups.joined_today,
         churned=groups.churned_today + groups.removed_today,
     )
+
+
+def _mean_over(column: np.ndarray, gone: np.ndarray, denom: int) -> float:
+    """Mean of a float32 column over members: the whole column's sum less the rows of members
+    who left (pairwise float32 summation: one fast pass, deterministic)."""
+    return (float(column.sum()) - float(column[gone].sum())) / denom
 
 
 def members_table(model) -> pd.DataFrame:
