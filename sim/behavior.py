@@ -98,15 +98,14 @@ def active_members(model, content: OperatorContent) -> np.ndarray:
     stimulus from yesterday's actions, the archetype's offset, minus fatigue.
     """
     pop, p, rng = model.pop, model.params, model.streams["behaviour"]
-    u = rng.random(out=model.scratch("tmp", pop.n), dtype=F32)
-    unsure_rows = np.empty(pop.n, dtype=np.intp)  # only the pages written are ever touched
-    unsure_z = np.empty(pop.n, dtype=F32)
-    unsure = kernels.activity_draw(
-        group_pull(model, content), pop.group, pop.arch_activity, pop.interest, pop.trust, pop.habit, pop.fatigue,
-        pop.stimulus, F32(p.act_interest), F32(p.act_trust), F32(p.act_habit), F32(-p.act_fatigue),
-        u, pop.status, pop.active_today, unsure_rows, unsure_z)
+    z = model.scratch("logit", pop.n)
+    kernels.activity_logits(group_pull(model, content), pop.group, pop.arch_activity, pop.interest, pop.trust,
+                            pop.habit, pop.fatigue, pop.stimulus, F32(p.act_interest), F32(p.act_trust),
+                            F32(p.act_habit), F32(-p.act_fatigue), z)
     # active when u < 1 / (1 + exp(-z)), i.e. u * (1 + exp(-z)) < 1: no division needed
-    return kernels.settle_active(unsure_rows[:unsure], np.exp(unsure_z[:unsure]), u, pop.status, pop.active_today)
+    np.exp(z, out=z)
+    u = rng.random(out=model.scratch("tmp", pop.n), dtype=F32)
+    return kernels.draw_active(z, u, pop.status, pop.stimulus, pop.active_today)
 
 
 def value_offered(model, content: OperatorContent, member_posts_g: np.ndarray) -> np.ndarray:

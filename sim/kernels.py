@@ -23,30 +23,10 @@ from numba import njit
 F32 = np.float32
 
 
-# exp in these kernels (the C library's expf) and NumPy's exp (its own SIMD code) may differ in
-# the last bits; a decision is taken here only when it holds over this relative margin around
-# the kernel's exp (16 float32 ulps, several times the two functions' documented error), and is
-# otherwise left to NumPy's exp (:func:`activity_draw`).
-EXP_MARGIN = 2.0 ** -19
-
-
 @njit(cache=True, nogil=True)
-def activity_draw(pull, group, arch_activity, interest, trust, habit, fatigue, stimulus,
-                  c_interest, c_trust, c_habit, c_fatigue, u, status, active_today, unsure_rows, unsure_z):
-    """Who opens the group today (M3, M5): active when ``u * (1 + exp(-z)) < 1`` for log-odds ``z``.
-
-    The log-odds: the group's pull, the archetype's offset, interest, trust and habit, minus
-    fatigue, plus any stimulus from yesterday's actions (spent here).  The draw must match NumPy's ``exp`` bit for bit, so where the
-    kernel's own ``exp`` leaves the outcome in doubt (``u`` within a few ulps of the threshold:
-    about one member in a million), the row and its ``-z`` are written to ``unsure_rows`` and
-    ``unsure_z`` for the caller to settle with NumPy (:func:`settle_active`).
-
-    Returns the number of unsure rows."""
-    one = np.float32(1.0)
-    below = np.float32(1.0 - EXP_MARGIN)
-    above = np.float32(1.0 + EXP_MARGIN)
-    huge = np.float32(1e30)
-    unsure = 0
+def activity_logits(pull, group, arch_activity, interest, trust, habit, fatigue, stimulus,
+                    c_interest, c_trust, c_habit, c_fatigue, out):
+    """Minus each member's activity log-odds today (M3, M5), into ``out``."""
     for i in range(len(group)):
         z = pull[group[i]] + arch_activity[i]
         z = z + interest[i] * c_interest
@@ -54,31 +34,23 @@ def activity_draw(pull, group, arch_activity, interest, trust, habit, fatigue, s
         z = z + habit[i] * c_habit
         z = z + fatigue[i] * c_fatigue
         z = z + stimulus[i]
-        nz = -z
-        e = np.exp(nz)
-        low = ((e * below) + one) * u[i] < one
-        high = ((e * above) + one) * u[i] < one
-        active_today[i] = low & (status[i] == 0)
-        stimulus[i] = 0
-        if (low != high) | (not e < huge) | (u[i] == 0):
-            unsure_rows[unsure] = i
-            unsure_z[unsure] = nz
-            unsure += 1
-    return unsure
+        out[i] = -z
 
 
 @njit(cache=True, nogil=True)
-def settle_active(unsure_rows, exp_minus_z, u, status, active_today):
-    """The unsure rows' draw with NumPy's ``exp(-z)``; then today's active rows, in order."""
+def draw_active(exp_minus_z, u, status, stimulus, active_today):
+    """Who is active: ``u * (1 + exp(-z)) < 1`` among members; clears the stimulus spent today.
+
+    Returns the active rows in order (as ``np.flatnonzero`` would)."""
     one = np.float32(1.0)
-    for k in range(len(unsure_rows)):
-        i = unsure_rows[k]
-        active_today[i] = ((exp_minus_z[k] + one) * u[i] < one) & (status[i] == 0)
-    n = len(active_today)
+    n = len(u)
     count = 0
     for i in range(n):
-        count += active_today[i]
-    idx = np.empty(count + 1, dtype=np.intp)  # one spare slot: every row is written, branch-free
+        a = ((exp_minus_z[i] + one) * u[i] < one) & (status[i] == 0)
+        active_today[i] = a
+        stimulus[i] = 0
+        count += a
+    idx = np.empty(count + 1, dtype=np.intp)  # one spare slot: the loop below writes every row, branch-free
     k = 0
     for i in range(n):
         idx[k] = i

@@ -97,58 +97,33 @@ def test_thinning_loses_no_departure(name, day):
 
 
 @pytest.mark.parametrize("name,day", CASES)
-@pytest.mark.parametrize("draws", ["uniform", "at the threshold"])
-def test_activity_kernels_give_the_numpy_draw(name, day, draws):
-    """Who opens the group: log-odds from the member's state and the group's pull (M3, M5).
-
-    "at the threshold": every draw sits on the float32 nearest to the member's probability, where
-    the kernel's exp and NumPy's exp (which differ in the last bits for about a third of inputs)
-    could disagree; the kernel must then defer to NumPy's."""
-    from sim.behavior import active_members, group_pull, operator_content
+def test_activity_kernels_give_the_numpy_draw(name, day):
+    """Who opens the group: log-odds from the member's state and the group's pull (M3, M5)."""
+    from sim.behavior import group_pull, operator_content
 
     model = _model_at(name, day)
     pop, p = model.pop, model.params
     pop.stimulus[: pop.n // 3] = F32(0.7)  # some members were nudged yesterday
-    content = operator_content(model)
-    pull = group_pull(model, content)
+    pull = group_pull(model, operator_content(model))
     z = np.take(pull, pop.group)
     z += pop.arch_activity
     for coefficient, column in ((p.act_interest, pop.interest), (p.act_trust, pop.trust),
                                 (p.act_habit, pop.habit), (-p.act_fatigue, pop.fatigue)):
         z += column * F32(coefficient)
     z += pop.stimulus
-    e = np.exp(-z)
-    if draws == "uniform":
-        u = np.random.default_rng(3).random(pop.n, dtype=F32)
-    else:
-        u = (F32(1) / (e + F32(1))).astype(F32)
-        u = np.where(np.arange(pop.n) % 2 == 0, u, np.nextafter(u, F32(0)))
-    expected = np.flatnonzero(((e + 1) * u < 1) & (pop.status == 0))
-    assert 0 < len(expected) < np.count_nonzero(pop.status == 0)
+    u = np.random.default_rng(3).random(pop.n, dtype=F32)
+    expected = np.flatnonzero(((np.exp(-z) + 1) * u < 1) & (pop.status == 0))
 
-    if draws == "at the threshold":  # the kernel's own exp leaves many of these in doubt
-        unsure = kernels.activity_draw(
-            pull, pop.group, pop.arch_activity, pop.interest, pop.trust, pop.habit, pop.fatigue,
-            pop.stimulus.copy(), F32(p.act_interest), F32(p.act_trust), F32(p.act_habit), F32(-p.act_fatigue),
-            u, pop.status, pop.active_today.copy(), np.empty(pop.n, dtype=np.intp), np.empty(pop.n, dtype=F32))
-        assert unsure > pop.n // 4
-
-    model.streams["behaviour"] = _Replay(u)
-    active = active_members(model, content)
+    out = np.empty(pop.n, dtype=F32)
+    kernels.activity_logits(pull, pop.group, pop.arch_activity, pop.interest, pop.trust, pop.habit, pop.fatigue,
+                            pop.stimulus, F32(p.act_interest), F32(p.act_trust), F32(p.act_habit),
+                            F32(-p.act_fatigue), out)
+    np.testing.assert_array_equal(out, -z)
+    np.exp(out, out=out)
+    active = kernels.draw_active(out, u, pop.status, pop.stimulus, pop.active_today)
     np.testing.assert_array_equal(active, expected)
     assert not pop.stimulus.any()  # the nudge is spent
     np.testing.assert_array_equal(np.flatnonzero(pop.active_today), expected)
-
-
-class _Replay:
-    """A stand-in for the behaviour stream that hands out given draws."""
-
-    def __init__(self, u):
-        self.u = u
-
-    def random(self, size=None, dtype=np.float64, out=None):
-        out[:] = self.u
-        return out
 
 
 def test_compaction_keeps_rows_in_order():
