@@ -17,11 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import kernels
+from . import kernels, row_threads
 from .params import ARCHETYPES
 from .policy import WEEKDAYS
 
 EXPERT = ARCHETYPES.index("expert")
+BLOCK = 1 << 16  # rows per block of the activity pass: its log-odds stay in cache until the draw
 F32 = np.float32
 
 
@@ -99,13 +100,31 @@ def active_members(model, content: OperatorContent) -> np.ndarray:
     """
     pop, p, rng = model.pop, model.params, model.streams["behaviour"]
     z = model.scratch("logit", pop.n)
-    kernels.activity_logits(group_pull(model, content), pop.group, pop.arch_activity, pop.interest, pop.trust,
-                            pop.habit, pop.fatigue, pop.stimulus, F32(p.act_interest), F32(p.act_trust),
-                            F32(p.act_habit), F32(-p.act_fatigue), z)
-    # active when u < 1 / (1 + exp(-z)), i.e. u * (1 + exp(-z)) < 1: no division needed
-    np.exp(z, out=z)
+    # the draws come first (nothing else draws from the stream in between), so each block of
+    # rows can go from log-odds to decision while it is still in cache
     u = rng.random(out=model.scratch("tmp", pop.n), dtype=F32)
-    return kernels.draw_active(z, u, pop.status, pop.stimulus, pop.active_today)
+    pull = group_pull(model, content)
+    constants = (F32(p.act_interest), F32(p.act_trust), F32(p.act_habit), F32(-p.act_fatigue))
+
+    def rows(lo: int, hi: int) -> list[np.ndarray]:
+        active = []
+        for start in range(lo, hi, BLOCK):
+            end = min(start + BLOCK, hi)
+            kernels.activity_logits(pull, pop.group, pop.arch_activity, pop.interest, pop.trust, pop.habit,
+                                    pop.fatigue, pop.stimulus, *constants, z, start, end)
+            # active when u < 1 / (1 + exp(-z)), i.e. u * (1 + exp(-z)) < 1: no division needed
+            np.exp(z[start:end], out=z[start:end])
+            active.append(kernels.draw_active(z, u, pop.status, pop.stimulus, pop.active_today, start, end))
+        return active
+
+    return _joined([block for part in row_threads.over_ranges(pop.n, rows) for block in part])
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """Row lists of consecutive ranges, joined in order (none: no rows)."""
+    if not parts:
+        return np.zeros(0, dtype=np.intp)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def value_offered(model, content: OperatorContent, member_posts_g: np.ndarray) -> np.ndarray:
@@ -168,13 +187,9 @@ def first_contributions(model, rows, member_posts_g) -> None:
     pop, p, rng = model.pop, model.params, model.streams["behaviour"]
     if not len(rows):
         return
-    first = pop.first_post_day[rows]
-    again = rows[(first >= 0) & (first < model.day)]
-    pop.posted_again[again] = True
-    new = rows[first < 0]
+    new = kernels.first_contributors(rows, pop.first_post_day, pop.posted_again, model.day)
     if not len(new):
         return
-    pop.first_post_day[new] = model.day
     # others who posted in the group today may reply (not counting the newcomer's own posts)
     peers = np.maximum(member_posts_g[pop.group[new]] - pop.posts_today[new], 0)
     reply = 1 - (1 - model.policy.policy.service.answer_rate) * (1 - p.peer_reply_prob) ** peers
@@ -229,42 +244,51 @@ def member_day(model, content: OperatorContent) -> None:
 
     # --- ads from spammers (M6) ---
     pop.spam_today[:] = 0
-    spam_g = kernels.tally_spam(pop.status, pop.spammer, grp, pop.spam_today, int(p.spam_posts_per_day),
-                                groups.count)
+    spam_g = sum(row_threads.over_ranges(pop.n, lambda lo, hi: kernels.tally_spam(
+        pop.status, pop.spammer, grp, pop.spam_today, int(p.spam_posts_per_day), groups.count, lo, hi)))
 
-    # --- the drift of each member's state, one compiled pass (kernels.drift) ---
+    # --- the drift of each member's state, one compiled pass (kernels.drift) over each range of rows ---
     value_g = value_offered(model, content, member_posts_g)  # M1
     messages_g = content.posts + member_posts_g + spam_g
     # ads wear members down as harassment (spam_exposure), not as the fatigue of a busy group
     overload_g = (np.maximum(messages_g - spam_g - p.attention_budget, 0) / p.attention_budget).astype(F32)
     pts = pol.rewards.points
     points_on = bool(pts.post or pts.active_day or pts.question)
-    refer_prob = np.empty(len(idx) + 1, dtype=F32)  # one spare slot for the branch-free pass
     is_core = np.empty(pop.n, dtype=bool)
-    active_g = np.zeros(groups.count, dtype=np.int64)
-    core_g = np.zeros(groups.count, dtype=np.int64)
-    candidates = kernels.drift(
-        pop.status, pop.active_today, grp, arch, pop.days_inactive, pop.spammer, pop.posts,
-        pop.interest, pop.trust, pop.spam_exposure, pop.tyranny_exposure, pop.offtopic_exposure,
-        pop.belonging, pop.habit, pop.fatigue, pop.points,
-        value_g, spam_g.astype(F32), content.posts, content.ritual, overload_g * F32(p.fatigue_gain),
-        tables["referral"], np.append(posts, np.int32(0)),
-        F32(1 - p.interest_decay), F32(p.interest_gain), F32(1 - p.trust_drift), F32(p.trust_drift * p.newcomer_trust),
-        F32(1 - p.exposure_decay), F32(1 - pol.content.focus), F32(p.interest_spam_loss), F32(p.trust_spam_loss),
-        F32(1 - p.belonging_decay), F32(p.ritual_belonging_gain),
-        F32(1 - p.habit_decay), F32(p.habit_gain), F32(p.ritual_habit_gain),
-        F32(1 - p.fatigue_recovery), float(p.silent_after_days),
-        F32(p.spam_turn_interest), F32(p.referral_base * (1 + p.referral_reward_effect * pol.rewards.referral_reward)),
-        points_on, float(pts.active_day), float(pts.post),
-        F32(p.core_habit), F32(p.core_trust), float(p.core_min_posts),
-        refer_prob, is_core, active_g, core_g)
+    spam_seen_g, fatigue_g = spam_g.astype(F32), overload_g * F32(p.fatigue_gain)
+    active_posts = np.append(posts, np.int32(0))  # one spare slot for the branch-free pass
+
+    def rows(lo: int, hi: int):
+        counts = np.zeros((2, groups.count), dtype=np.int64)  # this range's active and core members
+        first, end = np.searchsorted(idx, (lo, hi))  # this range's active members: idx[first:end]
+        refer = np.empty(end - first + 1, dtype=F32)  # their referral odds, and a spare slot
+        turn = kernels.drift(
+            pop.status, pop.active_today, grp, arch, pop.days_inactive, pop.spammer, pop.posts,
+            pop.interest, pop.trust, pop.spam_exposure, pop.tyranny_exposure, pop.offtopic_exposure,
+            pop.belonging, pop.habit, pop.fatigue, pop.points,
+            value_g, spam_seen_g, content.posts, content.ritual, fatigue_g, tables["referral"], active_posts[first:],
+            F32(1 - p.interest_decay), F32(p.interest_gain), F32(1 - p.trust_drift), F32(p.trust_drift * p.newcomer_trust),
+            F32(1 - p.exposure_decay), F32(1 - pol.content.focus), F32(p.interest_spam_loss), F32(p.trust_spam_loss),
+            F32(1 - p.belonging_decay), F32(p.ritual_belonging_gain),
+            F32(1 - p.habit_decay), F32(p.habit_gain), F32(p.ritual_habit_gain),
+            F32(1 - p.fatigue_recovery), float(p.silent_after_days),
+            F32(p.spam_turn_interest), F32(p.referral_base * (1 + p.referral_reward_effect * pol.rewards.referral_reward)),
+            points_on, float(pts.active_day), float(pts.post),
+            F32(p.core_habit), F32(p.core_trust), float(p.core_min_posts),
+            refer, is_core, counts[0], counts[1], lo, hi)
+        return turn, counts, refer[:-1]
+
+    parts = row_threads.over_ranges(pop.n, rows)
+    candidates = _joined([turn for turn, _, _ in parts])
+    active_g, core_g = sum(counts for _, counts, _ in parts)
+    refer_prob = _joined([refer for _, _, refer in parts])
 
     # --- disaffected members who stay turn spammer (M6) ---
     turned = candidates[rng.random(len(candidates)) < p.spam_turn_prob]
     pop.spammer[turned] = True
 
     # --- referrals (P10): trust and the reward make members bring friends ---
-    model.pending_referrals = int(np.count_nonzero(rng.random(len(idx), dtype=F32) < refer_prob[:len(idx)]))
+    model.pending_referrals = int(np.count_nonzero(rng.random(len(idx), dtype=F32) < refer_prob))
 
     # --- points for taking part (P6): the active day and posts were added in the pass ---
     if points_on:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import kernels
+from . import kernels, row_threads
 from .population import CHURNED
 
 CAUSES = ("evaporation", "boredom", "lost_trust", "fatigue", "harassment", "tyranny", "lost_focus", "leaderless")
@@ -39,11 +39,13 @@ def churn_candidates(model, u: np.ndarray) -> np.ndarray:
     factors = (float(model.archetype_tables["churn"].max()) * max(p.silent_churn_factor, 1.0)
                * max(p.title_churn_factor, 1.0) * (1 + max(p.newcomer_churn_weight, 0.0)))
     leaderless = _leaderless_share(model)
-    return kernels.churn_candidates(
+    constants = (F32(p.churn_base + p.churn_boredom + p.churn_lost_trust), F32(p.churn_fatigue),
+                 F32(p.churn_harassment), F32(p.churn_tyranny), F32(p.churn_lost_focus),
+                 F32(factors * 1.001))  # a margin over float32 rounding here and in the exact hazard
+    parts = row_threads.over_ranges(pop.n, lambda lo, hi: kernels.churn_candidates(
         u, pop.status, pop.group, pop.fatigue, pop.spam_exposure, pop.tyranny_exposure, pop.offtopic_exposure,
-        leaderless, bool(leaderless.any()), F32(p.churn_base + p.churn_boredom + p.churn_lost_trust),
-        F32(p.churn_fatigue), F32(p.churn_harassment), F32(p.churn_tyranny), F32(p.churn_lost_focus),
-        F32(factors * 1.001))  # a margin over float32 rounding here and in the exact hazard
+        leaderless, bool(leaderless.any()), *constants, lo, hi))
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def leave(model) -> None:

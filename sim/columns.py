@@ -53,13 +53,17 @@ class Columns:
 
     def keep(self, mask: np.ndarray) -> None:
         """Keep only the rows where ``mask`` holds, in order."""
+        from . import row_threads
         from .kernels import keep_rows
 
         kept = int(np.count_nonzero(mask))
-        for buf in self._buffers.values():
+
+        def keep(buf: np.ndarray) -> None:
             if buf.ndim == 1:
                 keep_rows(buf[: self.n], mask)  # in place, one pass, no temporary
             else:
                 buf[..., :kept] = buf[..., : self.n][..., mask]
+
+        row_threads.over_columns(self.n, keep, list(self._buffers.values()))
         self.n = kept
         self._bind()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from . import row_threads
 from .metrics import summarize
 from .model import CommunityModel, replicate_seed
 from .scenario import Setup
@@ -108,7 +109,8 @@ def _run_all(setups: list[Setup], replicates: int | range, workers: int, audit: 
         global _WORKER_SETUPS, _WORKER_AUDIT
         _WORKER_SETUPS, _WORKER_AUDIT = setups, audit  # inherited by forked workers; rules hold closures
         try:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"),
+                                     initializer=row_threads.one_thread) as pool:  # the pool fills the cores
                 parts = list(pool.map(_run_in_worker, tasks))
         finally:
             _WORKER_SETUPS = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import kernels
+from . import kernels, row_threads
 from .churn import CAUSES
 from .health import PARTS, group_health
 from .params import ARCHETYPES
@@ -58,12 +58,18 @@ KPI_MEANINGS = {
 }
 
 
+MEANS = ("trust", "interest", "habit", "fatigue", "belonging")  # member means in the daily table
+
+
 def record_day(model) -> None:
     """Append today's row to the daily table and today's per-group figures to the 7-day ring."""
     pop, groups, today = model.pop, model.groups, model.today
     # gone: rows of members who left, not yet compacted away (few)
-    members, silent, core, spammers, gone = kernels.day_counts(
-        pop.status, pop.days_inactive, int(np.ceil(model.params.silent_after_days)), model.is_core, pop.spammer)
+    silent_after = int(np.ceil(model.params.silent_after_days))
+    parts = row_threads.over_ranges(pop.n, lambda lo, hi: kernels.day_counts(
+        pop.status, pop.days_inactive, silent_after, model.is_core, pop.spammer, lo, hi))
+    members, silent, core, spammers = (sum(part[k] for part in parts) for k in range(4))
+    gone = np.concatenate([part[4] for part in parts])
     denom = max(members, 1)
     spent = model.spent_today
     row = {
@@ -84,8 +90,8 @@ def record_day(model) -> None:
         "referral_joins": today.get("referral_joins", 0),
         "prospects": today["prospects"],
         "turned_away": today["turned_away"],
-        **{f"mean_{name}": _mean_over(getattr(pop, name), gone, denom)
-           for name in ("trust", "interest", "habit", "fatigue", "belonging")},
+        **{f"mean_{name}": mean for name, mean in zip(MEANS, row_threads.over_columns(
+            pop.n, lambda column: _mean_over(column, gone, denom), [getattr(pop, name) for name in MEANS]))},
         "core": core,
         "spammers": spammers,
         "groups": int(np.count_nonzero(groups.size > 0)),

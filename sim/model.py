@@ -89,6 +89,7 @@ class CommunityModel(mesa.Model):
         self.channel_weight = [1.0 for _ in self.scenario.channels]  # share of its pushes a channel keeps (P1)
         self.pending_referrals = 0
         self.phase_seconds = dict.fromkeys(PHASES, 0.0)  # wall time per daily phase, for benchmarks
+        self.community_rule_seconds = 0.0  # of the rules phase: community rules matched and applied
 
         start = self.scenario.population.initial_members + self.scenario.population.seed_members
         self.pop = Population(capacity=start + 1024)

@@ -10,6 +10,8 @@ The names a condition may use are built lazily, so a policy pays only for what i
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from .actions import ACTIONS
@@ -249,7 +251,9 @@ def run_rules(model) -> None:
         member_hits = list(zip(policy.rules, hits[: len(policy.rules)]))
         title_hits = list(zip(policy.titles, hits[len(policy.rules):]))
     if "group" in engines:
+        started = time.perf_counter()
         group_hits = engines["group"].matches(group_env, groups.size > 0, np.arange(groups.count))
+        model.community_rule_seconds += time.perf_counter() - started
 
     audit = model.audit_trail
     if audit is not None:  # the values that made each rule fire, before any action changes them
@@ -268,6 +272,7 @@ def run_rules(model) -> None:
                 if audit is not None:
                     audit.fired(model.day, rule.name, action, arg, *reached, cost)
 
+    started = time.perf_counter()
     if group_hits and model.memory.last_fired:
         for metric in model.memory.snapshot_metrics:  # metrics as they were when the rules matched
             group_env[metric]
@@ -292,6 +297,7 @@ def run_rules(model) -> None:
             if audit is not None:
                 audit.fired(model.day, rule.name, action, arg, *reached, cost, group_level=gids)
         model.memory.record(index, gids, model.day, group_env)
+    model.community_rule_seconds += time.perf_counter() - started
 
     for code, (rule, rows) in enumerate(title_hits, start=1):
         rows = rows[(pop.status[rows] == 0) & (pop.title[rows] < code)]

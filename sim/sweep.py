@@ -32,6 +32,7 @@ from typing import Any
 
 import pandas as pd
 
+from . import row_threads
 from .errors import SandboxError
 from .files import content_hash, parse_set
 
@@ -218,7 +219,8 @@ def _local(spec: SweepSpec, todo: list[tuple[Task, dict]], workers: int, on_done
     import multiprocessing as mp
 
     context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                             initializer=row_threads.one_thread) as pool:  # the pool fills the cores
         futures = [pool.submit(run_task, spec, task, point) for task, point in todo]
         try:
             for future in as_completed(futures):
@@ -266,6 +268,9 @@ def _dask(spec: SweepSpec, todo: list[tuple[Task, dict]], workers: int, schedule
 
 def _warm_up() -> None:
     import sim.experiment  # noqa: F401  (pandas, numpy, mesa, durable-rules come with it)
+    from sim import row_threads
+
+    row_threads.one_thread()  # a worker is one of several processes that fill the cores
 
 
 def check_scheduler(address: str) -> None:

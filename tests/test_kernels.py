@@ -8,6 +8,7 @@ must lose no departure.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import sim
@@ -89,7 +90,7 @@ def test_thinning_loses_no_departure(name, day):
                     rng.random(len(alive), dtype=F32) * F32(h.max())):
         u = np.ones(model.pop.n, dtype=F32)
         u[alive] = u_alive
-        thinned = _departures(model, u, churn_candidates(model, u))
+        thinned = _departures(model, u, churn_candidates(model, u))  # in one range of rows, or several
         everyone = _departures(model, u, alive)
         assert len(everyone[0]) > 0
         for a, b in zip(thinned, everyone):
@@ -117,10 +118,10 @@ def test_activity_kernels_give_the_numpy_draw(name, day):
     out = np.empty(pop.n, dtype=F32)
     kernels.activity_logits(pull, pop.group, pop.arch_activity, pop.interest, pop.trust, pop.habit, pop.fatigue,
                             pop.stimulus, F32(p.act_interest), F32(p.act_trust), F32(p.act_habit),
-                            F32(-p.act_fatigue), out)
+                            F32(-p.act_fatigue), out, 0, pop.n)
     np.testing.assert_array_equal(out, -z)
     np.exp(out, out=out)
-    active = kernels.draw_active(out, u, pop.status, pop.stimulus, pop.active_today)
+    active = kernels.draw_active(out, u, pop.status, pop.stimulus, pop.active_today, 0, pop.n)
     np.testing.assert_array_equal(active, expected)
     assert not pop.stimulus.any()  # the nudge is spent
     np.testing.assert_array_equal(np.flatnonzero(pop.active_today), expected)
@@ -137,3 +138,31 @@ def test_compaction_keeps_rows_in_order():
     np.testing.assert_array_equal(cols.a, (values * 0.5)[keep].astype(np.float32))
     np.testing.assert_array_equal(cols.b, values[keep])
     np.testing.assert_array_equal(cols.c, (values % 3 == 0)[keep])
+
+
+@pytest.fixture
+def threads():
+    """Split every pass into row ranges, however small the population; restore afterwards."""
+    from sim import row_threads
+
+    saved = row_threads.MIN_ROWS, row_threads._threads
+    row_threads.MIN_ROWS = 0
+    yield row_threads.set_threads
+    row_threads.MIN_ROWS, row_threads._threads = saved
+
+
+@pytest.mark.parametrize("name,policy", [("spam-prone", None), ("pruning-vs-tyranny", None),
+                                         ("existing-group", "community-playbook"), ("sales-push", None)])
+def test_row_ranges_in_threads_give_the_same_tables(threads, name, policy):
+    """One thread or several over row ranges (the passes' per-range counts, lists and referral
+    odds joined in order): the same run, bit for bit."""
+    from conftest import policy as policy_file
+
+    setup = sim.load_setup(scenario(name), policy_file(policy) if policy else None, ["days=90"],
+                           community_backend="numpy")
+    tables = []
+    for count in (1, 3):
+        threads(count)
+        tables.append(model_class(setup)(setup, replicate=0).run().tables())
+    for key in tables[0]:
+        pd.testing.assert_frame_equal(tables[0][key], tables[1][key], check_exact=True)

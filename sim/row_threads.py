@@ -1,0 +1,67 @@
+"""Member passes split over the machine's cores for large populations; results do not depend on it.
+
+The compiled kernels (:mod:`sim.kernels`) release the GIL, so a pass over a million rows can run
+as contiguous row ranges in threads.  Each range writes only its own rows; per-group counts are
+kept per range and added (integers: the order does not matter); lists of rows are joined in
+range order.  So one thread or several give the same results, bit for bit
+(tests/test_kernels.py runs both).  Random draws are never split: they stay in the order of
+their stream.
+
+Below :data:`MIN_ROWS` rows a pass stays in one thread (handing work over costs more than it
+saves).  Worker processes of a replicate pool or a sweep call :func:`one_thread`: the pool
+already keeps every core busy.  ``SANDBOX_ROW_THREADS`` overrides the count.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
+
+MIN_ROWS = 200_000
+_threads = int(os.environ.get("SANDBOX_ROW_THREADS", 0)) or min(len(os.sched_getaffinity(0)), 4)
+_pool: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool): a forked child makes its own
+
+
+def one_thread() -> None:
+    """Keep every pass in the calling thread (for worker processes of a pool)."""
+    set_threads(1)
+
+
+def set_threads(count: int) -> None:
+    global _threads
+    _threads = max(1, int(count))
+
+
+def ranges(n: int) -> list[tuple[int, int]]:
+    """Contiguous row ranges covering ``0..n``: one per thread, or one in all for small ``n``."""
+    parts = _threads if n >= MIN_ROWS else 1
+    bounds = [n * k // parts for k in range(parts + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def over_ranges(n: int, task: Callable[[int, int], T]) -> list[T]:
+    """``task(lo, hi)`` for each of :func:`ranges` ``(n)``, in threads; results in range order."""
+    parts = ranges(n)
+    if len(parts) == 1:
+        return [task(0, n)]
+    futures = [_executor().submit(task, lo, hi) for lo, hi in parts[1:]]
+    first = task(*parts[0])
+    return [first, *(f.result() for f in futures)]
+
+
+def over_columns(n: int, task: Callable[[T], object], columns: list[T]) -> list:
+    """``task(column)`` for each whole column of ``n`` rows, spread over the threads (one at a
+    time for small ``n``); results in order."""
+    if len(ranges(n)) == 1 or len(columns) < 2:
+        return [task(column) for column in columns]
+    return list(_executor().map(task, columns))
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None or _pool[0] != os.getpid():
+        _pool = (os.getpid(), ThreadPoolExecutor(max_workers=_threads, thread_name_prefix="rows"))
+    return _pool[1]
