@@ -165,14 +165,22 @@ def member_posts(model, idx: np.ndarray) -> np.ndarray:
     factor = posting_factor(model)
     # P(k) = (1 - q) q^k with q = mean / (1 + mean); k = floor(log u / log q)
     q = np.empty(len(idx), dtype=F32)
-    kernels.posting_odds(idx, pop.archetype, model.archetype_tables["posts"], pop.interest, pop.voice, pop.group,
-                         factor if factor is not None else q[:0], factor is not None, F32(2.0 * p.post_rate), q)
-    np.log(q, out=q)
+
+    def odds(a: int, b: int) -> None:  # today's active members a..b (positions in idx)
+        kernels.posting_odds(idx[a:b], pop.archetype, model.archetype_tables["posts"], pop.interest, pop.voice,
+                             pop.group, factor if factor is not None else q[:0], factor is not None,
+                             F32(2.0 * p.post_rate), q[a:b])
+        np.log(q[a:b], out=q[a:b])
+
+    def counts(a: int, b: int) -> np.ndarray:
+        np.maximum(u[a:b], F32(1e-30), out=u[a:b])
+        np.log(u[a:b], out=u[a:b])
+        return kernels.record_posts(idx[a:b], u[a:b], q[a:b], pop.posts_today, pop.posts)
+
+    row_threads.over_ranges(len(idx), odds)
     u = rng.random(len(idx), dtype=F32)
-    np.maximum(u, F32(1e-30), out=u)
-    np.log(u, out=u)
     pop.posts_today[:] = 0
-    return kernels.record_posts(idx, u, q, pop.posts_today, pop.posts)
+    return _joined(row_threads.over_ranges(len(idx), counts))
 
 
 def first_contributions(model, rows, member_posts_g) -> None:
@@ -218,9 +226,13 @@ def member_day(model, content: OperatorContent) -> None:
     idx = active_members(model, content)
     posts = member_posts(model, idx)
     # --- questions, answered by operators or by an active expert (P9) ---
-    member_posts_g, experts_g, asks, contributors = kernels.tally_active(
-        idx, grp, arch, posts, rng.random(len(idx), dtype=F32), tables["questions"], F32(p.question_rate),
-        EXPERT, groups.count)
+    u_ask = rng.random(len(idx), dtype=F32)
+    parts = row_threads.over_ranges(len(idx), lambda a, b: kernels.tally_active(
+        idx[a:b], grp, arch, posts[a:b], u_ask[a:b], tables["questions"], F32(p.question_rate), EXPERT, groups.count))
+    member_posts_g = sum(part[0] for part in parts)  # sums of whole numbers: exact in any order
+    experts_g = sum(part[1] for part in parts)
+    asks = _joined([part[2] for part in parts])
+    contributors = _joined([part[3] for part in parts])
     asked = idx[asks]
     led = (content.posts > 0) | (experts_g > 0)  # an operator posted or an expert was around (G2)
     groups.count_leadership(led)

@@ -48,14 +48,27 @@ def churn_candidates(model, u: np.ndarray) -> np.ndarray:
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
+def draw_ahead(model) -> None:
+    """Start today's churn draws (one uniform per row) in a thread while the member day runs.
+
+    Only churn draws from its stream, and the rows do not change between the member day and
+    churn, so the draws are the same as drawing them in :func:`leave`.
+    """
+    pop, rng = model.pop, model.streams["churn"]
+    out = model.scratch("churn_draws", pop.n)
+    model.churn_draws = row_threads.ahead(pop.n, lambda: rng.random(out=out, dtype=F32))
+
+
 def leave(model) -> None:
     """Draw today's departures and record each one's dominant cause (G2).
 
     A member leaves when a uniform draw falls under their hazard.  The draw is made for every
     row; the hazard is computed only where the draw is under a bound (:func:`churn_candidates`).
     """
-    pop, rng = model.pop, model.streams["churn"]
-    u = rng.random(out=model.scratch("tmp", pop.n), dtype=F32)
+    pop = model.pop
+    u = model.churn_draws()
+    if len(u) != pop.n:
+        raise RuntimeError("churn's draws were made for a different number of rows than churn sees")
     p = model.params
     leaving, causes = kernels.departures(
         churn_candidates(model, u), u, pop.interest, pop.trust, pop.fatigue, pop.spam_exposure,

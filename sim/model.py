@@ -31,7 +31,7 @@ from . import metrics
 from .acquisition import acquire, populate_day_zero
 from .audit import AuditTrail
 from .behavior import core_mask, member_day, operator_content
-from .churn import CAUSES, leave
+from .churn import CAUSES, draw_ahead, leave
 from .groups import CAUSE_WINDOW, Groups
 from .health import community_health
 from .memory import PlaybookMemory
@@ -92,7 +92,9 @@ class CommunityModel(mesa.Model):
         self.community_rule_seconds = 0.0  # of the rules phase: community rules matched and applied
 
         start = self.scenario.population.initial_members + self.scenario.population.seed_members
-        self.pop = Population(capacity=start + 1024)
+        # room for the rows of members who leave before compaction (up to an eighth) and for some
+        # growth, so a big community does not copy every column in its first days
+        self.pop = Population(capacity=start + start // 3 + 1024)
         self.groups = Groups(count=1, start_stage=self.policy.chart.start, causes=len(CAUSES))
         self.stage_engine = stage_engine(self.policy.chart, setup.community_backend)
         self.is_core = np.zeros(0, dtype=bool)
@@ -142,6 +144,7 @@ class CommunityModel(mesa.Model):
 
     def member_phase(self, content) -> None:
         """Member behaviour, vectorised (:func:`sim.behavior.member_day`); the agents engine overrides it."""
+        draw_ahead(self)  # churn's draws, in a thread while the members' day runs (large populations)
         member_day(self, content)
 
     def churn_phase(self) -> None:

@@ -60,6 +60,15 @@ def over_columns(n: int, task: Callable[[T], object], columns: list[T]) -> list:
     return list(_executor().map(task, columns))
 
 
+def ahead(n: int, task: Callable[[], T]) -> Callable[[], T]:
+    """Start ``task()`` in a thread now if passes over ``n`` rows are split (the caller goes on with
+    other work); return a function that gives its result, waiting if need be."""
+    if len(ranges(n)) == 1:
+        return task
+    future = _executor().submit(task)
+    return future.result
+
+
 def _executor() -> ThreadPoolExecutor:
     global _pool
     if _pool is None or _pool[0] != os.getpid():
