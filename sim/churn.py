@@ -70,14 +70,19 @@ def leave(model) -> None:
     if len(u) != pop.n:
         raise RuntimeError("churn's draws were made for a different number of rows than churn sees")
     p = model.params
-    leaving, causes = kernels.departures(
-        churn_candidates(model, u), u, pop.interest, pop.trust, pop.fatigue, pop.spam_exposure,
-        pop.tyranny_exposure, pop.offtopic_exposure, pop.group, pop.archetype, pop.commitment, pop.belonging,
-        pop.days_inactive, pop.title, pop.join_day, _leaderless_share(model), model.archetype_tables["churn"],
-        F32(p.churn_base), F32(p.churn_boredom), F32(p.churn_lost_trust), F32(p.churn_fatigue),
-        F32(p.churn_harassment), F32(p.churn_tyranny), F32(p.churn_lost_focus), F32(p.belonging_churn_cut),
-        float(p.silent_after_days), F32(p.silent_churn_factor), F32(p.title_churn_factor),
-        float(model.day - p.newcomer_days), F32(1 + p.newcomer_churn_weight))
+    candidates = churn_candidates(model, u)
+    constants = (F32(p.churn_base), F32(p.churn_boredom), F32(p.churn_lost_trust), F32(p.churn_fatigue),
+                 F32(p.churn_harassment), F32(p.churn_tyranny), F32(p.churn_lost_focus), F32(p.belonging_churn_cut),
+                 float(p.silent_after_days), F32(p.silent_churn_factor), F32(p.title_churn_factor),
+                 float(model.day - p.newcomer_days), F32(1 + p.newcomer_churn_weight))
+    leaderless = _leaderless_share(model)
+    parts = row_threads.over_ranges(len(candidates), lambda a, b: kernels.departures(
+        candidates[a:b], u, pop.interest, pop.trust, pop.fatigue, pop.spam_exposure, pop.tyranny_exposure,
+        pop.offtopic_exposure, pop.group, pop.archetype, pop.commitment, pop.belonging, pop.days_inactive,
+        pop.title, pop.join_day, leaderless, model.archetype_tables["churn"], *constants),
+        min_rows=row_threads.MIN_ROWS // 10)  # about ten times the work of a row pass per candidate
+    leaving = np.concatenate([part[0] for part in parts])
+    causes = np.concatenate([part[1] for part in parts])
     if len(leaving) == 0:
         return
     for code in np.unique(causes):

@@ -35,16 +35,17 @@ def set_threads(count: int) -> None:
     _threads = max(1, int(count))
 
 
-def ranges(n: int) -> list[tuple[int, int]]:
-    """Contiguous row ranges covering ``0..n``: one per thread, or one in all for small ``n``."""
-    parts = _threads if n >= MIN_ROWS else 1
+def ranges(n: int, min_rows: int | None = None) -> list[tuple[int, int]]:
+    """Contiguous row ranges covering ``0..n``: one per thread, or one in all below ``min_rows``
+    (default :data:`MIN_ROWS`; less for work that costs more per row)."""
+    parts = _threads if n >= (MIN_ROWS if min_rows is None else min_rows) else 1
     bounds = [n * k // parts for k in range(parts + 1)]
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-def over_ranges(n: int, task: Callable[[int, int], T]) -> list[T]:
-    """``task(lo, hi)`` for each of :func:`ranges` ``(n)``, in threads; results in range order."""
-    parts = ranges(n)
+def over_ranges(n: int, task: Callable[[int, int], T], min_rows: int | None = None) -> list[T]:
+    """``task(lo, hi)`` for each of :func:`ranges` ``(n, min_rows)``, in threads; results in range order."""
+    parts = ranges(n, min_rows)
     if len(parts) == 1:
         return [task(0, n)]
     futures = [_executor().submit(task, lo, hi) for lo, hi in parts[1:]]
