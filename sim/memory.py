@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .rules.expr import fields_used
 from .rules.vocabulary import SEQUENCE_NAMES
 
 NEVER = -9999  # the day a rule "last fired" when it never has
@@ -37,6 +38,9 @@ class PlaybookMemory:
         self.recent = {i: np.full((rule.cap[0], 1), NEVER, dtype=np.int64)
                        for i, rule in enumerate(rules) if rule.cap is not None}
         self.last_campaign = np.full(1, NEVER, dtype=np.int64)
+        # the metrics some rule reads back as after_<metric>: only those are remembered
+        read = set().union(set(), *(fields_used(rule.ir) for rule in rules))
+        self.remembered = [m for m in SNAPSHOT_METRICS if any(name.endswith(f"__after_{m}") for name in read)]
 
     def _fit(self, count: int) -> None:
         for i in self.last_fired:
@@ -77,12 +81,14 @@ class PlaybookMemory:
             recent[0, gids] = day
         if index in self.last_fired:
             self.last_fired[index][gids] = day
-            for metric in SNAPSHOT_METRICS:
+            for metric in self.remembered:
                 values = np.asarray(env[metric], dtype=np.float64)
                 stored = self.snapshot[index].setdefault(metric, np.zeros(count))
                 stored = self.snapshot[index][metric] = _grow(stored, count, 0.0)
                 stored[gids] = values[gids]
 
-    @property
-    def snapshot_metrics(self) -> list[str]:
-        return SNAPSHOT_METRICS
+    def snapshot_metrics(self, hits: list[np.ndarray]) -> list[str]:
+        """The metrics to take before today's actions change them: those remembered, on a day a
+        followed rule fired (``hits``: groups each rule matched)."""
+        fired = any(len(hits[i]) for i in self.last_fired if i < len(hits))
+        return self.remembered if fired else []

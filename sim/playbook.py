@@ -91,7 +91,6 @@ class GroupEnv(dict):
         pop, groups = m.pop, m.groups
         size = groups.size
         denom = np.maximum(size, 1)
-        alive = pop.status == 0
         if name == "size":
             value = size
         elif name == "active_ratio_1d":
@@ -111,13 +110,13 @@ class GroupEnv(dict):
         elif name == "churned_7d":
             value = self._last7("churned", groups.churned_today + groups.removed_today)
         elif name == "mean_trust":
-            value = groups.count_by_group(pop.group, pop.trust * alive) / denom
+            value = groups.count_by_group(pop.group, pop.trust * (pop.status == 0)) / denom
         elif name == "mean_interest":
-            value = groups.count_by_group(pop.group, pop.interest * alive) / denom
+            value = groups.count_by_group(pop.group, pop.interest * (pop.status == 0)) / denom
         elif name == "core_count":
             value = self._today("core_g")
         elif name == "spammers":
-            value = groups.count_by_group(pop.group, pop.spammer & alive)
+            value = groups.count_by_group(pop.group, pop.spammer & (pop.status == 0))
         elif name == "group_age":
             value = m.day - groups.created_day
         elif name == "day":
@@ -273,9 +272,8 @@ def run_rules(model) -> None:
                     audit.fired(model.day, rule.name, action, arg, *reached, cost)
 
     started = time.perf_counter()
-    if group_hits and model.memory.last_fired:
-        for metric in model.memory.snapshot_metrics:  # metrics as they were when the rules matched
-            group_env[metric]
+    for metric in model.memory.snapshot_metrics(group_hits):  # metrics as they were when the rules matched
+        group_env[metric]
     for index, rule, gids in resolve_conflicts(policy.community_rules, group_hits, groups.count):
         gids = gids[groups.size[gids] > 0]
         if not len(gids):

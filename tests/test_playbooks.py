@@ -41,7 +41,7 @@ def fire_days(policy_yaml: dict, series: list[dict], backend: str) -> dict[str, 
             env = CraftedEnv(metrics, memory, day)
             groups = np.arange(len(env["size"]))
             hits = engine.matches(env, np.ones(len(groups), dtype=bool), groups)
-            for metric in memory.snapshot_metrics:
+            for metric in memory.snapshot_metrics(hits):
                 env.setdefault(metric, np.zeros(len(groups)))
             for index, rule, gids in resolve_conflicts(rules, hits, len(groups)):
                 if len(gids):
