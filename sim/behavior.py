@@ -8,7 +8,9 @@ Two phases of a day live here:
   gets answered, how interest, trust, habit and fatigue move, who turns spammer, who brings a
   friend.
 
-Every coefficient comes from :class:`sim.params.Params`.  No loop runs over members.
+Every coefficient comes from :class:`sim.params.Params`.  No Python loop runs over members: the
+per-member arithmetic runs in compiled passes (:mod:`sim.kernels`), over row ranges in threads
+for large populations (:mod:`sim.row_threads`), with NumPy's transcendentals and random draws.
 """
 
 from __future__ import annotations
@@ -69,12 +71,6 @@ def operator_content(model) -> OperatorContent:
             from .actions import sales_push
             model.spend("content", sales_push(model, np.flatnonzero(model.pop.status == 0), content.sales_price))
     return OperatorContent(posts=posts, ritual=ritual, talk=talk)
-
-
-def _axpy(out: np.ndarray, a: float, x: np.ndarray, tmp: np.ndarray) -> None:
-    """out += a * x, in place, through a scratch buffer (no temporary allocation)."""
-    np.multiply(x, F32(a), out=tmp)
-    out += tmp
 
 
 def group_pull(model, content: OperatorContent) -> np.ndarray:
