@@ -115,11 +115,11 @@ def drift(status, active_today, group, archetype, days_inactive, spammer, posts,
           refer_prob, is_core, active_g, core_g, lo, hi):
     """The rest of the member day, one member at a time (M1, M2, M3, M4, M5, M6, P4, P6, P10).
 
-    For every member: interest decays and, if active, grows with the value the group offered and
-    falls with ads seen; trust drifts to the newcomer level and falls with ads; exposures fade
-    and grow with ads and off-topic posts read; belonging grows at the ritual; habit grows with
-    activity and the ritual; fatigue recovers and grows with overload unless the member is muted;
-    days without activity count up.  Then the member's referral odds and points (if active),
+    For every member still in (those who left keep the state they left with): interest decays
+    and, if active, grows with the value the group offered and falls with ads seen; trust drifts
+    to the newcomer level and falls with ads; exposures fade and grow with ads and off-topic
+    posts read; belonging grows at the ritual; habit grows with activity and the ritual; fatigue
+    recovers and grows with overload unless the member is muted; days without activity count up.  Then the member's referral odds and points (if active),
     core status and the per-group counts of active and core members (added to ``active_g`` and
     ``core_g``).  Rows ``lo..hi``; ``refer_prob`` and ``active_posts`` start at the first active member
     among them and have one spare slot at the end.
@@ -171,6 +171,9 @@ def _drift(
             acc_active = 0
             acc_core = 0
             cur = g
+        if status[i] != 0:  # a member who left keeps the state they left with (as recorded)
+            is_core[i] = False
+            continue
         active = active_today[i]
         on = one if active else zero
         seen = spam_g[g] * on
@@ -203,16 +206,15 @@ def _drift(
         d = days_inactive[i]
         fatigue[i] = fatigue[i] * k_fatigue + (overload_g[g] if d < silent_after_days else zero)
         days_inactive[i] = 0 if active else d + 1
-        alive = status[i] == 0
         candidates[m] = i
-        m += alive & (not spammer[i]) & (x < spam_turn_interest)
+        m += (not spammer[i]) & (x < spam_turn_interest)
         refer_prob[k] = referral_scale * t * referral_table[archetype[i]]
         if points_on:
             pa = np.float32(np.float64(points[i]) + (points_active_day + points_post * np.float64(active_posts[k])))
             points[i] = pa if active else points[i]
         acc_active += active
         k += active
-        core = alive & (h >= core_habit) & (t >= core_trust) & (posts[i] >= core_min_posts)
+        core = (h >= core_habit) & (t >= core_trust) & (posts[i] >= core_min_posts)
         is_core[i] = core
         acc_core += core
     if n:

@@ -166,3 +166,25 @@ def test_row_ranges_in_threads_give_the_same_tables(threads, name, policy):
         tables.append(model_class(setup)(setup, replicate=0).run().tables())
     for key in tables[0]:
         pd.testing.assert_frame_equal(tables[0][key], tables[1][key], check_exact=True)
+
+
+@pytest.mark.parametrize("engine", ["vector", "agents"])
+def test_a_leaver_is_recorded_with_the_state_they_left_with(engine):
+    """The members table gives a leaver's interest, trust, habit, fatigue and days inactive as
+    they were on the day they left, not as their row drifted on until it was compacted away."""
+    from sim.metrics import members_table
+
+    setup = sim.load_setup(scenario("spam-prone"), None, ["days=60"], community_backend="numpy", engine=engine)
+    model = model_class(setup)(setup, replicate=0)
+    fields = ("interest", "trust", "habit", "fatigue", "days_inactive")
+    at_exit = {}
+    while model.running:
+        model.step()
+        pop = model.pop
+        left = np.flatnonzero((pop.status != 0) & (pop.exit_day == model.day - 1))
+        for row in left:
+            at_exit[int(pop.member_id[row])] = tuple(getattr(pop, f)[row] for f in fields)
+    table = members_table(model).set_index("member_id")
+    assert len(at_exit) > 100
+    for member_id, state in at_exit.items():
+        assert tuple(table.loc[member_id, list(fields)]) == state
