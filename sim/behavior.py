@@ -98,7 +98,7 @@ def active_members(model, content: OperatorContent) -> np.ndarray:
     z = model.scratch("logit", pop.n)
     # the draws come first (nothing else draws from the stream in between), so each block of
     # rows can go from log-odds to decision while it is still in cache
-    u = rng.random(out=model.scratch("tmp", pop.n), dtype=F32)
+    u = row_threads.uniform(rng, pop.n, model.scratch("tmp", pop.n))
     pull = group_pull(model, content)
     constants = (F32(p.act_interest), F32(p.act_trust), F32(p.act_habit), F32(-p.act_fatigue))
 
@@ -174,7 +174,7 @@ def member_posts(model, idx: np.ndarray) -> np.ndarray:
         return kernels.record_posts(idx[a:b], u[a:b], q[a:b], pop.posts_today, pop.posts)
 
     row_threads.over_ranges(len(idx), odds)
-    u = rng.random(len(idx), dtype=F32)
+    u = row_threads.uniform(rng, len(idx))
     pop.posts_today[:] = 0
     return _joined(row_threads.over_ranges(len(idx), counts))
 
@@ -222,7 +222,7 @@ def member_day(model, content: OperatorContent) -> None:
     idx = active_members(model, content)
     posts = member_posts(model, idx)
     # --- questions, answered by operators or by an active expert (P9) ---
-    u_ask = rng.random(len(idx), dtype=F32)
+    u_ask = row_threads.uniform(rng, len(idx))
     parts = row_threads.over_ranges(len(idx), lambda a, b: kernels.tally_active(
         idx[a:b], grp, arch, posts[a:b], u_ask[a:b], tables["questions"], F32(p.question_rate), EXPERT, groups.count))
     member_posts_g = sum(part[0] for part in parts)  # sums of whole numbers: exact in any order
@@ -296,7 +296,7 @@ def member_day(model, content: OperatorContent) -> None:
     pop.spammer[turned] = True
 
     # --- referrals (P10): trust and the reward make members bring friends ---
-    model.pending_referrals = int(np.count_nonzero(rng.random(len(idx), dtype=F32) < refer_prob))
+    model.pending_referrals = int(np.count_nonzero(row_threads.uniform(rng, len(idx)) < refer_prob))
 
     # --- points for taking part (P6): the active day and posts were added in the pass ---
     if points_on:
