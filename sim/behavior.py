@@ -113,14 +113,7 @@ def active_members(model, content: OperatorContent) -> np.ndarray:
             active.append(kernels.draw_active(z, u, pop.status, pop.stimulus, pop.active_today, start, end))
         return active
 
-    return _joined([block for part in row_threads.over_ranges(pop.n, rows) for block in part])
-
-
-def _joined(parts: list[np.ndarray]) -> np.ndarray:
-    """Row lists of consecutive ranges, joined in order (none: no rows)."""
-    if not parts:
-        return np.zeros(0, dtype=np.intp)
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return row_threads.joined([block for part in row_threads.over_ranges(pop.n, rows) for block in part])
 
 
 def value_offered(model, content: OperatorContent, member_posts_g: np.ndarray) -> np.ndarray:
@@ -176,7 +169,7 @@ def member_posts(model, idx: np.ndarray) -> np.ndarray:
     row_threads.over_ranges(len(idx), odds)
     u = row_threads.uniform(rng, len(idx))
     pop.posts_today[:] = 0
-    return _joined(row_threads.over_ranges(len(idx), counts))
+    return row_threads.joined(row_threads.over_ranges(len(idx), counts))
 
 
 def first_contributions(model, rows, member_posts_g) -> None:
@@ -227,8 +220,8 @@ def member_day(model, content: OperatorContent) -> None:
         idx[a:b], grp, arch, posts[a:b], u_ask[a:b], tables["questions"], F32(p.question_rate), EXPERT, groups.count))
     member_posts_g = sum(part[0] for part in parts)  # sums of whole numbers: exact in any order
     experts_g = sum(part[1] for part in parts)
-    asks = _joined([part[2] for part in parts])
-    contributors = _joined([part[3] for part in parts])
+    asks = row_threads.joined([part[2] for part in parts])
+    contributors = row_threads.joined([part[3] for part in parts])
     asked = idx[asks]
     led = (content.posts > 0) | (experts_g > 0)  # an operator posted or an expert was around (G2)
     groups.count_leadership(led)
@@ -287,9 +280,9 @@ def member_day(model, content: OperatorContent) -> None:
         return turn, counts, refer[:-1]
 
     parts = row_threads.over_ranges(pop.n, rows)
-    candidates = _joined([turn for turn, _, _ in parts])
+    candidates = row_threads.joined([turn for turn, _, _ in parts])
     active_g, core_g = sum(counts for _, counts, _ in parts)
-    refer_prob = _joined([refer for _, _, refer in parts])
+    refer_prob = row_threads.joined([refer for _, _, refer in parts])
 
     # --- disaffected members who stay turn spammer (M6) ---
     turned = candidates[rng.random(len(candidates)) < p.spam_turn_prob]

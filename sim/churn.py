@@ -20,17 +20,18 @@ CAUSES = ("evaporation", "boredom", "lost_trust", "fatigue", "harassment", "tyra
 F32 = np.float32
 
 
-def _leaderless_share(model) -> np.ndarray:
+def leaderless_share(model) -> np.ndarray:
     """The leaderless part per group: no operator post and no active expert for a while (G2)."""
     p = model.params
     return (np.minimum(model.groups.days_leaderless / p.leaderless_days, 1.0) * p.churn_leaderless).astype(F32)
 
 
-def churn_candidates(model, u: np.ndarray) -> np.ndarray:
+def churn_candidates(model, u: np.ndarray, leaderless: np.ndarray) -> np.ndarray:
     """Rows of members whose draw ``u`` falls under an upper bound of their hazard today: the
     parts that vary with the member's remembered exposures (fatigue, ads, pruning, off-topic
     posts, a leaderless group) exactly, interest and trust at their worst, and every factor at
-    its largest (:func:`sim.kernels.churn_candidates`, one compiled pass).
+    its largest (:func:`sim.kernels.churn_candidates`, one compiled pass).  ``leaderless``: the
+    leaderless part per group (:func:`leaderless_share`).
 
     Only they can leave, so the exact hazard is computed for them alone (thinning: the same
     departures as computing it for everyone, for less work).
@@ -38,14 +39,27 @@ def churn_candidates(model, u: np.ndarray) -> np.ndarray:
     pop, p = model.pop, model.params
     factors = (float(model.archetype_tables["churn"].max()) * max(p.silent_churn_factor, 1.0)
                * max(p.title_churn_factor, 1.0) * (1 + max(p.newcomer_churn_weight, 0.0)))
-    leaderless = _leaderless_share(model)
     constants = (F32(p.churn_base + p.churn_boredom + p.churn_lost_trust), F32(p.churn_fatigue),
                  F32(p.churn_harassment), F32(p.churn_tyranny), F32(p.churn_lost_focus),
                  F32(factors * 1.001))  # a margin over float32 rounding here and in the exact hazard
     parts = row_threads.over_ranges(pop.n, lambda lo, hi: kernels.churn_candidates(
         u, pop.status, pop.group, pop.fatigue, pop.spam_exposure, pop.tyranny_exposure, pop.offtopic_exposure,
         leaderless, bool(leaderless.any()), *constants, lo, hi))
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return row_threads.joined(parts)
+
+
+def departures(model, u: np.ndarray, rows: np.ndarray, leaderless: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Who of ``rows`` leaves today (``u`` under the exact hazard) and the index in
+    :data:`CAUSES` of each one's cause (:func:`sim.kernels.departures`)."""
+    pop, p = model.pop, model.params
+    return kernels.departures(
+        rows, u, pop.interest, pop.trust, pop.fatigue, pop.spam_exposure, pop.tyranny_exposure,
+        pop.offtopic_exposure, pop.group, pop.archetype, pop.commitment, pop.belonging, pop.days_inactive,
+        pop.title, pop.join_day, leaderless, model.archetype_tables["churn"],
+        F32(p.churn_base), F32(p.churn_boredom), F32(p.churn_lost_trust), F32(p.churn_fatigue),
+        F32(p.churn_harassment), F32(p.churn_tyranny), F32(p.churn_lost_focus), F32(p.belonging_churn_cut),
+        float(p.silent_after_days), F32(p.silent_churn_factor), F32(p.title_churn_factor),
+        float(model.day - p.newcomer_days), F32(1 + p.newcomer_churn_weight))
 
 
 def draw_ahead(model) -> None:
@@ -69,20 +83,12 @@ def leave(model) -> None:
     u = model.churn_draws()
     if len(u) != pop.n:
         raise RuntimeError("churn's draws were made for a different number of rows than churn sees")
-    p = model.params
-    candidates = churn_candidates(model, u)
-    constants = (F32(p.churn_base), F32(p.churn_boredom), F32(p.churn_lost_trust), F32(p.churn_fatigue),
-                 F32(p.churn_harassment), F32(p.churn_tyranny), F32(p.churn_lost_focus), F32(p.belonging_churn_cut),
-                 float(p.silent_after_days), F32(p.silent_churn_factor), F32(p.title_churn_factor),
-                 float(model.day - p.newcomer_days), F32(1 + p.newcomer_churn_weight))
-    leaderless = _leaderless_share(model)
-    parts = row_threads.over_ranges(len(candidates), lambda a, b: kernels.departures(
-        candidates[a:b], u, pop.interest, pop.trust, pop.fatigue, pop.spam_exposure, pop.tyranny_exposure,
-        pop.offtopic_exposure, pop.group, pop.archetype, pop.commitment, pop.belonging, pop.days_inactive,
-        pop.title, pop.join_day, leaderless, model.archetype_tables["churn"], *constants),
-        min_rows=row_threads.MIN_ROWS // 10)  # about ten times the work of a row pass per candidate
-    leaving = np.concatenate([part[0] for part in parts])
-    causes = np.concatenate([part[1] for part in parts])
+    leaderless = leaderless_share(model)
+    candidates = churn_candidates(model, u, leaderless)
+    parts = row_threads.over_ranges(len(candidates), lambda a, b: departures(model, u, candidates[a:b], leaderless),
+                                    min_rows=row_threads.MIN_ROWS // 10)  # each costs about ten row passes
+    leaving = row_threads.joined([part[0] for part in parts])
+    causes = row_threads.joined([part[1] for part in parts])
     if len(leaving) == 0:
         return
     for code in np.unique(causes):

@@ -39,7 +39,7 @@ class PlaybookMemory:
                        for i, rule in enumerate(rules) if rule.cap is not None}
         self.last_campaign = np.full(1, NEVER, dtype=np.int64)
         # the metrics some rule reads back as after_<metric>: only those are remembered
-        read = set().union(set(), *(fields_used(rule.ir) for rule in rules))
+        read = set().union(*(fields_used(rule.ir) for rule in rules))
         self.remembered = [m for m in SNAPSHOT_METRICS if any(name.endswith(f"__after_{m}") for name in read)]
 
     def _fit(self, count: int) -> None:

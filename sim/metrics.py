@@ -64,12 +64,11 @@ MEANS = ("trust", "interest", "habit", "fatigue", "belonging")  # member means i
 def record_day(model) -> None:
     """Append today's row to the daily table and today's per-group figures to the 7-day ring."""
     pop, groups, today = model.pop, model.groups, model.today
-    # gone: rows of members who left, not yet compacted away (few)
     silent_after = int(np.ceil(model.params.silent_after_days))
     parts = row_threads.over_ranges(pop.n, lambda lo, hi: kernels.day_counts(
         pop.status, pop.days_inactive, silent_after, model.is_core, pop.spammer, lo, hi))
     members, silent, core, spammers = (sum(part[k] for part in parts) for k in range(4))
-    gone = np.concatenate([part[4] for part in parts])
+    gone = row_threads.joined([part[4] for part in parts])  # rows of members who left, not yet compacted away
     denom = max(members, 1)
     spent = model.spent_today
     row = {

@@ -59,6 +59,13 @@ def over_ranges(n: int, task: Callable[[int, int], T], min_rows: int | None = No
     return [first, *(f.result() for f in futures)]
 
 
+def joined(parts: list[np.ndarray]) -> np.ndarray:
+    """Row lists of consecutive ranges, joined in order (none: no rows)."""
+    if not parts:
+        return np.zeros(0, dtype=np.intp)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 def over_columns(n: int, task: Callable[[T], object], columns: list[T]) -> list:
     """``task(column)`` for each whole column of ``n`` rows, spread over the threads (one at a
     time for small ``n``); results in order."""

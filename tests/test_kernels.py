@@ -13,7 +13,7 @@ import pytest
 
 import sim
 from sim import kernels
-from sim.churn import CAUSES, _leaderless_share, churn_candidates
+from sim.churn import CAUSES, churn_candidates, departures, leaderless_share
 from sim.experiment import model_class
 
 from conftest import scenario
@@ -41,7 +41,7 @@ def _numpy_hazard(model, rows):
     parts[4] = F32(p.churn_harassment) * pop.spam_exposure[rows]
     parts[5] = F32(p.churn_tyranny) * pop.tyranny_exposure[rows]
     parts[6] = F32(p.churn_lost_focus) * pop.offtopic_exposure[rows]
-    parts[7] = _leaderless_share(model)[pop.group[rows]]
+    parts[7] = leaderless_share(model)[pop.group[rows]]
     h = parts.sum(axis=0)
     h *= model.archetype_tables["churn"][pop.archetype[rows]]
     h *= 1 - pop.commitment[rows]
@@ -53,15 +53,7 @@ def _numpy_hazard(model, rows):
 
 
 def _departures(model, u, rows):
-    pop, p = model.pop, model.params
-    return kernels.departures(
-        rows, u, pop.interest, pop.trust, pop.fatigue, pop.spam_exposure, pop.tyranny_exposure,
-        pop.offtopic_exposure, pop.group, pop.archetype, pop.commitment, pop.belonging, pop.days_inactive,
-        pop.title, pop.join_day, _leaderless_share(model), model.archetype_tables["churn"],
-        F32(p.churn_base), F32(p.churn_boredom), F32(p.churn_lost_trust), F32(p.churn_fatigue),
-        F32(p.churn_harassment), F32(p.churn_tyranny), F32(p.churn_lost_focus), F32(p.belonging_churn_cut),
-        float(p.silent_after_days), F32(p.silent_churn_factor), F32(p.title_churn_factor),
-        float(model.day - p.newcomer_days), F32(1 + p.newcomer_churn_weight))
+    return departures(model, u, rows, leaderless_share(model))
 
 
 @pytest.mark.parametrize("name,day", CASES)
@@ -90,7 +82,7 @@ def test_thinning_loses_no_departure(name, day):
                     rng.random(len(alive), dtype=F32) * F32(h.max())):
         u = np.ones(model.pop.n, dtype=F32)
         u[alive] = u_alive
-        thinned = _departures(model, u, churn_candidates(model, u))  # in one range of rows, or several
+        thinned = _departures(model, u, churn_candidates(model, u, leaderless_share(model)))  # in one range of rows, or several
         everyone = _departures(model, u, alive)
         assert len(everyone[0]) > 0
         for a, b in zip(thinned, everyone):
