@@ -117,6 +117,7 @@ class DurableStages:
         self.chart = chart
         states = {}
         self.fields = sorted(set().union(*[fields_used(cond) for _, _, cond in chart.transitions]) | {"stage"})
+        self.properties = db.short_names(self.fields)
         for index, state in enumerate(chart.states):
             triggers = {}
             for k, (source, target, cond) in enumerate(chart.transitions):
@@ -127,7 +128,8 @@ class DurableStages:
                 if condition.derived:
                     raise SandboxError("stage conditions must compare metrics with numbers or other metrics "
                                        "(no division or arithmetic on the left)", file=chart.file)
-                triggers[f"t{k}"] = {"all": [{"m": condition.conditions[0]}], "to": chart.states[target]}
+                triggers[f"t{k}"] = {"all": [{"m": db.rename(condition.conditions[0], self.properties)}],
+                                     "to": chart.states[target]}
             states[state] = triggers
         self.name = f"sandbox_stages_{content_hash(states)}"
         self.dispatcher = db.register_statechart(self.name, states)
@@ -144,14 +146,10 @@ class DurableStages:
             raise SandboxError(f"durable-rules holds at most {db.MAX_SIDS} groups per run; "
                                "use --community-backend numpy for bigger communities")
         self.sids |= new
-        columns = {"id": gids.tolist(), "sid": [f"{self.token}.{g}" for g in gids.tolist()]}
+        facts = db.Facts(self.token, gids, gids)
         for name in self.fields:
-            spec = self.chart.vocab.fields[name]
-            if name == "stage":
-                columns[name] = [self.chart.states[s] for s in stage[gids].tolist()]
-            else:
-                columns[name] = db.column(env[name], spec, gids)
-        moves = db.run_facts(self.name, self.dispatcher, columns)
+            facts.add(self.properties[name], stage if name == "stage" else env[name], self.chart.vocab.fields[name])
+        moves = db.run_facts(self.name, self.dispatcher, facts)
         after = stage[gids].copy()
         position = {g: i for i, g in enumerate(gids.tolist())}
         for target, gid in moves:

@@ -36,7 +36,7 @@ import json
 
 import orjson
 from dataclasses import dataclass, field
-from itertools import count
+from itertools import chain, count, repeat
 from typing import Callable
 
 import numpy as np
@@ -175,6 +175,34 @@ def _arith(node: tuple):
     return {_ARITH[node[1]]: {"$l": _arith(node[2]), "$r": _arith(node[3])}}
 
 
+def short_names(names: list[str]) -> dict[str, str]:
+    """A short property name (``p0``, ``p1``...) for each name a fact carries.
+
+    The C core parses and hashes every property name of every fact it is given; the policy's
+    names (``r1__after_active_ratio_7d``) made up about half of each fact's text.  Facts and
+    rulesets use the short names; everything the model and the audit trail show uses the
+    policy's own.
+    """
+    return {name: f"p{k}" for k, name in enumerate(names)}
+
+
+def rename(condition, names: dict[str, str]):
+    """A durable-rules condition with its property names (keys and ``$m`` operands) renamed."""
+    if isinstance(condition, list):
+        return [rename(c, names) for c in condition]
+    if not isinstance(condition, dict):
+        return condition  # a constant
+    out = {}
+    for key, value in condition.items():
+        if key == "$m":
+            out[key] = names[value]
+        elif key.startswith("$"):
+            out[key] = rename(value, names)
+        else:
+            out[names[key]] = rename(value, names)
+    return out
+
+
 def _derive(node: tuple, derived: list) -> tuple:
     if node not in derived:
         derived.append(node)
@@ -205,7 +233,8 @@ class DurableRuleset:
         if len(self.fields) + len(self.derived_fns) + 2 > MAX_PROPERTIES:
             raise SandboxError(f"the {kind} rules read {len(self.fields) + len(self.derived_fns)} values; "
                                f"durable-rules holds at most {MAX_PROPERTIES - 2} per fact")
-        definition = {f"r{i}": {"all": [{"m": condition}]}
+        self.properties = short_names(self.fields + [f"_d{k}" for k in range(len(self.derived_fns))])
+        definition = {f"r{i}": {"all": [{"m": rename(condition, self.properties)}]}
                       for i, condition in enumerate(self.translation.conditions)}
         definition[SENTINEL_RULE] = {"all": [{"m": {SENTINEL: 1}}]}
         self.name = f"sandbox_{kind}_{content_hash(definition)}"
@@ -215,13 +244,13 @@ class DurableRuleset:
         """Row indices matched by each rule, given column values in ``env`` for rows ``ids``."""
         if not self.rule_names or len(ids) == 0:
             return [np.zeros(0, dtype=np.int64) for _ in self.rule_names]
-        columns = {"id": ids.tolist(), "sid": [f"{run_token}.{s}" for s in sids.tolist()]}
+        facts = Facts(run_token, ids, sids)
         for name in self.fields:
-            columns[name] = column(env[name], self.vocab.fields[name], ids)
+            facts.add(self.properties[name], env[name], self.vocab.fields[name])
         for k, fn in enumerate(self.derived_fns):
-            columns[f"_d{k}"] = column(fn(env), None, ids)
+            facts.add(self.properties[f"_d{k}"], fn(env))
         hits: list[list[int]] = [[] for _ in self.rule_names]
-        for index, entity in run_facts(self.name, self.dispatcher, columns):
+        for index, entity in run_facts(self.name, self.dispatcher, facts):
             hits[index].append(entity)
         return [np.unique(np.asarray(h, dtype=np.int64)) for h in hits]
 
@@ -246,34 +275,84 @@ def _sentinels(run_token: str, sids) -> list[dict]:
     return [{"sid": f"{run_token}.{sid}", "id": -1, SENTINEL: 1} for sid in sids]
 
 
-def column(values, spec, ids: np.ndarray) -> list:
-    """One property of the facts for rows ``ids``: scalars broadcast, categories as names."""
-    if np.ndim(values) == 0:
-        return [values.item() if hasattr(values, "item") else values] * len(ids)
-    values = np.asarray(values)[ids]
-    if spec is not None and spec.kind == "cat":
-        names = np.asarray(spec.values, dtype=object)
-        return names[values].tolist()
+class Facts:
+    """One batch of facts as JSON text, built a property at a time, with no dict per fact.
+
+    Every fact carries ``id`` (the entity: a group or a member row) and ``sid`` (the state it
+    lives in: ``<run token>.<group>``), then one property per name the rules read.  Values are
+    the JSON that ``orjson`` writes for the same Python numbers (float32 columns widened to
+    float64 first, flags as 0/1, categories by name), so the C core compares exactly what the
+    NumPy back end compares.  Facts are matched by ``sid`` and ``id`` alone when retracted, so
+    the retraction text is the short :meth:`keys` rather than the whole batch again.
+    """
+
+    def __init__(self, run_token: str, ids: np.ndarray, sids: np.ndarray):
+        self.count = len(ids)
+        self.ids = np.asarray(ids)
+        self.sids = np.asarray(sids)
+        self._id_texts = _json_texts(self.ids)
+        self._sid_texts = _json_texts(self.sids)
+        self._sid_prefix = f',"sid":"{run_token}.'
+        self._names: list[str] = []
+        self._texts: list[list[str]] = []
+
+    def add(self, name: str, values, spec=None) -> None:
+        """One property for every fact: a column (read at ``ids``) or a scalar for all."""
+        self._names.append(name)
+        if np.ndim(values) == 0:
+            value = values.item() if hasattr(values, "item") else values
+            self._texts.append([orjson.dumps(value).decode()] * self.count)
+            return
+        values = np.asarray(values)[self.ids]
+        if spec is not None and spec.kind == "cat":
+            names = np.asarray([orjson.dumps(v).decode() for v in spec.values], dtype=object)
+            self._texts.append(names[values].tolist())
+        else:
+            self._texts.append(_json_texts(values))
+
+    def payload(self) -> str:
+        """The batch as one JSON array.
+
+        The text is joined from the columns' texts and the constant pieces between them in one
+        pass (``zip`` over the columns stops at the last fact), with no formatting per fact.
+        """
+        return self._joined(self._texts)
+
+    def keys(self) -> str:
+        """The ``sid`` and ``id`` of every fact: all that durable-rules needs to retract them."""
+        return self._joined([])
+
+    def _joined(self, texts: list[list[str]]) -> str:
+        parts = [repeat('{"id":'), self._id_texts, repeat(self._sid_prefix), self._sid_texts, repeat('"')]
+        for name, column in zip(self._names, texts):
+            parts += [repeat(f',"{name}":'), column]
+        parts.append(repeat("},"))
+        return "[" + "".join(chain.from_iterable(zip(*parts)))[:-1] + "]"
+
+
+def _json_texts(values: np.ndarray) -> list[str]:
+    """The JSON text of each number (flags as 0/1, float32 widened exactly to float64)."""
     if values.dtype == np.bool_:
-        return values.astype(np.int64).tolist()
-    return values.tolist()
+        values = values.astype(np.int8)
+    elif values.dtype == np.float32:
+        values = values.astype(np.float64)
+    if len(values) == 0:
+        return []
+    return orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].decode().split(",")
 
 
-def run_facts(name: str, dispatcher: "_Dispatcher", columns: dict[str, list]) -> list[tuple]:
-    """Assert one fact per row (columns of equal length), run every action, retract the facts.
+def run_facts(name: str, dispatcher: "_Dispatcher", facts: Facts) -> list[tuple]:
+    """Assert a batch of facts, run every action they trigger, retract them.
 
     Returns what the actions recorded, in the order durable-rules ran them.
     """
-    keys = list(columns)
-    facts = [dict(zip(keys, row)) for row in zip(*columns.values())]
     ruleset = host().get_ruleset(name)
     dispatcher.sink = []
-    # One JSON text serves both calls; the C core is called directly because the Python
-    # wrapper serialises the whole batch again into the text of MessageNotHandledException.
-    payload = orjson.dumps(facts).decode()  # several times faster than json.dumps; the same numbers
-    _raw(engine.durable_rules_engine.assert_facts, ruleset, payload)
+    # The C core is called directly because the Python wrapper serialises the whole batch
+    # again into the text of MessageNotHandledException, the normal outcome for most facts.
+    _raw(engine.durable_rules_engine.assert_facts, ruleset, facts.payload())
     _drain(ruleset)
-    _raw(engine.durable_rules_engine.retract_facts, ruleset, payload)
+    _raw(engine.durable_rules_engine.retract_facts, ruleset, facts.keys())
     return dispatcher.sink
 
 
@@ -356,5 +435,5 @@ def new_run_token() -> str:
     return f"run{next(_run_tokens)}"
 
 
-__all__ = ["DurableRuleset", "translate", "host", "new_run_token", "run_facts", "column", "delete_states",
+__all__ = ["DurableRuleset", "translate", "host", "new_run_token", "run_facts", "Facts", "short_names", "rename", "delete_states",
            "register_statechart", "MAX_SIDS"]
