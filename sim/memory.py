@@ -38,11 +38,15 @@ class PlaybookMemory:
         self.recent = {i: np.full((rule.cap[0], 1), NEVER, dtype=np.int64)
                        for i, rule in enumerate(rules) if rule.cap is not None}
         self.last_campaign = np.full(1, NEVER, dtype=np.int64)
+        self.fitted = 1  # every array above has room for this many groups
         # the metrics some rule reads back as after_<metric>: only those are remembered
         read = set().union(*(fields_used(rule.ir) for rule in rules))
         self.remembered = [m for m in SNAPSHOT_METRICS if any(name.endswith(f"__after_{m}") for name in read)]
 
     def _fit(self, count: int) -> None:
+        if count <= self.fitted:  # read several times a day; groups are only ever added
+            return
+        self.fitted = count
         for i in self.last_fired:
             self.last_fired[i] = _grow(self.last_fired[i], count, NEVER)
             for metric, values in self.snapshot[i].items():

@@ -162,6 +162,7 @@ class DurableRules:
         self.ruleset = DurableRuleset(kind, rules, vocab)
         self.token = new_run_token()
         self.sids: set[int] = set()
+        self.opened = np.zeros(0, dtype=bool)  # by group: has this run opened its sid?
 
     def matches(self, env, eligible: np.ndarray, sid_of_row: np.ndarray) -> list[np.ndarray]:
         """Rows (among the ``eligible`` mask) where each rule fired, one fact per row, sid per group."""
@@ -169,14 +170,16 @@ class DurableRules:
 
         candidates = np.flatnonzero(eligible)
         sids = sid_of_row[candidates]
-        new = set(np.unique(sids).tolist()) - self.sids
-        if new:
+        if len(sids) and (sids.max() >= len(self.opened) or not self.opened[sids].all()):
+            self.opened = np.pad(self.opened, (0, max(0, int(sids.max()) + 1 - len(self.opened))))
+            new = np.unique(sids[~self.opened[sids]]).tolist()
             if len(self.sids) + len(new) > MAX_SIDS:
                 raise SandboxError(f"durable-rules holds at most {MAX_SIDS} groups per run and this run has "
                                    f"{len(self.sids) + len(new)}; use --rules-backend numpy and "
                                    "--community-backend numpy for bigger communities")
-            self.ruleset.open_sids(self.token, sorted(new))
-            self.sids |= new
+            self.ruleset.open_sids(self.token, new)
+            self.sids |= set(new)
+            self.opened[new] = True
         return self.ruleset.evaluate(env, candidates, sids, self.token)
 
     def close(self) -> None:

@@ -135,6 +135,7 @@ class DurableStages:
         self.dispatcher = db.register_statechart(self.name, states)
         self.token = db.new_run_token()
         self.sids: set[int] = set()
+        self._keys = None  # the last day's groups as fact keys, reused while unchanged
 
     def step(self, env, stage: np.ndarray, gids: np.ndarray) -> np.ndarray:
         from .rules import durable_backend as db
@@ -146,7 +147,9 @@ class DurableStages:
             raise SandboxError(f"durable-rules holds at most {db.MAX_SIDS} groups per run; "
                                "use --community-backend numpy for bigger communities")
         self.sids |= new
-        facts = db.Facts(self.token, gids, gids)
+        if self._keys is None or not self._keys.same(self.token, gids, gids):
+            self._keys = db.FactKeys(self.token, gids, gids)
+        facts = db.Facts(self._keys)
         for name in self.fields:
             facts.add(self.properties[name], stage if name == "stage" else env[name], self.chart.vocab.fields[name])
         moves = db.run_facts(self.name, self.dispatcher, facts)

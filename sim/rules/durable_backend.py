@@ -49,6 +49,8 @@ from .numpy_backend import _compile
 from .vocabulary import Vocabulary
 
 MAX_SIDS = 1024
+_NONE = np.zeros(0, dtype=np.int64)
+_NONE.flags.writeable = False  # shared by every rule that matched nothing
 MAX_PROPERTIES = 255
 
 _OPS = {"==": None, "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
@@ -239,12 +241,15 @@ class DurableRuleset:
         definition[SENTINEL_RULE] = {"all": [{"m": {SENTINEL: 1}}]}
         self.name = f"sandbox_{kind}_{content_hash(definition)}"
         self.dispatcher = _register(self.name, definition)
+        self._keys: FactKeys | None = None  # the last batch's ids and sids, reused while unchanged
 
     def evaluate(self, env, ids: np.ndarray, sids: np.ndarray, run_token: str) -> list[np.ndarray]:
         """Row indices matched by each rule, given column values in ``env`` for rows ``ids``."""
         if not self.rule_names or len(ids) == 0:
             return [np.zeros(0, dtype=np.int64) for _ in self.rule_names]
-        facts = Facts(run_token, ids, sids)
+        if self._keys is None or not self._keys.same(run_token, ids, sids):
+            self._keys = FactKeys(run_token, ids, sids)
+        facts = Facts(self._keys)
         for name in self.fields:
             facts.add(self.properties[name], env[name], self.vocab.fields[name])
         for k, fn in enumerate(self.derived_fns):
@@ -252,7 +257,7 @@ class DurableRuleset:
         hits: list[list[int]] = [[] for _ in self.rule_names]
         for index, entity in run_facts(self.name, self.dispatcher, facts):
             hits[index].append(entity)
-        return [np.unique(np.asarray(h, dtype=np.int64)) for h in hits]
+        return [np.unique(np.asarray(h, dtype=np.int64)) if h else _NONE for h in hits]
 
     def open_sids(self, run_token: str, sids) -> None:
         """Create the state of new sids with a sentinel fact (see the module notes)."""
@@ -275,66 +280,102 @@ def _sentinels(run_token: str, sids) -> list[dict]:
     return [{"sid": f"{run_token}.{sid}", "id": -1, SENTINEL: 1} for sid in sids]
 
 
-class Facts:
-    """One batch of facts as JSON text, built a property at a time, with no dict per fact.
+class FactKeys:
+    """The ``id`` and ``sid`` of a batch of facts, as JSON texts, reusable from day to day.
 
-    Every fact carries ``id`` (the entity: a group or a member row) and ``sid`` (the state it
-    lives in: ``<run token>.<group>``), then one property per name the rules read.  Values are
-    the JSON that ``orjson`` writes for the same Python numbers (float32 columns widened to
-    float64 first, flags as 0/1, categories by name), so the C core compares exactly what the
-    NumPy back end compares.  Facts are matched by ``sid`` and ``id`` alone when retracted, so
-    the retraction text is the short :meth:`keys` rather than the whole batch again.
+    ``id`` is the entity (a group or a member row) and ``sid`` the state it lives in
+    (``<run token>.<group>``).  Community rules see the same groups day after day, so a
+    ruleset keeps its last keys and reuses them while the rows are the same.
     """
 
     def __init__(self, run_token: str, ids: np.ndarray, sids: np.ndarray):
-        self.count = len(ids)
         self.ids = np.asarray(ids)
         self.sids = np.asarray(sids)
-        self._id_texts = _json_texts(self.ids)
-        self._sid_texts = _json_texts(self.sids)
-        self._sid_prefix = f',"sid":"{run_token}.'
+        self.count = len(self.ids)
+        # ids 0..count-1, in order (every group): columns are read as they are, without indexing
+        self.every_row = self.count > 0 and self.ids[0] == 0 and self.ids[-1] == self.count - 1 \
+            and bool(np.all(self.ids[1:] > self.ids[:-1]))
+        self.id_texts = _json_texts(self.ids)
+        self.sid_texts = _json_texts(self.sids)
+        self.sid_prefix = f',"sid":"{run_token}.'
+        self._retraction: str | None = None
+
+    def same(self, run_token: str, ids: np.ndarray, sids: np.ndarray) -> bool:
+        return (self.sid_prefix == f',"sid":"{run_token}.' and len(ids) == self.count
+                and np.array_equal(ids, self.ids) and np.array_equal(sids, self.sids))
+
+    def retraction(self) -> str:
+        """Every fact by ``sid`` and ``id`` alone: all that durable-rules needs to retract them."""
+        if self._retraction is None:
+            self._retraction = joined(self, [], [])
+        return self._retraction
+
+
+class Facts:
+    """One batch of facts as JSON text, with no dict per fact and one encoding per type.
+
+    Values are the JSON that ``orjson`` writes for the same Python numbers (float32 columns
+    widened exactly to float64, flags as 0/1, categories by name), so the C core compares
+    exactly what the NumPy back end compares.  The numeric columns of a batch are encoded
+    together, one ``orjson`` call per type, then cut back into columns.
+    """
+
+    def __init__(self, keys: FactKeys):
+        self.keys = keys
+        self.count = keys.count
         self._names: list[str] = []
-        self._texts: list[list[str]] = []
+        self._columns: list = []   # per property: a list of texts, or a numeric array to encode
 
     def add(self, name: str, values, spec=None) -> None:
-        """One property for every fact: a column (read at ``ids``) or a scalar for all."""
+        """One property for every fact: a column (read at the keys' ids) or a scalar for all."""
         self._names.append(name)
         if np.ndim(values) == 0:
             value = values.item() if hasattr(values, "item") else values
-            self._texts.append([orjson.dumps(value).decode()] * self.count)
+            self._columns.append([orjson.dumps(value).decode()] * self.count)
             return
-        values = np.asarray(values)[self.ids]
+        values = np.asarray(values)
+        if not self.keys.every_row or len(values) != self.count:
+            values = values[self.keys.ids]
         if spec is not None and spec.kind == "cat":
             names = np.asarray([orjson.dumps(v).decode() for v in spec.values], dtype=object)
-            self._texts.append(names[values].tolist())
+            self._columns.append(names[values].tolist())
         else:
-            self._texts.append(_json_texts(values))
+            self._columns.append(values)
 
     def payload(self) -> str:
-        """The batch as one JSON array.
+        """The batch as one JSON array."""
+        texts = list(self._columns)
+        for kind in ("f", "i"):  # floats, then integers and flags: one encoding each
+            at = [k for k, c in enumerate(texts) if isinstance(c, np.ndarray) and _kind(c) == kind]
+            if at:
+                flat = _json_texts(np.concatenate([texts[k] for k in at]))
+                for j, k in enumerate(at):
+                    texts[k] = flat[j * self.count:(j + 1) * self.count]
+        for k, c in enumerate(texts):
+            if isinstance(c, np.ndarray):  # neither (an object column): encoded on its own
+                texts[k] = [orjson.dumps(v).decode() for v in c.tolist()]
+        return joined(self.keys, self._names, texts)
 
-        The text is joined from the columns' texts and the constant pieces between them in one
-        pass (``zip`` over the columns stops at the last fact), with no formatting per fact.
-        """
-        return self._joined(self._texts)
 
-    def keys(self) -> str:
-        """The ``sid`` and ``id`` of every fact: all that durable-rules needs to retract them."""
-        return self._joined([])
+def _kind(values: np.ndarray) -> str:
+    return "f" if values.dtype.kind == "f" else "i" if values.dtype.kind in "biu" else "o"
 
-    def _joined(self, texts: list[list[str]]) -> str:
-        parts = [repeat('{"id":'), self._id_texts, repeat(self._sid_prefix), self._sid_texts, repeat('"')]
-        for name, column in zip(self._names, texts):
-            parts += [repeat(f',"{name}":'), column]
-        parts.append(repeat("},"))
-        return "[" + "".join(chain.from_iterable(zip(*parts)))[:-1] + "]"
+
+def joined(keys: FactKeys, names: list[str], texts: list[list[str]]) -> str:
+    """Facts as a JSON array, joined from the keys' and columns' texts and the constant pieces
+    between them in one pass (``zip`` stops at the last fact), with no formatting per fact."""
+    parts = [repeat('{"id":'), keys.id_texts, repeat(keys.sid_prefix), keys.sid_texts, repeat('"')]
+    for name, column in zip(names, texts):
+        parts += [repeat(f',"{name}":'), column]
+    parts.append(repeat("},"))
+    return "[" + "".join(chain.from_iterable(zip(*parts)))[:-1] + "]"
 
 
 def _json_texts(values: np.ndarray) -> list[str]:
     """The JSON text of each number (flags as 0/1, float32 widened exactly to float64)."""
     if values.dtype == np.bool_:
         values = values.astype(np.int8)
-    elif values.dtype == np.float32:
+    elif values.dtype.kind == "f" and values.dtype != np.float64:
         values = values.astype(np.float64)
     if len(values) == 0:
         return []
@@ -352,7 +393,7 @@ def run_facts(name: str, dispatcher: "_Dispatcher", facts: Facts) -> list[tuple]
     # again into the text of MessageNotHandledException, the normal outcome for most facts.
     _raw(engine.durable_rules_engine.assert_facts, ruleset, facts.payload())
     _drain(ruleset)
-    _raw(engine.durable_rules_engine.retract_facts, ruleset, facts.keys())
+    _raw(engine.durable_rules_engine.retract_facts, ruleset, facts.keys.retraction())
     return dispatcher.sink
 
 
@@ -435,5 +476,5 @@ def new_run_token() -> str:
     return f"run{next(_run_tokens)}"
 
 
-__all__ = ["DurableRuleset", "translate", "host", "new_run_token", "run_facts", "Facts", "short_names", "rename", "delete_states",
+__all__ = ["DurableRuleset", "translate", "host", "new_run_token", "run_facts", "Facts", "FactKeys", "short_names", "rename", "delete_states",
            "register_statechart", "MAX_SIDS"]
