@@ -36,6 +36,7 @@ import json
 
 import orjson
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import chain, count, repeat
 from typing import Callable
 
@@ -281,7 +282,7 @@ def _sentinels(run_token: str, sids) -> list[dict]:
 
 
 class FactKeys:
-    """The ``id`` and ``sid`` of a batch of facts, as JSON texts, reusable from day to day.
+    """The ``id`` and ``sid`` of a batch of facts, as JSON text, reusable from day to day.
 
     ``id`` is the entity (a group or a member row) and ``sid`` the state it lives in
     (``<run token>.<group>``).  Community rules see the same groups day after day, so a
@@ -295,91 +296,112 @@ class FactKeys:
         # ids 0..count-1, in order (every group): columns are read as they are, without indexing
         self.every_row = self.count > 0 and self.ids[0] == 0 and self.ids[-1] == self.count - 1 \
             and bool(np.all(self.ids[1:] > self.ids[:-1]))
-        self.id_texts = _json_texts(self.ids)
-        self.sid_texts = _json_texts(self.sids)
-        self.sid_prefix = f',"sid":"{run_token}.'
+        self.token = run_token
+        # each fact's opening text, '{"id":3,"sid":"run1.3"', cut from one joined string
+        pieces = zip(repeat('{"id":'), _json_texts(self.ids), repeat(f',"sid":"{run_token}.'),
+                     _json_texts(self.sids), repeat('"\x00'))
+        self.heads = "".join(chain.from_iterable(pieces)).split("\x00")[:-1]
         self._retraction: str | None = None
+        self.last_columns: dict[str, tuple] = {}  # by property: the last values sent, and their pieces
 
     def same(self, run_token: str, ids: np.ndarray, sids: np.ndarray) -> bool:
-        return (self.sid_prefix == f',"sid":"{run_token}.' and len(ids) == self.count
+        return (run_token == self.token and len(ids) == self.count
                 and np.array_equal(ids, self.ids) and np.array_equal(sids, self.sids))
 
     def retraction(self) -> str:
         """Every fact by ``sid`` and ``id`` alone: all that durable-rules needs to retract them."""
         if self._retraction is None:
-            self._retraction = joined(self, [], [])
+            self._retraction = joined(self, [])
         return self._retraction
 
 
 class Facts:
-    """One batch of facts as JSON text, with no dict per fact and one encoding per type.
+    """One batch of facts as JSON text, with no dict per fact.
 
     Values are the JSON that ``orjson`` writes for the same Python numbers (float32 columns
     widened exactly to float64, flags as 0/1, categories by name), so the C core compares
-    exactly what the NumPy back end compares.  The numeric columns of a batch are encoded
-    together, one ``orjson`` call per type, then cut back into columns.
+    exactly what the NumPy back end compares.  A numeric column is encoded by one ``orjson``
+    call, and its text becomes its facts' pieces (``,"p3":0.25``) by one replace and one split,
+    so the batch is joined in one pass that touches each value once.  A column whose values
+    are those of the keys' last batch (a group's size, its stage, most cool-down counts) reuses
+    that batch's pieces.
     """
 
     def __init__(self, keys: FactKeys):
         self.keys = keys
         self.count = keys.count
+        self._pieces: list = []    # per property: its facts' pieces, or (prefix, values, category names)
         self._names: list[str] = []
-        self._columns: list = []   # per property: a list of texts, or a numeric array to encode
 
     def add(self, name: str, values, spec=None) -> None:
         """One property for every fact: a column (read at the keys' ids) or a scalar for all."""
+        prefix = f',"{name}":'
         self._names.append(name)
         if np.ndim(values) == 0:
             value = values.item() if hasattr(values, "item") else values
-            self._columns.append([orjson.dumps(value).decode()] * self.count)
+            self._pieces.append([prefix + orjson.dumps(value).decode()] * self.count)
             return
         values = np.asarray(values)
         if not self.keys.every_row or len(values) != self.count:
             values = values[self.keys.ids]
-        if spec is not None and spec.kind == "cat":
-            names = np.asarray([orjson.dumps(v).decode() for v in spec.values], dtype=object)
-            self._columns.append(names[values].tolist())
-        else:
-            self._columns.append(values)
+        names = tuple(spec.values) if spec is not None and spec.kind == "cat" else None
+        self._pieces.append((prefix, values, names))
 
     def payload(self) -> str:
         """The batch as one JSON array."""
-        texts = list(self._columns)
-        for kind in ("f", "i"):  # floats, then integers and flags: one encoding each
-            at = [k for k, c in enumerate(texts) if isinstance(c, np.ndarray) and _kind(c) == kind]
-            if at:
-                flat = _json_texts(np.concatenate([texts[k] for k in at]))
-                for j, k in enumerate(at):
-                    texts[k] = flat[j * self.count:(j + 1) * self.count]
-        for k, c in enumerate(texts):
-            if isinstance(c, np.ndarray):  # neither (an object column): encoded on its own
-                texts[k] = [orjson.dumps(v).decode() for v in c.tolist()]
-        return joined(self.keys, self._names, texts)
+        if self.count == 0:
+            return "[]"
+        pieces = list(self._pieces)
+        last = self.keys.last_columns
+        for k, column in enumerate(pieces):
+            if not isinstance(column, tuple):
+                continue
+            prefix, values, names = column
+            before = last.get(prefix)
+            if before is not None and before[0].dtype == values.dtype and np.array_equal(before[0], values):
+                pieces[k] = before[1]  # the same values as in the keys' last batch (size, stage, counts...)
+                continue
+            pieces[k] = _pieces(prefix, values, names)
+            last[prefix] = (values.copy(), pieces[k])
+        return joined(self.keys, pieces)
 
 
-def _kind(values: np.ndarray) -> str:
-    return "f" if values.dtype.kind == "f" else "i" if values.dtype.kind in "biu" else "o"
+def _pieces(prefix: str, values: np.ndarray, names: tuple | None) -> list[str]:
+    """Each fact's text for one property: ``prefix`` and the value's JSON."""
+    if names is not None:  # a category, by code
+        return _category_pieces(prefix, names)[values].tolist()
+    if values.dtype.kind in "biuf":  # numbers hold no comma: each comma ends a fact's value
+        text = orjson.dumps(_widened(values), option=orjson.OPT_SERIALIZE_NUMPY).decode()
+        return (prefix + text[1:-1].replace(",", "\x00" + prefix)).split("\x00")
+    return [prefix + orjson.dumps(v).decode() for v in values.tolist()]  # an object column
 
 
-def joined(keys: FactKeys, names: list[str], texts: list[list[str]]) -> str:
-    """Facts as a JSON array, joined from the keys' and columns' texts and the constant pieces
-    between them in one pass (``zip`` stops at the last fact), with no formatting per fact."""
-    parts = [repeat('{"id":'), keys.id_texts, repeat(keys.sid_prefix), keys.sid_texts, repeat('"')]
-    for name, column in zip(names, texts):
-        parts += [repeat(f',"{name}":'), column]
-    parts.append(repeat("},"))
-    return "[" + "".join(chain.from_iterable(zip(*parts)))[:-1] + "]"
+def _widened(values: np.ndarray) -> np.ndarray:
+    """Flags as 0/1 and float32 exactly as float64: the numbers the NumPy back end compares."""
+    if values.dtype == np.bool_:
+        return values.astype(np.int8)
+    if values.dtype.kind == "f" and values.dtype != np.float64:
+        return values.astype(np.float64)
+    return values
+
+
+@lru_cache(maxsize=256)
+def _category_pieces(prefix: str, names: tuple) -> np.ndarray:
+    """``prefix`` and the JSON text of each category, by code."""
+    return np.asarray([prefix + orjson.dumps(name).decode() for name in names], dtype=object)
+
+
+def joined(keys: FactKeys, pieces: list[list[str]]) -> str:
+    """Facts as a JSON array, joined from each fact's opening and property pieces in one pass
+    (``zip`` stops at the last fact), with no formatting per fact."""
+    return "[" + "".join(chain.from_iterable(zip(keys.heads, *pieces, repeat("},"))))[:-1] + "]"
 
 
 def _json_texts(values: np.ndarray) -> list[str]:
-    """The JSON text of each number (flags as 0/1, float32 widened exactly to float64)."""
-    if values.dtype == np.bool_:
-        values = values.astype(np.int8)
-    elif values.dtype.kind == "f" and values.dtype != np.float64:
-        values = values.astype(np.float64)
+    """The JSON text of each number."""
     if len(values) == 0:
         return []
-    return orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].decode().split(",")
+    return orjson.dumps(_widened(values), option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].decode().split(",")
 
 
 def run_facts(name: str, dispatcher: "_Dispatcher", facts: Facts) -> list[tuple]:
