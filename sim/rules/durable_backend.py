@@ -337,11 +337,12 @@ class Facts:
         """One property for every fact: a column (read at the keys' ids) or a scalar for all."""
         prefix = f',"{name}":'
         self._names.append(name)
-        if np.ndim(values) == 0:
+        if isinstance(values, (list, tuple)):
+            values = np.asarray(values)
+        if not (isinstance(values, np.ndarray) and values.ndim):  # a scalar: the same for every fact
             value = values.item() if hasattr(values, "item") else values
             self._pieces.append([prefix + orjson.dumps(value).decode()] * self.count)
             return
-        values = np.asarray(values)
         if not self.keys.every_row or len(values) != self.count:
             values = values[self.keys.ids]
         names = tuple(spec.values) if spec is not None and spec.kind == "cat" else None
@@ -357,12 +358,13 @@ class Facts:
             if not isinstance(column, tuple):
                 continue
             prefix, values, names = column
+            raw = (values.dtype.str, values.tobytes())
             before = last.get(prefix)
-            if before is not None and before[0].dtype == values.dtype and np.array_equal(before[0], values):
+            if before is not None and before[0] == raw:
                 pieces[k] = before[1]  # the same values as in the keys' last batch (size, stage, counts...)
                 continue
             pieces[k] = _pieces(prefix, values, names)
-            last[prefix] = (values.copy(), pieces[k])
+            last[prefix] = (raw, pieces[k])
         return joined(self.keys, pieces)
 
 
