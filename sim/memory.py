@@ -63,9 +63,12 @@ class PlaybookMemory:
         """The value of a rule-qualified memory name (``r<i>__...``) for every group."""
         self._fit(count)
         key, field = name.split("__", 1)
-        rule = self.rules[int(key[1:])]
+        index = int(key[1:])
+        rule = self.rules[index]
         if field == "fired_recent":
-            return (self.recent[int(key[1:])][:, :count] > day - rule.cap[1]).sum(axis=0)
+            fired = self.recent[index][:, :count] > day - rule.cap[1]
+            # at most 1 per D days (the usual cap) needs no sum over the remembered firings
+            return fired[0].astype(np.int64) if len(fired) == 1 else fired.sum(axis=0)
         if field == "days_since_after":
             return day - self.last_fired[rule.after][:count]
         metric = field[len("after_"):]

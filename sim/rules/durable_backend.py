@@ -306,7 +306,7 @@ class FactKeys:
 
     def same(self, run_token: str, ids: np.ndarray, sids: np.ndarray) -> bool:
         return (run_token == self.token and len(ids) == self.count
-                and np.array_equal(ids, self.ids) and np.array_equal(sids, self.sids))
+                and ids.tobytes() == self.ids.tobytes() and sids.tobytes() == self.sids.tobytes())
 
     def retraction(self) -> str:
         """Every fact by ``sid`` and ``id`` alone: all that durable-rules needs to retract them."""
