@@ -117,8 +117,10 @@ def translate(nodes: list[tuple], vocab: Vocabulary) -> Translation:
 
 def _condition(node: tuple, vocab: Vocabulary, derived: list) -> dict:
     tag = node[0]
-    if tag in ("and", "or"):
-        return {f"${tag}": [_condition(n, vocab, derived) for n in node[1]]}
+    if tag == "and":  # tests in an order that lets durable-rules stop early; the truth is the same
+        return {"$and": [_condition(n, vocab, derived) for n in sorted(node[1], key=_test_order)]}
+    if tag == "or":
+        return {"$or": [_condition(n, vocab, derived) for n in node[1]]}
     if tag == "not":
         return _condition(_negate(node[1], vocab), vocab, derived)
     if tag == "field":  # a flag used as a condition
@@ -126,6 +128,18 @@ def _condition(node: tuple, vocab: Vocabulary, derived: list) -> dict:
     if tag == "cmp":
         return _comparison(node[1], node[2], node[3], vocab, derived)
     raise SandboxError(f"internal: cannot translate {tag!r} to durable-rules")
+
+
+def _test_order(node: tuple) -> int:
+    """Where a term of a conjunction goes in durable-rules' chain of tests (a stable sort).
+
+    durable-rules tests a conjunction's terms in the order given and stops at the first that
+    fails, at a cost for each property of the fact at each test passed.  A field equal to a
+    constant (``weekday == 4``, ``stage == 'decline'``) holds for few groups: it goes first.
+    """
+    if node[0] == "cmp" and node[1] == "==" and {node[2][0], node[3][0]} in ({"field", "num"}, {"field", "str"}):
+        return 0
+    return 1
 
 
 def _negate(node: tuple, vocab: Vocabulary) -> tuple:
