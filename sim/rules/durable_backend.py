@@ -135,11 +135,16 @@ def _test_order(node: tuple) -> int:
 
     durable-rules tests a conjunction's terms in the order given and stops at the first that
     fails, at a cost for each property of the fact at each test passed.  A field equal to a
-    constant (``weekday == 4``, ``stage == 'decline'``) holds for few groups: it goes first.
+    constant (``weekday == 4``, ``stage == 'decline'``) holds for few groups: it goes first.  A
+    comparison with another field or with arithmetic goes last: durable-rules cannot test it
+    on the fact alone, so it stores every fact that reaches it and tests it afterwards.
     """
-    if node[0] == "cmp" and node[1] == "==" and {node[2][0], node[3][0]} in ({"field", "num"}, {"field", "str"}):
-        return 0
-    return 1
+    if node[0] != "cmp":
+        return 1
+    sides = {node[2][0], node[3][0]}
+    if sides in ({"field", "num"}, {"field", "str"}):
+        return 0 if node[1] == "==" else 1
+    return 2
 
 
 def _negate(node: tuple, vocab: Vocabulary) -> tuple:
