@@ -82,8 +82,8 @@ def main() -> None:
     print(f"durable-rules, member rules of tiered-reactivation: {facts:,} facts, {rate:,.0f} facts/s\n")
     print("community rules: matched on the back end and their actions applied; stage chart: the lifecycle "
           "statechart;\nrule phase: both, with member rules and titles.  ms per day and share of the day, "
-          f"days 1 to 29, medians of {RUNS} runs up to 100 groups;\nday 0 apart (durable-rules opens a session per group then): the day's ms, and of "
-          "them community rules'.\n")
+          f"days 1 to 29, medians of {RUNS} runs up to 100 groups;\nday 0 apart (durable-rules opens a "
+          "session per group then): the day's ms, and of them community rules'.\n")
     print(f"{'groups':>7} {'members/group':>14} {'backend':>8} {'day ms':>7} {'community rules':>17} "
           f"{'stage chart':>15} {'rule phase':>15} {'day 0 ms':>9} {'(community)':>12} {'groups at end':>14}")
     for per_group in (100, 500):

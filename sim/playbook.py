@@ -161,7 +161,6 @@ class DurableRules:
         self.rules = rules
         self.ruleset = DurableRuleset(kind, rules, vocab)
         self.token = new_run_token()
-        self.sids: set[int] = set()
         self.opened = np.zeros(0, dtype=bool)  # by group: has this run opened its sid?
 
     def matches(self, env, eligible: np.ndarray, sid_of_row: np.ndarray) -> list[np.ndarray]:
@@ -173,17 +172,17 @@ class DurableRules:
         if len(sids) and (sids.max() >= len(self.opened) or not self.opened[sids].all()):
             self.opened = np.pad(self.opened, (0, max(0, int(sids.max()) + 1 - len(self.opened))))
             new = np.unique(sids[~self.opened[sids]]).tolist()
-            if len(self.sids) + len(new) > MAX_SIDS:
+            total = int(np.count_nonzero(self.opened)) + len(new)
+            if total > MAX_SIDS:
                 raise SandboxError(f"durable-rules holds at most {MAX_SIDS} groups per run and this run has "
-                                   f"{len(self.sids) + len(new)}; use --rules-backend numpy and "
+                                   f"{total}; use --rules-backend numpy and "
                                    "--community-backend numpy for bigger communities")
             self.ruleset.open_sids(self.token, new)
-            self.sids |= set(new)
             self.opened[new] = True
         return self.ruleset.evaluate(env, candidates, sids, self.token)
 
     def close(self) -> None:
-        self.ruleset.forget(self.token, sorted(self.sids))
+        self.ruleset.forget(self.token, np.flatnonzero(self.opened).tolist())
 
 
 def rule_engines(model) -> dict:

@@ -147,8 +147,7 @@ class DurableStages:
             raise SandboxError(f"durable-rules holds at most {db.MAX_SIDS} groups per run; "
                                "use --community-backend numpy for bigger communities")
         self.sids |= new
-        if self._keys is None or not self._keys.same(self.token, gids, gids):
-            self._keys = db.FactKeys(self.token, gids, gids)
+        self._keys = db.FactKeys.reused(self._keys, self.token, gids, gids)
         facts = db.Facts(self._keys)
         for name in self.fields:
             facts.add(self.properties[name], stage if name == "stage" else env[name], self.chart.vocab.fields[name])

@@ -55,9 +55,9 @@ from .numpy_backend import _compile
 from .vocabulary import Vocabulary
 
 MAX_SIDS = 1024
+MAX_PROPERTIES = 255
 _NONE = np.zeros(0, dtype=np.int64)
 _NONE.flags.writeable = False  # shared by every rule that matched nothing
-MAX_PROPERTIES = 255
 
 _OPS = {"==": None, "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 _FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
@@ -271,9 +271,8 @@ class DurableRuleset:
     def evaluate(self, env, ids: np.ndarray, sids: np.ndarray, run_token: str) -> list[np.ndarray]:
         """Row indices matched by each rule, given column values in ``env`` for rows ``ids``."""
         if not self.rule_names or len(ids) == 0:
-            return [np.zeros(0, dtype=np.int64) for _ in self.rule_names]
-        if self._keys is None or not self._keys.same(run_token, ids, sids):
-            self._keys = FactKeys(run_token, ids, sids)
+            return [_NONE for _ in self.rule_names]
+        self._keys = FactKeys.reused(self._keys, run_token, ids, sids)
         facts = Facts(self._keys)
         for name in self.fields:
             facts.add(self.properties[name], env[name], self.vocab.fields[name])
@@ -328,9 +327,13 @@ class FactKeys:
         self._retraction: str | None = None
         self.last_columns: dict[str, tuple] = {}  # by property: the last values sent, and their pieces
 
-    def same(self, run_token: str, ids: np.ndarray, sids: np.ndarray) -> bool:
-        return (run_token == self.token and len(ids) == self.count
-                and ids.tobytes() == self.ids.tobytes() and sids.tobytes() == self.sids.tobytes())
+    @classmethod
+    def reused(cls, last: "FactKeys | None", run_token: str, ids: np.ndarray, sids: np.ndarray) -> "FactKeys":
+        """``last`` if it holds these very keys (today's rows are yesterday's), else new keys."""
+        if (last is not None and run_token == last.token and len(ids) == last.count
+                and ids.tobytes() == last.ids.tobytes() and sids.tobytes() == last.sids.tobytes()):
+            return last
+        return cls(run_token, ids, sids)
 
     def retraction(self) -> str:
         """Every fact by ``sid`` and ``id`` alone: all that durable-rules needs to retract them."""
@@ -355,12 +358,10 @@ class Facts:
         self.keys = keys
         self.count = keys.count
         self._pieces: list = []    # per property: its facts' pieces, or (prefix, values, category names)
-        self._names: list[str] = []
 
     def add(self, name: str, values, spec=None) -> None:
         """One property for every fact: a column (read at the keys' ids) or a scalar for all."""
         prefix = f',"{name}":'
-        self._names.append(name)
         if isinstance(values, (list, tuple)):
             values = np.asarray(values)
         if not (isinstance(values, np.ndarray) and values.ndim):  # a scalar: the same for every fact
@@ -524,5 +525,5 @@ def new_run_token() -> str:
     return f"run{next(_run_tokens)}"
 
 
-__all__ = ["DurableRuleset", "translate", "host", "new_run_token", "run_facts", "Facts", "FactKeys", "short_names", "rename", "delete_states",
-           "register_statechart", "MAX_SIDS"]
+__all__ = ["DurableRuleset", "translate", "host", "new_run_token", "run_facts", "Facts", "FactKeys",
+           "short_names", "rename", "delete_states", "register_statechart", "MAX_SIDS"]
