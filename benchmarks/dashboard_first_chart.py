@@ -44,7 +44,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cwd:
         options = ["--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
                    "--server.fileWatcherType", "none"]
-        command = ([sys.executable, "-m", "sim.cli", "dashboard", "--", *options] if args.launcher == "sandbox"
+        command = ([sys.executable, "-m", "sim", "dashboard", "--", *options] if args.launcher == "sandbox"
                    else [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), *options])
         server = subprocess.Popen(
             command,

@@ -47,7 +47,7 @@ def measure(engine: str, members: int, days: int, memory: bool) -> dict:
     ``tracemalloc`` slows every Python allocation, so speed and memory are separate runs.
     """
     import sim
-    from sim.experiment import model_class
+    from sim.runs.experiment import model_class
 
     # First use in a process loads the compiled kernels (sim.kernels) and pays NumPy's and
     # durable-rules' first-call costs; a 2,000-member, 5-day run takes them, timed on its own.

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 import sim
-from sim.model import CommunityModel
+from sim.engine.model import CommunityModel
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = 5  # runs per cell of up to 100 groups, reported as medians (1,000 groups: one run)

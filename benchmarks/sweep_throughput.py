@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sim.sweep import sweep
+from sim.runs.sweep import sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 

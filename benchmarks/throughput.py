@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import sim
-from sim.experiment import compare, run
+from sim.runs.experiment import compare, run
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "large-community.yaml"

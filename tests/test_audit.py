@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pandas as pd
-
-from sim.cli import main
-
 from conftest import policy, scenario
+
+from sim.app.cli import main
 
 
 def test_explain_a_member_and_a_group(capsys, tmp_path):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from conftest import POLICIES, scenario
 
 import sim
-
-from conftest import POLICIES, scenario
 
 
 def _run(policy, rules_backend, community_backend, sets=()):
@@ -55,7 +54,7 @@ community_rules:
 
 
 def test_many_runs_in_one_process_reuse_the_registered_ruleset(root):
-    from sim.rules import durable_backend
+    from sim.rules import durable_core as durable_backend
 
     setup = sim.load_setup(root / "scenarios" / "existing-group.yaml", root / "policies" / "moderated.yaml",
                            ["days=10", "population.initial_members=50"], rules_backend="durable")
@@ -68,7 +67,8 @@ def test_many_runs_in_one_process_reuse_the_registered_ruleset(root):
 
 # --- randomly generated policies (hypothesis) -------------------------------------------------
 
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st
 
 from sim.rules import GROUP, MEMBER  # noqa: E402
 
@@ -183,7 +183,7 @@ def test_facts_text_is_orjsons_text_of_one_dict_per_fact(count, kinds, days, see
     import numpy as np
     import orjson
 
-    from sim.rules.durable_backend import FactKeys, Facts
+    from sim.rules.durable_core import FactKeys, Facts
 
     class Stage:
         kind, values = "cat", ("cold_start", "growth", 'odd "name", with comma')

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.cli import main
-
+from sim.app.cli import main
 
 GOOD_SCENARIO = """\
 name: tiny
@@ -158,7 +157,7 @@ def test_validate_reports_the_first_problem(capsys, tmp_path):
 
 def test_the_console_shows_no_traceback(tmp_path):
     path = write(tmp_path, policy=GOOD_POLICY.replace("days_inactive == 7", "__import__('os').system('touch x')"))
-    proc = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(path)],
+    proc = subprocess.run([sys.executable, "-m", "sim", "run", str(path)],
                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr

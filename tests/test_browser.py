@@ -16,7 +16,6 @@ import time
 import urllib.request
 
 import pytest
-
 from conftest import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
@@ -106,7 +105,7 @@ def test_sandbox_dashboard_serves_the_page(tmp_path):
     port = _free_port()
     env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sim.cli", "dashboard", "--", "--server.headless", "true",
+        [sys.executable, "-m", "sim", "dashboard", "--", "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none"],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

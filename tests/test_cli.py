@@ -8,10 +8,9 @@ import sys
 
 import pandas as pd
 import pytest
-
-from sim.cli import main
-
 from conftest import policy, scenario
+
+from sim.app.cli import main
 
 FAST = ["--set", "days=60", "--replicates", "3"]
 
@@ -96,7 +95,7 @@ def test_validate_accepts_good_files(capsys):
 
 
 def test_console_script_runs_end_to_end():
-    proc = subprocess.run([sys.executable, "-m", "sim.cli", "run", scenario("paid-small-group"),
+    proc = subprocess.run([sys.executable, "-m", "sim", "run", scenario("paid-small-group"),
                            "--set", "days=30", "--replicates", "2", "--json"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -104,7 +103,7 @@ def test_console_script_runs_end_to_end():
 
 
 def test_mechanisms_lists_an_implementation_for_every_mechanism(capsys):
-    from sim.mechanisms import MECHANISMS, implementations
+    from sim.app.mechanisms import MECHANISMS, implementations
 
     missing = [code for code, functions in implementations().items() if not functions]
     assert not missing, f"no function's docstring names {missing}"

@@ -3,11 +3,10 @@ appear, edits validate inline, a replay moves, results on disk open, and nothing
 
 from __future__ import annotations
 
+from conftest import ROOT, scenario
 from streamlit.testing.v1 import AppTest
 
-from sim.cli import main
-
-from conftest import ROOT, scenario
+from sim.app.cli import main
 
 
 def _app(**state) -> AppTest:

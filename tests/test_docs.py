@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sim.docs import readme_section, reference
-
 from conftest import ROOT
+
+from sim.app.docs import readme_section, reference
 
 
 def test_readme_reference_matches_the_code():
@@ -24,7 +24,7 @@ def _block_after(readme: str, marker: str) -> str:
 
 
 def test_readme_examples_are_valid_files(tmp_path):
-    from sim.scenario import load_setup, validate_file
+    from sim.config.scenario import load_setup, validate_file
 
     readme = (ROOT / "README.md").read_text()
     (tmp_path / "policies").mkdir()

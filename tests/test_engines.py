@@ -15,14 +15,13 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SCENARIOS, scenario
 from scipy import stats
 
 import sim
-from sim.agents import AgentCommunityModel, Member
+from sim.engine.agents import AgentCommunityModel, Member
 from sim.errors import SandboxError
-from sim.experiment import run
-
-from conftest import SCENARIOS, scenario
+from sim.runs.experiment import run
 
 REPLICATES = 20  # 30 took over half the suite on a slow day; the control test below still catches a drift at 20
 FAMILY_ALPHA = 0.01
@@ -113,7 +112,7 @@ def test_agents_engine_has_one_mesa_agent_per_member_and_is_reproducible():
 
 
 def test_engine_option_on_the_command_line(tmp_path, capsys):
-    from sim.cli import main
+    from sim.app.cli import main
 
     code = main(["run", scenario("paid-small-group"), "--engine", "agents", "--replicates", "2",
                  "--days", "30", "--json"])

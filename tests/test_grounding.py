@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import scenario
 
 import sim
-
-from conftest import scenario
 
 
 def bass(t: np.ndarray, p: float, q: float) -> np.ndarray:

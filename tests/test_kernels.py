@@ -10,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import scenario
 
 import sim
-from sim import kernels
-from sim.churn import CAUSES, churn_candidates, departures, leaderless_share
-from sim.experiment import model_class
-
-from conftest import scenario
+from sim.domain import CAUSES
+from sim.engine.churn import churn_candidates, departures, leaderless_share
+from sim.engine.state import kernels
+from sim.runs.experiment import model_class
 
 F32 = np.float32
 CASES = [("spam-prone", 40), ("pruning-vs-tyranny", 60), ("birth-to-death", 120), ("sales-push", 90)]
@@ -92,7 +92,7 @@ def test_thinning_loses_no_departure(name, day):
 @pytest.mark.parametrize("name,day", CASES)
 def test_activity_kernels_give_the_numpy_draw(name, day):
     """Who opens the group: log-odds from the member's state and the group's pull (M3, M5)."""
-    from sim.behavior import group_pull, operator_content
+    from sim.engine.members import group_pull, operator_content
 
     model = _model_at(name, day)
     pop, p = model.pop, model.params
@@ -120,7 +120,7 @@ def test_activity_kernels_give_the_numpy_draw(name, day):
 
 
 def test_compaction_keeps_rows_in_order():
-    from sim.columns import Columns
+    from sim.engine.state.columns import Columns
 
     cols = Columns({"a": np.float32, "b": np.int16, "c": np.bool_}, capacity=4)
     values = np.arange(1000)
@@ -135,7 +135,7 @@ def test_compaction_keeps_rows_in_order():
 @pytest.fixture
 def threads():
     """Split every pass into row ranges, however small the population; restore afterwards."""
-    from sim import row_threads
+    from sim.engine.state import row_threads
 
     saved = row_threads.MIN_ROWS, row_threads._threads
     row_threads.MIN_ROWS = 0
@@ -166,7 +166,7 @@ def test_row_ranges_in_threads_give_the_same_tables(threads, name, policy, days)
 def test_a_leaver_is_recorded_with_the_state_they_left_with(engine):
     """The members table gives a leaver's interest, trust, habit, fatigue and days inactive as
     they were on the day they left, not as their row drifted on until it was compacted away."""
-    from sim.metrics import members_table
+    from sim.engine.metrics import members_table
 
     setup = sim.load_setup(scenario("spam-prone"), None, ["days=60"], community_backend="numpy", engine=engine)
     model = model_class(setup)(setup, replicate=0)
@@ -189,7 +189,7 @@ def test_uniform_draws_over_ranges_are_the_streams_own(threads, count):
     """Split uniform draws give the numbers of one draw and leave the stream where one draw
     leaves it, whatever came before (an odd float32 draw leaves half an output waiting; float64
     draws do not use it) and for any length, empty included."""
-    from sim import row_threads
+    from sim.engine.state import row_threads
 
     threads(count)
     for before in (0, 1, 3):

@@ -7,11 +7,10 @@ seed) and checks the claims written in the scenario's description.
 from __future__ import annotations
 
 import numpy as np
+from conftest import policy, scenario
 
 import sim
-from sim.experiment import compare
-
-from conftest import policy, scenario
+from sim.runs.experiment import compare
 
 
 def _pair(name: str, a: str, b: str, sets=()):
@@ -76,8 +75,8 @@ def test_a_spam_outbreak_with_and_without_moderation():
 
 def test_a_dead_group_carries_the_main_cause_of_its_last_30_days():
     """G2: every dead group is attributed to the churn cause that led its last 30 days."""
-    from sim.churn import CAUSES
-    from sim.model import CommunityModel
+    from sim.domain import CAUSES
+    from sim.engine.model import CommunityModel
 
     for replicate in range(3):
         model = CommunityModel(sim.load_setup(scenario("birth-to-death")), replicate=replicate).run()
@@ -119,7 +118,7 @@ def test_pruning_versus_tyranny():
 def test_guest_speakers_versus_internal_experts():
     """guest-speakers-vs-internal-experts: with guests only, activity spikes on talk days, interest
     decays between talks, members post less (they grow lazy) and boredom leads churn (P5)."""
-    from sim.experiment import interval
+    from sim.runs.experiment import interval
 
     guests, experts, _ = _pair("guest-speakers-vs-internal-experts", "guest-speakers", "internal-experts")
     daily = guests.daily

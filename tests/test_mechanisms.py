@@ -7,11 +7,10 @@ interval of the paired difference lies on the side the domain notes predict.
 from __future__ import annotations
 
 import numpy as np
+from conftest import policy, scenario
 
 import sim
-from sim.experiment import compare
-
-from conftest import policy, scenario
+from sim.runs.experiment import compare
 
 REPLICATES = 10
 
@@ -198,7 +197,7 @@ def test_a_fee_buys_commitment():
         joined = m[~m["source"].isin(["seed", "initial"])]
         return (joined["status"] == "churned").groupby(joined["replicate"]).mean()
 
-    from sim.experiment import interval
+    from sim.runs.experiment import interval
 
     assert _below_zero(interval((churn_share(paid) - churn_share(free)).to_numpy()))
     assert paid.kpis["revenue_total"].min() > 0 == free.kpis["revenue_total"].max()
@@ -207,15 +206,15 @@ def test_a_fee_buys_commitment():
 
 def test_rewards_wear_off_with_repetition():
     """P6: a red envelope's nudge shrinks with every reward a member has already had."""
-    from sim.actions import ACTIONS
-    from sim.model import CommunityModel
+    from sim.engine.actions import EFFECTS
+    from sim.engine.model import CommunityModel
 
     model = CommunityModel(sim.load_setup(scenario("existing-group"), policy("baseline"), ["days=5"]))
     rows = np.flatnonzero(model.pop.status == 0)[:50]
     nudges = []
     for _ in range(4):
         model.pop.stimulus[rows] = 0
-        ACTIONS["red_envelope"].apply(model, rows, 2.0, "test")
+        EFFECTS["red_envelope"](model, rows, 2.0, "test")
         nudges.append(float(model.pop.stimulus[rows].mean()))
     assert nudges[0] > nudges[1] > nudges[2] > nudges[3] > 0
     assert nudges[3] < 0.7 * nudges[0]

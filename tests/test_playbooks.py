@@ -9,10 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sim.config.policy import Policy, compile_policy
+from sim.engine.memory import PlaybookMemory
+from sim.engine.rule_phase import resolve_conflicts
 from sim.errors import SandboxError
-from sim.memory import PlaybookMemory
-from sim.playbook import DurableRules, NumpyRules, resolve_conflicts
-from sim.policy import Policy, compile_policy
+from sim.rules.durable_backend import DurableRules
+from sim.rules.numpy_backend import NumpyRules
 
 
 class CraftedEnv(dict):
@@ -118,7 +120,7 @@ def test_priority_decides_between_conflicting_rules(backend):
 def test_bad_playbooks_are_refused(tmp_path, rule, message):
     import yaml
 
-    from sim.policy import load_policy
+    from sim.config.policy import load_policy
 
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump({"community_rules": [

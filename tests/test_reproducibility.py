@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pandas as pd
+from conftest import policy, scenario
 
 import sim
-
-from conftest import policy, scenario
 
 
 def _tables(workers, sets=()):

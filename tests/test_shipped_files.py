@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import POLICIES, SCENARIOS
 
 import sim
-from sim.metrics import MAY_BE_UNDEFINED
-from sim.scenario import validate_file
-
-from conftest import POLICIES, SCENARIOS
+from sim.config.scenario import validate_file
+from sim.engine.metrics import MAY_BE_UNDEFINED
 
 
 def test_ships_at_least_five_scenarios_and_five_policies():

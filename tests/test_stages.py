@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from conftest import ROOT, scenario
 
 import sim
+from sim.config.charts import load_chart
 from sim.errors import SandboxError
-from sim.stages import load_chart
-
-from conftest import ROOT, scenario
 
 ORDER = ["cold_start", "growth", "maturity", "decline", "dead"]
 
@@ -32,7 +31,7 @@ def test_birth_to_death_moves_through_every_stage_in_order(backend):
 
 
 def test_a_trainer_can_change_what_dead_means(tmp_path):
-    chart = yaml.safe_load((ROOT / "policies" / "stages" / "default.yaml").read_text())
+    chart = yaml.safe_load((ROOT / "sim" / "config" / "default_stages.yaml").read_text())
     chart["states"]["decline"][0]["when"] = "member_messages_7d == 0 and size < 10"
     (tmp_path / "stages.yaml").write_text(yaml.safe_dump(chart, sort_keys=False))
     policy = yaml.safe_load((ROOT / "policies" / "neglect.yaml").read_text())

@@ -10,11 +10,10 @@ import time
 
 import pandas as pd
 import pytest
+from conftest import scenario
 
 import sim
-from sim.cli import main
-
-from conftest import scenario
+from sim.app.cli import main
 
 GRID = ["--grid", "days=20,40", "--grid", "policy.service.answer_rate=0.2,0.9"]
 SMALL = ["--set", "population.initial_members=150"]
@@ -51,7 +50,7 @@ def test_grid_results_are_identical_on_one_two_workers_and_dask(tmp_path, capsys
 
 def test_a_killed_sweep_resumes_to_exactly_the_full_set(tmp_path):
     out = tmp_path / "killed"
-    args = [sys.executable, "-m", "sim.cli", "sweep", scenario("existing-group"), "--grid", "days=60,61,62,63",
+    args = [sys.executable, "-m", "sim", "sweep", scenario("existing-group"), "--grid", "days=60,61,62,63",
             "--set", "population.initial_members=2000", "--replicates", "10", "--workers", "1",
             "--out", str(out), "--no-progress"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -18,8 +18,8 @@ from __future__ import annotations
 import ast
 import difflib
 
-from ..errors import SandboxError
-from .vocabulary import Vocabulary
+from sim.errors import InternalError, SandboxError
+from sim.rules.vocabulary import Vocabulary
 
 _CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 _ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
@@ -141,7 +141,7 @@ def kind_of(node: tuple, vocab: Vocabulary) -> str:
         if kind_of(node[1], vocab) not in ("bool", "flag"):
             raise SandboxError("'not' needs a condition; compare the number first, e.g. \"not x > 0\"")
         return "bool"
-    raise SandboxError(f"internal: unknown node {tag!r}")
+    raise InternalError(f"unknown node {tag!r}")
 
 
 def _need_number(node: tuple, vocab: Vocabulary, op: str) -> None:

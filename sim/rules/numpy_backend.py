@@ -15,8 +15,8 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from ..errors import SandboxError
-from .vocabulary import Vocabulary
+from sim.errors import InternalError, SandboxError
+from sim.rules.vocabulary import Vocabulary
 
 Env = Mapping[str, np.ndarray]
 
@@ -28,7 +28,7 @@ _CMP = {
 
 def compile_mask(node: tuple, vocab: Vocabulary) -> Callable[[Env], np.ndarray]:
     """Compile a condition to ``f(env) -> bool array``."""
-    fn = _compile(node, vocab)
+    fn = compile_values(node, vocab)
 
     def mask(env: Env) -> np.ndarray:
         out = fn(env)
@@ -51,7 +51,8 @@ def _truth(fn):
     return lambda env: np.not_equal(fn(env), 0)
 
 
-def _compile(node: tuple, vocab: Vocabulary):
+def compile_values(node: tuple, vocab: Vocabulary):
+    """Compile an expression to ``f(env) -> array or scalar`` (float64 arithmetic; also durable-rules' derived values)."""
     tag = node[0]
     if tag == "num":
         value = node[1]
@@ -62,10 +63,10 @@ def _compile(node: tuple, vocab: Vocabulary):
             return lambda env: env[name]
         return lambda env: _f64(env[name])
     if tag == "neg":
-        inner = _compile(node[1], vocab)
+        inner = compile_values(node[1], vocab)
         return lambda env: -inner(env)
     if tag == "arith":
-        op, a, b = node[1], _compile(node[2], vocab), _compile(node[3], vocab)
+        op, a, b = node[1], compile_values(node[2], vocab), compile_values(node[3], vocab)
         if op == "+":
             return lambda env: a(env) + b(env)
         if op == "-":
@@ -84,11 +85,11 @@ def _compile(node: tuple, vocab: Vocabulary):
     if tag == "not":
         inner = _as_bool(node[1], vocab)
         return lambda env: np.logical_not(inner(env))
-    raise SandboxError(f"internal: the NumPy back end cannot compile {tag!r}")
+    raise InternalError(f"the NumPy back end cannot compile {tag!r}")
 
 
 def _as_bool(node: tuple, vocab: Vocabulary):
-    fn = _compile(node, vocab)
+    fn = compile_values(node, vocab)
     if node[0] == "field" and vocab.fields[node[1]].kind == "flag":
         return _truth(fn)
     return fn
@@ -117,7 +118,7 @@ def _compile_cmp(node: tuple, vocab: Vocabulary):
             if flip:
                 return lambda env: ufunc(const, env[name])
             return lambda env: ufunc(env[name], const)
-    a, b = _compile(left, vocab), _compile(right, vocab)
+    a, b = compile_values(left, vocab), compile_values(right, vocab)
     return lambda env: ufunc(a(env), b(env))
 
 
@@ -147,3 +148,36 @@ def _safe_divide(a, b):
     out = np.zeros(np.broadcast(a, b).shape)
     np.divide(a, b, out=out, where=b != 0)
     return out if out.ndim else float(out)
+
+
+class NumpyRules:
+    """Rules evaluated as NumPy masks over all rows at once (the default for member rules)."""
+
+    def __init__(self, rules: list):
+        self.rules = rules
+
+    def matches(self, env, eligible: np.ndarray, sid_of_row: np.ndarray) -> list[np.ndarray]:
+        """Rows (among the ``eligible`` mask) where each rule's condition holds."""
+        return [np.flatnonzero(rule.mask(env) & eligible) for rule in self.rules]
+
+    def close(self) -> None:
+        pass
+
+
+class NumpyStages:
+    """A stage chart run as NumPy masks: the mirror of the durable-rules statechart."""
+
+    def __init__(self, chart):
+        self.chart = chart
+
+    def step(self, env, stage: np.ndarray, gids: np.ndarray) -> np.ndarray:
+        """The stage of each group in ``gids`` after today's (at most one) transition."""
+        before = stage[gids]
+        after = before.copy()
+        for (source, target, _), mask in zip(self.chart.transitions, self.chart.masks):
+            hit = (before == source) & mask(env)[gids]
+            after[hit] = target
+        return after
+
+    def close(self) -> None:
+        pass

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..params import ARCHETYPES
+from sim.domain import ARCHETYPES
 
 STAGES = ("cold_start", "growth", "maturity", "decline", "dead")
 

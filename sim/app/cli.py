@@ -1,0 +1,295 @@
+"""The ``sandbox`` command: run, compare and validate scenarios and policies.
+
+    sandbox run SCENARIO [--policy FILE] [--set KEY=VALUE]... [--replicates N] [--seed S]
+                [--days D] [--out DIR] [--json] [--workers N] [--engine vector|agents]
+    sandbox compare SCENARIO --policy A --policy B [the same options]
+    sandbox validate FILE...
+    sandbox explain OUT_DIR (--member ID | --group ID) [--replicate R]
+    sandbox sweep SCENARIO [--policy FILE] --grid KEY=V1,V2... | --sample lhs|sobol|morris --n N
+                  --range KEY=LO:HI...  --replicates R --out DIR [--backend local|dask] [--resume]
+    sandbox report DIR [--kpi NAME]... [--sensitivity]
+    sandbox dashboard [-- STREAMLIT OPTIONS]
+    sandbox examples DIR
+    sandbox mechanisms
+
+SCENARIO and FILE may name a shipped file (``existing-group``, ``baseline``) from any directory.
+
+A user's mistake prints one line (``error: file:line: place: problem; fix``) and exits 2,
+with no traceback and no output directory left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from sim.app.report import compare_table, run_table
+from sim.config.library import copy_examples, library_dir
+from sim.config.scenario import load_setup, validate_file
+from sim.errors import INTERNAL_ERROR_EXIT, USER_ERROR_EXIT, SandboxError
+from sim.runs.experiment import compare, run
+from sim.runs.store import atomic_output, clean, run_summary, write_run
+from sim.version import __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sandbox", description="A policy sandbox for community operations.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("scenario", help="a scenario YAML file")
+        p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a scenario field (days=90, params.act_bias=-3) or, with policy., "
+                            "a policy field (policy.groups.cap=150)")
+        p.add_argument("--replicates", type=int, help="replicates (default: the scenario's)")
+        p.add_argument("--seed", type=int, help="seed (default: the scenario's)")
+        p.add_argument("--days", type=int, help="horizon in days (default: the scenario's)")
+        p.add_argument("--out", help="write Parquet tables, summary.json and manifest.json here")
+        p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+        p.add_argument("--workers", type=int, help="processes for replicates (default: automatic)")
+        p.add_argument("--rules-backend", default="numpy",
+                       help="engine for member rules and titles: numpy (fast, default) or durable "
+                            "(durable-rules, for audit and small runs)")
+        p.add_argument("--community-backend", default="durable",
+                       help="engine for community rules: durable (durable-rules, default) or numpy")
+        p.add_argument("--engine", default="vector",
+                       help="member engine: vector (NumPy columns, default) or agents (one mesa.Agent per "
+                            "member: the readable reference, for a few thousand members)")
+
+    p_run = sub.add_parser("run", help="run a scenario under a policy")
+    common(p_run)
+    p_run.add_argument("--policy", help="a policy file (default: the scenario's)")
+
+    p_cmp = sub.add_parser("compare", help="compare two policies on one scenario, paired by seed")
+    common(p_cmp)
+    p_cmp.add_argument("--policy", action="append", required=True, help="policy A, then policy B")
+
+    p_val = sub.add_parser("validate", help="check scenario and policy files without running them")
+    p_val.add_argument("files", nargs="+")
+
+    p_sw = sub.add_parser("sweep", help="run a design of parameter values with replicates, results as Parquet")
+    p_sw.add_argument("scenario")
+    p_sw.add_argument("--policy", help="a policy file (default: the scenario's)")
+    p_sw.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
+                      help="a swept --set path and its values (full factorial over every --grid)")
+    p_sw.add_argument("--sample", choices=["lhs", "sobol", "morris"], help="a sampled design instead of a grid")
+    p_sw.add_argument("--n", type=int, help="sample size (for sobol: base samples, N x (k + 2) points)")
+    p_sw.add_argument("--range", dest="ranges", action="append", default=[], metavar="KEY=LO:HI")
+    p_sw.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                      help="a fixed override for every run")
+    p_sw.add_argument("--replicates", type=int)
+    p_sw.add_argument("--out", required=True)
+    p_sw.add_argument("--backend", default="local", help="local (a process pool) or dask")
+    p_sw.add_argument("--workers", type=int, help="processes (default: the CPU count)")
+    p_sw.add_argument("--scheduler", help="a Dask scheduler address to join instead of a local cluster")
+    p_sw.add_argument("--resume", action="store_true", help="skip finished runs, redo failed or missing ones")
+    p_sw.add_argument("--rules-backend", default="numpy")
+    p_sw.add_argument("--community-backend", default="durable")
+    p_sw.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p_rep = sub.add_parser("report", help="summarise a sweep: per point, main effects, sensitivity")
+    p_rep.add_argument("out")
+    p_rep.add_argument("--kpi", action="append", help="a KPI to report (repeatable)")
+    p_rep.add_argument("--sensitivity", action="store_true", help="Sobol or Morris indices (SALib)")
+
+    p_mech = sub.add_parser("mechanisms", help="which code implements each mechanism, its parameters, its scenarios")
+    p_mech.add_argument("--scenarios", default=str(library_dir("scenarios")),
+                        help="the folder of scenarios to search (default: the shipped ones)")
+
+    p_dash = sub.add_parser("dashboard", help="open the dashboard, with the engine loaded before the first visit",
+                            description="Start the Streamlit dashboard (dashboard.py) in this process after "
+                                        "importing the engine and charting libraries, so the first visit "
+                                        "does not wait for them. Options after -- go to 'streamlit run'.")
+    p_dash.add_argument("streamlit_args", nargs=argparse.REMAINDER,
+                        help="options for streamlit run, such as --server.port 8502")
+
+    p_ex = sub.add_parser("examples", help="copy the shipped scenarios and policies into a folder, for editing")
+    p_ex.add_argument("out", help="a new or empty folder")
+
+    p_exp = sub.add_parser("explain", help="which rules fired for a member or a group of a run written with --out")
+    p_exp.add_argument("out", help="a directory written by 'sandbox run --out' (or one side, A or B, of compare)")
+    who = p_exp.add_mutually_exclusive_group(required=True)
+    who.add_argument("--member", type=int, help="a member_id from members.parquet")
+    who.add_argument("--group", type=int, help="a group id")
+    p_exp.add_argument("--replicate", type=int, default=0)
+    return parser
+
+
+def _sets(args) -> list[str]:
+    sets = list(args.sets)
+    if args.seed is not None:
+        sets.append(f"seed={args.seed}")
+    if args.days is not None:
+        sets.append(f"days={args.days}")
+    if args.replicates is not None:
+        if args.replicates < 1:
+            raise SandboxError("must be at least 1", place="--replicates")
+        sets.append(f"replicates={args.replicates}")
+    if args.workers is not None and args.workers < 1:
+        raise SandboxError("must be at least 1", place="--workers")
+    return sets
+
+
+def _backends(args) -> dict:
+    return {"rules_backend": args.rules_backend, "community_backend": args.community_backend, "engine": args.engine}
+
+
+def cmd_run(args) -> int:
+    setup = load_setup(args.scenario, args.policy, _sets(args), **_backends(args))
+    result = run(setup, workers=args.workers, audit=bool(args.out))
+    summary = run_summary(result)
+    if args.out:
+        atomic_output(args.out, lambda tmp: write_run(tmp, result))
+    print(json.dumps(summary) if args.json else run_table(summary))
+    return 0
+
+
+def cmd_compare(args) -> int:
+    if len(args.policy) != 2:
+        raise SandboxError(f"give exactly two policies (--policy A --policy B), got {len(args.policy)}",
+                           place="--policy")
+    sets = _sets(args)
+    setup_a = load_setup(args.scenario, args.policy[0], sets, **_backends(args))
+    setup_b = load_setup(args.scenario, args.policy[1], sets, **_backends(args))
+    result_a, result_b, diff = compare(setup_a, setup_b, workers=args.workers, audit=bool(args.out))
+    a, b = run_summary(result_a), run_summary(result_b)
+    diff = clean(diff)
+    if args.out:
+        def write(tmp: Path) -> None:
+            write_run(tmp / "A", result_a)
+            write_run(tmp / "B", result_b)
+            (tmp / "comparison.json").write_text(json.dumps({"A": a, "B": b, "diff": diff}, indent=2))
+        atomic_output(args.out, write)
+    if args.json:
+        print(json.dumps({"A": a, "B": b, "diff": diff}))
+    else:
+        print(compare_table(a, b, diff, setup_a.scenario.days))
+    return 0
+
+
+def cmd_explain(args) -> int:
+    import pandas as pd
+
+    from sim.engine.audit import explain
+
+    out = Path(args.out)
+    paths = [out / "firings.parquet", out / "conditions.parquet"]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise SandboxError("no audit trail here; write one with 'sandbox run SCENARIO --out DIR' "
+                           "(for compare, point at DIR/A or DIR/B)", file=str(out))
+    firings, conditions = (pd.read_parquet(p) for p in paths)
+    print("\n".join(explain(firings, conditions, member=args.member, group=args.group, replicate=args.replicate)))
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from sim.runs.sweep import sweep
+
+    result = sweep(args.scenario, args.policy, grid=args.grid, sample=args.sample, n=args.n, ranges=args.ranges,
+                   replicates=args.replicates, out=args.out, backend=args.backend, workers=args.workers,
+                   scheduler=args.scheduler, resume=args.resume, sets=args.sets, rules_backend=args.rules_backend,
+                   community_backend=args.community_backend, progress=not args.no_progress)
+    runs = result.runs
+    ok = int((runs["status"] == "ok").sum()) if len(runs) else 0
+    print(f"{len(runs)} runs in {args.out}: {ok} ok, {result.failed} failed")
+    if result.failed:
+        failed = runs[runs["status"] != "ok"]
+        for row in failed.head(5).itertuples(index=False):
+            print(f"  {row.run_id}: {row.error}", file=sys.stderr)
+        print(f"error: {result.failed} runs failed; fix the cause and finish with --resume", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_report(args) -> int:
+    import pandas as pd
+
+    from sim.runs.analysis import report
+
+    tables = report(args.out, args.kpi, args.sensitivity)
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(tables["points"].to_string(index=False, max_rows=40))
+        if "sensitivity" in tables:
+            print()
+            print(tables["sensitivity"].to_string(index=False))
+    print(f"\nwritten to {Path(args.out) / 'report'}")
+    return 0
+
+
+def cmd_dashboard(args) -> int:
+    """Warm the process (imports, a small run) and hand it to Streamlit, which runs dashboard.py here."""
+    script = Path(__file__).resolve().parent / "dashboard.py"  # the page, shipped in the package
+    import altair  # noqa: F401  (what dashboard.py imports: loaded once, here)
+    import pandas  # noqa: F401
+    from streamlit.web import cli as streamlit_cli
+
+    from sim.app import views  # noqa: F401
+    from sim.runs.experiment import run_replicate
+
+    warm = load_setup(library_dir("scenarios") / "existing-group.yaml",
+                      sets=["days=3", "population.initial_members=50"])
+    run_replicate(warm, 0)  # first-use costs (durable-rules host, NumPy paths) paid before any visit
+    extra = [a for a in args.streamlit_args if a != "--"]
+    sys.argv = ["streamlit", "run", str(script), *extra]
+    return streamlit_cli.main()
+
+
+def cmd_mechanisms(args) -> int:
+    from sim.app.mechanisms import render, table
+
+    print(render(table(Path(args.scenarios))))
+    return 0
+
+
+def cmd_examples(args) -> int:
+    copied = copy_examples(args.out)
+    print(f"{len(copied)} files copied to {args.out}: scenarios/, policies/ (edit them, then "
+          f"'sandbox run {Path(args.out) / 'scenarios' / 'existing-group.yaml'}')")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    for path in args.files:
+        kind = validate_file(path)
+        print(f"{path}: ok ({kind})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        commands = {"run": cmd_run, "compare": cmd_compare, "validate": cmd_validate, "explain": cmd_explain,
+                    "sweep": cmd_sweep, "report": cmd_report, "mechanisms": cmd_mechanisms,
+                    "examples": cmd_examples,
+                    "dashboard": cmd_dashboard}
+        return commands[args.command](args)
+    except SandboxError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return USER_ERROR_EXIT
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a fault of the sandbox, not of the user's input
+        print(bug_report(exc, argv if argv is not None else sys.argv[1:]), file=sys.stderr)
+        return INTERNAL_ERROR_EXIT
+
+
+def bug_report(exc: BaseException, argv: list[str]) -> str:
+    """A short report of an internal failure: what ran, the versions, the traceback, where to send it."""
+    import platform
+    import traceback
+
+    trace = "".join(traceback.format_exception(exc)).rstrip()
+    return (f"internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in the sandbox, not a mistake in your files. Please report it with this text:\n"
+            f"  command: sandbox {' '.join(argv)}\n"
+            f"  version: {__version__}, Python {platform.python_version()} on {platform.platform()}\n"
+            f"{trace}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,423 @@
+"""The Streamlit front end: compare policies, edit one live, replay a lifecycle, open results.
+
+    sandbox dashboard          (or: streamlit run dashboard.py, from a checkout)
+
+The page code lives in the package, so an installed ``sandbox dashboard`` has it; the
+repository's top-level ``dashboard.py`` only calls :func:`main`.
+
+Thin by design: it loads files, calls :mod:`sim` and plots what :mod:`sim.views` computes; it
+never re-implements the model.  Runs are cached by scenario, policy text, horizon and
+replicates (the seeds come from the scenario), so moving back to a setting is instant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+import yaml
+
+from sim.app import views
+from sim.app.report import is_clear, verdict
+from sim.config.library import library_dir
+from sim.config.scenario import Setup, load_scenario, load_setup
+from sim.errors import SandboxError
+from sim.runs.experiment import interval, paired_difference, run_many, run_replicate
+from sim.runs.store import clean
+
+SCENARIO_DIR, POLICY_DIR = library_dir("scenarios"), library_dir("policies")
+SCENARIOS = sorted(p.name for p in SCENARIO_DIR.glob("*.yaml"))
+POLICIES = sorted(p.name for p in POLICY_DIR.glob("*.yaml"))
+EDITED = "edited policy"
+CARDS = ("members_end", "active_ratio_mean", "mean_trust_end", "cost_total")
+
+
+# --- loading and running (cached) -----------------------------------------------------------
+
+def policy_text(name: str) -> str:
+    if name == EDITED:
+        return st.session_state.get("edited_policy", (POLICY_DIR / "baseline.yaml").read_text())
+    return (POLICY_DIR / name).read_text()
+
+
+def _policy_file(text: str) -> Path:
+    """The policy text as a file (load_setup reads files), named by its hash."""
+    folder = Path(tempfile.gettempdir()) / "sandbox-dashboard"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
+    if not path.exists():
+        path.write_text(text)
+    return path
+
+
+def load(scenario: str, text: str, sets: list[str]) -> Setup:
+    try:
+        return load_setup(SCENARIO_DIR / scenario, _policy_file(text), sets)
+    except SandboxError as exc:  # name the edited policy, not its temporary file
+        raise SandboxError(str(exc).replace(str(_policy_file(text)), EDITED)) from None
+
+
+FIRST_PASS = 1  # replicates run first, so the first charts appear while the rest run
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def run_replicates(scenario: str, policies: tuple[tuple[str, str], ...], first: int, last: int, days: int) -> list:
+    """Replicates first..last-1 of every policy, on the same seeds; plain, cacheable tables."""
+    setups = [load(scenario, text, [f"days={days}"]) for _, text in policies]
+    return [{"kpis": r.kpis, "daily": r.daily, "members": r.members[["replicate", "join_day", "exit_day"]]}
+            for r in run_many(setups, range(first, last))]
+
+
+def comparison(labels: list[str], chunks: list[list[dict]]) -> dict:
+    """Join chunks of replicates into the tables, summaries and paired differences the view shows."""
+    merged = []
+    for i, label in enumerate(labels):
+        parts = [chunk[i] for chunk in chunks]
+        merged.append({name: pd.concat([p[name] for p in parts], ignore_index=True)
+                       for name in ("kpis", "daily", "members")})
+    summaries = {}
+    for label, m in zip(labels, merged):
+        kpis = {k: interval(m["kpis"][k].to_numpy()) for k in m["kpis"].columns if k != "replicate"}
+        summaries[label] = clean({"policy": label, "replicates": len(m["kpis"]), "kpis": kpis})
+    a = merged[0]["kpis"]
+    return {
+        "labels": labels, "summaries": summaries,
+        "diffs": {label: clean(paired_difference(a, m["kpis"])) for label, m in zip(labels[1:], merged[1:])},
+        "kpis": {label: m["kpis"] for label, m in zip(labels, merged)},
+        "daily": pd.concat([m["daily"].assign(policy=label) for label, m in zip(labels, merged)], ignore_index=True),
+        "members": pd.concat([m["members"].assign(policy=label) for label, m in zip(labels, merged)],
+                             ignore_index=True),
+    }
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def run_replay(scenario: str, text: str, seed: int) -> dict:
+    setup = load(scenario, text, [f"seed={seed}"])
+    out = run_replicate(setup, 0, group_daily=True)
+    return {"daily": out["daily"], "groups": out["groups"], "actions": out["actions"],
+            "events": views.events(out["daily"], out["actions"]), "days": setup.scenario.days}
+
+
+# --- small helpers ----------------------------------------------------------------------------
+
+def download_chart(chart: alt.Chart, name: str, where: str = "compare") -> None:
+    import vl_convert as vlc
+
+    spec = chart.to_json()
+    left, right = st.columns(2)
+    left.download_button(f"{name}.png", vlc.vegalite_to_png(spec), f"{name}.png", "image/png", key=f"{where}-png-{name}")
+    right.download_button(f"{name}.svg", vlc.vegalite_to_svg(spec), f"{name}.svg", "image/svg+xml",
+                          key=f"{where}-svg-{name}")
+
+
+def download_table(table: pd.DataFrame, name: str, where: str = "compare") -> None:
+    buffer = io.BytesIO()
+    table.to_parquet(buffer, index=False)
+    left, right = st.columns(2)
+    left.download_button(f"{name}.csv", table.to_csv(index=False), f"{name}.csv", "text/csv", key=f"{where}-csv-{name}")
+    right.download_button(f"{name}.parquet", buffer.getvalue(), f"{name}.parquet", key=f"{where}-pq-{name}")
+
+
+def band_chart(daily: pd.DataFrame, column: str, title: str) -> alt.LayerChart:
+    data = views.replicate_bands(daily, column)
+    base = alt.Chart(data).encode(x=alt.X("day:Q", title="day"), color="policy:N")
+    band = base.mark_area(opacity=0.2).encode(y=alt.Y("lo:Q", title=title), y2="hi:Q")
+    return (band + base.mark_line().encode(y="mean:Q")).properties(title=title, height=220)
+
+
+# --- views ------------------------------------------------------------------------------------
+
+def _channels_chart(scenario: str) -> None:
+    """The scenario's acquisition channels at a glance: prospects in each pool at the start (P1).
+
+    Drawn before the runs start, so the page's chart renderer is loaded while they run."""
+    channels = pd.DataFrame([{"channel": c.name, "prospects": c.pool_size}
+                             for c in load_scenario(SCENARIO_DIR / scenario)[0].channels])
+    if len(channels):
+        bars = alt.Chart(channels).mark_bar().encode(x=alt.X("prospects:Q", title=None),
+                                                     y=alt.Y("channel:N", title=None))
+        st.altair_chart(bars.properties(title="Channels: prospects at the start", height=25 * len(channels) + 20),
+                        width="stretch")
+
+
+def compare_view() -> None:
+    with st.sidebar:
+        st.header("Compare")
+        scenario = st.selectbox("Scenario", SCENARIOS, index=SCENARIOS.index("large-community.yaml"), key="scenario")
+        options = POLICIES + ([EDITED] if "edited_policy" in st.session_state else [])
+        chosen = st.multiselect("Policies (the first is A, the baseline)", options,
+                                default=["baseline.yaml", "weekly-ritual.yaml"], key="policies")
+        replicates = st.slider("Replicates", 2, 30, 10, key="replicates")
+        days = st.slider("Days", 30, 365, 180, step=10, key="days")
+        _channels_chart(scenario)
+    if len(chosen) < 2:
+        st.info("Pick at least two policies to compare.")
+        return
+    policies = tuple((name.removesuffix(".yaml"), policy_text(name)) for name in chosen)
+    labels = [label for label, _ in policies]
+    view = st.empty()
+    started = time.perf_counter()
+    try:
+        first = min(FIRST_PASS, replicates)
+        chunks = [run_replicates(scenario, policies, 0, first, days)]
+        if first < replicates:  # draw the first replicates at once, then the rest
+            with view.container():
+                st.caption(f"{first} of {replicates} replicates so far; the rest are running...")
+                _comparison_body(comparison(labels, chunks), days, final=False)
+            chunks.append(run_replicates(scenario, policies, first, replicates, days))
+        data = comparison(labels, chunks)
+        st.session_state["last_comparison"] = data
+    except SandboxError as exc:
+        st.error(str(exc))
+        data = st.session_state.get("last_comparison")
+        if data is None:
+            return
+        st.caption("Showing the last good results.")
+    with view.container():
+        st.caption(f"{len(data['labels'])} policies x {replicates} replicates, {days} days: "
+                   f"{time.perf_counter() - started:.1f} s")
+        _comparison_body(data, days, final=True)
+
+
+def _comparison_body(data: dict, days: int, final: bool) -> None:
+    """Verdicts, cards, charts and tables of a comparison (partial while replicates still run)."""
+    a = data["labels"][0]
+    for label in data["labels"][1:]:
+        diff, summary_a, summary_b = data["diffs"][label], data["summaries"][a], data["summaries"][label]
+        st.subheader(f"{label} against {a}")
+        if final:
+            st.write(verdict(summary_a, summary_b, diff, days).replace("B ", f"{label} ", 1))
+        else:
+            st.write("First replicate only: the verdict follows with the rest.")
+        for card, name in zip(st.columns(len(CARDS)), CARDS):
+            d = diff[name]
+            lo, hi = d["ci95"]
+            spread = (f"95% interval [{lo:.3g}, {hi:.3g}]; {'clear' if is_clear(d) else 'not distinguishable from noise'}"
+                      if lo is not None else "the interval needs two replicates or more")
+            card.metric(name, f"{summary_b['kpis'][name]['mean']:.3g}", delta=f"{d['mean']:+.3g}",
+                        help=f"{label} - {a}; {spread}")
+
+    daily = data["daily"]
+    charts = {column: band_chart(daily, column, title) for column, title in views.SERIES.items()}
+    columns = st.columns(3)
+    for i, chart in enumerate(charts.values()):
+        columns[i % 3].altair_chart(chart, width="stretch")
+
+    if not final:
+        return
+    left, right = st.columns(2)
+    cohort_policy = left.selectbox("Cohort retention for", data["labels"], index=len(data["labels"]) - 1,
+                                   key="cohort_policy")
+    cohorts = views.cohort_retention(data["members"][data["members"]["policy"] == cohort_policy], days)
+    heat = alt.Chart(cohorts).mark_rect().encode(
+        x=alt.X("period:O", title="weeks since joining"), y=alt.Y("cohort:O", title="join week"),
+        color=alt.Color("mean(retention):Q", scale=alt.Scale(domain=[0, 1]), title="retained"),
+    ).properties(title=f"Retention by join cohort: {cohort_policy}", height=260)
+    left.altair_chart(heat, width="stretch")
+    causes = alt.Chart(views.churn_by_cause(data["kpis"])).mark_bar().encode(
+        x=alt.X("members:Q", title="members lost (mean)"), y=alt.Y("cause:N", title=None),
+        color="policy:N", yOffset="policy:N").properties(title="Churn by cause", height=260)
+    right.altair_chart(causes, width="stretch")
+    cost = alt.Chart(views.cost_outcome(data["kpis"])).mark_point(filled=True).encode(
+        x=alt.X("cost_total:Q", title="total cost"), y=alt.Y("members_end:Q", title="members at the end"),
+        color="policy:N", tooltip=["policy", "replicate", "cost_total", "members_end"],
+    ).properties(title="Cost against outcome (one point per replicate)", height=260)
+    st.altair_chart(cost, width="stretch")
+
+    table = pd.DataFrame({label: {k: v["mean"] for k, v in data["summaries"][label]["kpis"].items()}
+                          for label in data["labels"]})
+    for label in data["labels"][1:]:
+        table[f"{label} - {a}"] = {k: v["mean"] for k, v in data["diffs"][label].items()}
+        table[f"{label}: verdict"] = {k: "clear" if is_clear(v) else "noise" for k, v in data["diffs"][label].items()}
+    st.dataframe(table, width="stretch")
+    with st.expander("Downloads"):
+        download_table(daily, "daily")
+        download_table(pd.concat([k.assign(policy=p) for p, k in data["kpis"].items()]), "kpis")
+        download_chart(charts["members"], "members")
+        download_chart(cost, "cost-vs-outcome")
+
+
+KNOBS = {  # slider key -> (label, min, max, step)
+    "knob_threshold": ("Entry threshold (minimum interest)", 0.0, 0.9, 0.05),
+    "knob_cap": ("Group size cap", 10, 1000, 10),
+    "knob_posts": ("Operator posts per week", 0.0, 70.0, 1.0),
+    "knob_prune": ("Prune after N inactive days (0 = never)", 0, 90, 1),
+    "knob_points": ("Points per post", 0.0, 20.0, 0.5),
+}
+
+
+def _knob_values(policy: dict) -> dict:
+    when = (policy.get("admission") or {}).get("when") or ""
+    threshold = float(when.split(">=")[1]) if when.startswith("interest >=") else 0.0
+    prune = next((r for r in policy.get("rules") or [] if r.get("name") == "prune-inactive"), None)
+    return {
+        "knob_threshold": threshold,
+        "knob_cap": int((policy.get("groups") or {}).get("cap") or 500),
+        "knob_posts": float((policy.get("content") or {}).get("operator_posts_per_week", 3.0)),
+        "knob_prune": int(prune["when"].split(">=")[1]) if prune else 0,
+        "knob_points": float(((policy.get("rewards") or {}).get("points") or {}).get("post", 0.0)),
+    }
+
+
+def _apply_knobs() -> None:
+    """Write the sliders' values back into the policy text (on a slider's change)."""
+    try:
+        policy = yaml.safe_load(st.session_state["editor_text"]) or {}
+    except yaml.YAMLError:
+        return
+    s = st.session_state
+    threshold = s["knob_threshold"]
+    policy.setdefault("admission", {})["when"] = f"interest >= {threshold:g}" if threshold > 0 else None
+    policy.setdefault("groups", {})["cap"] = int(s["knob_cap"])
+    policy.setdefault("content", {})["operator_posts_per_week"] = float(s["knob_posts"])
+    rules = [r for r in policy.get("rules") or [] if r.get("name") != "prune-inactive"]
+    if s["knob_prune"] > 0:
+        rules.append({"name": "prune-inactive", "when": f"days_inactive >= {int(s['knob_prune'])}", "do": "remove"})
+    policy["rules"] = rules
+    policy.setdefault("rewards", {}).setdefault("points", {})["post"] = float(s["knob_points"])
+    s["editor_text"] = yaml.safe_dump(policy, sort_keys=False, allow_unicode=True)
+
+
+def editor_view() -> None:
+    st.subheader("Policy editor")
+    base = st.selectbox("Start from", POLICIES, index=POLICIES.index("baseline.yaml"), key="editor_base")
+    if st.session_state.get("editor_loaded") != base:
+        st.session_state["editor_text"] = (POLICY_DIR / base).read_text()
+        st.session_state["editor_loaded"] = base
+    text = st.session_state["editor_text"]
+    try:
+        values = _knob_values(yaml.safe_load(text) or {})
+    except (yaml.YAMLError, ValueError, IndexError, AttributeError, TypeError):
+        values = None
+    if values is not None and st.session_state.get("knobs_for") != text:
+        st.session_state.update(values)
+        st.session_state["knobs_for"] = text
+    left, right = st.columns([3, 2])
+    with right:
+        for key, (label, lo, hi, step) in KNOBS.items():
+            st.slider(label, lo, hi, step=step, key=key, on_change=_apply_knobs, disabled=values is None)
+    with left:
+        st.text_area("Policy (YAML)", key="editor_text", height=420)
+        text = st.session_state["editor_text"]
+        scenario = st.session_state.get("scenario", "large-community.yaml")
+        try:
+            load(scenario, text, [])
+        except SandboxError as exc:
+            st.error(str(exc))
+        else:
+            st.session_state["edited_policy"] = text
+            st.success(f"Valid against {scenario}; choose '{EDITED}' under Compare to run it.")
+        st.download_button("Download the edited policy", text, "edited-policy.yaml", "text/yaml")
+
+
+def replay_view() -> None:
+    st.subheader("Lifecycle replay")
+    left, middle, right = st.columns(3)
+    scenario = left.selectbox("Scenario", SCENARIOS, index=SCENARIOS.index("birth-to-death.yaml"), key="replay_scenario")
+    scenario_policy = yaml.safe_load((SCENARIO_DIR / scenario).read_text()).get("policy", "")
+    default = Path(scenario_policy).name if Path(scenario_policy).name in POLICIES else "baseline.yaml"
+    policy = middle.selectbox("Policy", POLICIES, index=POLICIES.index(default), key="replay_policy")
+    seed = right.number_input("Seed", 0, 10_000, 3, key="replay_seed")
+    try:
+        data = run_replay(scenario, policy_text(policy), int(seed))
+    except SandboxError as exc:
+        st.error(str(exc))
+        return
+    days = data["days"]
+    if st.session_state.get("replay_day", days) > days - 1:
+        st.session_state["replay_day"] = days - 1
+    play = st.button("Play", key="replay_play")
+    st.slider("Day", 0, days - 1, key="replay_day")
+    frame = st.empty()
+    if play:
+        step = max(1, days // 60)
+        for day in range(0, days, step):
+            with frame.container():
+                _replay_frame(data, day)
+            time.sleep(0.03)
+    with frame.container():
+        _replay_frame(data, int(st.session_state["replay_day"]))
+
+
+def _replay_frame(data: dict, day: int) -> None:
+    daily, groups, events = data["daily"], data["groups"], data["events"]
+    today = daily[daily["day"] == day].iloc[0]
+    cards = st.columns(4)
+    cards[0].metric("stage", today["stage"])
+    cards[1].metric("members", int(today["members"]))
+    cards[2].metric("active today", int(today["active"]))
+    cards[3].metric("member messages", int(today["member_messages"]))
+    upto = daily[daily["day"] <= day]
+    lines = alt.Chart(upto.melt("day", ["members", "active", "member_messages"])).mark_line().encode(
+        x=alt.X("day:Q", scale=alt.Scale(domain=[0, int(daily["day"].max())])), y="value:Q", color="variable:N")
+    marks = alt.Chart(events[events["day"] <= day]).mark_rule(opacity=0.35).encode(x="day:Q", color=alt.value("gray"),
+                                                                                tooltip=["day", "event"])
+    st.altair_chart((lines + marks).properties(height=300, title="Members, activity and events"),
+                    width="stretch")
+    stages = alt.Chart(upto).mark_rect().encode(x="day:O", color="stage:N").properties(height=40, title="Stage")
+    st.altair_chart(stages, width="stretch")
+    on_day = groups[groups["day"] == day].drop(columns=["replicate"], errors="ignore")
+    if len(on_day):
+        largest = on_day.sort_values("size", ascending=False).iloc[0]
+        parts = pd.DataFrame({"part": [c[len("health_"):] for c in on_day.columns if c.startswith("health_")],
+                              "value": [largest[c] for c in on_day.columns if c.startswith("health_")]})
+        health = alt.Chart(parts).mark_bar().encode(x=alt.X("value:Q", scale=alt.Scale(domain=[0, 1])),
+                                                    y=alt.Y("part:N", sort=None, title=None))
+        st.altair_chart(health.properties(height=160, title=f"Health of group {int(largest['group'])} (G4)"),
+                        width="stretch")
+    st.dataframe(on_day, width="stretch")
+
+
+def results_view() -> None:
+    st.subheader("Results on disk")
+    folder = st.text_input("A directory written by `sandbox run --out` or `sandbox sweep --out`", key="results_dir")
+    if not folder:
+        return
+    path = Path(folder)
+    if (path / "runs.parquet").is_file():
+        runs = pd.read_parquet(path / "runs.parquet")
+        st.write(f"Sweep: {len(runs)} runs, {int((runs['status'] != 'ok').sum())} failed")
+        params = [c for c in runs.columns if c.startswith("param:")]
+        kpis = [c for c in ("members_end", "active_ratio_mean", "cost_total") if c in runs]
+        st.dataframe(runs[runs["status"] == "ok"].groupby(params or ["point"])[kpis].mean().reset_index())
+        download_table(runs, "runs", "results")
+    elif (path / "daily.parquet").is_file():
+        summary = json.loads((path / "summary.json").read_text())
+        st.write(f"Run: scenario {summary['scenario']}, policy {summary['policy']}, "
+                 f"{summary['replicates']} replicates")
+        st.dataframe(pd.DataFrame(summary["kpis"]).T)
+        daily = pd.read_parquet(path / "daily.parquet").assign(policy=summary["policy"])
+        st.altair_chart(band_chart(daily, "members", "members"), width="stretch")
+        for name in ("daily", "members", "actions"):
+            with st.expander(name):
+                table = pd.read_parquet(path / f"{name}.parquet")
+                st.dataframe(table.head(1000))
+                download_table(table, name, "results")
+    else:
+        st.error(f"{folder}: no results here (expected daily.parquet or runs.parquet)")
+
+
+def main() -> None:
+    st.set_page_config(page_title="Community policy sandbox", layout="wide")
+    st.title("Community policy sandbox")
+    compare, editor, replay, results = st.tabs(["Compare", "Policy editor", "Lifecycle replay", "Results"])
+    with compare:
+        compare_view()
+    with editor:
+        editor_view()
+    with replay:
+        replay_view()
+    with results:
+        results_view()
+
+
+
+if __name__ == "__main__":  # Streamlit runs the page as __main__
+    main()

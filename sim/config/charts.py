@@ -1,0 +1,48 @@
+"""The stage chart file: the group lifecycle (G1, G3) as a statechart declared in YAML.
+
+A stage chart lists states and, for each, its transitions (``to`` a state, ``when`` a
+condition on the group's metrics).  Every day, each group takes at most one transition: the
+first, in file order, whose condition holds on that day's metrics.  The start state is the
+one no transition leads into (durable-rules' rule for statecharts).  The default chart ships
+in ``sim/config/default_stages.yaml`` (package data); a policy may point to another with ``stages: FILE``.
+
+This module reads and validates the file; :mod:`sim.rules.charts` compiles it, and the back
+ends run it (:func:`sim.rules.backend.stage_engine`): durable-rules' native statechart (the
+engine of record: one fact per group per day, each transition guarded by the fact's ``stage``
+at the start of the day so none chains into another) and a NumPy mirror.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sim.config.files import line_of, read_yaml, validate
+from sim.rules.charts import CompiledChart
+
+DEFAULT_CHART = Path(__file__).resolve().parent / "default_stages.yaml"
+
+
+class Transition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: str = Field(min_length=1)
+    when: str
+
+
+class StageChart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = "stages"
+    description: str = ""
+    states: dict[str, list[Transition]]
+
+
+def load_chart(path: str | Path | None = None) -> CompiledChart:
+    """Read, validate and compile a stage chart (the default one when no path is given)."""
+    path = str(path or DEFAULT_CHART)
+    data, root = read_yaml(path)
+    chart = validate(StageChart, data, file=path, root=root)
+    return CompiledChart(chart, path, lambda loc: line_of(root, loc))
+
+
+__all__ = ["StageChart", "load_chart", "DEFAULT_CHART"]

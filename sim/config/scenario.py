@@ -1,0 +1,200 @@
+"""Scenario files: the community, its channels, the horizon, and which policy runs.
+
+A scenario says who is there at day 0 (existing members, hand-picked seed members, the
+archetype mix), where new members come from (acquisition channels, P1), how long to run,
+how many replicates, the seed, the policy file (relative to the scenario file) and any
+parameter overrides under ``params:``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sim.config.files import apply_set, line_of, parse_set, read_yaml, validate
+from sim.config.library import resolve
+from sim.config.params import Params, check_param
+from sim.config.policy import CompiledPolicy, compile_policy, load_policy
+from sim.domain import ARCHETYPES, content_hash
+from sim.errors import SandboxError
+
+RESERVED_SOURCES = ("seed", "initial", "referral")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Population(_Strict):
+    """Who is there at day 0 (M5: the archetype mix)."""
+
+    initial_members: int = Field(0, ge=0, le=10_000_000, description="members of an existing group at day 0")
+    seed_members: int = Field(0, ge=0, le=1_000_000, description="hand-picked seed members at day 0 (G1)")
+    archetype_mix: dict[str, float] = Field(
+        default_factory=lambda: {"lurker": 0.6, "regular": 0.25, "talker": 0.06, "expert": 0.04, "connector": 0.05})
+    seed_archetype_mix: dict[str, float] = Field(
+        default_factory=lambda: {"regular": 0.3, "talker": 0.3, "expert": 0.2, "connector": 0.2})
+
+    @field_validator("archetype_mix", "seed_archetype_mix")
+    @classmethod
+    def _mix(cls, mix: dict[str, float]) -> dict[str, float]:
+        for name, share in mix.items():
+            if name not in ARCHETYPES:
+                raise ValueError(f"unknown archetype '{name}'; expected: {', '.join(ARCHETYPES)}")
+            if not isinstance(share, (int, float)) or share < 0:
+                raise ValueError(f"share of '{name}' must be a number >= 0")
+        if sum(mix.values()) <= 0:
+            raise ValueError("shares must add up to more than 0")
+        return mix
+
+
+class Channel(_Strict):
+    """An acquisition channel (P1): a pool of prospects pushed to on a schedule."""
+
+    name: str = Field(min_length=1)
+    pool_size: int = Field(ge=0, le=100_000_000, description="prospects reachable through this channel")
+    pushes_per_week: float = Field(1.0, ge=0, le=70)
+    conversion_rate: float = Field(ge=0, le=1, description="share of the remaining pool that joins per push")
+    cost_per_push: float = Field(0.0, ge=0, le=1e7)
+    interest: float = Field(0.5, ge=0, le=1, description="mean interest of recruits (relevance of the channel)")
+    word_of_mouth: float = Field(0.0, ge=0, le=1, description="Bass imitation coefficient q: extra conversion per "
+                                 "push, times the share of this channel's pool that has joined")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if name in RESERVED_SOURCES:
+            raise ValueError(f"'{name}' is reserved; choose another channel name")
+        return name
+
+
+class Scenario(_Strict):
+    name: str = "unnamed"
+    description: str = ""
+    days: int = Field(180, ge=1, le=3650)
+    replicates: int = Field(10, ge=1, le=100_000)
+    seed: int = Field(0, ge=0, le=2**63 - 1)
+    population: Population = Population()
+    channels: list[Channel] = []
+    policy: str | None = Field(None, description="path to a policy file, relative to this file")
+    params: dict[str, float] = {}
+
+    @model_validator(mode="after")
+    def _check(self) -> "Scenario":
+        names = [c.name for c in self.channels]
+        if len(set(names)) != len(names):
+            raise ValueError("two channels share a name; give each channel its own name")
+        if self.population.initial_members + self.population.seed_members == 0 and not self.channels:
+            raise ValueError("the community is empty and has no channel; add members or a channel")
+        return self
+
+
+@dataclass
+class Setup:
+    """Everything one run needs, validated: scenario, compiled policy, parameters."""
+
+    scenario: Scenario
+    policy: CompiledPolicy
+    params: Params
+    scenario_file: str
+    policy_file: str
+    scenario_hash: str
+    policy_hash: str
+    rules_backend: str = "numpy"       # member rules: "numpy" (fast) or "durable" (audit, small runs)
+    community_backend: str = "durable"  # community rules: durable-rules is the engine of record
+    engine: str = "vector"             # members: "vector" (NumPy columns) or "agents" (one mesa.Agent each)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return source_names(self.scenario)
+
+
+def source_names(scenario: Scenario) -> tuple[str, ...]:
+    """Acquisition sources in code order: seed, initial, referral, then each channel."""
+    return RESERVED_SOURCES + tuple(c.name for c in scenario.channels)
+
+
+def load_scenario(path: str | Path, sets: list[str] = ()) -> tuple[Scenario, list]:
+    """Read and validate a scenario file with ``--set`` overrides (not the ``policy.*`` ones).
+
+    Returns the scenario and the ``policy.*`` overrides left for the policy file.  A name of a
+    shipped scenario (``existing-group``) finds it when no such file is where the user stands.
+    """
+    path = str(resolve(path, "scenarios"))
+    data, root = read_yaml(path)
+    data = copy.deepcopy(data)
+    origin, policy_sets = {}, []
+    for option in sets:
+        key, value = parse_set(option)
+        if key.startswith("policy.") and key != "policy.":
+            policy_sets.append((key[len("policy."):], value, option))
+            continue
+        origin[apply_set(data, key, value, option=option)] = option
+    scenario = validate(Scenario, data, file=path, root=root, origin=origin)
+    for name, value in scenario.params.items():
+        option = next((o for loc, o in origin.items() if loc == ("params", name)), None)
+        try:
+            check_param(name, value)
+        except SandboxError as exc:
+            if option:
+                raise SandboxError(exc.message, place=f"--set {option}") from None
+            raise exc.located(file=path, line=line_of(root, ("params", name))) from None
+    return scenario, policy_sets
+
+
+BACKENDS = ("numpy", "durable")
+ENGINES = ("vector", "agents")
+
+
+def load_setup(scenario_path: str | Path, policy_path: str | Path | None = None,
+               sets: list[str] = (), *, rules_backend: str = "numpy",
+               community_backend: str = "durable", engine: str = "vector") -> Setup:
+    """Load a scenario and its policy (or the one given), apply overrides, compile the policy.
+
+    Either may be a shipped file's name (:mod:`sim.config.library`).
+    """
+    scenario_path = resolve(scenario_path, "scenarios")
+    if policy_path is not None:
+        policy_path = resolve(policy_path, "policies")
+    scenario, policy_sets = load_scenario(scenario_path, sets)
+    if policy_path is None:
+        if scenario.policy is None:
+            raise SandboxError("no policy given; add 'policy: path' to the scenario or pass --policy FILE",
+                               file=str(scenario_path), place="policy")
+        policy_path = Path(scenario_path).parent / scenario.policy
+        if not Path(policy_path).is_file():
+            raise SandboxError(f"policy file '{scenario.policy}' not found (paths are relative to the scenario file)",
+                               file=str(scenario_path), place="policy")
+    policy_path = str(policy_path)
+    policy, _, root = load_policy(policy_path, policy_sets)
+    compiled = compile_policy(policy, file=policy_path, root=root, sources=source_names(scenario))
+    params = Params(scenario.params, source=str(scenario_path))
+    for option, backend in (("--rules-backend", rules_backend), ("--community-backend", community_backend)):
+        if backend not in BACKENDS:
+            raise SandboxError(f"unknown back end '{backend}'; expected one of: {', '.join(BACKENDS)}",
+                               place=option)
+    if engine not in ENGINES:
+        raise SandboxError(f"unknown engine '{engine}'; expected one of: {', '.join(ENGINES)}", place="--engine")
+    return Setup(
+        scenario=scenario, policy=compiled, params=params,
+        scenario_file=str(scenario_path), policy_file=policy_path,
+        scenario_hash=content_hash(scenario.model_dump()), policy_hash=compiled.hash,
+        rules_backend=rules_backend, community_backend=community_backend, engine=engine,
+    )
+
+
+def validate_file(path: str | Path) -> str:
+    """Validate a scenario or policy file on its own; return what it was."""
+    data, root = read_yaml(path)
+    if "days" in data or "population" in data or "channels" in data:
+        scenario, _ = load_scenario(path)
+        if scenario.policy is not None:
+            load_setup(path)
+        return "scenario"
+    policy, _, root = load_policy(path)
+    compile_policy(policy, file=str(path), root=root)
+    return "policy"
+

@@ -1,0 +1,299 @@
+"""The community model: a Mesa model that steps one day at a time.
+
+Members are rows of NumPy arrays (:class:`sim.population.Population`), not one
+``mesa.Agent`` each, so a day is a few dozen vectorised operations whatever the population.
+Mesa provides the model life cycle (``step``, ``steps``, ``running``) and seeding conventions.
+
+A day runs in fixed phases:
+
+1. acquisition and admission  (:func:`sim.acquisition.acquire`: P1, P2, P3, P10)
+2. operator content and events (:func:`sim.behavior.operator_content`: P4, P5)
+3. member behaviour            (:func:`sim.behavior.member_day`: M1-M3, M5, M6, P9, P10)
+4. rules and their actions     (:func:`sim.playbook.run_rules`: P6, P7, P8, P11)
+   (first the lifecycle stage, :func:`sim.playbook.update_stages`: G1, G3)
+5. churn, with its cause       (:func:`sim.churn.leave`: G2, M4, M7)
+6. bookkeeping and metrics     (:func:`sim.metrics.record_day`)
+
+Randomness: one ``numpy.random.Generator`` per phase, spawned from
+``SeedSequence(seed, spawn_key=(replicate,))``, so a replicate's results depend only on the
+scenario, the policy, the seed and the replicate index, never on the order runs execute in.
+"""
+
+from __future__ import annotations
+
+import time
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from sim.config.scenario import Setup
+from sim.domain import ARCHETYPES, CAUSES, CHURNED
+from sim.engine import metrics
+from sim.engine.acquisition import acquire, populate_day_zero
+from sim.engine.audit import AuditTrail
+from sim.engine.churn import draw_ahead, leave
+from sim.engine.health import community_health
+from sim.engine.members import core_mask, member_day, operator_content
+from sim.engine.memory import PlaybookMemory
+from sim.engine.rule_inputs import GroupEnv
+from sim.engine.rule_phase import run_rules, update_stages
+from sim.engine.state.groups import CAUSE_WINDOW, Groups
+from sim.engine.state.population import Population
+from sim.rules.backend import rule_engines, stage_engine
+
+STREAMS = ("acquisition", "behaviour", "actions", "churn", "groups")
+PHASES = ("acquisition", "content", "members", "stages", "rules", "churn", "metrics")
+COST_KINDS = ("channels", "content", "service", "rewards", "referrals", "actions")
+
+
+def replicate_seed(seed: int, replicate: int) -> np.random.SeedSequence:
+    """The seed sequence of one replicate: the scenario seed with the replicate index as key."""
+    return np.random.SeedSequence(entropy=seed, spawn_key=(replicate,))
+
+
+class _Rows:
+    """A read-only view of some members' columns, for helpers written against a Population."""
+
+    def __init__(self, pop: Population, rows: np.ndarray):
+        self._pop, self._rows = pop, rows
+
+    def __getattr__(self, name):
+        return getattr(self._pop, name)[self._rows]
+
+
+class CommunityModel(mesa.Model):
+    """One community under one policy, stepped day by day (the vectorised engine)."""
+
+    engine = "vector"
+
+    def __init__(self, setup: Setup, *, replicate: int = 0, audit: bool = False, group_daily: bool = False):
+        sequence = replicate_seed(setup.scenario.seed, replicate)
+        children = sequence.spawn(len(STREAMS) + 1)
+        super().__init__(rng=np.random.Generator(np.random.PCG64(children[0])))
+        self.streams = {name: np.random.Generator(np.random.PCG64(child))
+                        for name, child in zip(STREAMS, children[1:])}
+        self.setup = setup
+        self.scenario = setup.scenario
+        self.policy = setup.policy
+        self.params = setup.params
+        self.replicate = replicate
+        self.audit = audit
+        self.day = 0
+        self.archetype_tables = {field: self.params.archetype_table(field)
+                                 for field in ("activity", "posts", "questions", "churn", "referral")}
+        self.source_names = setup.sources
+        self.cause_names = ["none", *CAUSES]
+        self.channel_remaining = [c.pool_size for c in self.scenario.channels]
+        self.channel_joined = [0 for _ in self.scenario.channels]
+        self.channel_spent = [0.0 for _ in self.scenario.channels]   # per channel; pushes where they are free
+        self.channel_weight = [1.0 for _ in self.scenario.channels]  # share of its pushes a channel keeps (P1)
+        self.pending_referrals = 0
+        self.phase_seconds = dict.fromkeys(PHASES, 0.0)  # wall time per daily phase, for benchmarks
+        self.community_rule_seconds = 0.0  # of the rules phase: community rules matched and applied
+
+        start = self.scenario.population.initial_members + self.scenario.population.seed_members
+        # room for the rows of members who leave before compaction (up to an eighth) and for some
+        # growth, so a big community does not copy every column in its first days
+        self.pop = Population(capacity=start + start // 3 + 1024)
+        self.groups = Groups(count=1, start_stage=self.policy.chart.start, causes=len(CAUSES))
+        self.stage_engine = stage_engine(self.policy.chart, setup.community_backend)
+        self.is_core = np.zeros(0, dtype=bool)
+        self.health_end: dict[str, float] = {}
+        self.event_quality = 1.0  # surveys make later events work better (P12)
+        self._scratch: dict[str, np.ndarray] = {}
+        self.daily_rows: list[dict] = []
+        self.action_rows: list[tuple] = []
+        self.audit_trail = AuditTrail() if audit else None
+        self.group_rows: list[pd.DataFrame] | None = [] if group_daily else None
+        self.rule_engines = rule_engines(self.policy, setup.rules_backend, setup.community_backend)
+        self.memory = PlaybookMemory(self.policy.community_rules)
+        self._start_day()
+        populate_day_zero(self)
+
+    # --- the day ---------------------------------------------------------------------
+    def step(self) -> None:
+        """Advance the community by one day, phase by phase (each phase's time kept in ``phase_seconds``)."""
+        lap = time.perf_counter()
+        if self.day > 0:
+            self._start_day()
+        self.groups.start_day()
+        acquire(self)
+        lap = self._lap("acquisition", lap)
+        content = operator_content(self)
+        lap = self._lap("content", lap)
+        self.member_phase(content)
+        lap = self._lap("members", lap)
+        self.group_env = GroupEnv(self)
+        update_stages(self)
+        lap = self._lap("stages", lap)
+        run_rules(self)
+        lap = self._lap("rules", lap)
+        self.churn_phase()
+        lap = self._lap("churn", lap)
+        metrics.record_day(self)
+        self.pop.compact()
+        self._lap("metrics", lap)
+        self.day += 1
+        if self.day >= self.scenario.days:
+            self.running = False
+
+    def _lap(self, phase: str, started: float) -> float:
+        now = time.perf_counter()
+        self.phase_seconds[phase] += now - started
+        return now
+
+    def member_phase(self, content) -> None:
+        """Member behaviour, vectorised (:func:`sim.behavior.member_day`); the agents engine overrides it."""
+        draw_ahead(self)  # churn's draws, in a thread while the members' day runs (large populations)
+        member_day(self, content)
+
+    def churn_phase(self) -> None:
+        """Churn, vectorised (:func:`sim.churn.leave`); the agents engine overrides it."""
+        leave(self)
+
+    def run(self) -> "CommunityModel":
+        """Step through the scenario's horizon, then release the rules engines' state."""
+        try:
+            while self.running:
+                self.step()
+            self.health_end = community_health(self, GroupEnv(self))
+        finally:
+            self.close()
+        return self
+
+    def close(self) -> None:
+        """Delete this run's state in the rules engines (durable-rules keeps at most 1,024 sids)."""
+        for engine in [*self.rule_engines.values(), self.stage_engine]:
+            if engine is not None:
+                engine.close()
+        self.rule_engines, self.stage_engine = {}, None
+
+    def _start_day(self) -> None:
+        if self.day > 0:
+            self.groups.exits_by_cause[self.day % CAUSE_WINDOW] = 0  # the slot now holds today, not 30 days ago
+        self.today = {"prospects": 0, "turned_away": 0, "splits": 0}
+        self.spent_today = dict.fromkeys(COST_KINDS, 0.0)
+        self.revenue_today = 0.0
+        self.joined_today = 0
+        self.churned_today = 0
+        self.removed_today = 0
+
+    # --- services the phases use ----------------------------------------------------------
+    def spend(self, kind: str, amount: float) -> None:
+        """Book a cost of today under one of :data:`COST_KINDS` (G5)."""
+        self.spent_today[kind] += float(amount)
+
+    def earn(self, amount: float) -> None:
+        self.revenue_today += float(amount)
+
+    def scratch(self, name: str, shape: tuple[int, ...] | int, dtype=np.float32) -> np.ndarray:
+        """A reusable work buffer (uninitialised), so the hot path allocates nothing per day."""
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        buf = self._scratch.get(name)
+        if buf is None or buf.dtype != dtype or buf.shape[:-1] != shape[:-1] or buf.shape[-1] < shape[-1]:
+            grown = shape[:-1] + (max(shape[-1], int((buf.shape[-1] if buf is not None else 0) * 1.5)),)
+            buf = np.empty(grown, dtype=dtype)
+            self._scratch[name] = buf
+        return buf[..., : shape[-1]]
+
+    def add_members(self, count: int, archetype: np.ndarray, **values) -> slice:
+        """Add members: their archetype's activity offset goes with them, and
+        each draws a voice, a lognormal propensity to post with mean 1 (participation inequality)."""
+        sigma = self.params.voice_sigma
+        voice = self.streams["acquisition"].lognormal(-sigma * sigma / 2, sigma, count).astype(np.float32)
+        return self.pop.add(count, archetype=archetype, voice=voice,
+                            arch_activity=self.archetype_tables["activity"][archetype], **values)
+
+    def source_code(self, name: str) -> int:
+        return self.source_names.index(name)
+
+    def title_code(self, name: str) -> int:
+        return self.policy.title_names.index(name)
+
+    def cause_code(self, cause: str) -> int:
+        if cause not in self.cause_names:
+            self.cause_names.append(cause)
+        return self.cause_names.index(cause)
+
+    def exit_members(self, rows: np.ndarray, status: int, cause: str) -> None:
+        """Members leave (churned) or are removed, carrying their cause."""
+        pop, groups = self.pop, self.groups
+        pop.status[rows] = status
+        pop.exit_day[rows] = self.day
+        pop.exit_cause[rows] = self.cause_code(cause)
+        by_group = np.bincount(pop.group[rows], minlength=groups.count)
+        groups.size -= by_group
+        if status == CHURNED:
+            groups.churned_today += by_group
+            self.churned_today += len(rows)
+            slot = groups.exits_by_cause[self.day % CAUSE_WINDOW, CAUSES.index(cause)]  # for a dead group's cause (G2)
+            slot += by_group.astype(np.int32)
+        else:
+            groups.removed_today += by_group
+            self.removed_today += len(rows)
+
+    def split_group(self, gid: int, move_share: float = 0.5, core_rows: np.ndarray | None = None) -> int:
+        """Open a new group seeded with up to ``split_core_members`` core members of ``gid`` (P3),
+        or the policy's ``groups.copy_core_members``.  A copy with fewer than ``copy_min_core``
+        core members is a weak copy (:func:`sim.behavior.group_pull`).
+
+        A rule-driven split also moves ``move_share`` of the other members; a split forced by
+        the cap (``on_full: split``) moves only the core, and newcomers fill the new group.
+        ``core_rows`` (all core members, if the caller has them) saves a scan of every member.
+        """
+        pop, groups, rng = self.pop, self.groups, self.streams["groups"]
+        new = groups.open_group(self.day)
+        groups.segment[new] = groups.segment[gid]  # a copy serves the same segment (P13)
+        if core_rows is None or move_share > 0:
+            rows = np.flatnonzero(pop.group == gid)
+            core = core_mask(_Rows(pop, rows), self.params)
+            candidates = rows[core]
+        else:
+            candidates = core_rows[pop.group[core_rows] == gid]
+        seed = self.policy.policy.groups.copy_core_members
+        take = min(int(self.params.split_core_members if seed is None else seed), len(candidates))
+        movers = rng.choice(candidates, size=take, replace=False) if take else candidates[:0]
+        if move_share > 0:
+            others = rows[~core & (pop.status[rows] == 0)]
+            movers = np.concatenate([movers, others[rng.random(len(others)) < move_share]])
+        pop.group[movers] = new
+        groups.is_copy[new] = True
+        groups.core_prev[new] = take  # its seed core counts from its first day (P3)
+        groups.core_prev[gid] -= take
+        groups.size[gid] -= len(movers)
+        groups.size[new] += len(movers)
+        self.today["splits"] += 1
+        return new
+
+    def dead_group_causes(self) -> dict[str, int]:
+        """Dead groups by the dominant churn cause of their last 30 days (G2)."""
+        codes = self.groups.dead_cause[self.groups.dead_cause >= 0]
+        return {cause: int(np.count_nonzero(codes == i)) for i, cause in enumerate(CAUSES)}
+
+    def record_action(self, rule: str, action: str, rows: np.ndarray, cost: float,
+                      groups: np.ndarray | None = None) -> None:
+        """One row of the ``actions`` table per rule, action and day."""
+        self.spend("actions", cost)
+        self.today["members_reached"] = self.today.get("members_reached", 0) + len(rows)
+        if groups is not None:  # a community rule's campaign, one per group it ran in
+            self.today["campaigns"] = self.today.get("campaigns", 0) + len(groups)
+        n_groups = len(groups) if groups is not None else len(np.unique(self.pop.group[rows]))
+        self.action_rows.append((self.day, rule, action, len(rows), n_groups, float(cost)))
+
+    # --- results --------------------------------------------------------------------------
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The run's tidy tables: ``daily``, ``members``, ``actions`` (and the audit trail if kept)."""
+        tables = {
+            "daily": pd.DataFrame(self.daily_rows),
+            "members": metrics.members_table(self),
+            "actions": pd.DataFrame(self.action_rows, columns=list(metrics.ACTION_COLUMNS)),
+        }
+        if self.audit_trail is not None:
+            tables.update(self.audit_trail.tables())
+        if self.group_rows is not None:
+            tables["groups"] = pd.concat(self.group_rows, ignore_index=True)
+        return tables
+
+
+__all__ = ["CommunityModel", "replicate_seed", "COST_KINDS", "ARCHETYPES"]

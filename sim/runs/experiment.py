@@ -1,0 +1,184 @@
+"""Replicates and comparisons: many seeded runs of a scenario, and A-versus-B verdicts.
+
+Replicate ``r`` of a scenario always uses ``SeedSequence(seed, spawn_key=(r,))``, whichever
+process runs it and in whatever order, so results are identical serially or in parallel.
+In a comparison, replicate ``r`` of A and of B share that seed (common random numbers), and
+the difference B - A is taken replicate by replicate, which cancels much of the noise.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from sim.config.scenario import Setup
+from sim.engine.metrics import summarize
+from sim.engine.model import CommunityModel, replicate_seed
+from sim.engine.state import row_threads
+
+# Below this many member-days in total, the cost of starting processes outweighs the gain.
+PARALLEL_MIN_MEMBER_DAYS = 5_000_000
+
+
+@dataclass
+class RunResult:
+    """All replicates of one scenario under one policy: tidy tables and per-replicate KPIs."""
+
+    setup: Setup
+    daily: pd.DataFrame
+    members: pd.DataFrame
+    actions: pd.DataFrame
+    kpis: pd.DataFrame          # one row per replicate
+    seeds: list[list[int]]      # the SeedSequence (entropy, spawn_key) of each replicate
+    seconds: float
+    timings: dict = field(default_factory=dict)
+    firings: pd.DataFrame | None = None      # the audit trail, when asked for
+    conditions: pd.DataFrame | None = None
+
+    def kpi_summary(self) -> dict[str, dict]:
+        return {name: interval(self.kpis[name].to_numpy()) for name in self.kpis.columns if name != "replicate"}
+
+
+def interval(values: np.ndarray) -> dict:
+    """Mean and 95% t-interval across replicates; NaN values (undefined KPIs) are left out."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
+        return {"mean": None, "ci95": [None, None]}
+    mean = float(values.mean())
+    if len(values) < 2:
+        return {"mean": mean, "ci95": [None, None]}
+    sem = float(values.std(ddof=1)) / math.sqrt(len(values))
+    from scipy.special import stdtrit  # Student's t quantile; imported on first use (start-up time)
+
+    half = float(stdtrit(len(values) - 1, 0.975)) * sem
+    return {"mean": mean, "ci95": [mean - half, mean + half]}
+
+
+def run_replicate(setup: Setup, replicate: int, audit: bool = False, group_daily: bool = False) -> dict:
+    """Run one replicate; return its tables and KPIs, each tagged with the replicate index."""
+    started = time.perf_counter()
+    model = model_class(setup)(setup, replicate=replicate, audit=audit, group_daily=group_daily).run()
+    tables = model.tables()
+    kpis = summarize(tables["daily"], tables["members"], setup.scenario.days, model.health_end,
+                     dead_causes=model.dead_group_causes())
+    for table in tables.values():
+        table.insert(0, "replicate", replicate)
+    return {**tables, "kpis": {"replicate": replicate, **kpis}, "seconds": time.perf_counter() - started}
+
+
+def model_class(setup: Setup) -> type[CommunityModel]:
+    """The engine a setup asks for: vectorised columns, or one ``mesa.Agent`` per member."""
+    if setup.engine == "agents":
+        from sim.engine.agents import AgentCommunityModel
+        return AgentCommunityModel
+    return CommunityModel
+
+
+_WORKER_SETUPS: list[Setup] = []
+_WORKER_AUDIT = False
+
+
+def _run_in_worker(task: tuple[int, int]) -> dict:
+    which, replicate = task
+    return run_replicate(_WORKER_SETUPS[which], replicate, _WORKER_AUDIT)
+
+
+def default_workers(setup: Setup, replicates: int) -> int:
+    """Use every core when the job is big enough to repay starting processes."""
+    sc = setup.scenario
+    size = sc.population.initial_members + sc.population.seed_members + sum(c.pool_size for c in sc.channels) // 4
+    if replicates < 2 or size * sc.days * replicates < PARALLEL_MIN_MEMBER_DAYS:
+        return 1
+    return max(1, min(os.cpu_count() or 1, replicates))
+
+
+def _run_all(setups: list[Setup], replicates: int | range, workers: int, audit: bool) -> list[list[dict]]:
+    """Every replicate (a count, or a range of indices) of every setup, in one pool when ``workers`` > 1."""
+    indices = range(replicates) if isinstance(replicates, int) else replicates
+    replicates = len(indices)
+    tasks = [(which, r) for which in range(len(setups)) for r in indices]
+    if workers > 1 and "fork" in mp.get_all_start_methods():
+        global _WORKER_SETUPS, _WORKER_AUDIT
+        _WORKER_SETUPS, _WORKER_AUDIT = setups, audit  # inherited by forked workers; rules hold closures
+        try:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"),
+                                     initializer=row_threads.one_thread) as pool:  # the pool fills the cores
+                parts = list(pool.map(_run_in_worker, tasks))
+        finally:
+            _WORKER_SETUPS = []
+    else:
+        parts = [run_replicate(setups[which], r, audit) for which, r in tasks]
+    return [parts[i * replicates: (i + 1) * replicates] for i in range(len(setups))]
+
+
+def _result(setup: Setup, parts: list[dict], seconds: float, workers: int, audit: bool) -> RunResult:
+    def concat(name: str) -> pd.DataFrame:
+        return pd.concat([p[name] for p in parts], ignore_index=True)
+
+    return RunResult(
+        setup=setup, daily=concat("daily"), members=concat("members"), actions=concat("actions"),
+        kpis=pd.DataFrame([p["kpis"] for p in parts]),
+        seeds=[[setup.scenario.seed, p["kpis"]["replicate"]] for p in parts],
+        seconds=seconds,
+        timings={"replicate_seconds": [p["seconds"] for p in parts], "workers": workers},
+        firings=concat("firings") if audit else None,
+        conditions=concat("conditions") if audit else None,
+    )
+
+
+def run(setup: Setup, replicates: int | None = None, workers: int | None = None,
+        audit: bool = False) -> RunResult:
+    """Run every replicate of a setup; tables are concatenated with a ``replicate`` column.
+
+    With ``audit``, the result also carries the ``firings`` and ``conditions`` tables.
+    """
+    replicates = replicates or setup.scenario.replicates
+    workers = default_workers(setup, replicates) if workers is None else workers
+    started = time.perf_counter()
+    (parts,) = _run_all([setup], replicates, workers, audit)
+    return _result(setup, parts, time.perf_counter() - started, workers, audit)
+
+
+def run_many(setups: list[Setup], replicates: int | range, workers: int | None = None) -> list[RunResult]:
+    """Several setups on the same replicate seeds (a count, or a range of replicate indices), in one pool."""
+    count = replicates if isinstance(replicates, int) else len(replicates)
+    workers = default_workers(setups[0], len(setups) * count) if workers is None else workers
+    started = time.perf_counter()
+    parts = _run_all(list(setups), replicates, workers, False)
+    seconds = time.perf_counter() - started
+    return [_result(setup, p, seconds, workers, False) for setup, p in zip(setups, parts)]
+
+
+def compare(a: Setup, b: Setup, replicates: int | None = None, workers: int | None = None,
+            audit: bool = False) -> tuple[RunResult, RunResult, dict[str, dict]]:
+    """Run A and B on the same replicate seeds, in one pool; return both and paired B - A intervals."""
+    replicates = replicates or a.scenario.replicates
+    workers = default_workers(a, 2 * replicates) if workers is None else workers
+    started = time.perf_counter()
+    parts_a, parts_b = _run_all([a, b], replicates, workers, audit)
+    seconds = time.perf_counter() - started
+    result_a = _result(a, parts_a, seconds, workers, audit)
+    result_b = _result(b, parts_b, seconds, workers, audit)
+    return result_a, result_b, paired_difference(result_a.kpis, result_b.kpis)
+
+
+def paired_difference(kpis_a: pd.DataFrame, kpis_b: pd.DataFrame) -> dict[str, dict]:
+    """B - A per KPI, paired by replicate, with a 95% t-interval."""
+    merged = kpis_a.merge(kpis_b, on="replicate", suffixes=("_a", "_b"))
+    names = [c for c in kpis_a.columns if c != "replicate"]
+    return {name: interval(merged[f"{name}_b"].to_numpy(float) - merged[f"{name}_a"].to_numpy(float))
+            for name in names}
+
+
+def seed_of(seed: int, replicate: int) -> list[int]:
+    """What the manifest records to reproduce a replicate."""
+    sequence = replicate_seed(seed, replicate)
+    return [int(sequence.entropy), *sequence.spawn_key]

@@ -1,0 +1,121 @@
+"""Results on disk: Parquet tables, a summary and a manifest, written atomically.
+
+A run directory holds ``daily.parquet``, ``members.parquet``, ``actions.parquet``,
+``summary.json`` and ``manifest.json`` (scenario and policy with their hashes, seeds,
+replicates, package and library versions, timings), enough to reproduce the run.  Everything
+is written into a temporary sibling directory that is renamed into place at the end, so an
+interrupted or failed write never leaves a half-written result behind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+from sim.errors import SandboxError
+from sim.runs.experiment import RunResult, seed_of
+
+LIBRARIES = ("mesa", "durable-rules", "numpy", "pandas", "pyarrow", "pydantic", "scipy", "dask", "duckdb", "SALib")
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("community-sandbox", *LIBRARIES):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "unknown"
+    return out
+
+
+def clean(obj):
+    """JSON-safe: NaN and infinities become null."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean(v) for v in obj]
+    return obj
+
+
+def run_summary(result: RunResult) -> dict:
+    """The ``--json`` object of one run: every KPI with its interval, plus plain-object views."""
+    from sim.domain import CAUSES
+    from sim.engine.health import PARTS
+
+    means = result.kpis.mean(numeric_only=True)
+    return clean({
+        "scenario": result.setup.scenario.name,
+        "policy": result.setup.policy.policy.name,
+        "replicates": len(result.kpis),
+        "kpis": result.kpi_summary(),
+        "churn_causes": {cause: float(means[f"churn_{cause}"]) for cause in CAUSES},
+        "dead_group_causes": {cause: float(means[f"dead_groups_{cause}"]) for cause in CAUSES},
+        "health_end": {"total": float(means["health_end"]),
+                       **{part: float(means[f"health_end_{part}"]) for part in PARTS}},
+    })
+
+
+def manifest(result: RunResult, command: list[str] | None = None) -> dict:
+    setup = result.setup
+    return clean({
+        "command": command or sys.argv,
+        "scenario": {"file": setup.scenario_file, "hash": setup.scenario_hash,
+                     "content": setup.scenario.model_dump()},
+        "policy": {"file": setup.policy_file, "hash": setup.policy_hash,
+                   "content": setup.policy.policy.model_dump()},
+        "seed": setup.scenario.seed,
+        "replicates": len(result.kpis),
+        "replicate_seeds": [seed_of(setup.scenario.seed, r) for r in result.kpis["replicate"]],
+        "params": setup.params.as_dict(),
+        "versions": versions(),
+        "timings": {"seconds": result.seconds, **result.timings},
+    })
+
+
+def write_run(directory: Path, result: RunResult) -> None:
+    """Write one run's tables, summary and manifest into ``directory`` (not atomic by itself)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    result.daily.to_parquet(directory / "daily.parquet", index=False)
+    result.members.to_parquet(directory / "members.parquet", index=False)
+    result.actions.to_parquet(directory / "actions.parquet", index=False)
+    if result.firings is not None:
+        result.firings.to_parquet(directory / "firings.parquet", index=False)
+        result.conditions.to_parquet(directory / "conditions.parquet", index=False)
+    (directory / "summary.json").write_text(json.dumps(run_summary(result), indent=2))
+    (directory / "manifest.json").write_text(json.dumps(manifest(result), indent=2, default=str))
+
+
+def atomic_output(out: str | Path, write) -> Path:
+    """Call ``write(tmp_dir)`` then move the result to ``out``, replacing an earlier result.
+
+    Refuses to replace a directory that is not an earlier sandbox output.
+    """
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").exists()
+                                                and not (out / "comparison.json").exists())):
+        raise SandboxError("exists and is not a sandbox result; choose another --out directory",
+                           file=str(out))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        write(tmp)
+        if out.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            os.replace(out, trash / out.name)
+            os.replace(tmp, out)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out

@@ -1,0 +1,433 @@
+"""Batch experiments for researchers: designs, resumable Parquet results, local or Dask workers.
+
+A sweep runs a scenario (and policy) at every point of a design, R replicates each:
+
+- a full-factorial grid (``--grid KEY=V1,V2``), or a sampled design over ranges
+  (``--sample lhs|sobol|morris --n N --range KEY=LO:HI``); any ``--set`` path can vary;
+- replicate ``r`` of every point uses ``SeedSequence(seed, spawn_key=(r,))``, so results do not
+  depend on the order of execution, the back end or the number of workers, and design points
+  share random numbers (which sharpens their comparison);
+- each finished run is written at once and atomically: ``DIR/runs/<run_id>.parquet`` (one row:
+  the point's values, replicate, seed, every KPI, status, error, seconds) and
+  ``DIR/daily/run_id=<run_id>/part-0.parquet``; ``DIR/runs.parquet`` gathers the rows at the
+  end; nothing holds all results in memory, and a killed sweep loses no finished run;
+- ``--resume`` skips finished runs and re-runs failed or missing ones;
+- workers: a local process pool, or Dask (a ``LocalCluster`` by default, or ``--scheduler``).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim.config.files import parse_set
+from sim.domain import content_hash
+from sim.engine.state import row_threads
+from sim.errors import SandboxError
+
+SAMPLERS = ("lhs", "sobol", "morris")
+
+
+@dataclass
+class Design:
+    """The points of a sweep: each a mapping from a ``--set`` path to a value."""
+
+    kind: str                      # "grid", "lhs", "sobol" or "morris"
+    names: list[str]
+    points: list[dict[str, Any]]
+    problem: dict | None = None    # SALib's problem, for sampled designs
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "names": self.names, "points": self.points, "problem": self.problem}
+
+
+def grid_design(grids: list[str]) -> Design:
+    """A full-factorial design from ``KEY=V1,V2,...`` options (values read as YAML)."""
+    names, levels = [], []
+    for option in grids:
+        key, raw = _split(option, "--grid", "KEY=V1,V2,... such as days=90,180")
+        values = [parse_set(f"{key}={v.strip()}")[1] for v in str(raw).split(",") if v.strip() != ""]
+        if not values:
+            raise SandboxError("empty value list; give at least one value, e.g. days=90,180",
+                               place=f"--grid {option}")
+        if key in names:
+            raise SandboxError("this path is swept twice; give it once with all its values", place=f"--grid {option}")
+        names.append(key)
+        levels.append(values)
+    points = [dict(zip(names, combo)) for combo in itertools.product(*levels)] if names else [{}]
+    return Design("grid", names, points)
+
+
+def sampled_design(kind: str, n: int, ranges: list[str], seed: int) -> Design:
+    """A sampled design over ``KEY=LO:HI`` ranges: Latin hypercube, Sobol (Saltelli) or Morris."""
+    if kind not in SAMPLERS:
+        raise SandboxError(f"unknown sampler '{kind}'; expected one of: {', '.join(SAMPLERS)}", place="--sample")
+    if not ranges:
+        raise SandboxError("a sampled design needs at least one --range KEY=LO:HI", place="--sample")
+    if n is None or n < 1:
+        raise SandboxError("give the sample size with --n N (N >= 1)", place="--n")
+    names, bounds = [], []
+    for option in ranges:
+        key, raw = _split(option, "--range", "KEY=LO:HI such as params.act_bias=-4:-3")
+        try:
+            lo, hi = (float(x) for x in str(raw).split(":"))
+        except ValueError:
+            raise SandboxError("malformed range; write LO:HI with two numbers, e.g. 0.1:0.5",
+                               place=f"--range {option}") from None
+        if not lo < hi:
+            raise SandboxError(f"the range is empty: {lo:g} is not below {hi:g}", place=f"--range {option}")
+        names.append(key)
+        bounds.append([lo, hi])
+    problem = {"num_vars": len(names), "names": names, "bounds": bounds}
+    if kind == "lhs":
+        from scipy.stats import qmc
+
+        unit = qmc.LatinHypercube(d=len(names), seed=seed).random(n)
+        matrix = qmc.scale(unit, [b[0] for b in bounds], [b[1] for b in bounds])
+    elif kind == "sobol":
+        from SALib.sample import sobol as sobol_sample
+
+        matrix = sobol_sample.sample(problem, n, calc_second_order=False, seed=seed)
+    else:
+        from SALib.sample import morris as morris_sample
+
+        matrix = morris_sample.sample(problem, n, num_levels=4, seed=seed)
+    points = [dict(zip(names, (float(v) for v in row))) for row in matrix]
+    return Design(kind, names, points, problem)
+
+
+def _split(option: str, flag: str, expected: str) -> tuple[str, str]:
+    if "=" not in option:
+        raise SandboxError(f"expected {expected}", place=f"{flag} {option}")
+    key, raw = option.split("=", 1)
+    return key.strip(), raw
+
+
+@dataclass(frozen=True)
+class Task:
+    """One run of a sweep: a design point and a replicate."""
+
+    run_id: str
+    point: int
+    replicate: int
+    sets: tuple[str, ...]
+
+
+@dataclass
+class SweepSpec:
+    """Everything a worker needs to run a task: plain data, picklable for any back end."""
+
+    scenario: str
+    policy: str | None
+    sets: tuple[str, ...]
+    out: str
+    rules_backend: str = "numpy"
+    community_backend: str = "durable"
+    names: list[str] = field(default_factory=list)
+
+
+def _value_text(value) -> str:
+    return json.dumps(value) if isinstance(value, str) else str(value)
+
+
+def plan(design: Design, replicates: int) -> list[Task]:
+    tasks = []
+    for p, point in enumerate(design.points):
+        sets = tuple(f"{k}={_value_text(v)}" for k, v in point.items())
+        for r in range(replicates):
+            tasks.append(Task(f"p{p:05d}-r{r:04d}", p, r, sets))
+    return tasks
+
+
+@functools.lru_cache(maxsize=64)
+def _setup(scenario: str, policy: str | None, sets: tuple[str, ...], rules_backend: str, community_backend: str):
+    from sim.config.scenario import load_setup
+
+    return load_setup(scenario, policy, list(sets), rules_backend=rules_backend, community_backend=community_backend)
+
+
+def run_task(spec: SweepSpec, task: Task, point: dict) -> dict:
+    """Run one task and write its row and daily table atomically; return its row (never raises)."""
+    from sim.runs.experiment import run_replicate
+
+    started = time.perf_counter()
+    row = {"run_id": task.run_id, "point": task.point, "replicate": task.replicate,
+           **{f"param:{k}": (str(v) if isinstance(v, str) else v) for k, v in point.items()}}
+    try:
+        setup = _setup(spec.scenario, spec.policy, spec.sets + task.sets, spec.rules_backend, spec.community_backend)
+        row["seed"] = setup.scenario.seed
+        result = run_replicate(setup, task.replicate)
+        kpis = {k: v for k, v in result["kpis"].items() if k != "replicate"}
+        daily = result["daily"]  # run_id comes from the partition directory (hive style)
+        _atomic_parquet(daily, Path(spec.out) / "daily" / f"run_id={task.run_id}" / "part-0.parquet")
+        row.update(kpis, status="ok", error="")
+    except Exception as exc:  # a failed run is recorded and the sweep goes on
+        message = str(exc) if isinstance(exc, SandboxError) else f"{type(exc).__name__}: {exc}"
+        row.update(status="failed", error=message.splitlines()[0] if message else type(exc).__name__,
+                   traceback="".join(traceback.format_exception(exc))[-2000:])
+    row["seconds"] = time.perf_counter() - started
+    _atomic_parquet(pd.DataFrame([row]), Path(spec.out) / "runs" / f"{task.run_id}.parquet")
+    return row
+
+
+def _atomic_parquet(table: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    table.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def finished(out: Path) -> dict[str, str]:
+    """run_id -> status of every run already written in ``out``."""
+    runs = out / "runs"
+    if not runs.is_dir():
+        return {}
+    status = {}
+    for path in runs.glob("*.parquet"):
+        status[path.stem] = pd.read_parquet(path, columns=["status"])["status"].iloc[0]
+    return status
+
+
+def gather(out: Path) -> pd.DataFrame:
+    """Write ``DIR/runs.parquet`` from the per-run rows, sorted by run_id; return it."""
+    files = sorted((out / "runs").glob("*.parquet"))
+    table = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True) if files else pd.DataFrame()
+    if len(table):
+        table = table.sort_values("run_id", kind="stable").reset_index(drop=True)
+    _atomic_parquet(table, out / "runs.parquet")
+    return table
+
+
+# --- execution -------------------------------------------------------------------------------
+
+def _local(spec: SweepSpec, todo: list[tuple[Task, dict]], workers: int, on_done) -> None:
+    if workers <= 1:
+        for task, point in todo:
+            on_done(run_task(spec, task, point))
+        return
+    import multiprocessing as mp
+
+    context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                             initializer=row_threads.one_thread) as pool:  # the pool fills the cores
+        futures = [pool.submit(run_task, spec, task, point) for task, point in todo]
+        try:
+            for future in as_completed(futures):
+                on_done(future.result())
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
+def _dask(spec: SweepSpec, todo: list[tuple[Task, dict]], workers: int, scheduler: str | None, on_done) -> float:
+    """Run the tasks on Dask; return the seconds spent starting or joining the cluster."""
+    import logging
+
+    from dask.distributed import Client, LocalCluster
+    from dask.distributed import as_completed as dask_completed
+
+    started = time.perf_counter()
+    cluster = None
+    try:
+        if scheduler:
+            try:
+                client = Client(scheduler, timeout="5s")
+            except Exception as exc:
+                raise SandboxError(f"cannot reach the Dask scheduler at {scheduler} ({type(exc).__name__}); "
+                                   "check the address or omit --scheduler to start a local cluster",
+                                   place="--scheduler") from None
+        else:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, host="127.0.0.1", silence_logs=logging.CRITICAL)
+            client = Client(cluster)
+        client.wait_for_workers(1 if scheduler else workers)
+        client.run(_warm_up)  # import the engine in every worker before the clock for runs starts
+        startup = time.perf_counter() - started
+        with client:
+            futures = [client.submit(run_task, spec, task, point, key=f"run-{task.run_id}-{os.getpid()}", pure=False)
+                       for task, point in todo]
+            for future in dask_completed(futures):
+                on_done(future.result())
+        return startup
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def _warm_up() -> None:
+    import sim.runs.experiment  # noqa: F401  (pandas, numpy, mesa, durable-rules come with it)
+    from sim.engine.state import row_threads
+
+    row_threads.one_thread()  # a worker is one of several processes that fill the cores
+
+
+def check_scheduler(address: str) -> None:
+    """Fail before any run starts if the scheduler cannot be reached."""
+    import socket
+    from urllib.parse import urlparse
+
+    parsed = urlparse(address if "://" in address else f"tcp://{address}")
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or 8786), timeout=3):
+            pass
+    except (OSError, TypeError):
+        raise SandboxError(f"cannot reach the Dask scheduler at {address}; check the address, or omit "
+                           "--scheduler to start a local cluster", place="--scheduler") from None
+
+
+@dataclass
+class SweepResult:
+    runs: pd.DataFrame
+    out: Path
+    failed: int
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def daily(self) -> pd.DataFrame:
+        """All daily tables (read from the partitioned Parquet, with run_id)."""
+        path = self.out / "daily"
+        if not path.is_dir():
+            return pd.DataFrame()
+        daily = pd.read_parquet(path)
+        daily["run_id"] = daily["run_id"].astype(str)
+        return daily
+
+
+def sweep(scenario: str, policy: str | None = None, *, grid: list[str] = (), sample: str | None = None,
+          n: int | None = None, ranges: list[str] = (), replicates: int | None = None, out: str,
+          backend: str = "local", workers: int | None = None, scheduler: str | None = None,
+          resume: bool = False, sets: list[str] = (), rules_backend: str = "numpy",
+          community_backend: str = "durable", progress: bool = False, command: list[str] | None = None
+          ) -> SweepResult:
+    """Run a sweep and return its runs (and, lazily, its daily tables) as DataFrames."""
+    from sim.config.scenario import load_setup
+    from sim.runs.store import versions
+    from sim.version import __version__
+
+    if backend not in ("local", "dask"):
+        raise SandboxError(f"unknown back end '{backend}'; expected local or dask", place="--backend")
+    if workers is not None and workers < 1:
+        raise SandboxError("must be at least 1", place="--workers")
+    if sample and grid:
+        raise SandboxError("choose a grid or a sampled design, not both", place="--sample")
+    base = load_setup(scenario, policy, list(sets), rules_backend=rules_backend, community_backend=community_backend)
+    replicates = replicates or base.scenario.replicates
+    if replicates < 1:
+        raise SandboxError("must be at least 1", place="--replicates")
+    design = sampled_design(sample, n, list(ranges), base.scenario.seed) if sample else grid_design(list(grid))
+    for point in design.points:  # every point must load: a bad path fails before any run starts
+        option = " ".join(f"{k}={_value_text(v)}" for k, v in point.items())
+        try:
+            load_setup(scenario, policy, [*sets, *(f"{k}={_value_text(v)}" for k, v in point.items())],
+                       rules_backend=rules_backend, community_backend=community_backend)
+        except SandboxError as exc:
+            raise SandboxError(f"design point [{option}]: {exc}") from None
+    if backend == "dask" and scheduler:
+        check_scheduler(scheduler)
+
+    out_dir = Path(out)
+    manifest = {
+        "command": command or sys.argv, "scenario": {"file": str(scenario), "hash": base.scenario_hash},
+        "policy": {"file": base.policy_file, "hash": base.policy_hash}, "sets": list(sets),
+        "design": design.as_dict(), "replicates": replicates, "seed": base.scenario.seed,
+        "rules_backend": rules_backend, "community_backend": community_backend,
+        "version": __version__, "versions": versions(),
+    }
+    identity = content_hash({k: manifest[k] for k in ("scenario", "policy", "sets", "design", "replicates", "seed",
+                                                      "rules_backend", "community_backend")})
+    manifest["sweep_id"] = identity
+    _claim(out_dir, identity, resume, manifest)
+
+    tasks = plan(design, replicates)
+    done = finished(out_dir) if resume else {}
+    todo = [(t, design.points[t.point]) for t in tasks if done.get(t.run_id) != "ok"]
+    spec = SweepSpec(str(scenario), policy and str(policy), tuple(sets), str(out_dir), rules_backend,
+                     community_backend, design.names)
+    workers = workers or (os.cpu_count() or 1)
+
+    from tqdm import tqdm
+
+    failures = 0
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="run", desc="sweep", file=sys.stderr,
+               disable=not progress, dynamic_ncols=True)
+
+    def on_done(row: dict) -> None:
+        nonlocal failures
+        failures += row["status"] != "ok"
+        bar.set_postfix(failed=failures)
+        bar.update(1)
+        if _STOPPED:
+            raise SystemExit(128 + _STOPPED[0])
+
+    previous = signal.getsignal(signal.SIGTERM)
+    _STOPPED.clear()
+    signal.signal(signal.SIGTERM, _terminate)
+    started = time.perf_counter()
+    startup = 0.0
+    try:
+        if backend == "dask":
+            startup = _dask(spec, todo, workers, scheduler, on_done)
+        else:
+            _local(spec, todo, workers, on_done)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        bar.close()
+    runs = gather(out_dir)
+    manifest["timings"] = {"seconds": time.perf_counter() - started, "startup_seconds": startup,
+                           "runs": len(todo), "workers": workers, "backend": backend}
+    _write_json(out_dir / "manifest.json", manifest)
+    return SweepResult(runs=runs, out=out_dir, failed=int((runs["status"] != "ok").sum()) if len(runs) else 0,
+                       timings=manifest["timings"])
+
+
+_STOPPED: list[int] = []  # the signal that asked this sweep to stop, if any
+
+
+def _terminate(signum, frame) -> None:
+    """Stop the sweep on SIGTERM.  The exit is raised at once and again after the current run,
+    since a library running at that moment (durable-rules calls back into Python) may swallow it."""
+    _STOPPED.append(signum)
+    raise SystemExit(128 + signum)
+
+
+def _claim(out: Path, identity: str, resume: bool, manifest: dict) -> None:
+    """Make sure ``out`` is this sweep's directory (or new), then write the manifest."""
+    path = out / "manifest.json"
+    if path.exists():
+        try:
+            existing = json.loads(path.read_text()).get("sweep_id")
+        except json.JSONDecodeError:
+            existing = None
+        if existing != identity:
+            raise SandboxError("holds a different sweep's results; choose another --out directory",
+                               file=str(out))
+        if not resume and (out / "runs").is_dir() and any((out / "runs").iterdir()):
+            raise SandboxError("already holds this sweep's runs; add --resume to finish it", file=str(out))
+    elif out.exists() and any(out.iterdir()):
+        raise SandboxError("exists and is not a sweep's directory; choose another --out directory", file=str(out))
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(path, manifest)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    from sim.runs.store import clean
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(clean(data), indent=2, default=str))
+    os.replace(tmp, path)
+
+
+__all__ = ["sweep", "grid_design", "sampled_design", "Design", "SweepResult", "gather"]
