@@ -42,13 +42,22 @@ def main() -> None:
     port = _free_port()
     env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     with tempfile.TemporaryDirectory() as cwd:
-        options = ["--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
-                   "--server.fileWatcherType", "none"]
-        command = ([sys.executable, "-m", "sim", "dashboard", "--", *options] if args.launcher == "sandbox"
-                   else [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), *options])
-        server = subprocess.Popen(
-            command,
-            cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        options = [
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--server.fileWatcherType",
+            "none",
+        ]
+        command = (
+            [sys.executable, "-m", "sim", "dashboard", "--", *options]
+            if args.launcher == "sandbox"
+            else [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), *options]
+        )
+        server = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         try:
             for _ in range(200):
@@ -66,7 +75,11 @@ def main() -> None:
                     started = time.perf_counter()
                     page.goto(url)
                     marks = []
-                    for selector in ("h1", '[data-testid="stMetric"]', '[data-testid="stMain"] [data-testid="stVegaLiteChart"]'):
+                    for selector in (
+                        "h1",
+                        '[data-testid="stMetric"]',
+                        '[data-testid="stMain"] [data-testid="stVegaLiteChart"]',
+                    ):
                         page.locator(selector).first.wait_for(state="visible", timeout=120_000)
                         marks.append(time.perf_counter() - started)
                     print(f"{visit:>5} {marks[0]:>8.2f} {marks[1]:>13.2f} {marks[2]:>14.2f}", flush=True)

@@ -51,13 +51,23 @@ def measure(engine: str, members: int, days: int, memory: bool) -> dict:
 
     # First use in a process loads the compiled kernels (sim.kernels) and pays NumPy's and
     # durable-rules' first-call costs; a 2,000-member, 5-day run takes them, timed on its own.
-    warm = sim.load_setup(SCENARIO, POLICY, engine=engine, community_backend="numpy", sets=[
-        "population.initial_members=2000", "days=5", "channels.0.pool_size=10000"])
+    warm = sim.load_setup(
+        SCENARIO,
+        POLICY,
+        engine=engine,
+        community_backend="numpy",
+        sets=["population.initial_members=2000", "days=5", "channels.0.pool_size=10000"],
+    )
     started = time.perf_counter()
     model_class(warm)(warm, replicate=0).run()
     warm_up = time.perf_counter() - started
-    setup = sim.load_setup(SCENARIO, POLICY, engine=engine, community_backend="numpy", sets=[
-        f"population.initial_members={members}", f"days={days}", f"channels.0.pool_size={members * 5}"])
+    setup = sim.load_setup(
+        SCENARIO,
+        POLICY,
+        engine=engine,
+        community_backend="numpy",
+        sets=[f"population.initial_members={members}", f"days={days}", f"channels.0.pool_size={members * 5}"],
+    )
     baseline = _rss_bytes()
     if memory:
         tracemalloc.start()
@@ -72,8 +82,13 @@ def measure(engine: str, members: int, days: int, memory: bool) -> dict:
     phases = model.phase_seconds
     total = sum(phases.values())
     return {
-        "engine": engine, "members": members, "days": days, "seconds": seconds, "warm_up_seconds": warm_up,
-        "member_days": member_days, "rate": member_days / seconds,
+        "engine": engine,
+        "members": members,
+        "days": days,
+        "seconds": seconds,
+        "warm_up_seconds": warm_up,
+        "member_days": member_days,
+        "rate": member_days / seconds,
         "peak_members": max(members_per_day),
         "traced_bytes_per_member": traced_peak / max(members_per_day),
         "rss_bytes_per_member": max(peak_rss - baseline, 0) / max(members_per_day),
@@ -82,8 +97,12 @@ def measure(engine: str, members: int, days: int, memory: bool) -> dict:
 
 
 def _in_fresh_process(engine: str, members: int, days: int, memory: bool = False) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--one", engine, str(members), str(days), str(int(memory))],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, __file__, "--one", engine, str(members), str(days), str(int(memory))],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -91,8 +110,10 @@ def _machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     mem = next((line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal")), "0")
     versions = ", ".join(f"{p} {version(p)}" for p in ("numpy", "mesa", "pandas", "durable_rules"))
-    return (f"{platform.machine()}, {os.cpu_count()} cores ({cpu}), {int(mem) // 1024 // 1024} GiB; "
-            f"Python {platform.python_version()}; {versions}")
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores ({cpu}), {int(mem) // 1024 // 1024} GiB; "
+        f"Python {platform.python_version()}; {versions}"
+    )
 
 
 def main() -> None:
@@ -108,13 +129,22 @@ def main() -> None:
         print(json.dumps(measure(engine, int(members), int(days), memory == "1")))
         return
 
-    lines = [f"# Engine benchmark ({time.strftime('%Y-%m-%d')})", "",
-             f"Machine: {_machine()}", "",
-             f"Scenario `large-community` resized, policy `weekly-ritual`, {args.days} days, one replicate, "
-             "community rules on NumPy; each cell in a fresh process.", ""]
+    lines = [
+        f"# Engine benchmark ({time.strftime('%Y-%m-%d')})",
+        "",
+        f"Machine: {_machine()}",
+        "",
+        f"Scenario `large-community` resized, policy `weekly-ritual`, {args.days} days, one replicate, "
+        "community rules on NumPy; each cell in a fresh process.",
+        "",
+    ]
 
-    lines += ["## Vector against agents", "",
-              "| members | vector member-days/s | agents member-days/s | vector / agents |", "|---:|---:|---:|---:|"]
+    lines += [
+        "## Vector against agents",
+        "",
+        "| members | vector member-days/s | agents member-days/s | vector / agents |",
+        "|---:|---:|---:|---:|",
+    ]
     cells = {}
     for size in args.agent_sizes:
         vec = cells[("vector", size)] = _in_fresh_process("vector", size, args.days)
@@ -123,30 +153,46 @@ def main() -> None:
         print(lines[-1], flush=True)
 
     phase_names = ("acquisition", "content", "members", "stages", "rules", "churn", "metrics")
-    lines += ["", "## Vector engine scaling", "",
-              "| members | seconds | member-days/s | traced peak B/member | RSS growth B/member | "
-              + " | ".join(phase_names) + " |", "|---:" * (5 + len(phase_names)) + "|"]
+    lines += [
+        "",
+        "## Vector engine scaling",
+        "",
+        "| members | seconds | member-days/s | traced peak B/member | RSS growth B/member | "
+        + " | ".join(phase_names)
+        + " |",
+        "|---:" * (5 + len(phase_names)) + "|",
+    ]
     for size in args.sizes:
         r = cells.get(("vector", size)) or _in_fresh_process("vector", size, args.days)
         cells[("vector", size)] = r
         mem = _in_fresh_process("vector", size, args.days, memory=True)
-        r["traced_bytes_per_member"], r["rss_bytes_per_member"] = (mem["traced_bytes_per_member"],
-                                                                   mem["rss_bytes_per_member"])
+        r["traced_bytes_per_member"], r["rss_bytes_per_member"] = (
+            mem["traced_bytes_per_member"],
+            mem["rss_bytes_per_member"],
+        )
         shares = " | ".join(f"{r['phases'][p]:.0%}" for p in phase_names)
-        lines.append(f"| {size:,} | {r['seconds']:.2f} | {r['rate']:,.0f} | {r['traced_bytes_per_member']:.0f} | "
-                     f"{r['rss_bytes_per_member']:.0f} | {shares} |")
+        lines.append(
+            f"| {size:,} | {r['seconds']:.2f} | {r['rate']:,.0f} | {r['traced_bytes_per_member']:.0f} | "
+            f"{r['rss_bytes_per_member']:.0f} | {shares} |"
+        )
         print(lines[-1], flush=True)
     warm = [c["warm_up_seconds"] for c in cells.values() if c["engine"] == "vector"]
-    lines += ["", f"First run in a fresh process (2,000 members, 5 days; loads the compiled kernels), "
-              f"not counted above: {min(warm):.2f} to {max(warm):.2f} s"]
+    lines += [
+        "",
+        f"First run in a fresh process (2,000 members, 5 days; loads the compiled kernels), "
+        f"not counted above: {min(warm):.2f} to {max(warm):.2f} s",
+    ]
     if ("vector", 100_000) in cells and ("vector", 1_000_000) in cells:
         ratio = cells[("vector", 1_000_000)]["seconds"] / cells[("vector", 100_000)]["seconds"]
         lines += ["", f"time(1M) / time(100k) = {ratio:.1f} (linear: 10; target 8 to 12)"]
     agent_phases = [cells[k] for k in cells if k[0] == "agents"]
     if agent_phases:
         r = agent_phases[-1]
-        lines += ["", f"Agents engine phase shares at {r['members']:,} members: "
-                  + ", ".join(f"{p} {r['phases'][p]:.0%}" for p in phase_names)]
+        lines += [
+            "",
+            f"Agents engine phase shares at {r['members']:,} members: "
+            + ", ".join(f"{p} {r['phases'][p]:.0%}" for p in phase_names),
+        ]
     text = "\n".join(lines) + "\n"
     print("\n" + text)
     Path(args.out).write_text(text)

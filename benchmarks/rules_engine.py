@@ -24,8 +24,12 @@ RUNS = 5  # runs per cell of up to 100 groups, reported as medians (1,000 groups
 
 def member_fact_throughput(members: int = 20_000, days: int = 10) -> tuple[float, int]:
     """Facts per second through durable-rules for tiered re-activation's member rules."""
-    setup = sim.load_setup(ROOT / "scenarios" / "large-community.yaml", ROOT / "policies" / "tiered-reactivation.yaml",
-                           [f"population.initial_members={members}", f"days={days}"], rules_backend="durable")
+    setup = sim.load_setup(
+        ROOT / "scenarios" / "large-community.yaml",
+        ROOT / "policies" / "tiered-reactivation.yaml",
+        [f"population.initial_members={members}", f"days={days}"],
+        rules_backend="durable",
+    )
     model = CommunityModel(setup)
     engine = model.rule_engines["member"]
     spent, facts = 0.0, 0
@@ -48,9 +52,17 @@ def community_rules_cost(groups: int, backend: str, per_group: int, days: int = 
     """Per day from day 1 on: community rules (matched on the back end and their actions applied),
     the stage chart, and the whole rule phase (with member rules and titles), in ms and as shares
     of the day; and day 0 apart, when durable-rules opens a session (sid) for each group."""
-    setup = sim.load_setup(ROOT / "scenarios" / "existing-group.yaml", ROOT / "policies" / "community-playbook.yaml",
-                           [f"population.initial_members={groups * per_group}", f"policy.groups.cap={per_group}",
-                            "policy.groups.on_full=close", f"days={days}"], community_backend=backend)
+    setup = sim.load_setup(
+        ROOT / "scenarios" / "existing-group.yaml",
+        ROOT / "policies" / "community-playbook.yaml",
+        [
+            f"population.initial_members={groups * per_group}",
+            f"policy.groups.cap={per_group}",
+            "policy.groups.on_full=close",
+            f"days={days}",
+        ],
+        community_backend=backend,
+    )
     model = CommunityModel(setup)
     started = time.perf_counter()
     model.step()  # day 0 opens a durable-rules session per group: a one-time cost, reported apart
@@ -63,11 +75,18 @@ def community_rules_cost(groups: int, backend: str, per_group: int, days: int = 
     days -= 1
     phases = model.phase_seconds
     community, chart = model.community_rule_seconds, phases["stages"]
-    return {"community_ms": 1000 * community / days, "community_share": community / total,
-            "chart_ms": 1000 * chart / days, "chart_share": chart / total,
-            "all_ms": 1000 * (phases["rules"] + chart) / days, "all_share": (phases["rules"] + chart) / total,
-            "first_day_ms": 1000 * first_day["total"], "first_day_community_ms": 1000 * first_day["community"],
-            "day_ms": 1000 * total / days, "groups_at_end": int(np.count_nonzero(model.groups.size > 0))}
+    return {
+        "community_ms": 1000 * community / days,
+        "community_share": community / total,
+        "chart_ms": 1000 * chart / days,
+        "chart_share": chart / total,
+        "all_ms": 1000 * (phases["rules"] + chart) / days,
+        "all_share": (phases["rules"] + chart) / total,
+        "first_day_ms": 1000 * first_day["total"],
+        "first_day_community_ms": 1000 * first_day["community"],
+        "day_ms": 1000 * total / days,
+        "groups_at_end": int(np.count_nonzero(model.groups.size > 0)),
+    }
 
 
 def median_of(runs: int, groups: int, backend: str, per_group: int) -> dict:
@@ -80,12 +99,16 @@ def median_of(runs: int, groups: int, backend: str, per_group: int) -> dict:
 def main() -> None:
     rate, facts = member_fact_throughput()
     print(f"durable-rules, member rules of tiered-reactivation: {facts:,} facts, {rate:,.0f} facts/s\n")
-    print("community rules: matched on the back end and their actions applied; stage chart: the lifecycle "
-          "statechart;\nrule phase: both, with member rules and titles.  ms per day and share of the day, "
-          f"days 1 to 29, medians of {RUNS} runs up to 100 groups;\nday 0 apart (durable-rules opens a "
-          "session per group then): the day's ms, and of them community rules'.\n")
-    print(f"{'groups':>7} {'members/group':>14} {'backend':>8} {'day ms':>7} {'community rules':>17} "
-          f"{'stage chart':>15} {'rule phase':>15} {'day 0 ms':>9} {'(community)':>12} {'groups at end':>14}")
+    print(
+        "community rules: matched on the back end and their actions applied; stage chart: the lifecycle "
+        "statechart;\nrule phase: both, with member rules and titles.  ms per day and share of the day, "
+        f"days 1 to 29, medians of {RUNS} runs up to 100 groups;\nday 0 apart (durable-rules opens a "
+        "session per group then): the day's ms, and of them community rules'.\n"
+    )
+    print(
+        f"{'groups':>7} {'members/group':>14} {'backend':>8} {'day ms':>7} {'community rules':>17} "
+        f"{'stage chart':>15} {'rule phase':>15} {'day 0 ms':>9} {'(community)':>12} {'groups at end':>14}"
+    )
     for per_group in (100, 500):
         for groups in (10, 100, 1000):
             for backend in ("durable", "numpy"):
@@ -94,11 +117,13 @@ def main() -> None:
                 except sim.SandboxError as exc:  # splits took the run past durable-rules' 1,024 sids
                     print(f"{groups:>7} {per_group:>14} {backend:>8}  refused: {exc}")
                     continue
-                print(f"{groups:>7} {per_group:>14} {backend:>8} {r['day_ms']:>7.2f} "
-                      f"{r['community_ms']:>8.2f} ({r['community_share']:>5.1%}) "
-                      f"{r['chart_ms']:>6.2f} ({r['chart_share']:>5.1%}) "
-                      f"{r['all_ms']:>6.2f} ({r['all_share']:>5.1%}) {r['first_day_ms']:>9.1f} "
-                      f"{r['first_day_community_ms']:>12.1f} {int(r['groups_at_end']):>14}")
+                print(
+                    f"{groups:>7} {per_group:>14} {backend:>8} {r['day_ms']:>7.2f} "
+                    f"{r['community_ms']:>8.2f} ({r['community_share']:>5.1%}) "
+                    f"{r['chart_ms']:>6.2f} ({r['chart_share']:>5.1%}) "
+                    f"{r['all_ms']:>6.2f} ({r['all_share']:>5.1%}) {r['first_day_ms']:>9.1f} "
+                    f"{r['first_day_community_ms']:>12.1f} {int(r['groups_at_end']):>14}"
+                )
 
 
 if __name__ == "__main__":

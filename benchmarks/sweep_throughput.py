@@ -22,8 +22,14 @@ def rate(backend: str, workers: int, runs: int) -> tuple[float, float]:
     """Runs per minute, all in and excluding the time to start the cluster."""
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        result = sweep(str(ROOT / "scenarios" / "large-community.yaml"), grid=["policy.content.operator_posts_per_week=3,7"],
-                       replicates=runs // 2, out=str(Path(tmp) / "sweep"), backend=backend, workers=workers)
+        result = sweep(
+            str(ROOT / "scenarios" / "large-community.yaml"),
+            grid=["policy.content.operator_posts_per_week=3,7"],
+            replicates=runs // 2,
+            out=str(Path(tmp) / "sweep"),
+            backend=backend,
+            workers=workers,
+        )
         seconds = time.perf_counter() - started
         assert result.failed == 0 and len(result.runs) == runs
     return 60 * runs / seconds, 60 * runs / (seconds - result.timings["startup_seconds"])
@@ -39,8 +45,10 @@ def main() -> None:
     two, _ = rate("local", 2, args.runs)
     print(f"{'local':<10} {2:>7} {two:>9.1f} {'':>14}   speed-up {two / one:.2f}x")
     dask, steady = rate("dask", 2, args.runs)
-    print(f"{'dask':<10} {2:>7} {dask:>9.1f} {steady:>14.1f}   {dask / two:.0%} of the local pool "
-          f"({steady / two:.0%} once the cluster is up)")
+    print(
+        f"{'dask':<10} {2:>7} {dask:>9.1f} {steady:>14.1f}   {dask / two:.0%} of the local pool "
+        f"({steady / two:.0%} once the cluster is up)"
+    )
 
 
 if __name__ == "__main__":

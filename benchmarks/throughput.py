@@ -22,10 +22,16 @@ SCENARIO = ROOT / "scenarios" / "large-community.yaml"
 
 
 def throughput(members: int, days: int, policy: str) -> tuple[float, float, int]:
-    setup = sim.load_setup(SCENARIO, ROOT / "policies" / f"{policy}.yaml", community_backend="numpy", sets=[
-        f"population.initial_members={members}", f"days={days}",
-        f"channels.0.pool_size={members * 5}",
-    ])
+    setup = sim.load_setup(
+        SCENARIO,
+        ROOT / "policies" / f"{policy}.yaml",
+        community_backend="numpy",
+        sets=[
+            f"population.initial_members={members}",
+            f"days={days}",
+            f"channels.0.pool_size={members * 5}",
+        ],
+    )
     started = time.perf_counter()
     result = run(setup, replicates=1, workers=1)
     seconds = time.perf_counter() - started
@@ -50,8 +56,10 @@ def main() -> None:
     b = sim.load_setup(SCENARIO, ROOT / "policies" / "weekly-ritual.yaml")
     started = time.perf_counter()
     compare(a, b, replicates=10)
-    print(f"\ncomparison 10k members x 180 days x 2 policies x 10 replicates: "
-          f"{time.perf_counter() - started:.2f} s (default workers)")
+    print(
+        f"\ncomparison 10k members x 180 days x 2 policies x 10 replicates: "
+        f"{time.perf_counter() - started:.2f} s (default workers)"
+    )
 
 
 if __name__ == "__main__":

@@ -15,16 +15,14 @@ from __future__ import annotations
 class SandboxError(Exception):
     """A mistake in user input, reported as ``file:line: place: problem``."""
 
-    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
-                 place: str | None = None):
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None, place: str | None = None):
         self.message = message
         self.file = file
         self.line = line
         self.place = place
         super().__init__(str(self))
 
-    def located(self, *, file: str | None = None, line: int | None = None,
-                place: str | None = None) -> "SandboxError":
+    def located(self, *, file: str | None = None, line: int | None = None, place: str | None = None) -> SandboxError:
         """Return a copy with the missing location parts filled in."""
         return SandboxError(
             self.message,

@@ -10,8 +10,23 @@ from sim.app.cli import main
 
 def test_explain_a_member_and_a_group(capsys, tmp_path):
     out = tmp_path / "run"
-    assert main(["run", scenario("spam-prone"), "--policy", policy("moderated"), "--set", "days=60",
-                 "--replicates", "2", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                scenario("spam-prone"),
+                "--policy",
+                policy("moderated"),
+                "--set",
+                "days=60",
+                "--replicates",
+                "2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     firings = pd.read_parquet(out / "firings.parquet")
     conditions = pd.read_parquet(out / "conditions.parquet")
@@ -19,13 +34,15 @@ def test_explain_a_member_and_a_group(capsys, tmp_path):
     # every member reached by a member rule has a firing row, and the actions table agrees
     member_rows = firings[(firings["member_id"] >= 0) & ~firings["rule"].eq("liven-up-quiet-group")]
     counts = member_rows.groupby(["replicate", "day", "rule", "action"]).size()
-    expected = actions[actions["rule"] != "liven-up-quiet-group"].set_index(
-        ["replicate", "day", "rule", "action"])["members"]
+    expected = actions[actions["rule"] != "liven-up-quiet-group"].set_index(["replicate", "day", "rule", "action"])[
+        "members"
+    ]
     pd.testing.assert_series_equal(counts.sort_index(), expected.sort_index(), check_names=False)
 
     warned = member_rows[member_rows["rule"] == "warn-first-ad"].iloc[0]
-    assert main(["explain", str(out), "--member", str(warned["member_id"]),
-                 "--replicate", str(warned["replicate"])]) == 0
+    assert (
+        main(["explain", str(out), "--member", str(warned["member_id"]), "--replicate", str(warned["replicate"])]) == 0
+    )
     text = capsys.readouterr().out
     assert f"day {warned['day']:>4}  warn-first-ad: warn" in text
     assert "because spam_posts_today=3, warnings=0" in text and "cost 0.10" in text

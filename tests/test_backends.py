@@ -10,8 +10,13 @@ import sim
 
 
 def _run(policy, rules_backend, community_backend, sets=()):
-    setup = sim.load_setup(scenario("existing-group"), policy, ["days=45", "population.initial_members=300", *sets],
-                           rules_backend=rules_backend, community_backend=community_backend)
+    setup = sim.load_setup(
+        scenario("existing-group"),
+        policy,
+        ["days=45", "population.initial_members=300", *sets],
+        rules_backend=rules_backend,
+        community_backend=community_backend,
+    )
     return sim.run(setup, replicates=2, workers=1)
 
 
@@ -56,8 +61,12 @@ community_rules:
 def test_many_runs_in_one_process_reuse_the_registered_ruleset(root):
     from sim.rules import durable_core as durable_backend
 
-    setup = sim.load_setup(root / "scenarios" / "existing-group.yaml", root / "policies" / "moderated.yaml",
-                           ["days=10", "population.initial_members=50"], rules_backend="durable")
+    setup = sim.load_setup(
+        root / "scenarios" / "existing-group.yaml",
+        root / "policies" / "moderated.yaml",
+        ["days=10", "population.initial_members=50"],
+        rules_backend="durable",
+    )
     before = set(durable_backend._registered)
     for _ in range(30):
         sim.run(setup, replicates=1, workers=1)
@@ -68,7 +77,7 @@ def test_many_runs_in_one_process_reuse_the_registered_ruleset(root):
 # --- randomly generated policies (hypothesis) -------------------------------------------------
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st
+from hypothesis import strategies as st  # noqa: E402
 
 from sim.rules import GROUP, MEMBER  # noqa: E402
 
@@ -87,25 +96,46 @@ def _conditions(names, categorical):
         st.builds(lambda a, b, op, c: f"{a} / ({b} + 1) {op} {c}", name, name, st.sampled_from(_OPS), number),
         *categorical,
     )
-    return st.recursive(term, lambda inner: st.one_of(
-        st.builds(lambda a, b: f"({a}) and ({b})", inner, inner),
-        st.builds(lambda a, b: f"({a}) or ({b})", inner, inner),
-        st.builds(lambda a: f"not ({a})", inner)), max_leaves=4)
+    return st.recursive(
+        term,
+        lambda inner: st.one_of(
+            st.builds(lambda a, b: f"({a}) and ({b})", inner, inner),
+            st.builds(lambda a, b: f"({a}) or ({b})", inner, inner),
+            st.builds(lambda a: f"not ({a})", inner),
+        ),
+        max_leaves=4,
+    )
 
 
-_member_when = _conditions(_NUMERIC_MEMBER, [
-    st.sampled_from(["archetype == 'expert'", "archetype != 'lurker'", "source == 'moments'", "is_core",
-                     "posted_today", "title != 'none'"])])
+_member_when = _conditions(
+    _NUMERIC_MEMBER,
+    [
+        st.sampled_from(
+            [
+                "archetype == 'expert'",
+                "archetype != 'lurker'",
+                "source == 'moments'",
+                "is_core",
+                "posted_today",
+                "title != 'none'",
+            ]
+        )
+    ],
+)
 _group_when = _conditions(_NUMERIC_GROUP, [st.sampled_from(["stage == 'growth'", "stage != 'cold_start'"])])
-_member_do = st.sampled_from(["private_message", "coupon", "warn", {"add_points": 3}, {"red_envelope": 1},
-                              {"grant_title": "star"}])
+_member_do = st.sampled_from(
+    ["private_message", "coupon", "warn", {"add_points": 3}, {"red_envelope": 1}, {"grant_title": "star"}]
+)
 _group_do = st.sampled_from(["private_message", {"red_envelope": 2}, "guest_talk", {"add_points": 1}])
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(member=st.lists(st.tuples(_member_when, _member_do), min_size=1, max_size=3),
-       group=st.lists(st.tuples(_group_when, _group_do, st.sampled_from([None, "1 per 7 days"]),
-                                st.integers(0, 2)), max_size=2))
+@given(
+    member=st.lists(st.tuples(_member_when, _member_do), min_size=1, max_size=3),
+    group=st.lists(
+        st.tuples(_group_when, _group_do, st.sampled_from([None, "1 per 7 days"]), st.integers(0, 2)), max_size=2
+    ),
+)
 def test_random_policies_fire_identically_on_both_back_ends(tmp_path_factory, member, group):
     import yaml
 
@@ -113,8 +143,10 @@ def test_random_policies_fire_identically_on_both_back_ends(tmp_path_factory, me
         "name": "random",
         "rewards": {"titles": [{"name": "star", "when": "points >= 5"}], "points": {"post": 1}},
         "rules": [{"name": f"m{i}", "when": w, "do": d} for i, (w, d) in enumerate(member)],
-        "community_rules": [{"name": f"g{i}", "when": w, "do": d, "priority": p,
-                             **({"at_most": cap} if cap else {})} for i, (w, d, cap, p) in enumerate(group)],
+        "community_rules": [
+            {"name": f"g{i}", "when": w, "do": d, "priority": p, **({"at_most": cap} if cap else {})}
+            for i, (w, d, cap, p) in enumerate(group)
+        ],
     }
     path = tmp_path_factory.mktemp("random") / "policy.yaml"
     path.write_text(yaml.safe_dump(policy))
@@ -134,11 +166,15 @@ def _rss_mb() -> float:
 
 def test_a_hundred_runs_in_one_process_neither_fail_nor_grow(root):
     """The shape of a long sweep in one worker: registration reused, state deleted each run."""
-    setup = sim.load_setup(root / "scenarios" / "spam-prone.yaml", root / "policies" / "moderated.yaml",
-                           ["days=20", "population.initial_members=80"], rules_backend="durable")
+    setup = sim.load_setup(
+        root / "scenarios" / "spam-prone.yaml",
+        root / "policies" / "moderated.yaml",
+        ["days=20", "population.initial_members=80"],
+        rules_backend="durable",
+    )
     sim.run(setup, replicates=1, workers=1)
     after_first = _rss_mb()
-    for replicate in range(1, 100):
+    for _replicate in range(1, 100):
         sim.run(setup, replicates=1, workers=1)
     assert _rss_mb() - after_first < 50
 
@@ -159,8 +195,11 @@ def test_a_rule_set_larger_than_durable_rules_can_hold_is_refused(tmp_path):
 def test_more_groups_than_durable_rules_holds_is_a_clear_error(root):
     from sim.errors import SandboxError
 
-    setup = sim.load_setup(root / "scenarios" / "existing-group.yaml", root / "policies" / "moderated.yaml",
-                           ["days=2", "population.initial_members=2100", "policy.groups.cap=2"])
+    setup = sim.load_setup(
+        root / "scenarios" / "existing-group.yaml",
+        root / "policies" / "moderated.yaml",
+        ["days=2", "population.initial_members=2100", "policy.groups.cap=2"],
+    )
     with pytest.raises(SandboxError, match="at most 1024 groups per run"):
         sim.run(setup, replicates=1, workers=1)
 
@@ -169,14 +208,23 @@ def test_more_groups_than_durable_rules_holds_is_a_clear_error(root):
 
 _column = st.one_of(
     st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False), min_size=1, max_size=1).map(
-        lambda v: ("f32", v)),
-    st.just(("f64", None)), st.just(("int", None)), st.just(("flag", None)), st.just(("stage", None)),
-    st.just(("scalar", None)))
+        lambda v: ("f32", v)
+    ),
+    st.just(("f64", None)),
+    st.just(("int", None)),
+    st.just(("flag", None)),
+    st.just(("stage", None)),
+    st.just(("scalar", None)),
+)
 
 
 @settings(max_examples=40, deadline=None)
-@given(count=st.integers(1, 30), kinds=st.lists(_column, min_size=1, max_size=6), days=st.integers(1, 3),
-       seed=st.integers(0, 2**16))
+@given(
+    count=st.integers(1, 30),
+    kinds=st.lists(_column, min_size=1, max_size=6),
+    days=st.integers(1, 3),
+    seed=st.integers(0, 2**16),
+)
 def test_facts_text_is_orjsons_text_of_one_dict_per_fact(count, kinds, days, seed):
     """The batch built column by column (and reused from day to day where a column did not
     change) is byte for byte what orjson writes for one dict per fact, the plain reference."""
@@ -212,8 +260,13 @@ def test_facts_text_is_orjsons_text_of_one_dict_per_fact(count, kinds, days, see
                 full = rng.integers(0, 3 if kind == "stage" else 10**6, size=count * 2) * (day % 2)
             facts.add(name, full, Stage if kind == "stage" else None)
             values = full[ids]
-            plain = [Stage.values[v] for v in values] if kind == "stage" else \
-                values.astype(int).tolist() if kind == "flag" else values.tolist()
+            plain = (
+                [Stage.values[v] for v in values]
+                if kind == "stage"
+                else values.astype(int).tolist()
+                if kind == "flag"
+                else values.tolist()
+            )
             for fact, value in zip(expected, plain):
                 fact[name] = value
         assert facts.payload() == orjson.dumps(expected).decode()

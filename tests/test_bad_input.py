@@ -103,15 +103,18 @@ def test_missing_policy_file(capsys, tmp_path):
     assert "missing.yaml: file not found" in err
 
 
-@pytest.mark.parametrize("when, message", [
-    ("trst < 0.3", "unknown name 'trst'; did you mean 'trust'? known member names: "),
-    ("trust <", "syntax error"),
-    ("__import__('os').system('x')", "not allowed"),
-    ("trust.real > 0", "attribute access"),
-    ("len(trust) > 0", "function calls"),
-    ("points[0] > 0", "subscripts"),
-    ("(lambda: 1)() > 0", "not allowed"),
-])
+@pytest.mark.parametrize(
+    "when, message",
+    [
+        ("trst < 0.3", "unknown name 'trst'; did you mean 'trust'? known member names: "),
+        ("trust <", "syntax error"),
+        ("__import__('os').system('x')", "not allowed"),
+        ("trust.real > 0", "attribute access"),
+        ("len(trust) > 0", "function calls"),
+        ("points[0] > 0", "subscripts"),
+        ("(lambda: 1)() > 0", "not allowed"),
+    ],
+)
 def test_bad_expressions_are_refused_with_the_place(capsys, tmp_path, when, message):
     path = write(tmp_path, policy=GOOD_POLICY.replace("days_inactive == 7", when.replace('"', "'")))
     err = fails(capsys, tmp_path, "run", path)
@@ -157,8 +160,9 @@ def test_validate_reports_the_first_problem(capsys, tmp_path):
 
 def test_the_console_shows_no_traceback(tmp_path):
     path = write(tmp_path, policy=GOOD_POLICY.replace("days_inactive == 7", "__import__('os').system('touch x')"))
-    proc = subprocess.run([sys.executable, "-m", "sim", "run", str(path)],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim", "run", str(path)], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert not (tmp_path / "x").exists()

@@ -19,8 +19,15 @@ import pytest
 from conftest import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run", "--disable-quic"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 def _free_port() -> int:
@@ -34,9 +41,26 @@ def dashboard_url(tmp_path):
     port = _free_port()
     env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none"],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "dashboard.py"),
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -71,7 +95,9 @@ def test_default_comparison_in_a_real_browser(dashboard_url, tmp_path):
         page = browser.new_page(viewport={"width": 1500, "height": 1300})
         started = time.perf_counter()
         page.goto(dashboard_url)
-        page.locator('[data-testid="stMain"] [data-testid="stVegaLiteChart"]').first.wait_for(state="visible", timeout=120_000)
+        page.locator('[data-testid="stMain"] [data-testid="stVegaLiteChart"]').first.wait_for(
+            state="visible", timeout=120_000
+        )
         first_chart = time.perf_counter() - started
         page.locator('[data-testid="stMetric"]').first.wait_for(state="visible", timeout=60_000)
         assert page.locator('[data-testid="stMetric"]').count() >= 4
@@ -86,7 +112,10 @@ def test_default_comparison_in_a_real_browser(dashboard_url, tmp_path):
             """(before) => {
                 const now = Array.from(document.querySelectorAll('[data-testid="stMetricValue"]')).map(e => e.innerText.trim());
                 return now.length >= 4 && now.slice(0, 4).join('|') !== before.slice(0, 4).join('|');
-            }""", arg=before, timeout=120_000)
+            }""",
+            arg=before,
+            timeout=120_000,
+        )
         _settle(page)
         assert page.locator('[data-testid="stException"]').count() == 0
         after = _numbers(page)
@@ -105,9 +134,26 @@ def test_sandbox_dashboard_serves_the_page(tmp_path):
     port = _free_port()
     env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sim", "dashboard", "--", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none"],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            sys.executable,
+            "-m",
+            "sim",
+            "dashboard",
+            "--",
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline, health = time.time() + 60, None
         while time.time() < deadline and health is None:

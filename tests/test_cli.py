@@ -27,10 +27,23 @@ def test_run_json_prints_exactly_one_object_with_every_kpi(capsys):
     data = json.loads(out)
     assert data["scenario"] == "existing-group" and data["policy"] == "baseline"
     assert data["replicates"] == 3
-    required = ["members_end", "joined_total", "churned_total", "removed_total", "active_ratio_mean",
-                "retention_d30", "core_share_end", "member_messages_per_day", "operator_messages_per_day",
-                "mean_trust_end", "mean_interest_end", "referrals_total", "cost_total", "cost_per_joined",
-                "groups_end"]
+    required = [
+        "members_end",
+        "joined_total",
+        "churned_total",
+        "removed_total",
+        "active_ratio_mean",
+        "retention_d30",
+        "core_share_end",
+        "member_messages_per_day",
+        "operator_messages_per_day",
+        "mean_trust_end",
+        "mean_interest_end",
+        "referrals_total",
+        "cost_total",
+        "cost_per_joined",
+        "groups_end",
+    ]
     for name in required:
         kpi = data["kpis"][name]
         assert kpi["ci95"][0] <= kpi["mean"] <= kpi["ci95"][1], name
@@ -41,8 +54,9 @@ def test_run_json_prints_exactly_one_object_with_every_kpi(capsys):
 
 def test_run_writes_parquet_tables_summary_and_manifest(capsys, tmp_path):
     out_dir = tmp_path / "result"
-    code, out, _ = run_cli(capsys, "run", scenario("existing-group"), "--policy", policy("tiered-reactivation"),
-                           *FAST, "--out", out_dir)
+    code, out, _ = run_cli(
+        capsys, "run", scenario("existing-group"), "--policy", policy("tiered-reactivation"), *FAST, "--out", out_dir
+    )
     assert code == 0 and "members_end" in out
     for name in ("daily", "members", "actions"):
         table = pd.read_parquet(out_dir / f"{name}.parquet")
@@ -61,21 +75,42 @@ def test_run_writes_parquet_tables_summary_and_manifest(capsys, tmp_path):
 
 
 def test_compare_finds_a_clear_difference_between_different_policies(capsys):
-    code, out, _ = run_cli(capsys, "compare", scenario("existing-group"), "--policy", policy("baseline"),
-                           "--policy", policy("aggressive-pruning"), "--set", "days=90", "--replicates", "10",
-                           "--json")
+    code, out, _ = run_cli(
+        capsys,
+        "compare",
+        scenario("existing-group"),
+        "--policy",
+        policy("baseline"),
+        "--policy",
+        policy("aggressive-pruning"),
+        "--set",
+        "days=90",
+        "--replicates",
+        "10",
+        "--json",
+    )
     assert code == 0
     data = json.loads(out)
     assert set(data) == {"A", "B", "diff"}
     lo, hi = data["diff"]["members_end"]["ci95"]
     assert hi < 0, "pruning must clearly lower members_end"
     assert data["diff"]["members_end"]["mean"] == pytest.approx(
-        data["B"]["kpis"]["members_end"]["mean"] - data["A"]["kpis"]["members_end"]["mean"])
+        data["B"]["kpis"]["members_end"]["mean"] - data["A"]["kpis"]["members_end"]["mean"]
+    )
 
 
 def test_compare_of_a_policy_with_itself_is_noise(capsys):
-    code, out, _ = run_cli(capsys, "compare", scenario("existing-group"), "--policy", policy("weekly-ritual"),
-                           "--policy", policy("weekly-ritual"), *FAST, "--json")
+    code, out, _ = run_cli(
+        capsys,
+        "compare",
+        scenario("existing-group"),
+        "--policy",
+        policy("weekly-ritual"),
+        "--policy",
+        policy("weekly-ritual"),
+        *FAST,
+        "--json",
+    )
     data = json.loads(out)
     for name, diff in data["diff"].items():
         if diff["mean"] is not None:
@@ -83,8 +118,16 @@ def test_compare_of_a_policy_with_itself_is_noise(capsys):
 
 
 def test_compare_prints_a_plain_verdict(capsys):
-    code, out, _ = run_cli(capsys, "compare", scenario("existing-group"), "--policy", policy("baseline"),
-                           "--policy", policy("weekly-ritual"), *FAST)
+    code, out, _ = run_cli(
+        capsys,
+        "compare",
+        scenario("existing-group"),
+        "--policy",
+        policy("baseline"),
+        "--policy",
+        policy("weekly-ritual"),
+        *FAST,
+    )
     assert code == 0
     assert "B keeps" in out and "costs" in out
 
@@ -95,9 +138,23 @@ def test_validate_accepts_good_files(capsys):
 
 
 def test_console_script_runs_end_to_end():
-    proc = subprocess.run([sys.executable, "-m", "sim", "run", scenario("paid-small-group"),
-                           "--set", "days=30", "--replicates", "2", "--json"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim",
+            "run",
+            scenario("paid-small-group"),
+            "--set",
+            "days=30",
+            "--replicates",
+            "2",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["replicates"] == 2
 
@@ -110,4 +167,4 @@ def test_mechanisms_lists_an_implementation_for_every_mechanism(capsys):
     assert main(["mechanisms"]) == 0
     out = capsys.readouterr().out
     assert all(f"{code:<4} " in out for code in MECHANISMS)
-    assert "behavior.first_contributions" in out and "sales-push" in out
+    assert "engine.members.first_contributions" in out and "sales-push" in out

@@ -11,8 +11,13 @@ from sim.app.cli import main
 
 def _app(**state) -> AppTest:
     app = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=180)
-    defaults = {"scenario": "existing-group.yaml", "replicates": 3, "days": 60,
-                "replay_scenario": "cold-start.yaml", "replay_policy": "weekly-ritual.yaml"}
+    defaults = {
+        "scenario": "existing-group.yaml",
+        "replicates": 3,
+        "days": 60,
+        "replay_scenario": "cold-start.yaml",
+        "replay_policy": "weekly-ritual.yaml",
+    }
     for key, value in {**defaults, **state}.items():
         app.session_state[key] = value
     return app.run()
@@ -62,7 +67,7 @@ def test_an_invalid_edited_policy_keeps_the_last_good_results_on_screen():
     app.slider(key="knob_posts").set_value(7.0).run()
     app.multiselect(key="policies").set_value(["baseline.yaml", "edited policy"]).run()
     assert not app.exception and app.subheader[0].value == "edited policy against baseline"
-    app.text_area(key="editor_text").input("rules:\n  - name: x\n    when: \"trst < 1\"\n    do: remove\n").run()
+    app.text_area(key="editor_text").input('rules:\n  - name: x\n    when: "trst < 1"\n    do: remove\n').run()
     assert not app.exception
     assert any("unknown name 'trst'" in e.value for e in app.error)
     assert len(app.get("vega_lite_chart")) >= 9  # the comparison is still on screen
@@ -83,9 +88,27 @@ def test_replay_moves_day_by_day():
 
 def test_results_view_opens_a_run_and_a_sweep(tmp_path, capsys):
     run_dir, sweep_dir = tmp_path / "run", tmp_path / "sweep"
-    assert main(["run", scenario("existing-group"), "--set", "days=20", "--replicates", "2", "--out", str(run_dir)]) == 0
-    assert main(["sweep", scenario("existing-group"), "--grid", "days=10,20", "--replicates", "1",
-                 "--out", str(sweep_dir), "--no-progress", "--workers", "1"]) == 0
+    assert (
+        main(["run", scenario("existing-group"), "--set", "days=20", "--replicates", "2", "--out", str(run_dir)]) == 0
+    )
+    assert (
+        main(
+            [
+                "sweep",
+                scenario("existing-group"),
+                "--grid",
+                "days=10,20",
+                "--replicates",
+                "1",
+                "--out",
+                str(sweep_dir),
+                "--no-progress",
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
     app = _app(results_dir=str(run_dir))
     assert not app.exception and any("Run: scenario existing-group" in m.value for m in app.markdown)
     app = _app(results_dir=str(sweep_dir))

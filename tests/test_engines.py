@@ -27,9 +27,18 @@ REPLICATES = 20  # 30 took over half the suite on a slow day; the control test b
 FAMILY_ALPHA = 0.01
 MAX_MEMBERS = 2_000
 # The shipped scenarios whose membership never passes MAX_MEMBERS (kept honest by the test below).
-SMALL = ("birth-to-death", "cold-start", "existing-group", "guest-speakers-vs-internal-experts", "paid-small-group",
-         "pruning-vs-tyranny", "referral-bait",
-         "ritual-vs-random", "sales-push", "spam-prone")
+SMALL = (
+    "birth-to-death",
+    "cold-start",
+    "existing-group",
+    "guest-speakers-vs-internal-experts",
+    "paid-small-group",
+    "pruning-vs-tyranny",
+    "referral-bait",
+    "ritual-vs-random",
+    "sales-push",
+    "spam-prone",
+)
 
 
 def _peak_members(name: str) -> int:
@@ -57,8 +66,9 @@ def disagreements(a: pd.DataFrame, b: pd.DataFrame, alpha: float = FAMILY_ALPHA)
         # how often it is defined must agree too (Fisher's exact test)
         table = [[len(x), len(a) - len(x)], [len(y), len(b) - len(y)]]
         if stats.fisher_exact(table).pvalue < per_kpi:
-            failures.append(f"{name}: defined in {len(x)} of {len(a)} vector and {len(y)} of {len(b)} "
-                            "agents replicates")
+            failures.append(
+                f"{name}: defined in {len(x)} of {len(a)} vector and {len(y)} of {len(b)} agents replicates"
+            )
             continue
         if len(x) < 2 or len(y) < 2:
             continue
@@ -70,8 +80,9 @@ def disagreements(a: pd.DataFrame, b: pd.DataFrame, alpha: float = FAMILY_ALPHA)
             warnings.simplefilter("ignore", RuntimeWarning)  # near-constant samples
             p = stats.ttest_ind(x, y, equal_var=False).pvalue
         if p < per_kpi:
-            failures.append(f"{name}: vector mean {x.mean():.4g}, agents mean {y.mean():.4g} "
-                            f"(Welch p = {p:.2g} < {per_kpi:.2g})")
+            failures.append(
+                f"{name}: vector mean {x.mean():.4g}, agents mean {y.mean():.4g} (Welch p = {p:.2g} < {per_kpi:.2g})"
+            )
     return failures
 
 
@@ -114,8 +125,9 @@ def test_agents_engine_has_one_mesa_agent_per_member_and_is_reproducible():
 def test_engine_option_on_the_command_line(tmp_path, capsys):
     from sim.app.cli import main
 
-    code = main(["run", scenario("paid-small-group"), "--engine", "agents", "--replicates", "2",
-                 "--days", "30", "--json"])
+    code = main(
+        ["run", scenario("paid-small-group"), "--engine", "agents", "--replicates", "2", "--days", "30", "--json"]
+    )
     assert code == 0
     assert '"members_end"' in capsys.readouterr().out
     with pytest.raises(SandboxError, match="unknown engine 'agent'"):

@@ -78,11 +78,16 @@ def test_thinning_loses_no_departure(name, day):
     alive = np.flatnonzero(model.pop.status == 0)
     h, _ = _numpy_hazard(model, alive)
     rng = np.random.default_rng(2)
-    for u_alive in (h * F32(0.9999), h * rng.uniform(0.9, 1.1, len(alive)).astype(F32),
-                    rng.random(len(alive), dtype=F32) * F32(h.max())):
+    for u_alive in (
+        h * F32(0.9999),
+        h * rng.uniform(0.9, 1.1, len(alive)).astype(F32),
+        rng.random(len(alive), dtype=F32) * F32(h.max()),
+    ):
         u = np.ones(model.pop.n, dtype=F32)
         u[alive] = u_alive
-        thinned = _departures(model, u, churn_candidates(model, u, leaderless_share(model)))  # in one range of rows, or several
+        thinned = _departures(
+            model, u, churn_candidates(model, u, leaderless_share(model))
+        )  # in one range of rows, or several
         everyone = _departures(model, u, alive)
         assert len(everyone[0]) > 0
         for a, b in zip(thinned, everyone):
@@ -100,17 +105,35 @@ def test_activity_kernels_give_the_numpy_draw(name, day):
     pull = group_pull(model, operator_content(model))
     z = np.take(pull, pop.group)
     z += pop.arch_activity
-    for coefficient, column in ((p.act_interest, pop.interest), (p.act_trust, pop.trust),
-                                (p.act_habit, pop.habit), (-p.act_fatigue, pop.fatigue)):
+    for coefficient, column in (
+        (p.act_interest, pop.interest),
+        (p.act_trust, pop.trust),
+        (p.act_habit, pop.habit),
+        (-p.act_fatigue, pop.fatigue),
+    ):
         z += column * F32(coefficient)
     z += pop.stimulus
     u = np.random.default_rng(3).random(pop.n, dtype=F32)
     expected = np.flatnonzero(((np.exp(-z) + 1) * u < 1) & (pop.status == 0))
 
     out = np.empty(pop.n, dtype=F32)
-    kernels.activity_logits(pull, pop.group, pop.arch_activity, pop.interest, pop.trust, pop.habit, pop.fatigue,
-                            pop.stimulus, F32(p.act_interest), F32(p.act_trust), F32(p.act_habit),
-                            F32(-p.act_fatigue), out, 0, pop.n)
+    kernels.activity_logits(
+        pull,
+        pop.group,
+        pop.arch_activity,
+        pop.interest,
+        pop.trust,
+        pop.habit,
+        pop.fatigue,
+        pop.stimulus,
+        F32(p.act_interest),
+        F32(p.act_trust),
+        F32(p.act_habit),
+        F32(-p.act_fatigue),
+        out,
+        0,
+        pop.n,
+    )
     np.testing.assert_array_equal(out, -z)
     np.exp(out, out=out)
     active = kernels.draw_active(out, u, pop.status, pop.stimulus, pop.active_today, 0, pop.n)
@@ -143,17 +166,28 @@ def threads():
     row_threads.MIN_ROWS, row_threads._threads = saved
 
 
-@pytest.mark.parametrize("name,policy,days", [("spam-prone", None, 90), ("pruning-vs-tyranny", None, 90),
-                                              ("existing-group", "community-playbook", 90), ("sales-push", None, 90),
-                                              ("birth-to-death", None, None)])
+@pytest.mark.parametrize(
+    "name,policy,days",
+    [
+        ("spam-prone", None, 90),
+        ("pruning-vs-tyranny", None, 90),
+        ("existing-group", "community-playbook", 90),
+        ("sales-push", None, 90),
+        ("birth-to-death", None, None),
+    ],
+)
 def test_row_ranges_in_threads_give_the_same_tables(threads, name, policy, days):
     """One thread or several over row ranges (the passes' per-range counts, lists and referral
     odds joined in order, uniform draws from advanced copies of the stream): the same run, bit
     for bit.  Birth to death ends with days when nobody is active (empty draws)."""
     from conftest import policy as policy_file
 
-    setup = sim.load_setup(scenario(name), policy_file(policy) if policy else None,
-                           [f"days={days}"] if days else [], community_backend="numpy")
+    setup = sim.load_setup(
+        scenario(name),
+        policy_file(policy) if policy else None,
+        [f"days={days}"] if days else [],
+        community_backend="numpy",
+    )
     tables = []
     for count in (1, 3):
         threads(count)

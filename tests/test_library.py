@@ -58,8 +58,19 @@ def test_a_sales_push_before_and_after_trust_exists():
 def test_death_by_boredom():
     """birth-to-death: left without fresh value, the group dies, and boredom leads the causes."""
     result = sim.run(sim.load_setup(scenario("birth-to-death")), replicates=5, workers=1)
-    causes = {c: result.kpis[f"churn_{c}"].mean() for c in ("boredom", "lost_trust", "fatigue", "harassment",
-                                                             "tyranny", "lost_focus", "leaderless", "evaporation")}
+    causes = {
+        c: result.kpis[f"churn_{c}"].mean()
+        for c in (
+            "boredom",
+            "lost_trust",
+            "fatigue",
+            "harassment",
+            "tyranny",
+            "lost_focus",
+            "leaderless",
+            "evaporation",
+        )
+    }
     assert max(causes, key=causes.get) == "boredom"
     assert (result.daily.groupby("replicate")["stage"].last() == "dead").all()
 
@@ -140,18 +151,29 @@ def test_guest_speakers_versus_internal_experts():
         return by["member_messages"].sum() / by["active"].sum()
 
     # the same group with members who never grow lazy, on the same seeds: they would post more
-    eager = compare(*(sim.load_setup(scenario("guest-speakers-vs-internal-experts"), policy("guest-speakers"), sets)
-                      for sets in (["params.guest_laziness=0"], [])), replicates=10, workers=1)[0]
+    eager = compare(
+        *(
+            sim.load_setup(scenario("guest-speakers-vs-internal-experts"), policy("guest-speakers"), sets)
+            for sets in (["params.guest_laziness=0"], [])
+        ),
+        replicates=10,
+        workers=1,
+    )[0]
     lazier = interval((posts_per_active(eager) - posts_per_active(guests)).to_numpy())
     assert lazier["ci95"][0] > 0, lazier
-    causes = {c: guests.kpis[f"churn_{c}"].mean() for c in ("boredom", "lost_trust", "fatigue", "harassment", "leaderless")}
+    causes = {
+        c: guests.kpis[f"churn_{c}"].mean() for c in ("boredom", "lost_trust", "fatigue", "harassment", "leaderless")
+    }
     assert max(causes, key=causes.get) == "boredom"
 
 
 def test_a_cold_start_with_and_without_seed_members():
     """cold-start: seed members make the first month lively, grow a core sooner and a bigger group (G1, M5)."""
-    unseeded, seeded, diff = compare(*(sim.load_setup(scenario("cold-start"), None, sets)
-                                       for sets in (["population.seed_members=0"], [])), replicates=10, workers=1)
+    unseeded, seeded, diff = compare(
+        *(sim.load_setup(scenario("cold-start"), None, sets) for sets in (["population.seed_members=0"], [])),
+        replicates=10,
+        workers=1,
+    )
     assert _clear_up(diff["members_end"])
     assert _clear_up(diff["active_ratio_mean"])
     for column, days in (("active_ratio", range(30)), ("core", [60])):

@@ -32,8 +32,7 @@ def _below_zero(d):
 
 def test_higher_entry_threshold_admits_fewer_but_more_interested_members():
     """P2: the higher the threshold, the better the members and the harder the growth."""
-    _, _, diff = _diff("cold-start", "baseline", sets_b=["policy.admission.when=interest >= 0.6"],
-                       common=["days=120"])
+    _, _, diff = _diff("cold-start", "baseline", sets_b=["policy.admission.when=interest >= 0.6"], common=["days=120"])
     assert _below_zero(diff["joined_total"])
     assert _above_zero(diff["mean_interest_end"])
 
@@ -48,16 +47,21 @@ def test_pruning_raises_active_ratio_and_lowers_members():
 
 def test_aggressive_pruning_costs_the_remaining_members_trust():
     """P7: remove too eagerly and the rest feel ruled by force (tyranny)."""
-    _, result_b, diff = _diff("existing-group", "aggressive-pruning", common=["days=120"],
-                              sets_b=["params.tyranny_trust_loss=5", "params.churn_tyranny=3"])
+    _, result_b, diff = _diff(
+        "existing-group",
+        "aggressive-pruning",
+        common=["days=120"],
+        sets_b=["params.tyranny_trust_loss=5", "params.churn_tyranny=3"],
+    )
     assert _above_zero(diff["churn_tyranny"])
     assert result_b.kpis["churn_tyranny"].mean() > 0
 
 
 def test_operator_posts_far_beyond_the_attention_budget_raise_fatigue_churn():
     """M3, P4: too many messages tire people, who mute the group or leave."""
-    _, result_b, diff = _diff("existing-group", "baseline", sets_b=["policy.content.operator_posts_per_week=700"],
-                              common=["days=90"])
+    _, result_b, diff = _diff(
+        "existing-group", "baseline", sets_b=["policy.content.operator_posts_per_week=700"], common=["days=90"]
+    )
     assert _above_zero(diff["churn_fatigue"])
     assert _above_zero(diff["churned_total"])
     assert result_b.kpis["churn_fatigue"].mean() > result_b.kpis["churn_boredom"].mean()
@@ -65,8 +69,13 @@ def test_operator_posts_far_beyond_the_attention_budget_raise_fatigue_churn():
 
 def test_answering_questions_raises_trust():
     """P9, M2: being answered is what makes members trust the group."""
-    _, _, diff = _diff("existing-group", "baseline", sets_a=["policy.service.answer_rate=0"],
-                       sets_b=["policy.service.answer_rate=1"], common=["days=120"])
+    _, _, diff = _diff(
+        "existing-group",
+        "baseline",
+        sets_a=["policy.service.answer_rate=0"],
+        sets_b=["policy.service.answer_rate=1"],
+        common=["days=120"],
+    )
     assert _above_zero(diff["mean_trust_end"])
 
 
@@ -87,8 +96,9 @@ def test_ritual_and_titles_build_activity_and_keep_members():
 
 def test_referral_reward_brings_more_referred_members_at_a_price():
     """P10: a reward for inviting others raises referrals, and each one costs the reward."""
-    _, result_b, diff = _diff("fast-launch", "referral-rewards", common=["days=60"],
-                              sets_a=["policy.rewards.referral_reward=0"])
+    _, result_b, diff = _diff(
+        "fast-launch", "referral-rewards", common=["days=60"], sets_a=["policy.rewards.referral_reward=0"]
+    )
     assert _above_zero(diff["referrals_total"])
     assert _above_zero(diff["cost_total"])
     spent = result_b.daily["cost_referrals"].sum()
@@ -107,9 +117,9 @@ def test_health_parts_move_with_the_policy():
 def test_selling_before_trust_exists_burns_the_group():
     """P14: pushes convert trusting members; pushed before trust exists they burn it."""
     early, late, diff = _diff("sales-push", "sales-early", "sales-late")
-    assert _above_zero(diff["mean_trust_end"])      # late pushes leave more trust
+    assert _above_zero(diff["mean_trust_end"])  # late pushes leave more trust
     assert _above_zero(diff["members_end"])
-    pushes_early, pushes_late = 26, 13              # weekly from day 0, and from day 90, over 180 days
+    pushes_early, pushes_late = 26, 13  # weekly from day 0, and from day 90, over 180 days
     per_push_early = early.kpis["revenue_total"] / pushes_early
     per_push_late = late.kpis["revenue_total"] / pushes_late
     assert (per_push_late - per_push_early).mean() > 0 and (per_push_late > per_push_early).mean() >= 0.8
@@ -117,8 +127,9 @@ def test_selling_before_trust_exists_burns_the_group():
 
 def test_events_build_trust_and_belonging_at_a_cost():
     """P12, M4: events deepen ties: trust and belonging rise, churn falls, and they cost."""
-    _, with_events, diff = _diff("existing-group", "baseline", sets_b=["policy.content.events_per_month=4"],
-                                 common=["days=120"])
+    _, with_events, diff = _diff(
+        "existing-group", "baseline", sets_b=["policy.content.events_per_month=4"], common=["days=120"]
+    )
     assert _above_zero(diff["mean_trust_end"])
     assert _below_zero(diff["churned_total"])
     assert _above_zero(diff["cost_total"])
@@ -127,25 +138,36 @@ def test_events_build_trust_and_belonging_at_a_cost():
 
 def test_surveys_make_later_events_work_better():
     """P12: survey members, and later events reach them better."""
-    surveyed = ["policy.content.events_per_month=2", "policy.community_rules=[{name: ask, when: 'day <= 5', "
-                "do: survey}]"]
-    _, _, diff = _diff("existing-group", "baseline", sets_a=["policy.content.events_per_month=2"], sets_b=surveyed,
-                       common=["days=60"])
+    surveyed = [
+        "policy.content.events_per_month=2",
+        "policy.community_rules=[{name: ask, when: 'day <= 5', do: survey}]",
+    ]
+    _, _, diff = _diff(
+        "existing-group", "baseline", sets_a=["policy.content.events_per_month=2"], sets_b=surveyed, common=["days=60"]
+    )
     assert _above_zero(diff["mean_trust_end"])
 
 
 def test_off_topic_content_makes_members_leave_for_lost_focus():
     """G2: losing focus: off-topic posts give no value and drive members away."""
-    _, off_topic, diff = _diff("existing-group", "baseline", common=["days=120", "policy.content.operator_posts_per_week=14"],
-                               sets_b=["policy.content.focus=0.2"])
+    _, off_topic, diff = _diff(
+        "existing-group",
+        "baseline",
+        common=["days=120", "policy.content.operator_posts_per_week=14"],
+        sets_b=["policy.content.focus=0.2"],
+    )
     assert _above_zero(diff["churn_lost_focus"])
     assert _below_zero(diff["mean_interest_end"])
 
 
 def test_a_group_without_a_leader_loses_members_for_that():
     """G2: no leader: no operator posts and no active expert."""
-    _, leaderless, diff = _diff("existing-group", "baseline", common=["days=120"],
-                                sets_b=["policy.content.operator_posts_per_week=0", "params.arch_expert_activity=-10"])
+    _, leaderless, diff = _diff(
+        "existing-group",
+        "baseline",
+        common=["days=120"],
+        sets_b=["policy.content.operator_posts_per_week=0", "params.arch_expert_activity=-10"],
+    )
     assert _above_zero(diff["churn_leaderless"])
     causes = {c: leaderless.kpis[f"churn_{c}"].mean() for c in ("boredom", "lost_trust", "fatigue", "leaderless")}
     assert max(causes, key=causes.get) == "leaderless"
@@ -153,15 +175,20 @@ def test_a_group_without_a_leader_loses_members_for_that():
 
 def test_slow_answers_build_less_trust():
     """P9: answer every question fast; a slow answer builds less trust than a prompt one."""
-    _, _, diff = _diff("existing-group", "baseline", common=["days=120", "policy.service.answer_rate=1"],
-                       sets_b=["policy.service.answer_within_hours=48"])
+    _, _, diff = _diff(
+        "existing-group",
+        "baseline",
+        common=["days=120", "policy.service.answer_rate=1"],
+        sets_b=["policy.service.answer_within_hours=48"],
+    )
     assert _below_zero(diff["mean_trust_end"])
 
 
 def test_seed_members_with_a_privilege_stay_longer():
     """P6: seed members get privileges, such as a special title; it keeps them."""
-    plain, titled, _ = _diff("cold-start", "baseline", sets_b=["policy.rewards.seed_title=founder"],
-                             common=["days=120"])
+    plain, titled, _ = _diff(
+        "cold-start", "baseline", sets_b=["policy.rewards.seed_title=founder"], common=["days=120"]
+    )
 
     def seeds_left(result):
         members = result.members

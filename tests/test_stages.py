@@ -44,12 +44,23 @@ def test_a_trainer_can_change_what_dead_means(tmp_path):
 
 
 def test_community_rules_can_act_on_the_stage(tmp_path):
-    (tmp_path / "rescue.yaml").write_text(yaml.safe_dump({
-        "name": "rescue", "groups": {"cap": None},
-        "content": {"operator_posts_per_week": 1, "quality": 0.2},
-        "community_rules": [{"name": "rescue-in-decline", "when": "stage == 'decline'",
-                             "do": "guest_talk", "at_most": "1 per 7 days"}],
-    }))
+    (tmp_path / "rescue.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "rescue",
+                "groups": {"cap": None},
+                "content": {"operator_posts_per_week": 1, "quality": 0.2},
+                "community_rules": [
+                    {
+                        "name": "rescue-in-decline",
+                        "when": "stage == 'decline'",
+                        "do": "guest_talk",
+                        "at_most": "1 per 7 days",
+                    }
+                ],
+            }
+        )
+    )
     setup = sim.load_setup(scenario("birth-to-death"), tmp_path / "rescue.yaml")
     result = sim.run(setup, replicates=1, workers=1)
     talks = result.actions[result.actions["rule"] == "rescue-in-decline"]
@@ -63,15 +74,22 @@ def _chart(tmp_path, states):
     return path
 
 
-@pytest.mark.parametrize("states, message", [
-    ({"a": [{"to": "b", "when": "size > 1"}], "b": [{"to": "nowhere", "when": "size > 2"}]},
-     "transition to nowhere: 'nowhere' is not a state; states: a, b"),
-    ({"a": [{"to": "b", "when": "size > 1"}], "b": [{"to": "a", "when": "size > 2"}]},
-     "the start state is the one state no transition leads into; this chart has none"),
-    ({"a": [], "b": []}, "this chart has 2: a, b"),
-    ({"a": [{"to": "b", "when": "sise > 1"}], "b": []}, "unknown name 'sise'"),
-    ({"a": [{"to": "b", "whenn": "size > 1"}], "b": []}, "unknown field 'whenn'"),
-])
+@pytest.mark.parametrize(
+    "states, message",
+    [
+        (
+            {"a": [{"to": "b", "when": "size > 1"}], "b": [{"to": "nowhere", "when": "size > 2"}]},
+            "transition to nowhere: 'nowhere' is not a state; states: a, b",
+        ),
+        (
+            {"a": [{"to": "b", "when": "size > 1"}], "b": [{"to": "a", "when": "size > 2"}]},
+            "the start state is the one state no transition leads into; this chart has none",
+        ),
+        ({"a": [], "b": []}, "this chart has 2: a, b"),
+        ({"a": [{"to": "b", "when": "sise > 1"}], "b": []}, "unknown name 'sise'"),
+        ({"a": [{"to": "b", "whenn": "size > 1"}], "b": []}, "unknown field 'whenn'"),
+    ],
+)
 def test_bad_charts_are_refused_with_the_place(tmp_path, states, message):
     with pytest.raises(SandboxError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
         load_chart(_chart(tmp_path, states))
@@ -79,8 +97,9 @@ def test_bad_charts_are_refused_with_the_place(tmp_path, states, message):
 
 
 def test_an_unknown_stage_in_a_rule_is_refused(tmp_path):
-    (tmp_path / "p.yaml").write_text(yaml.safe_dump({"community_rules": [
-        {"name": "x", "when": "stage == 'zombie'", "do": "guest_talk"}]}))
+    (tmp_path / "p.yaml").write_text(
+        yaml.safe_dump({"community_rules": [{"name": "x", "when": "stage == 'zombie'", "do": "guest_talk"}]})
+    )
     with pytest.raises(SandboxError, match="unknown stage 'zombie'; expected one of: cold_start, growth"):
         sim.load_setup(scenario("existing-group"), tmp_path / "p.yaml")
 

@@ -21,8 +21,20 @@ SMALL = ["--set", "population.initial_members=150"]
 
 def _sweep(tmp_path, name, *extra):
     out = tmp_path / name
-    code = main(["sweep", scenario("existing-group"), *GRID, *SMALL, "--replicates", "3", "--out", str(out),
-                 "--no-progress", *extra])
+    code = main(
+        [
+            "sweep",
+            scenario("existing-group"),
+            *GRID,
+            *SMALL,
+            "--replicates",
+            "3",
+            "--out",
+            str(out),
+            "--no-progress",
+            *extra,
+        ]
+    )
     assert code == 0
     return pd.read_parquet(out / "runs.parquet")
 
@@ -50,9 +62,24 @@ def test_grid_results_are_identical_on_one_two_workers_and_dask(tmp_path, capsys
 
 def test_a_killed_sweep_resumes_to_exactly_the_full_set(tmp_path):
     out = tmp_path / "killed"
-    args = [sys.executable, "-m", "sim", "sweep", scenario("existing-group"), "--grid", "days=60,61,62,63",
-            "--set", "population.initial_members=2000", "--replicates", "10", "--workers", "1",
-            "--out", str(out), "--no-progress"]
+    args = [
+        sys.executable,
+        "-m",
+        "sim",
+        "sweep",
+        scenario("existing-group"),
+        "--grid",
+        "days=60,61,62,63",
+        "--set",
+        "population.initial_members=2000",
+        "--replicates",
+        "10",
+        "--workers",
+        "1",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -72,15 +99,33 @@ def test_a_killed_sweep_resumes_to_exactly_the_full_set(tmp_path):
     assert len(runs) == 40 and runs["run_id"].is_unique and set(runs["status"]) == {"ok"}
     daily = pd.read_parquet(out / "daily")
     assert daily.groupby("run_id")["day"].nunique().to_dict() == {
-        r: d for r, d in zip(runs["run_id"], runs["param:days"])}
+        r: d for r, d in zip(runs["run_id"], runs["param:days"])
+    }
 
 
 def test_a_failing_run_is_recorded_and_the_others_finish(tmp_path, capsys):
     out = tmp_path / "failing"
-    code = main(["sweep", scenario("existing-group"), "--grid", "policy.groups.cap=500,2",
-                 "--set", "population.initial_members=2046", "--set", "days=15",
-                 "--set", "channels.moments.conversion_rate=0.2", "--replicates", "2",
-                 "--out", str(out), "--no-progress", "--workers", "2"])
+    code = main(
+        [
+            "sweep",
+            scenario("existing-group"),
+            "--grid",
+            "policy.groups.cap=500,2",
+            "--set",
+            "population.initial_members=2046",
+            "--set",
+            "days=15",
+            "--set",
+            "channels.moments.conversion_rate=0.2",
+            "--replicates",
+            "2",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--workers",
+            "2",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "2 runs failed" in err
     runs = pd.read_parquet(out / "runs.parquet")
@@ -92,11 +137,34 @@ def test_a_failing_run_is_recorded_and_the_others_finish(tmp_path, capsys):
 
 def test_sensitivity_ranks_the_dominant_parameter_first(tmp_path, capsys):
     out = tmp_path / "sobol"
-    assert main(["sweep", scenario("existing-group"), "--sample", "sobol", "--n", "8",
-                 "--range", "channels.moments.conversion_rate=0.002:0.03", "--range", "params.act_bias=-4.2:-3.6",
-                 "--range", "policy.content.quality=0.2:0.9", "--set", "days=45",
-                 "--set", "population.initial_members=150", "--replicates", "2", "--out", str(out),
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                scenario("existing-group"),
+                "--sample",
+                "sobol",
+                "--n",
+                "8",
+                "--range",
+                "channels.moments.conversion_rate=0.002:0.03",
+                "--range",
+                "params.act_bias=-4.2:-3.6",
+                "--range",
+                "policy.content.quality=0.2:0.9",
+                "--set",
+                "days=45",
+                "--set",
+                "population.initial_members=150",
+                "--replicates",
+                "2",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert main(["report", str(out), "--sensitivity", "--kpi", "joined_total"]) == 0
     table = pd.read_csv(out / "report" / "sensitivity.csv")
     first = table[(table["kpi"] == "joined_total") & (table["rank"] == 1)]["parameter"].item()
@@ -114,19 +182,31 @@ def test_report_of_a_grid_writes_points_and_main_effects(tmp_path, capsys):
 
 
 def test_python_api_returns_dataframes(tmp_path):
-    result = sim.sweep(scenario("existing-group"), grid=["days=10,20"], sets=["population.initial_members=100"],
-                       replicates=2, out=str(tmp_path / "api"), workers=1)
+    result = sim.sweep(
+        scenario("existing-group"),
+        grid=["days=10,20"],
+        sets=["population.initial_members=100"],
+        replicates=2,
+        out=str(tmp_path / "api"),
+        workers=1,
+    )
     assert len(result.runs) == 4 and result.failed == 0
     assert set(result.daily.groupby("run_id")["day"].max()) == {9, 19}
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--grid", "policy.groups.capp=5,6"], "unknown field 'capp'"),
-    (["--grid", "days="], "empty value list"),
-    (["--sample", "lhs", "--n", "4", "--range", "params.act_bias=-4"], "malformed range"),
-    (["--sample", "lhs", "--n", "4", "--range", "params.act_bias=-3:-4"], "the range is empty"),
-    (["--grid", "days=5", "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--grid", "policy.groups.capp=5,6"], "unknown field 'capp'"),
+        (["--grid", "days="], "empty value list"),
+        (["--sample", "lhs", "--n", "4", "--range", "params.act_bias=-4"], "malformed range"),
+        (["--sample", "lhs", "--n", "4", "--range", "params.act_bias=-3:-4"], "the range is empty"),
+        (
+            ["--grid", "days=5", "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9"],
+            "cannot reach the Dask scheduler",
+        ),
+    ],
+)
 def test_bad_sweeps_fail_before_any_run(tmp_path, capsys, args, message):
     out = tmp_path / "bad"
     code = main(["sweep", scenario("existing-group"), *args, "--replicates", "1", "--out", str(out), "--no-progress"])
@@ -137,6 +217,17 @@ def test_bad_sweeps_fail_before_any_run(tmp_path, capsys, args, message):
 
 def test_an_output_directory_of_another_sweep_is_refused(tmp_path, capsys):
     _sweep(tmp_path, "mine")
-    code = main(["sweep", scenario("existing-group"), "--grid", "days=5,6", "--replicates", "1",
-                 "--out", str(tmp_path / "mine"), "--no-progress"])
+    code = main(
+        [
+            "sweep",
+            scenario("existing-group"),
+            "--grid",
+            "days=5,6",
+            "--replicates",
+            "1",
+            "--out",
+            str(tmp_path / "mine"),
+            "--no-progress",
+        ]
+    )
     assert code == 2 and "holds a different sweep's results" in capsys.readouterr().err

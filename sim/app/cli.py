@@ -41,23 +41,38 @@ def _parser() -> argparse.ArgumentParser:
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("scenario", help="a scenario YAML file")
-        p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                       help="override a scenario field (days=90, params.act_bias=-3) or, with policy., "
-                            "a policy field (policy.groups.cap=150)")
+        p.add_argument(
+            "--set",
+            dest="sets",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a scenario field (days=90, params.act_bias=-3) or, with policy., "
+            "a policy field (policy.groups.cap=150)",
+        )
         p.add_argument("--replicates", type=int, help="replicates (default: the scenario's)")
         p.add_argument("--seed", type=int, help="seed (default: the scenario's)")
         p.add_argument("--days", type=int, help="horizon in days (default: the scenario's)")
         p.add_argument("--out", help="write Parquet tables, summary.json and manifest.json here")
         p.add_argument("--json", action="store_true", help="print exactly one JSON object")
         p.add_argument("--workers", type=int, help="processes for replicates (default: automatic)")
-        p.add_argument("--rules-backend", default="numpy",
-                       help="engine for member rules and titles: numpy (fast, default) or durable "
-                            "(durable-rules, for audit and small runs)")
-        p.add_argument("--community-backend", default="durable",
-                       help="engine for community rules: durable (durable-rules, default) or numpy")
-        p.add_argument("--engine", default="vector",
-                       help="member engine: vector (NumPy columns, default) or agents (one mesa.Agent per "
-                            "member: the readable reference, for a few thousand members)")
+        p.add_argument(
+            "--rules-backend",
+            default="numpy",
+            help="engine for member rules and titles: numpy (fast, default) or durable "
+            "(durable-rules, for audit and small runs)",
+        )
+        p.add_argument(
+            "--community-backend",
+            default="durable",
+            help="engine for community rules: durable (durable-rules, default) or numpy",
+        )
+        p.add_argument(
+            "--engine",
+            default="vector",
+            help="member engine: vector (NumPy columns, default) or agents (one mesa.Agent per "
+            "member: the readable reference, for a few thousand members)",
+        )
 
     p_run = sub.add_parser("run", help="run a scenario under a policy")
     common(p_run)
@@ -73,13 +88,19 @@ def _parser() -> argparse.ArgumentParser:
     p_sw = sub.add_parser("sweep", help="run a design of parameter values with replicates, results as Parquet")
     p_sw.add_argument("scenario")
     p_sw.add_argument("--policy", help="a policy file (default: the scenario's)")
-    p_sw.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
-                      help="a swept --set path and its values (full factorial over every --grid)")
+    p_sw.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="a swept --set path and its values (full factorial over every --grid)",
+    )
     p_sw.add_argument("--sample", choices=["lhs", "sobol", "morris"], help="a sampled design instead of a grid")
     p_sw.add_argument("--n", type=int, help="sample size (for sobol: base samples, N x (k + 2) points)")
     p_sw.add_argument("--range", dest="ranges", action="append", default=[], metavar="KEY=LO:HI")
-    p_sw.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                      help="a fixed override for every run")
+    p_sw.add_argument(
+        "--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help="a fixed override for every run"
+    )
     p_sw.add_argument("--replicates", type=int)
     p_sw.add_argument("--out", required=True)
     p_sw.add_argument("--backend", default="local", help="local (a process pool) or dask")
@@ -96,15 +117,22 @@ def _parser() -> argparse.ArgumentParser:
     p_rep.add_argument("--sensitivity", action="store_true", help="Sobol or Morris indices (SALib)")
 
     p_mech = sub.add_parser("mechanisms", help="which code implements each mechanism, its parameters, its scenarios")
-    p_mech.add_argument("--scenarios", default=str(library_dir("scenarios")),
-                        help="the folder of scenarios to search (default: the shipped ones)")
+    p_mech.add_argument(
+        "--scenarios",
+        default=str(library_dir("scenarios")),
+        help="the folder of scenarios to search (default: the shipped ones)",
+    )
 
-    p_dash = sub.add_parser("dashboard", help="open the dashboard, with the engine loaded before the first visit",
-                            description="Start the Streamlit dashboard (dashboard.py) in this process after "
-                                        "importing the engine and charting libraries, so the first visit "
-                                        "does not wait for them. Options after -- go to 'streamlit run'.")
-    p_dash.add_argument("streamlit_args", nargs=argparse.REMAINDER,
-                        help="options for streamlit run, such as --server.port 8502")
+    p_dash = sub.add_parser(
+        "dashboard",
+        help="open the dashboard, with the engine loaded before the first visit",
+        description="Start the Streamlit dashboard (dashboard.py) in this process after "
+        "importing the engine and charting libraries, so the first visit "
+        "does not wait for them. Options after -- go to 'streamlit run'.",
+    )
+    p_dash.add_argument(
+        "streamlit_args", nargs=argparse.REMAINDER, help="options for streamlit run, such as --server.port 8502"
+    )
 
     p_ex = sub.add_parser("examples", help="copy the shipped scenarios and policies into a folder, for editing")
     p_ex.add_argument("out", help="a new or empty folder")
@@ -149,8 +177,9 @@ def cmd_run(args) -> int:
 
 def cmd_compare(args) -> int:
     if len(args.policy) != 2:
-        raise SandboxError(f"give exactly two policies (--policy A --policy B), got {len(args.policy)}",
-                           place="--policy")
+        raise SandboxError(
+            f"give exactly two policies (--policy A --policy B), got {len(args.policy)}", place="--policy"
+        )
     sets = _sets(args)
     setup_a = load_setup(args.scenario, args.policy[0], sets, **_backends(args))
     setup_b = load_setup(args.scenario, args.policy[1], sets, **_backends(args))
@@ -158,10 +187,12 @@ def cmd_compare(args) -> int:
     a, b = run_summary(result_a), run_summary(result_b)
     diff = clean(diff)
     if args.out:
+
         def write(tmp: Path) -> None:
             write_run(tmp / "A", result_a)
             write_run(tmp / "B", result_b)
             (tmp / "comparison.json").write_text(json.dumps({"A": a, "B": b, "diff": diff}, indent=2))
+
         atomic_output(args.out, write)
     if args.json:
         print(json.dumps({"A": a, "B": b, "diff": diff}))
@@ -179,8 +210,11 @@ def cmd_explain(args) -> int:
     paths = [out / "firings.parquet", out / "conditions.parquet"]
     missing = [p for p in paths if not p.is_file()]
     if missing:
-        raise SandboxError("no audit trail here; write one with 'sandbox run SCENARIO --out DIR' "
-                           "(for compare, point at DIR/A or DIR/B)", file=str(out))
+        raise SandboxError(
+            "no audit trail here; write one with 'sandbox run SCENARIO --out DIR' "
+            "(for compare, point at DIR/A or DIR/B)",
+            file=str(out),
+        )
     firings, conditions = (pd.read_parquet(p) for p in paths)
     print("\n".join(explain(firings, conditions, member=args.member, group=args.group, replicate=args.replicate)))
     return 0
@@ -189,10 +223,24 @@ def cmd_explain(args) -> int:
 def cmd_sweep(args) -> int:
     from sim.runs.sweep import sweep
 
-    result = sweep(args.scenario, args.policy, grid=args.grid, sample=args.sample, n=args.n, ranges=args.ranges,
-                   replicates=args.replicates, out=args.out, backend=args.backend, workers=args.workers,
-                   scheduler=args.scheduler, resume=args.resume, sets=args.sets, rules_backend=args.rules_backend,
-                   community_backend=args.community_backend, progress=not args.no_progress)
+    result = sweep(
+        args.scenario,
+        args.policy,
+        grid=args.grid,
+        sample=args.sample,
+        n=args.n,
+        ranges=args.ranges,
+        replicates=args.replicates,
+        out=args.out,
+        backend=args.backend,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        resume=args.resume,
+        sets=args.sets,
+        rules_backend=args.rules_backend,
+        community_backend=args.community_backend,
+        progress=not args.no_progress,
+    )
     runs = result.runs
     ok = int((runs["status"] == "ok").sum()) if len(runs) else 0
     print(f"{len(runs)} runs in {args.out}: {ok} ok, {result.failed} failed")
@@ -230,8 +278,9 @@ def cmd_dashboard(args) -> int:
     from sim.app import views  # noqa: F401
     from sim.runs.experiment import run_replicate
 
-    warm = load_setup(library_dir("scenarios") / "existing-group.yaml",
-                      sets=["days=3", "population.initial_members=50"])
+    warm = load_setup(
+        library_dir("scenarios") / "existing-group.yaml", sets=["days=3", "population.initial_members=50"]
+    )
     run_replicate(warm, 0)  # first-use costs (durable-rules host, NumPy paths) paid before any visit
     extra = [a for a in args.streamlit_args if a != "--"]
     sys.argv = ["streamlit", "run", str(script), *extra]
@@ -247,8 +296,10 @@ def cmd_mechanisms(args) -> int:
 
 def cmd_examples(args) -> int:
     copied = copy_examples(args.out)
-    print(f"{len(copied)} files copied to {args.out}: scenarios/, policies/ (edit them, then "
-          f"'sandbox run {Path(args.out) / 'scenarios' / 'existing-group.yaml'}')")
+    print(
+        f"{len(copied)} files copied to {args.out}: scenarios/, policies/ (edit them, then "
+        f"'sandbox run {Path(args.out) / 'scenarios' / 'existing-group.yaml'}')"
+    )
     return 0
 
 
@@ -262,10 +313,17 @@ def cmd_validate(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        commands = {"run": cmd_run, "compare": cmd_compare, "validate": cmd_validate, "explain": cmd_explain,
-                    "sweep": cmd_sweep, "report": cmd_report, "mechanisms": cmd_mechanisms,
-                    "examples": cmd_examples,
-                    "dashboard": cmd_dashboard}
+        commands = {
+            "run": cmd_run,
+            "compare": cmd_compare,
+            "validate": cmd_validate,
+            "explain": cmd_explain,
+            "sweep": cmd_sweep,
+            "report": cmd_report,
+            "mechanisms": cmd_mechanisms,
+            "examples": cmd_examples,
+            "dashboard": cmd_dashboard,
+        }
         return commands[args.command](args)
     except SandboxError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -284,11 +342,13 @@ def bug_report(exc: BaseException, argv: list[str]) -> str:
     import traceback
 
     trace = "".join(traceback.format_exception(exc)).rstrip()
-    return (f"internal error: {type(exc).__name__}: {exc}\n"
-            "This is a bug in the sandbox, not a mistake in your files. Please report it with this text:\n"
-            f"  command: sandbox {' '.join(argv)}\n"
-            f"  version: {__version__}, Python {platform.python_version()} on {platform.platform()}\n"
-            f"{trace}")
+    return (
+        f"internal error: {type(exc).__name__}: {exc}\n"
+        "This is a bug in the sandbox, not a mistake in your files. Please report it with this text:\n"
+        f"  command: sandbox {' '.join(argv)}\n"
+        f"  version: {__version__}, Python {platform.python_version()} on {platform.platform()}\n"
+        f"{trace}"
+    )
 
 
 if __name__ == "__main__":

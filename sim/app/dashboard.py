@@ -41,6 +41,7 @@ CARDS = ("members_end", "active_ratio_mean", "mean_trust_end", "cost_total")
 
 # --- loading and running (cached) -----------------------------------------------------------
 
+
 def policy_text(name: str) -> str:
     if name == EDITED:
         return st.session_state.get("edited_policy", (POLICY_DIR / "baseline.yaml").read_text())
@@ -71,29 +72,34 @@ FIRST_PASS = 1  # replicates run first, so the first charts appear while the res
 def run_replicates(scenario: str, policies: tuple[tuple[str, str], ...], first: int, last: int, days: int) -> list:
     """Replicates first..last-1 of every policy, on the same seeds; plain, cacheable tables."""
     setups = [load(scenario, text, [f"days={days}"]) for _, text in policies]
-    return [{"kpis": r.kpis, "daily": r.daily, "members": r.members[["replicate", "join_day", "exit_day"]]}
-            for r in run_many(setups, range(first, last))]
+    return [
+        {"kpis": r.kpis, "daily": r.daily, "members": r.members[["replicate", "join_day", "exit_day"]]}
+        for r in run_many(setups, range(first, last))
+    ]
 
 
 def comparison(labels: list[str], chunks: list[list[dict]]) -> dict:
     """Join chunks of replicates into the tables, summaries and paired differences the view shows."""
     merged = []
-    for i, label in enumerate(labels):
+    for i in range(len(labels)):
         parts = [chunk[i] for chunk in chunks]
-        merged.append({name: pd.concat([p[name] for p in parts], ignore_index=True)
-                       for name in ("kpis", "daily", "members")})
+        merged.append(
+            {name: pd.concat([p[name] for p in parts], ignore_index=True) for name in ("kpis", "daily", "members")}
+        )
     summaries = {}
     for label, m in zip(labels, merged):
         kpis = {k: interval(m["kpis"][k].to_numpy()) for k in m["kpis"].columns if k != "replicate"}
         summaries[label] = clean({"policy": label, "replicates": len(m["kpis"]), "kpis": kpis})
     a = merged[0]["kpis"]
     return {
-        "labels": labels, "summaries": summaries,
+        "labels": labels,
+        "summaries": summaries,
         "diffs": {label: clean(paired_difference(a, m["kpis"])) for label, m in zip(labels[1:], merged[1:])},
         "kpis": {label: m["kpis"] for label, m in zip(labels, merged)},
         "daily": pd.concat([m["daily"].assign(policy=label) for label, m in zip(labels, merged)], ignore_index=True),
-        "members": pd.concat([m["members"].assign(policy=label) for label, m in zip(labels, merged)],
-                             ignore_index=True),
+        "members": pd.concat(
+            [m["members"].assign(policy=label) for label, m in zip(labels, merged)], ignore_index=True
+        ),
     }
 
 
@@ -101,20 +107,29 @@ def comparison(labels: list[str], chunks: list[list[dict]]) -> dict:
 def run_replay(scenario: str, text: str, seed: int) -> dict:
     setup = load(scenario, text, [f"seed={seed}"])
     out = run_replicate(setup, 0, group_daily=True)
-    return {"daily": out["daily"], "groups": out["groups"], "actions": out["actions"],
-            "events": views.events(out["daily"], out["actions"]), "days": setup.scenario.days}
+    return {
+        "daily": out["daily"],
+        "groups": out["groups"],
+        "actions": out["actions"],
+        "events": views.events(out["daily"], out["actions"]),
+        "days": setup.scenario.days,
+    }
 
 
 # --- small helpers ----------------------------------------------------------------------------
 
-def download_chart(chart: alt.Chart, name: str, where: str = "compare") -> None:
+
+def download_chart(chart: alt.TopLevelMixin, name: str, where: str = "compare") -> None:
     import vl_convert as vlc
 
     spec = chart.to_json()
     left, right = st.columns(2)
-    left.download_button(f"{name}.png", vlc.vegalite_to_png(spec), f"{name}.png", "image/png", key=f"{where}-png-{name}")
-    right.download_button(f"{name}.svg", vlc.vegalite_to_svg(spec), f"{name}.svg", "image/svg+xml",
-                          key=f"{where}-svg-{name}")
+    left.download_button(
+        f"{name}.png", vlc.vegalite_to_png(spec), f"{name}.png", "image/png", key=f"{where}-png-{name}"
+    )
+    right.download_button(
+        f"{name}.svg", vlc.vegalite_to_svg(spec), f"{name}.svg", "image/svg+xml", key=f"{where}-svg-{name}"
+    )
 
 
 def download_table(table: pd.DataFrame, name: str, where: str = "compare") -> None:
@@ -134,17 +149,21 @@ def band_chart(daily: pd.DataFrame, column: str, title: str) -> alt.LayerChart:
 
 # --- views ------------------------------------------------------------------------------------
 
+
 def _channels_chart(scenario: str) -> None:
     """The scenario's acquisition channels at a glance: prospects in each pool at the start (P1).
 
     Drawn before the runs start, so the page's chart renderer is loaded while they run."""
-    channels = pd.DataFrame([{"channel": c.name, "prospects": c.pool_size}
-                             for c in load_scenario(SCENARIO_DIR / scenario)[0].channels])
+    channels = pd.DataFrame(
+        [{"channel": c.name, "prospects": c.pool_size} for c in load_scenario(SCENARIO_DIR / scenario)[0].channels]
+    )
     if len(channels):
-        bars = alt.Chart(channels).mark_bar().encode(x=alt.X("prospects:Q", title=None),
-                                                     y=alt.Y("channel:N", title=None))
-        st.altair_chart(bars.properties(title="Channels: prospects at the start", height=25 * len(channels) + 20),
-                        width="stretch")
+        bars = (
+            alt.Chart(channels).mark_bar().encode(x=alt.X("prospects:Q", title=None), y=alt.Y("channel:N", title=None))
+        )
+        st.altair_chart(
+            bars.properties(title="Channels: prospects at the start", height=25 * len(channels) + 20), width="stretch"
+        )
 
 
 def compare_view() -> None:
@@ -152,8 +171,12 @@ def compare_view() -> None:
         st.header("Compare")
         scenario = st.selectbox("Scenario", SCENARIOS, index=SCENARIOS.index("large-community.yaml"), key="scenario")
         options = POLICIES + ([EDITED] if "edited_policy" in st.session_state else [])
-        chosen = st.multiselect("Policies (the first is A, the baseline)", options,
-                                default=["baseline.yaml", "weekly-ritual.yaml"], key="policies")
+        chosen = st.multiselect(
+            "Policies (the first is A, the baseline)",
+            options,
+            default=["baseline.yaml", "weekly-ritual.yaml"],
+            key="policies",
+        )
         replicates = st.slider("Replicates", 2, 30, 10, key="replicates")
         days = st.slider("Days", 30, 365, 180, step=10, key="days")
         _channels_chart(scenario)
@@ -176,13 +199,16 @@ def compare_view() -> None:
         st.session_state["last_comparison"] = data
     except SandboxError as exc:
         st.error(str(exc))
-        data = st.session_state.get("last_comparison")
-        if data is None:
+        last = st.session_state.get("last_comparison")
+        if last is None:
             return
+        data = last
         st.caption("Showing the last good results.")
     with view.container():
-        st.caption(f"{len(data['labels'])} policies x {replicates} replicates, {days} days: "
-                   f"{time.perf_counter() - started:.1f} s")
+        st.caption(
+            f"{len(data['labels'])} policies x {replicates} replicates, {days} days: "
+            f"{time.perf_counter() - started:.1f} s"
+        )
         _comparison_body(data, days, final=True)
 
 
@@ -199,10 +225,17 @@ def _comparison_body(data: dict, days: int, final: bool) -> None:
         for card, name in zip(st.columns(len(CARDS)), CARDS):
             d = diff[name]
             lo, hi = d["ci95"]
-            spread = (f"95% interval [{lo:.3g}, {hi:.3g}]; {'clear' if is_clear(d) else 'not distinguishable from noise'}"
-                      if lo is not None else "the interval needs two replicates or more")
-            card.metric(name, f"{summary_b['kpis'][name]['mean']:.3g}", delta=f"{d['mean']:+.3g}",
-                        help=f"{label} - {a}; {spread}")
+            spread = (
+                f"95% interval [{lo:.3g}, {hi:.3g}]; {'clear' if is_clear(d) else 'not distinguishable from noise'}"
+                if lo is not None
+                else "the interval needs two replicates or more"
+            )
+            card.metric(
+                name,
+                f"{summary_b['kpis'][name]['mean']:.3g}",
+                delta=f"{d['mean']:+.3g}",
+                help=f"{label} - {a}; {spread}",
+            )
 
     daily = data["daily"]
     charts = {column: band_chart(daily, column, title) for column, title in views.SERIES.items()}
@@ -213,26 +246,49 @@ def _comparison_body(data: dict, days: int, final: bool) -> None:
     if not final:
         return
     left, right = st.columns(2)
-    cohort_policy = left.selectbox("Cohort retention for", data["labels"], index=len(data["labels"]) - 1,
-                                   key="cohort_policy")
+    cohort_policy = left.selectbox(
+        "Cohort retention for", data["labels"], index=len(data["labels"]) - 1, key="cohort_policy"
+    )
     cohorts = views.cohort_retention(data["members"][data["members"]["policy"] == cohort_policy], days)
-    heat = alt.Chart(cohorts).mark_rect().encode(
-        x=alt.X("period:O", title="weeks since joining"), y=alt.Y("cohort:O", title="join week"),
-        color=alt.Color("mean(retention):Q", scale=alt.Scale(domain=[0, 1]), title="retained"),
-    ).properties(title=f"Retention by join cohort: {cohort_policy}", height=260)
+    heat = (
+        alt.Chart(cohorts)
+        .mark_rect()
+        .encode(
+            x=alt.X("period:O", title="weeks since joining"),
+            y=alt.Y("cohort:O", title="join week"),
+            color=alt.Color("mean(retention):Q", scale=alt.Scale(domain=[0, 1]), title="retained"),
+        )
+        .properties(title=f"Retention by join cohort: {cohort_policy}", height=260)
+    )
     left.altair_chart(heat, width="stretch")
-    causes = alt.Chart(views.churn_by_cause(data["kpis"])).mark_bar().encode(
-        x=alt.X("members:Q", title="members lost (mean)"), y=alt.Y("cause:N", title=None),
-        color="policy:N", yOffset="policy:N").properties(title="Churn by cause", height=260)
+    causes = (
+        alt.Chart(views.churn_by_cause(data["kpis"]))
+        .mark_bar()
+        .encode(
+            x=alt.X("members:Q", title="members lost (mean)"),
+            y=alt.Y("cause:N", title=None),
+            color="policy:N",
+            yOffset="policy:N",
+        )
+        .properties(title="Churn by cause", height=260)
+    )
     right.altair_chart(causes, width="stretch")
-    cost = alt.Chart(views.cost_outcome(data["kpis"])).mark_point(filled=True).encode(
-        x=alt.X("cost_total:Q", title="total cost"), y=alt.Y("members_end:Q", title="members at the end"),
-        color="policy:N", tooltip=["policy", "replicate", "cost_total", "members_end"],
-    ).properties(title="Cost against outcome (one point per replicate)", height=260)
+    cost = (
+        alt.Chart(views.cost_outcome(data["kpis"]))
+        .mark_point(filled=True)
+        .encode(
+            x=alt.X("cost_total:Q", title="total cost"),
+            y=alt.Y("members_end:Q", title="members at the end"),
+            color="policy:N",
+            tooltip=["policy", "replicate", "cost_total", "members_end"],
+        )
+        .properties(title="Cost against outcome (one point per replicate)", height=260)
+    )
     st.altair_chart(cost, width="stretch")
 
-    table = pd.DataFrame({label: {k: v["mean"] for k, v in data["summaries"][label]["kpis"].items()}
-                          for label in data["labels"]})
+    table = pd.DataFrame(
+        {label: {k: v["mean"] for k, v in data["summaries"][label]["kpis"].items()} for label in data["labels"]}
+    )
     for label in data["labels"][1:]:
         table[f"{label} - {a}"] = {k: v["mean"] for k, v in data["diffs"][label].items()}
         table[f"{label}: verdict"] = {k: "clear" if is_clear(v) else "noise" for k, v in data["diffs"][label].items()}
@@ -320,7 +376,9 @@ def editor_view() -> None:
 def replay_view() -> None:
     st.subheader("Lifecycle replay")
     left, middle, right = st.columns(3)
-    scenario = left.selectbox("Scenario", SCENARIOS, index=SCENARIOS.index("birth-to-death.yaml"), key="replay_scenario")
+    scenario = left.selectbox(
+        "Scenario", SCENARIOS, index=SCENARIOS.index("birth-to-death.yaml"), key="replay_scenario"
+    )
     scenario_policy = yaml.safe_load((SCENARIO_DIR / scenario).read_text()).get("policy", "")
     default = Path(scenario_policy).name if Path(scenario_policy).name in POLICIES else "baseline.yaml"
     policy = middle.selectbox("Policy", POLICIES, index=POLICIES.index(default), key="replay_policy")
@@ -355,23 +413,36 @@ def _replay_frame(data: dict, day: int) -> None:
     cards[2].metric("active today", int(today["active"]))
     cards[3].metric("member messages", int(today["member_messages"]))
     upto = daily[daily["day"] <= day]
-    lines = alt.Chart(upto.melt("day", ["members", "active", "member_messages"])).mark_line().encode(
-        x=alt.X("day:Q", scale=alt.Scale(domain=[0, int(daily["day"].max())])), y="value:Q", color="variable:N")
-    marks = alt.Chart(events[events["day"] <= day]).mark_rule(opacity=0.35).encode(x="day:Q", color=alt.value("gray"),
-                                                                                tooltip=["day", "event"])
-    st.altair_chart((lines + marks).properties(height=300, title="Members, activity and events"),
-                    width="stretch")
+    lines = (
+        alt.Chart(upto.melt("day", ["members", "active", "member_messages"]))
+        .mark_line()
+        .encode(x=alt.X("day:Q", scale=alt.Scale(domain=[0, int(daily["day"].max())])), y="value:Q", color="variable:N")
+    )
+    marks = (
+        alt.Chart(events[events["day"] <= day])
+        .mark_rule(opacity=0.35)
+        .encode(x="day:Q", color=alt.value("gray"), tooltip=["day", "event"])
+    )
+    st.altair_chart((lines + marks).properties(height=300, title="Members, activity and events"), width="stretch")
     stages = alt.Chart(upto).mark_rect().encode(x="day:O", color="stage:N").properties(height=40, title="Stage")
     st.altair_chart(stages, width="stretch")
     on_day = groups[groups["day"] == day].drop(columns=["replicate"], errors="ignore")
     if len(on_day):
         largest = on_day.sort_values("size", ascending=False).iloc[0]
-        parts = pd.DataFrame({"part": [c[len("health_"):] for c in on_day.columns if c.startswith("health_")],
-                              "value": [largest[c] for c in on_day.columns if c.startswith("health_")]})
-        health = alt.Chart(parts).mark_bar().encode(x=alt.X("value:Q", scale=alt.Scale(domain=[0, 1])),
-                                                    y=alt.Y("part:N", sort=None, title=None))
-        st.altair_chart(health.properties(height=160, title=f"Health of group {int(largest['group'])} (G4)"),
-                        width="stretch")
+        parts = pd.DataFrame(
+            {
+                "part": [c[len("health_") :] for c in on_day.columns if c.startswith("health_")],
+                "value": [largest[c] for c in on_day.columns if c.startswith("health_")],
+            }
+        )
+        health = (
+            alt.Chart(parts)
+            .mark_bar()
+            .encode(x=alt.X("value:Q", scale=alt.Scale(domain=[0, 1])), y=alt.Y("part:N", sort=None, title=None))
+        )
+        st.altair_chart(
+            health.properties(height=160, title=f"Health of group {int(largest['group'])} (G4)"), width="stretch"
+        )
     st.dataframe(on_day, width="stretch")
 
 
@@ -390,8 +461,7 @@ def results_view() -> None:
         download_table(runs, "runs", "results")
     elif (path / "daily.parquet").is_file():
         summary = json.loads((path / "summary.json").read_text())
-        st.write(f"Run: scenario {summary['scenario']}, policy {summary['policy']}, "
-                 f"{summary['replicates']} replicates")
+        st.write(f"Run: scenario {summary['scenario']}, policy {summary['policy']}, {summary['replicates']} replicates")
         st.dataframe(pd.DataFrame(summary["kpis"]).T)
         daily = pd.read_parquet(path / "daily.parquet").assign(policy=summary["policy"])
         st.altair_chart(band_chart(daily, "members", "members"), width="stretch")
@@ -416,7 +486,6 @@ def main() -> None:
         replay_view()
     with results:
         results_view()
-
 
 
 if __name__ == "__main__":  # Streamlit runs the page as __main__

@@ -41,8 +41,10 @@ class UpwardImport:
     imported_layer: str
 
     def __str__(self) -> str:
-        return (f"{self.module}:{self.line}: {self.module_layer} imports {self.imported} "
-                f"({self.imported_layer}, a layer above)")
+        return (
+            f"{self.module}:{self.line}: {self.module_layer} imports {self.imported} "
+            f"({self.imported_layer}, a layer above)"
+        )
 
 
 def layer_of(module: str) -> int:

@@ -34,8 +34,11 @@ def implementations() -> dict[str, list[str]]:
         for name, obj in vars(module).items():
             if not (inspect.isfunction(obj) or inspect.isclass(obj)) or obj.__module__ != module.__name__:
                 continue
-            members = [(name, obj)] + ([(f"{name}.{n}", f) for n, f in vars(obj).items() if inspect.isfunction(f)]
-                                       if inspect.isclass(obj) else [])
+            members = [(name, obj)] + (
+                [(f"{name}.{n}", f) for n, f in vars(obj).items() if inspect.isfunction(f)]
+                if inspect.isclass(obj)
+                else []
+            )
             for label, item in members:
                 for code in _codes(inspect.getdoc(item)):
                     found[code].append(f"{module.__name__.removeprefix('sim.')}.{label}")
@@ -63,8 +66,16 @@ def scenarios(folder: Path) -> dict[str, list[str]]:
 
 def table(scenario_folder: Path) -> list[dict]:
     impl, params, scen = implementations(), parameters(), scenarios(scenario_folder)
-    return [{"mechanism": code, "what": what, "implemented by": impl[code], "parameters": params[code],
-             "scenarios": scen[code]} for code, what in MECHANISMS.items()]
+    return [
+        {
+            "mechanism": code,
+            "what": what,
+            "implemented by": impl[code],
+            "parameters": params[code],
+            "scenarios": scen[code],
+        }
+        for code, what in MECHANISMS.items()
+    ]
 
 
 def render(rows: list[dict]) -> str:

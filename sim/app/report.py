@@ -54,19 +54,26 @@ def _ci(ci) -> str:
 
 
 def run_table(summary: dict) -> str:
-    lines = [f"scenario {summary['scenario']}  policy {summary['policy']}  replicates {summary['replicates']}",
-             f"{'KPI':<28}{'mean':>14}  {'95% interval':<28}"]
+    lines = [
+        f"scenario {summary['scenario']}  policy {summary['policy']}  replicates {summary['replicates']}",
+        f"{'KPI':<28}{'mean':>14}  {'95% interval':<28}",
+    ]
     for name, value in summary["kpis"].items():
         lines.append(f"{name:<28}{_num(value['mean']):>14}  {_ci(value['ci95']):<28}")
     return "\n".join(lines)
 
 
 def compare_table(a: dict, b: dict, diff: dict, days: int) -> str:
-    lines = [f"scenario {a['scenario']}  A = {a['policy']}  B = {b['policy']}  replicates {a['replicates']}",
-             verdict(a, b, diff, days), "",
-             f"{'KPI':<28}{'A':>12}{'B':>12}{'B - A':>12}  {'95% interval':<26}{'verdict'}"]
+    lines = [
+        f"scenario {a['scenario']}  A = {a['policy']}  B = {b['policy']}  replicates {a['replicates']}",
+        verdict(a, b, diff, days),
+        "",
+        f"{'KPI':<28}{'A':>12}{'B':>12}{'B - A':>12}  {'95% interval':<26}{'verdict'}",
+    ]
     for name, d in diff.items():
         mark = "clear" if is_clear(d) else "noise"
-        lines.append(f"{name:<28}{_num(a['kpis'][name]['mean']):>12}{_num(b['kpis'][name]['mean']):>12}"
-                     f"{_num(d['mean']):>12}  {_ci(d['ci95']):<26}{mark}")
+        lines.append(
+            f"{name:<28}{_num(a['kpis'][name]['mean']):>12}{_num(b['kpis'][name]['mean']):>12}"
+            f"{_num(d['mean']):>12}  {_ci(d['ci95']):<26}{mark}"
+        )
     return "\n".join(lines)

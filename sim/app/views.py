@@ -43,8 +43,9 @@ def cohort_retention(members: pd.DataFrame, days: int, cohort_days: int = 7) -> 
         horizon = join_day + k * cohort_days
         observable = horizon < days
         alive = exit_day > horizon
-        frame = pd.DataFrame({"policy": joined["policy"].to_numpy(), "cohort": cohort, "observable": observable,
-                              "alive": alive})
+        frame = pd.DataFrame(
+            {"policy": joined["policy"].to_numpy(), "cohort": cohort, "observable": observable, "alive": alive}
+        )
         frame = frame[frame["observable"]]
         if frame.empty:
             break
@@ -66,8 +67,9 @@ def churn_by_cause(kpis: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def cost_outcome(kpis: dict[str, pd.DataFrame], outcome: str = "members_end") -> pd.DataFrame:
     """One point per replicate: total cost against an outcome, per policy."""
-    return pd.concat([t[["replicate", "cost_total", outcome]].assign(policy=p) for p, t in kpis.items()],
-                     ignore_index=True)
+    return pd.concat(
+        [t[["replicate", "cost_total", outcome]].assign(policy=p) for p, t in kpis.items()], ignore_index=True
+    )
 
 
 def events(daily: pd.DataFrame, actions: pd.DataFrame) -> pd.DataFrame:

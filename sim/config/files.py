@@ -32,8 +32,11 @@ def read_yaml(path: str | Path) -> tuple[Any, yaml.Node | None]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SandboxError(f"malformed YAML: {problem}; check indentation, colons and quotes",
-                           file=str(path), line=mark.line + 1 if mark else None) from None
+        raise SandboxError(
+            f"malformed YAML: {problem}; check indentation, colons and quotes",
+            file=str(path),
+            line=mark.line + 1 if mark else None,
+        ) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -64,8 +67,9 @@ def line_of(root: yaml.Node | None, loc: tuple) -> int | None:
     return line
 
 
-def validate(model: type[BaseModel], data: dict, *, file: str, root: yaml.Node | None,
-             origin: dict[tuple, str] | None = None) -> BaseModel:
+def validate(
+    model: type[BaseModel], data: dict, *, file: str, root: yaml.Node | None, origin: dict[tuple, str] | None = None
+) -> BaseModel:
     """Validate plain data against a model; raise the first problem as a one-line error.
 
     ``origin`` maps locations set from the command line (``--set``) to the option's text,
@@ -85,7 +89,7 @@ def validate(model: type[BaseModel], data: dict, *, file: str, root: yaml.Node |
         raise SandboxError(message, file=file, line=line_of(root, loc), place=place_of(loc)) from None
 
 
-def _describe(model: type[BaseModel], err: dict, loc: tuple) -> str:
+def _describe(model: type[BaseModel], err: Any, loc: tuple) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         known = fields_at(model, loc[:-1])
@@ -96,7 +100,7 @@ def _describe(model: type[BaseModel], err: dict, loc: tuple) -> str:
         return "missing required field"
     msg = err["msg"]
     if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
+        msg = msg[len("Value error, ") :]
     got = err.get("input")
     if kind not in ("value_error",) and not isinstance(got, (dict, list)):
         msg += f", got {got!r}"
@@ -126,8 +130,7 @@ def _unwrap(annotation: Any) -> Any:
     """Strip Optional/Union[..., None] so the model inside can be inspected."""
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
-        models = [a for a in typing.get_args(annotation)
-                  if isinstance(a, type) and issubclass(a, BaseModel)]
+        models = [a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
         if models:
             return models[0]
         lists = [a for a in typing.get_args(annotation) if typing.get_origin(a) in (list, dict)]
@@ -158,8 +161,9 @@ def apply_set(data: dict, path: str, value: Any, *, option: str) -> tuple:
                 node = node[index]
             continue
         if not isinstance(node, dict):
-            raise SandboxError(f"'{'.'.join(keys[:i])}' holds a value, not fields; no such path",
-                               place=f"--set {option}")
+            raise SandboxError(
+                f"'{'.'.join(keys[:i])}' holds a value, not fields; no such path", place=f"--set {option}"
+            )
         loc.append(key)
         if last:
             node[key] = value
@@ -177,20 +181,20 @@ def _list_index(items: list, key: str, option: str) -> int:
         if isinstance(item, dict) and item.get("name") == key:
             return index
     names = [str(item.get("name")) for item in items if isinstance(item, dict) and "name" in item]
-    raise SandboxError(f"no item '{key}' in this list; use an index 0-{len(items) - 1}"
-                       + (f" or a name: {', '.join(names)}" if names else ""), place=f"--set {option}")
+    raise SandboxError(
+        f"no item '{key}' in this list; use an index 0-{len(items) - 1}"
+        + (f" or a name: {', '.join(names)}" if names else ""),
+        place=f"--set {option}",
+    )
 
 
 def parse_set(option: str) -> tuple[str, Any]:
     """Split ``KEY=VALUE``; the value is read as YAML (so 0.1 is a number, true a boolean)."""
     if "=" not in option:
-        raise SandboxError("expected KEY=VALUE, e.g. days=90 or policy.groups.cap=150",
-                           place=f"--set {option}")
+        raise SandboxError("expected KEY=VALUE, e.g. days=90 or policy.groups.cap=150", place=f"--set {option}")
     key, raw = option.split("=", 1)
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     return key.strip(), value
-
-

@@ -60,8 +60,9 @@ def copy_examples(out: str | Path) -> list[Path]:
     plan.append((chart, out / "policies" / "stages" / "default.yaml"))
     clashes = [dst for _, dst in plan if dst.exists()]
     if clashes:
-        raise SandboxError(f"{len(clashes)} files already exist there (first: {clashes[0]}); "
-                           "choose an empty folder", file=str(out))
+        raise SandboxError(
+            f"{len(clashes)} files already exist there (first: {clashes[0]}); choose an empty folder", file=str(out)
+        )
     if out.exists() and not out.is_dir():
         raise SandboxError("exists and is not a folder; choose a folder", file=str(out))
     for src, dst in plan:

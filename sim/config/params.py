@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sim.domain import ARCHETYPES
 from sim.errors import SandboxError
@@ -28,6 +29,7 @@ class Param:
 
 
 # Per-archetype multipliers: activity log-odds offset, posts, questions, churn, referrals.
+# fmt: off
 _ARCHETYPE_TABLE = {
     #            activity  posts  questions churn referral
     "lurker":    (-1.0,    0.05,   0.3,     1.0,  0.5),
@@ -36,6 +38,7 @@ _ARCHETYPE_TABLE = {
     "expert":    (0.5,     1.5,    0.3,     0.7,  1.0),
     "connector": (0.6,     1.5,    0.8,     0.7,  4.0),
 }
+# fmt: on
 
 _SPECS: list[Param] = [
     # --- activity: habit plus stimulus (M3, M5) ---
@@ -49,48 +52,151 @@ _SPECS: list[Param] = [
     Param("act_content", 0.4, 0, 5, "log-odds per log(1+posts)", "stimulus of fresh operator posts today (P4)"),
     Param("act_ritual", 0.8, 0, 5, "log-odds", "extra stimulus on the ritual weekday (P4)"),
     Param("act_talk", 1.5, 0, 5, "log-odds", "extra stimulus on a guest talk day (P5)"),
-    Param("silent_after_days", 14, 1, 365, "days", "days without activity after which a member counts as silent (muted)"),
+    Param(
+        "silent_after_days", 14, 1, 365, "days", "days without activity after which a member counts as silent (muted)"
+    ),
     # --- posting and questions ---
     Param("post_rate", 0.2, 0, 20, "posts per active day", "mean posts of an active regular member with interest 0.5"),
-    Param("voice_sigma", 2.5, 0, 5, "log-sd", "spread of members' own propensity to post (lognormal, mean 1); "
-          "tuned so that most members never post and the top 1% write most posts (Nielsen 2006; van Mierlo 2014)"),
+    Param(
+        "voice_sigma",
+        2.5,
+        0,
+        5,
+        "log-sd",
+        "spread of members' own propensity to post (lognormal, mean 1); "
+        "tuned so that most members never post and the top 1% write most posts (Nielsen 2006; van Mierlo 2014)",
+    ),
     Param("question_rate", 0.1, 0, 1, "questions per active day", "chance an active regular member asks a question"),
-    Param("peer_reply_prob", 0.01, 0, 1, "probability", "chance each post by another member that day replies to a "
-          "newcomer's first post; with welcome_habit_gain, tuned to the first-reply effect (Joyce & Kraut 2006: "
-          "44% vs 56% posted again)"),
-    Param("welcome_habit_gain", 0.9, 0, 1, "share of headroom", "habit a newcomer gains when their first post is "
-          "answered (M7; tuned with peer_reply_prob to Joyce & Kraut 2006)"),
-    Param("welcome_stimulus", 5.0, 0, 10, "log-odds", "next-day pull back to the group of a newcomer whose first "
-          "post was answered (M7; tuned with the two above to Joyce & Kraut 2006)"),
-    Param("newcomer_ignored_trust_loss", 0.3, 0, 1, "share of trust", "trust a newcomer loses when their first post "
-          "is ignored (M7; tuned with the welcome to Joyce & Kraut 2006)"),
-    Param("expert_answer_prob", 0.08, 0, 1, "probability", "chance one active expert in the group answers a given question (P9)"),
+    Param(
+        "peer_reply_prob",
+        0.01,
+        0,
+        1,
+        "probability",
+        "chance each post by another member that day replies to a "
+        "newcomer's first post; with welcome_habit_gain, tuned to the first-reply effect (Joyce & Kraut 2006: "
+        "44% vs 56% posted again)",
+    ),
+    Param(
+        "welcome_habit_gain",
+        0.9,
+        0,
+        1,
+        "share of headroom",
+        "habit a newcomer gains when their first post is "
+        "answered (M7; tuned with peer_reply_prob to Joyce & Kraut 2006)",
+    ),
+    Param(
+        "welcome_stimulus",
+        5.0,
+        0,
+        10,
+        "log-odds",
+        "next-day pull back to the group of a newcomer whose first "
+        "post was answered (M7; tuned with the two above to Joyce & Kraut 2006)",
+    ),
+    Param(
+        "newcomer_ignored_trust_loss",
+        0.3,
+        0,
+        1,
+        "share of trust",
+        "trust a newcomer loses when their first post is ignored (M7; tuned with the welcome to Joyce & Kraut 2006)",
+    ),
+    Param(
+        "expert_answer_prob",
+        0.08,
+        0,
+        1,
+        "probability",
+        "chance one active expert in the group answers a given question (P9)",
+    ),
     # --- interest (M1) ---
-    Param("interest_gain", 0.04, 0, 1, "per unit of value", "rise of interest per unit of value received, scaled by headroom"),
+    Param(
+        "interest_gain",
+        0.04,
+        0,
+        1,
+        "per unit of value",
+        "rise of interest per unit of value received, scaled by headroom",
+    ),
     Param("interest_decay", 0.004, 0, 1, "per day", "daily decay of interest without fresh value (boredom)"),
-    Param("value_per_operator_post", 0.6, 0, 10, "value per post at quality 1", "value one operator post gives its readers"),
-    Param("value_member_posts", 0.25, 0, 10, "value per log(1+posts)", "value members' own posts give their readers (P5)"),
+    Param(
+        "value_per_operator_post",
+        0.6,
+        0,
+        10,
+        "value per post at quality 1",
+        "value one operator post gives its readers",
+    ),
+    Param(
+        "value_member_posts", 0.25, 0, 10, "value per log(1+posts)", "value members' own posts give their readers (P5)"
+    ),
     Param("value_cap", 2.0, 0, 20, "value units", "most value a reader can take in on one day"),
-    Param("guest_laziness", 0.6, 0, 1, "share",
-          "share of members' posting lost when all of a group's given content comes from guest talks (P5: members grow lazy)"),
-    Param("guest_memory_days", 30, 1, 365, "days", "days over which a group's reliance on guest talks is measured (P5)"),
+    Param(
+        "guest_laziness",
+        0.6,
+        0,
+        1,
+        "share",
+        "share of members' posting lost when all of a group's given content comes from guest talks (P5: members grow lazy)",
+    ),
+    Param(
+        "guest_memory_days", 30, 1, 365, "days", "days over which a group's reliance on guest talks is measured (P5)"
+    ),
     # --- trust (M2) ---
-    Param("trust_answer_gain", 0.15, 0, 1, "share of headroom", "trust gained when a member's question is answered (P9)"),
-    Param("answer_time_scale", 12.0, 0.1, 1000, "hours", "an operator's answer after this many hours builds 1/e of "
-          "the trust of an instant one (P9)"),
+    Param(
+        "trust_answer_gain", 0.15, 0, 1, "share of headroom", "trust gained when a member's question is answered (P9)"
+    ),
+    Param(
+        "answer_time_scale",
+        12.0,
+        0.1,
+        1000,
+        "hours",
+        "an operator's answer after this many hours builds 1/e of the trust of an instant one (P9)",
+    ),
     Param("trust_unanswered_loss", 0.08, 0, 1, "share of trust", "trust lost when a question goes unanswered"),
     Param("trust_reward_gain", 0.03, 0, 1, "share of headroom", "trust gained when a reward is paid as announced"),
     Param("trust_spam_loss", 0.001, 0, 1, "per ad seen", "trust lost per ad message a reader sees (M6)"),
     Param("interest_spam_loss", 0.0005, 0, 1, "per ad seen", "interest lost per ad message a reader sees (M6)"),
-    Param("tyranny_trust_loss", 0.3, 0, 20, "per share removed", "trust each remaining member loses per share of their group removed that day (P7)"),
-    Param("trust_drift", 0.002, 0, 1, "per day", "daily drift of trust back towards a newcomer's trust when nothing happens"),
+    Param(
+        "tyranny_trust_loss",
+        0.3,
+        0,
+        20,
+        "per share removed",
+        "trust each remaining member loses per share of their group removed that day (P7)",
+    ),
+    Param(
+        "trust_drift",
+        0.002,
+        0,
+        1,
+        "per day",
+        "daily drift of trust back towards a newcomer's trust when nothing happens",
+    ),
     # --- habit (M3, P4) ---
     Param("habit_gain", 0.05, 0, 1, "share of headroom", "habit built by an active day"),
     Param("habit_decay", 0.02, 0, 1, "per day", "daily decay of habit"),
     Param("ritual_habit_gain", 0.08, 0, 1, "share of headroom", "extra habit built by attending the ritual (P4)"),
     # --- fatigue (M3, P4) ---
-    Param("attention_budget", 100, 1, 10000, "messages per day", "messages a member can take in before the group tires them"),
-    Param("fatigue_gain", 0.2, 0, 10, "per unit of overload", "fatigue added per day per unit of messages beyond the budget"),
+    Param(
+        "attention_budget",
+        100,
+        1,
+        10000,
+        "messages per day",
+        "messages a member can take in before the group tires them",
+    ),
+    Param(
+        "fatigue_gain",
+        0.2,
+        0,
+        10,
+        "per unit of overload",
+        "fatigue added per day per unit of messages beyond the budget",
+    ),
     Param("fatigue_recovery", 0.15, 0, 1, "per day", "share of fatigue that fades each day"),
     # --- churn (G2) ---
     Param("churn_base", 0.0008, 0, 1, "per day", "background hazard of leaving for no single reason (evaporation)"),
@@ -99,13 +205,38 @@ _SPECS: list[Param] = [
     Param("churn_fatigue", 0.03, 0, 1, "per day", "hazard weight of fatigue, times fatigue^2"),
     Param("churn_harassment", 0.0002, 0, 1, "per day per ad", "hazard weight of recent ad exposure (M6)"),
     Param("churn_tyranny", 0.05, 0, 50, "per day per share", "hazard weight of recently seeing others pruned (P7)"),
-    Param("churn_lost_focus", 0.0004, 0, 1, "per day per post", "hazard weight of recent off-topic operator posts read (G2)"),
-    Param("churn_leaderless", 0.01, 0, 1, "per day", "hazard weight of a group without a leader for leaderless_days (G2)"),
-    Param("leaderless_days", 30, 1, 365, "days", "days without an operator post or an active expert for full leaderless weight"),
-    Param("silent_churn_factor", 0.35, 0, 1, "multiplier", "silent members mostly stay: their hazard is multiplied by this"),
+    Param(
+        "churn_lost_focus",
+        0.0004,
+        0,
+        1,
+        "per day per post",
+        "hazard weight of recent off-topic operator posts read (G2)",
+    ),
+    Param(
+        "churn_leaderless", 0.01, 0, 1, "per day", "hazard weight of a group without a leader for leaderless_days (G2)"
+    ),
+    Param(
+        "leaderless_days",
+        30,
+        1,
+        365,
+        "days",
+        "days without an operator post or an active expert for full leaderless weight",
+    ),
+    Param(
+        "silent_churn_factor",
+        0.35,
+        0,
+        1,
+        "multiplier",
+        "silent members mostly stay: their hazard is multiplied by this",
+    ),
     Param("newcomer_days", 14, 0, 365, "days", "days after joining during which first impressions weigh more (M7)"),
     Param("newcomer_churn_weight", 1.5, 0, 20, "multiplier", "extra hazard weight of a newcomer's days (M7)"),
-    Param("title_churn_factor", 0.6, 0, 1, "multiplier", "hazard multiplier for a member holding a title (belonging, M4)"),
+    Param(
+        "title_churn_factor", 0.6, 0, 1, "multiplier", "hazard multiplier for a member holding a title (belonging, M4)"
+    ),
     Param("exposure_decay", 0.15, 0, 1, "per day", "share of remembered ad and pruning exposure that fades each day"),
     # --- spam (M6) ---
     Param("spam_turn_prob", 0.0005, 0, 1, "per day", "chance a disaffected member who stays starts posting ads"),
@@ -113,11 +244,27 @@ _SPECS: list[Param] = [
     Param("spam_posts_per_day", 3, 0, 100, "ads per day", "ads a spammer posts each day"),
     Param("warn_deter_prob", 0.6, 0, 1, "probability", "chance a warning stops a spammer"),
     # --- referral (P10) ---
-    Param("referral_base", 0.004, 0, 1, "per active day", "chance an active, fully trusting member brings one prospect"),
-    Param("referral_reward_effect", 0.15, 0, 10, "per currency unit", "relative rise of referrals per unit of referral reward"),
+    Param(
+        "referral_base", 0.004, 0, 1, "per active day", "chance an active, fully trusting member brings one prospect"
+    ),
+    Param(
+        "referral_reward_effect",
+        0.15,
+        0,
+        10,
+        "per currency unit",
+        "relative rise of referrals per unit of referral reward",
+    ),
     Param("referral_interest", 0.6, 0, 1, "interest", "mean interest of prospects brought by members"),
     # --- acquisition and admission (P1, P2) ---
-    Param("prospect_concentration", 8, 0.5, 1000, "Beta concentration", "how tightly recruits' interest clusters around the channel's mean"),
+    Param(
+        "prospect_concentration",
+        8,
+        0.5,
+        1000,
+        "Beta concentration",
+        "how tightly recruits' interest clusters around the channel's mean",
+    ),
     Param("newcomer_trust", 0.35, 0, 1, "trust", "trust of a member on the day they join"),
     Param("newcomer_habit", 0.1, 0, 1, "habit", "habit of a member on the day they join"),
     Param("seed_interest", 0.85, 0, 1, "interest", "interest of hand-picked seed members"),
@@ -137,13 +284,33 @@ _SPECS: list[Param] = [
     Param("pm_stimulus", 1.0, 0, 10, "log-odds", "next-day activity stimulus of a private message"),
     Param("coupon_stimulus", 1.2, 0, 10, "log-odds", "next-day activity stimulus of a coupon"),
     Param("coupon_trust_gain", 0.02, 0, 1, "share of headroom", "trust gained from a coupon"),
-    Param("red_envelope_stimulus", 0.8, 0, 10, "log-odds per log(1+amount)", "next-day activity stimulus of a red envelope"),
-    Param("reward_habituation", 0.15, 0, 10, "per reward received", "rewards wear off: effect divided by 1 + this x rewards already received (P6)"),
+    Param(
+        "red_envelope_stimulus",
+        0.8,
+        0,
+        10,
+        "log-odds per log(1+amount)",
+        "next-day activity stimulus of a red envelope",
+    ),
+    Param(
+        "reward_habituation",
+        0.15,
+        0,
+        10,
+        "per reward received",
+        "rewards wear off: effect divided by 1 + this x rewards already received (P6)",
+    ),
     Param("title_trust_gain", 0.05, 0, 1, "share of headroom", "trust gained when a title is granted (M4, P6)"),
     Param("warn_trust_loss", 0.05, 0, 1, "share of trust", "trust a warned member loses"),
     Param("split_core_members", 8, 0, 1000, "members", "core members moved to seed a new group when one splits (P3)"),
-    Param("copy_min_core", 5, 0, 1000, "members",
-          "core members a copied group needs before it has its own culture; below it, a weak copy (P3)"),
+    Param(
+        "copy_min_core",
+        5,
+        0,
+        1000,
+        "members",
+        "core members a copied group needs before it has its own culture; below it, a weak copy (P3)",
+    ),
     Param("act_weak_copy", 0.5, 0, 5, "log-odds", "activity lost in a weak copy: a group copied without a core (P3)"),
     # --- belonging, events and surveys (M4, P12) ---
     Param("belonging_decay", 0.005, 0, 1, "per day", "share of belonging that fades each day"),
@@ -155,20 +322,48 @@ _SPECS: list[Param] = [
     Param("event_interest_gain", 0.05, 0, 1, "share of headroom", "interest a participant gains at an event"),
     Param("event_belonging_gain", 0.3, 0, 1, "share of headroom", "belonging a participant gains at an event (M4)"),
     Param("survey_trust_gain", 0.02, 0, 1, "share of headroom", "trust gained by being asked for one's view"),
-    Param("survey_event_boost", 0.1, 0, 1, "per survey", "how much each survey improves later events (P12), up to x1.5"),
+    Param(
+        "survey_event_boost", 0.1, 0, 1, "per survey", "how much each survey improves later events (P12), up to x1.5"
+    ),
     Param("cost_event_participant", 10.0, 0, 1e6, "currency", "cost of one participant at an event"),
     Param("cost_survey", 0.2, 0, 1e6, "currency", "cost of surveying one member"),
     # --- sales (P14) ---
-    Param("sales_conversion", 0.3, 0, 1, "probability", "chance a fully trusting, fully interested member buys when pushed"),
+    Param(
+        "sales_conversion",
+        0.3,
+        0,
+        1,
+        "probability",
+        "chance a fully trusting, fully interested member buys when pushed",
+    ),
     Param("sales_trust_floor", 0.5, 0, 1, "trust", "trust under which a sales push burns trust (P14)"),
     Param("sales_trust_burn", 0.4, 0, 10, "per unit of gap", "trust lost per unit of trust below the floor, per push"),
-    Param("sales_interest_burn", 0.1, 0, 10, "per unit of gap", "interest lost per unit of trust below the floor, per push"),
+    Param(
+        "sales_interest_burn",
+        0.1,
+        0,
+        10,
+        "per unit of gap",
+        "interest lost per unit of trust below the floor, per push",
+    ),
     Param("cost_sales_push", 0.05, 0, 1e6, "currency", "staff cost of pushing to one member"),
     # --- health (G4) ---
-    Param("health_output_ref", 0.1, 0.0001, 100, "posts per member per day", "members' own output at which a "
-          "group's output part of health is full"),
-    Param("health_activity_ref", 0.3, 0.001, 1, "active ratio", "7-day active ratio at which the operation part "
-          "of health is full"),
+    Param(
+        "health_output_ref",
+        0.1,
+        0.0001,
+        100,
+        "posts per member per day",
+        "members' own output at which a group's output part of health is full",
+    ),
+    Param(
+        "health_activity_ref",
+        0.3,
+        0.001,
+        1,
+        "active ratio",
+        "7-day active ratio at which the operation part of health is full",
+    ),
     # --- costs (G5) ---
     Param("cost_private_message", 0.5, 0, 1e6, "currency", "staff cost of one private message"),
     Param("cost_coupon", 5.0, 0, 1e6, "currency", "cost of one coupon"),
@@ -208,6 +403,10 @@ class Params:
         self._values = values
         self.__dict__.update(values)
 
+    if TYPE_CHECKING:  # coefficients are bound by name at run time (one attribute per Param)
+
+        def __getattr__(self, name: str) -> float: ...
+
     def as_dict(self) -> dict[str, float]:
         return dict(self._values)
 
@@ -231,6 +430,7 @@ def check_param(name: str, value, *, source: str | None = None) -> float:
     if not (p.low <= value <= p.high):
         raise SandboxError(
             f"{value} is out of range; expected {p.low:g} to {p.high:g} ({p.unit})",
-            file=source, place=place,
+            file=source,
+            place=place,
         )
     return float(value)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -40,14 +41,20 @@ class Admission(_Strict):
 class Groups(_Strict):
     """Group size cap and what happens when a group is full (P3)."""
 
-    cap: int | None = Field(500, ge=2, le=1_000_000,
-                            description="members per group (500, a common chat platform's limit); null for no cap")
+    cap: int | None = Field(
+        500, ge=2, le=1_000_000, description="members per group (500, a common chat platform's limit); null for no cap"
+    )
     on_full: Literal["split", "close"] = "split"
     segment_by: Literal["archetype", "source"] | None = Field(
-        None, description="run separate groups per member segment (P13): by archetype or by source")
+        None, description="run separate groups per member segment (P13): by archetype or by source"
+    )
     copy_core_members: int | None = Field(
-        None, ge=0, le=1000, description="core members moved to seed each copy when a group splits (P3); "
-                                         "null for the scenario's params.split_core_members")
+        None,
+        ge=0,
+        le=1000,
+        description="core members moved to seed each copy when a group splits (P3); "
+        "null for the scenario's params.split_core_members",
+    )
 
 
 class Content(_Strict):
@@ -104,7 +111,7 @@ class Rewards(_Strict):
     referral_reward: float = Field(0.0, ge=0, le=1e5, description="paid per referred member who joins (P10)")
 
 
-ActionItem = Union[str, dict[str, Any]]
+ActionItem = str | dict[str, Any]
 
 
 class Rule(_Strict):
@@ -112,7 +119,7 @@ class Rule(_Strict):
 
     name: str = Field(min_length=1)
     when: str
-    do: Union[ActionItem, list[ActionItem]]
+    do: ActionItem | list[ActionItem]
     description: str = ""
 
 
@@ -132,7 +139,7 @@ class CommunityRule(Rule):
         return value
 
     @model_validator(mode="after")
-    def _sequence(self) -> "CommunityRule":
+    def _sequence(self) -> CommunityRule:
         if (self.after is None) != (self.within is None):
             raise ValueError("a sequence needs both 'after: RULE' and 'within: DAYS'")
         return self
@@ -164,8 +171,11 @@ class Policy(_Strict):
     rewards: Rewards = Rewards()
     rules: list[Rule] = []
     community_rules: list[CommunityRule] = []
-    stages: str | None = Field(None, description="a stage chart file, relative to this policy (default: "
-                                                 "the default chart: sim/config/default_stages.yaml)")
+    stages: str | None = Field(
+        None,
+        description="a stage chart file, relative to this policy (default: "
+        "the default chart: sim/config/default_stages.yaml)",
+    )
 
 
 @dataclass
@@ -179,10 +189,10 @@ class CompiledRule:
     actions: list[tuple[str, Any]]
     scope: str  # "member" or "group"
     priority: int = 0
-    cap: tuple[int, int] | None = None     # at most K firings per D days, per group
-    after: int | None = None               # index of the community rule this one follows
+    cap: tuple[int, int] | None = None  # at most K firings per D days, per group
+    after: int | None = None  # index of the community rule this one follows
     within: int | None = None
-    key: str = ""                          # prefix of this rule's memory names in facts and envs
+    key: str = ""  # prefix of this rule's memory names in facts and envs
 
 
 @dataclass
@@ -191,7 +201,7 @@ class CompiledPolicy:
 
     policy: Policy
     source: str
-    admission: Any = None            # mask over prospects, or None
+    admission: Any = None  # mask over prospects, or None
     titles: list[CompiledRule] = field(default_factory=list)
     rules: list[CompiledRule] = field(default_factory=list)
     community_rules: list[CompiledRule] = field(default_factory=list)
@@ -202,18 +212,18 @@ class CompiledPolicy:
     hash: str = ""
 
 
-def load_policy(path: str | Path, sets: list[tuple[str, Any, str]] = ()) -> tuple[Policy, dict, Any]:
+def load_policy(path: str | Path, sets: Sequence[tuple[str, Any, str]] = ()) -> tuple[Policy, dict, Any]:
     """Read and validate a policy file, with ``--set policy.*`` overrides applied."""
     path = str(path)
     data, root = read_yaml(path)
     data = copy.deepcopy(data)
     origin = {apply_set(data, key, value, option=option): option for key, value, option in sets}
     policy = validate(Policy, data, file=path, root=root, origin=origin)
+    assert isinstance(policy, Policy)
     return policy, data, root
 
 
-def compile_policy(policy: Policy, *, file: str, root=None, sources: tuple[str, ...] | None = None
-                   ) -> CompiledPolicy:
+def compile_policy(policy: Policy, *, file: str, root=None, sources: tuple[str, ...] | None = None) -> CompiledPolicy:
     """Check and compile every expression and action of a policy.
 
     ``sources`` are the scenario's acquisition sources; without them (``sandbox validate``
@@ -227,8 +237,14 @@ def compile_policy(policy: Policy, *, file: str, root=None, sources: tuple[str, 
         extra["source"] = sources
     member_vocab = MEMBER.with_values(**extra)
     prospect_vocab = PROSPECT.with_values(**({"source": sources} if sources is not None else {}))
-    out = CompiledPolicy(policy=policy, source=file, title_names=titles, member_vocab=member_vocab,
-                         group_vocab=GROUP, hash=content_hash(policy.model_dump()))
+    out = CompiledPolicy(
+        policy=policy,
+        source=file,
+        title_names=titles,
+        member_vocab=member_vocab,
+        group_vocab=GROUP,
+        hash=content_hash(policy.model_dump()),
+    )
     out.chart = _chart_at(policy, file, root)
     group = GROUP.with_values(stage=out.chart.states)
 
@@ -236,10 +252,11 @@ def compile_policy(policy: Policy, *, file: str, root=None, sources: tuple[str, 
         ir = _parse_at(policy.admission.when, prospect_vocab, file, root, ("admission", "when"))
         out.admission = _mask_at(ir, prospect_vocab, file, root, ("admission", "when"))
     for i, title in enumerate(policy.rewards.titles):
-        loc = ("rewards", "titles", i, "when")
+        loc: tuple = ("rewards", "titles", i, "when")
         ir = _parse_at(title.when, member_vocab, file, root, loc)
-        out.titles.append(CompiledRule(title.name, title.when, ir,
-                                       _mask_at(ir, member_vocab, file, root, loc), [], "member"))
+        out.titles.append(
+            CompiledRule(title.name, title.when, ir, _mask_at(ir, member_vocab, file, root, loc), [], "member")
+        )
     seen: set[str] = set()
     for i, rule in enumerate(policy.rules):
         _unique(rule.name, seen, "rules", i, file, root)
@@ -249,7 +266,7 @@ def compile_policy(policy: Policy, *, file: str, root=None, sources: tuple[str, 
         out.rules.append(CompiledRule(rule.name, rule.when, ir, mask, actions, "member"))
 
     names = [rule.name for rule in policy.community_rules]
-    memory_fields: dict[str, Field] = {}
+    memory_fields: dict[str, VocabField] = {}
     parsed = []
     for i, rule in enumerate(policy.community_rules):
         loc = ("community_rules", i)
@@ -259,9 +276,13 @@ def compile_policy(policy: Policy, *, file: str, root=None, sources: tuple[str, 
         vocab = group
         if rule.after is not None:
             if rule.after not in names or rule.after == rule.name:
-                raise SandboxError(f"a sequence refers to an unknown rule '{rule.after}'; "
-                                   f"known community rules: {', '.join(n for n in names if n != rule.name)}",
-                                   file=file, line=line_of(root, loc + ("after",)), place=place_of(loc + ("after",)))
+                raise SandboxError(
+                    f"a sequence refers to an unknown rule '{rule.after}'; "
+                    f"known community rules: {', '.join(n for n in names if n != rule.name)}",
+                    file=file,
+                    line=line_of(root, loc + ("after",)),
+                    place=place_of(loc + ("after",)),
+                )
             after = names.index(rule.after)
             vocab = SEQUENCE.with_values(stage=out.chart.states)
         ir = _parse_at(rule.when, vocab, file, root, loc + ("when",))
@@ -279,12 +300,25 @@ def compile_policy(policy: Policy, *, file: str, root=None, sources: tuple[str, 
             if "__" in node_field:
                 memory_fields[node_field] = VocabField(node_field, "num", "playbook memory")
         actions = _actions_at(rule.do, "group", titles, file, root, loc + ("do",))
-        parsed.append(CompiledRule(rule.name, rule.when, ir, None, actions, "group", priority=rule.priority,
-                                   cap=cap, after=after, within=rule.within, key=key))
+        parsed.append(
+            CompiledRule(
+                rule.name,
+                rule.when,
+                ir,
+                None,
+                actions,
+                "group",
+                priority=rule.priority,
+                cap=cap,
+                after=after,
+                within=rule.within,
+                key=key,
+            )
+        )
     out.group_vocab = group.extended(memory_fields)
-    for i, rule in enumerate(parsed):
-        rule.mask = _mask_at(rule.ir, out.group_vocab, file, root, ("community_rules", i, "when"))
-        out.community_rules.append(rule)
+    for i, compiled in enumerate(parsed):
+        compiled.mask = _mask_at(compiled.ir, out.group_vocab, file, root, ("community_rules", i, "when"))
+        out.community_rules.append(compiled)
     return out
 
 
@@ -295,15 +329,23 @@ def _chart_at(policy: Policy, file: str, root):
         return load_chart()
     path = Path(file).parent / policy.stages
     if not path.is_file():
-        raise SandboxError(f"stage chart '{policy.stages}' not found (paths are relative to the policy file)",
-                           file=file, line=line_of(root, ("stages",)), place="stages")
+        raise SandboxError(
+            f"stage chart '{policy.stages}' not found (paths are relative to the policy file)",
+            file=file,
+            line=line_of(root, ("stages",)),
+            place="stages",
+        )
     return load_chart(path)
 
 
 def _unique(name: str, seen: set, section: str, i: int, file: str, root) -> None:
     if name in seen:
-        raise SandboxError(f"rule name '{name}' is used twice; give each rule its own name",
-                           file=file, line=line_of(root, (section, i, "name")), place=f"{section}[{i}].name")
+        raise SandboxError(
+            f"rule name '{name}' is used twice; give each rule its own name",
+            file=file,
+            line=line_of(root, (section, i, "name")),
+            place=f"{section}[{i}].name",
+        )
     seen.add(name)
 
 
@@ -344,15 +386,13 @@ def _actions_at(do, scope: str, titles: tuple[str, ...], file: str, root, loc: t
             if isinstance(item, str):
                 name, arg = item, None
             elif isinstance(item, dict) and len(item) == 1:
-                (name, arg), = item.items()
+                ((name, arg),) = item.items()
             else:
-                raise SandboxError("an action is a name (remove) or one name with its argument "
-                                   "({add_points: 5})")
+                raise SandboxError("an action is a name (remove) or one name with its argument ({add_points: 5})")
             out.append((name, check_action(name, arg, scope, titles)))
         except SandboxError as exc:
             raise exc.located(file=file, line=line_of(root, item_loc), place=place_of(item_loc)) from None
     return out
 
 
-__all__ = ["Policy", "CompiledPolicy", "CompiledRule", "load_policy", "compile_policy",
-           "WEEKDAYS"]
+__all__ = ["Policy", "CompiledPolicy", "CompiledRule", "load_policy", "compile_policy", "WEEKDAYS"]

@@ -9,6 +9,7 @@ parameter overrides under ``params:``.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,9 +35,11 @@ class Population(_Strict):
     initial_members: int = Field(0, ge=0, le=10_000_000, description="members of an existing group at day 0")
     seed_members: int = Field(0, ge=0, le=1_000_000, description="hand-picked seed members at day 0 (G1)")
     archetype_mix: dict[str, float] = Field(
-        default_factory=lambda: {"lurker": 0.6, "regular": 0.25, "talker": 0.06, "expert": 0.04, "connector": 0.05})
+        default_factory=lambda: {"lurker": 0.6, "regular": 0.25, "talker": 0.06, "expert": 0.04, "connector": 0.05}
+    )
     seed_archetype_mix: dict[str, float] = Field(
-        default_factory=lambda: {"regular": 0.3, "talker": 0.3, "expert": 0.2, "connector": 0.2})
+        default_factory=lambda: {"regular": 0.3, "talker": 0.3, "expert": 0.2, "connector": 0.2}
+    )
 
     @field_validator("archetype_mix", "seed_archetype_mix")
     @classmethod
@@ -60,8 +63,13 @@ class Channel(_Strict):
     conversion_rate: float = Field(ge=0, le=1, description="share of the remaining pool that joins per push")
     cost_per_push: float = Field(0.0, ge=0, le=1e7)
     interest: float = Field(0.5, ge=0, le=1, description="mean interest of recruits (relevance of the channel)")
-    word_of_mouth: float = Field(0.0, ge=0, le=1, description="Bass imitation coefficient q: extra conversion per "
-                                 "push, times the share of this channel's pool that has joined")
+    word_of_mouth: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Bass imitation coefficient q: extra conversion per "
+        "push, times the share of this channel's pool that has joined",
+    )
 
     @field_validator("name")
     @classmethod
@@ -83,7 +91,7 @@ class Scenario(_Strict):
     params: dict[str, float] = {}
 
     @model_validator(mode="after")
-    def _check(self) -> "Scenario":
+    def _check(self) -> Scenario:
         names = [c.name for c in self.channels]
         if len(set(names)) != len(names):
             raise ValueError("two channels share a name; give each channel its own name")
@@ -103,9 +111,9 @@ class Setup:
     policy_file: str
     scenario_hash: str
     policy_hash: str
-    rules_backend: str = "numpy"       # member rules: "numpy" (fast) or "durable" (audit, small runs)
+    rules_backend: str = "numpy"  # member rules: "numpy" (fast) or "durable" (audit, small runs)
     community_backend: str = "durable"  # community rules: durable-rules is the engine of record
-    engine: str = "vector"             # members: "vector" (NumPy columns) or "agents" (one mesa.Agent each)
+    engine: str = "vector"  # members: "vector" (NumPy columns) or "agents" (one mesa.Agent each)
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -117,7 +125,7 @@ def source_names(scenario: Scenario) -> tuple[str, ...]:
     return RESERVED_SOURCES + tuple(c.name for c in scenario.channels)
 
 
-def load_scenario(path: str | Path, sets: list[str] = ()) -> tuple[Scenario, list]:
+def load_scenario(path: str | Path, sets: Sequence[str] = ()) -> tuple[Scenario, list]:
     """Read and validate a scenario file with ``--set`` overrides (not the ``policy.*`` ones).
 
     Returns the scenario and the ``policy.*`` overrides left for the policy file.  A name of a
@@ -130,17 +138,18 @@ def load_scenario(path: str | Path, sets: list[str] = ()) -> tuple[Scenario, lis
     for option in sets:
         key, value = parse_set(option)
         if key.startswith("policy.") and key != "policy.":
-            policy_sets.append((key[len("policy."):], value, option))
+            policy_sets.append((key[len("policy.") :], value, option))
             continue
         origin[apply_set(data, key, value, option=option)] = option
     scenario = validate(Scenario, data, file=path, root=root, origin=origin)
+    assert isinstance(scenario, Scenario)
     for name, value in scenario.params.items():
-        option = next((o for loc, o in origin.items() if loc == ("params", name)), None)
+        set_option = next((o for loc, o in origin.items() if loc == ("params", name)), None)
         try:
             check_param(name, value)
         except SandboxError as exc:
-            if option:
-                raise SandboxError(exc.message, place=f"--set {option}") from None
+            if set_option:
+                raise SandboxError(exc.message, place=f"--set {set_option}") from None
             raise exc.located(file=path, line=line_of(root, ("params", name))) from None
     return scenario, policy_sets
 
@@ -149,9 +158,15 @@ BACKENDS = ("numpy", "durable")
 ENGINES = ("vector", "agents")
 
 
-def load_setup(scenario_path: str | Path, policy_path: str | Path | None = None,
-               sets: list[str] = (), *, rules_backend: str = "numpy",
-               community_backend: str = "durable", engine: str = "vector") -> Setup:
+def load_setup(
+    scenario_path: str | Path,
+    policy_path: str | Path | None = None,
+    sets: Sequence[str] = (),
+    *,
+    rules_backend: str = "numpy",
+    community_backend: str = "durable",
+    engine: str = "vector",
+) -> Setup:
     """Load a scenario and its policy (or the one given), apply overrides, compile the policy.
 
     Either may be a shipped file's name (:mod:`sim.config.library`).
@@ -162,27 +177,38 @@ def load_setup(scenario_path: str | Path, policy_path: str | Path | None = None,
     scenario, policy_sets = load_scenario(scenario_path, sets)
     if policy_path is None:
         if scenario.policy is None:
-            raise SandboxError("no policy given; add 'policy: path' to the scenario or pass --policy FILE",
-                               file=str(scenario_path), place="policy")
+            raise SandboxError(
+                "no policy given; add 'policy: path' to the scenario or pass --policy FILE",
+                file=str(scenario_path),
+                place="policy",
+            )
         policy_path = Path(scenario_path).parent / scenario.policy
         if not Path(policy_path).is_file():
-            raise SandboxError(f"policy file '{scenario.policy}' not found (paths are relative to the scenario file)",
-                               file=str(scenario_path), place="policy")
+            raise SandboxError(
+                f"policy file '{scenario.policy}' not found (paths are relative to the scenario file)",
+                file=str(scenario_path),
+                place="policy",
+            )
     policy_path = str(policy_path)
     policy, _, root = load_policy(policy_path, policy_sets)
     compiled = compile_policy(policy, file=policy_path, root=root, sources=source_names(scenario))
     params = Params(scenario.params, source=str(scenario_path))
     for option, backend in (("--rules-backend", rules_backend), ("--community-backend", community_backend)):
         if backend not in BACKENDS:
-            raise SandboxError(f"unknown back end '{backend}'; expected one of: {', '.join(BACKENDS)}",
-                               place=option)
+            raise SandboxError(f"unknown back end '{backend}'; expected one of: {', '.join(BACKENDS)}", place=option)
     if engine not in ENGINES:
         raise SandboxError(f"unknown engine '{engine}'; expected one of: {', '.join(ENGINES)}", place="--engine")
     return Setup(
-        scenario=scenario, policy=compiled, params=params,
-        scenario_file=str(scenario_path), policy_file=policy_path,
-        scenario_hash=content_hash(scenario.model_dump()), policy_hash=compiled.hash,
-        rules_backend=rules_backend, community_backend=community_backend, engine=engine,
+        scenario=scenario,
+        policy=compiled,
+        params=params,
+        scenario_file=str(scenario_path),
+        policy_file=policy_path,
+        scenario_hash=content_hash(scenario.model_dump()),
+        policy_hash=compiled.hash,
+        rules_backend=rules_backend,
+        community_backend=community_backend,
+        engine=engine,
     )
 
 
@@ -197,4 +223,3 @@ def validate_file(path: str | Path) -> str:
     policy, _, root = load_policy(path)
     compile_policy(policy, file=str(path), root=root)
     return "policy"
-

@@ -38,19 +38,34 @@ def populate_day_zero(model) -> None:
     k = p.prospect_concentration
     for count, source, mix, interest, trust, habit in (
         (pop_spec.seed_members, "seed", pop_spec.seed_archetype_mix, p.seed_interest, p.seed_trust, p.seed_habit),
-        (pop_spec.initial_members, "initial", pop_spec.archetype_mix,
-         p.initial_interest, p.initial_trust, p.initial_habit),
+        (
+            pop_spec.initial_members,
+            "initial",
+            pop_spec.archetype_mix,
+            p.initial_interest,
+            p.initial_trust,
+            p.initial_habit,
+        ),
     ):
         if count == 0:
             continue
         archetypes = draw_archetypes(rng, mix, count)
-        groups = place_in_groups(model, count, day_zero=True,
-                                 segments=segment_codes(model, archetypes, np.full(count, model.source_code(source))))
+        groups = place_in_groups(
+            model,
+            count,
+            day_zero=True,
+            segments=segment_codes(model, archetypes, np.full(count, model.source_code(source))),
+        )
         seed_title = model.policy.policy.rewards.seed_title if source == "seed" else None
         rows = model.add_members(
-            count, interest=beta_around(rng, interest, k, count), trust=beta_around(rng, trust, k, count),
-            habit=beta_around(rng, habit, k, count), archetype=archetypes,
-            source=model.source_code(source), group=groups, join_day=0,
+            count,
+            interest=beta_around(rng, interest, k, count),
+            trust=beta_around(rng, trust, k, count),
+            habit=beta_around(rng, habit, k, count),
+            archetype=archetypes,
+            source=model.source_code(source),
+            group=groups,
+            join_day=0,
         )
         if seed_title:  # seed members' privilege: a title from the start (P6), and the belonging it brings
             model.pop.title[rows] = model.title_code(seed_title)
@@ -97,8 +112,13 @@ def acquire(model) -> None:
     model.today["prospects"] = count
 
     if model.policy.admission is not None:
-        env = {"interest": interest, "trust": trust, "archetype": archetype, "source": source,
-               "day": np.full(count, model.day, dtype=np.int32)}
+        env = {
+            "interest": interest,
+            "trust": trust,
+            "archetype": archetype,
+            "source": source,
+            "day": np.full(count, model.day, dtype=np.int32),
+        }
         admitted = model.policy.admission(env)
         source, interest, trust, archetype = source[admitted], interest[admitted], trust[admitted], archetype[admitted]
         count = len(source)
@@ -109,13 +129,24 @@ def acquire(model) -> None:
     model.today["turned_away"] = int(count - np.count_nonzero(placed))
     if not placed.all():
         source, interest, trust, archetype, groups = (
-            source[placed], interest[placed], trust[placed], archetype[placed], groups[placed])
+            source[placed],
+            interest[placed],
+            trust[placed],
+            archetype[placed],
+            groups[placed],
+        )
         count = len(source)
         if count == 0:
             return
     model.add_members(
-        count, interest=interest, trust=trust, habit=F32(p.newcomer_habit), archetype=archetype,
-        source=source, group=groups, join_day=model.day,
+        count,
+        interest=interest,
+        trust=trust,
+        habit=F32(p.newcomer_habit),
+        archetype=archetype,
+        source=source,
+        group=groups,
+        join_day=model.day,
         commitment=F32(p.fee_commitment * (1 - fee_factor)),
     )
     model.joined_today += count
@@ -143,7 +174,7 @@ def reallocate_channels(model) -> None:
     spent = np.array([max(model.channel_spent[i], 1e-9) for i in range(len(channels))])
     yield_per_cost = np.array(model.channel_joined, dtype=float) / spent
     order = np.argsort(-yield_per_cost, kind="stable")
-    kept, dropped = order[: rule.keep_channels], order[rule.keep_channels:]
+    kept, dropped = order[: rule.keep_channels], order[rule.keep_channels :]
     moved = sum(channels[i].pushes_per_week * model.channel_weight[i] for i in dropped)
     best = int(kept[0])
     for i in dropped:
@@ -200,7 +231,7 @@ def _place(model, count: int, segment: int, day_zero: bool) -> np.ndarray:
             filled = np.searchsorted(np.cumsum(free), count - placed)  # groups needed, minus one
             targets = with_room[: filled + 1]
             slots = np.repeat(targets, free[: filled + 1])[: count - placed]
-            out[placed: placed + len(slots)] = slots
+            out[placed : placed + len(slots)] = slots
             groups.size[:] += np.bincount(slots, minlength=groups.count)
             placed += len(slots)
             if cap is not None and on_full == "close" and not day_zero:

@@ -11,7 +11,7 @@ Every coefficient is a parameter (``pm_trust_gain``, ``cost_coupon``...), see :m
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

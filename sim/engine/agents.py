@@ -37,22 +37,96 @@ from sim.engine.members import EXPERT, OperatorContent, close_member_day, group_
 from sim.engine.model import CommunityModel
 
 # The member fields an agent reads or writes; loaded from the columns before each phase.
-STATE = ("interest", "trust", "habit", "fatigue", "stimulus", "spam_exposure", "tyranny_exposure",
-         "offtopic_exposure", "commitment", "belonging", "voice", "points", "days_inactive", "posts",
-         "posts_today", "spam_today", "join_day", "group", "archetype", "arch_activity",
-         "first_post_day", "first_reply", "posted_again", "title", "spammer", "active_today",
-         "asked_today", "answered_today")
+STATE = (
+    "interest",
+    "trust",
+    "habit",
+    "fatigue",
+    "stimulus",
+    "spam_exposure",
+    "tyranny_exposure",
+    "offtopic_exposure",
+    "commitment",
+    "belonging",
+    "voice",
+    "points",
+    "days_inactive",
+    "posts",
+    "posts_today",
+    "spam_today",
+    "join_day",
+    "group",
+    "archetype",
+    "arch_activity",
+    "first_post_day",
+    "first_reply",
+    "posted_again",
+    "title",
+    "spammer",
+    "active_today",
+    "asked_today",
+    "answered_today",
+)
 # The fields a member's day changes; stored back into the columns after it.
-CHANGED_BY_DAY = ("interest", "trust", "habit", "fatigue", "stimulus", "spam_exposure", "tyranny_exposure",
-                  "offtopic_exposure", "belonging", "points", "days_inactive", "posts", "posts_today",
-                  "spam_today", "first_post_day", "first_reply", "posted_again", "spammer", "active_today",
-                  "asked_today", "answered_today")
+CHANGED_BY_DAY = (
+    "interest",
+    "trust",
+    "habit",
+    "fatigue",
+    "stimulus",
+    "spam_exposure",
+    "tyranny_exposure",
+    "offtopic_exposure",
+    "belonging",
+    "points",
+    "days_inactive",
+    "posts",
+    "posts_today",
+    "spam_today",
+    "first_post_day",
+    "first_reply",
+    "posted_again",
+    "spammer",
+    "active_today",
+    "asked_today",
+    "answered_today",
+)
 
 
 class Member(mesa.Agent):
     """One member: interest, trust, habit, fatigue and the rest, as plain attributes."""
 
-    def __init__(self, model: "AgentCommunityModel", member_id: int):
+    # The member's state (STATE), copied from the columns before a day and back after it.
+    interest: float
+    trust: float
+    habit: float
+    fatigue: float
+    stimulus: float
+    spam_exposure: float
+    tyranny_exposure: float
+    offtopic_exposure: float
+    commitment: float
+    belonging: float
+    voice: float
+    points: float
+    arch_activity: float
+    days_inactive: int
+    posts: int
+    posts_today: int
+    spam_today: int
+    join_day: int
+    group: int
+    archetype: int
+    first_post_day: int
+    first_reply: int
+    title: int
+    posted_again: bool
+    spammer: bool
+    active_today: bool
+    asked_today: bool
+    answered_today: bool
+
+    def __init__(self, model: AgentCommunityModel, member_id: int):
         super().__init__(model)
         self.member_id = member_id
         self.row = -1
@@ -69,8 +143,15 @@ class Member(mesa.Agent):
         with interest and the member's voice (participation inequality, M5).
         """
         m, p = self.model, self.model.params
-        z = (pull + self.arch_activity + p.act_interest * self.interest + p.act_trust * self.trust
-             + p.act_habit * self.habit - p.act_fatigue * self.fatigue + self.stimulus)
+        z = (
+            pull
+            + self.arch_activity
+            + p.act_interest * self.interest
+            + p.act_trust * self.trust
+            + p.act_habit * self.habit
+            - p.act_fatigue * self.fatigue
+            + self.stimulus
+        )
         self.stimulus = 0.0
         rnd = m.member_random
         self.active_today = rnd.random() < 1.0 / (1.0 + math.exp(-z))
@@ -78,15 +159,17 @@ class Member(mesa.Agent):
         self.asked = False
         if not self.active_today:
             return
-        mean = m.arch_posts[self.archetype] * self.interest * self.voice * 2.0 * p.post_rate * m.posting_factor[self.group]
+        mean = (
+            m.arch_posts[self.archetype] * self.interest * self.voice * 2.0 * p.post_rate * m.posting_factor[self.group]
+        )
         if mean > 0:
-            q = mean / (1.0 + mean)          # P(k) = (1 - q) q^k
+            q = mean / (1.0 + mean)  # P(k) = (1 - q) q^k
             self.posts_today = int(math.log(max(rnd.random(), 1e-30)) / math.log(max(q, 1e-12)))
         self.posts += self.posts_today
         self.asked = rnd.random() < p.question_rate * m.arch_questions[self.archetype]
 
     # --- 3. the rest of the day ------------------------------------------------------------
-    def live_day(self, day: "GroupDay") -> None:
+    def live_day(self, day: GroupDay) -> None:
         """Answers, a first reply, ads, value, drift, belonging, habit, fatigue, spam, referrals, points."""
         m, p, pol = self.model, self.model.params, self.model.policy.policy
         rnd, g, active = m.member_random, self.group, self.active_today
@@ -164,8 +247,12 @@ class Member(mesa.Agent):
 
         if active:
             # trust and the reward make members bring friends (P10)
-            refer = (p.referral_base * (1 + p.referral_reward_effect * pol.rewards.referral_reward)
-                     * self.trust * m.arch_referral[self.archetype])
+            refer = (
+                p.referral_base
+                * (1 + p.referral_reward_effect * pol.rewards.referral_reward)
+                * self.trust
+                * m.arch_referral[self.archetype]
+            )
             if rnd.random() < refer:
                 m.pending_referrals += 1
             # points for taking part (P6)
@@ -188,16 +275,21 @@ class Member(mesa.Agent):
         """
         m, p = self.model, self.model.params
         parts = (
-            p.churn_base,                                         # evaporation
-            p.churn_boredom * (1 - self.interest) ** 2,           # boredom
-            p.churn_lost_trust * (1 - self.trust) ** 2,           # lost trust
-            p.churn_fatigue * self.fatigue ** 2,                  # fatigue
-            p.churn_harassment * self.spam_exposure,              # harassment
-            p.churn_tyranny * self.tyranny_exposure,              # tyranny
-            p.churn_lost_focus * self.offtopic_exposure,          # lost focus
-            m.leaderless_share[self.group],                       # leaderless
+            p.churn_base,  # evaporation
+            p.churn_boredom * (1 - self.interest) ** 2,  # boredom
+            p.churn_lost_trust * (1 - self.trust) ** 2,  # lost trust
+            p.churn_fatigue * self.fatigue**2,  # fatigue
+            p.churn_harassment * self.spam_exposure,  # harassment
+            p.churn_tyranny * self.tyranny_exposure,  # tyranny
+            p.churn_lost_focus * self.offtopic_exposure,  # lost focus
+            m.leaderless_share[self.group],  # leaderless
         )
-        hazard = sum(parts) * m.arch_churn[self.archetype] * (1 - self.commitment) * (1 - p.belonging_churn_cut * self.belonging)
+        hazard = (
+            sum(parts)
+            * m.arch_churn[self.archetype]
+            * (1 - self.commitment)
+            * (1 - p.belonging_churn_cut * self.belonging)
+        )
         if self.days_inactive >= p.silent_after_days:
             hazard *= p.silent_churn_factor
         if self.title > 0:
@@ -212,7 +304,7 @@ class Member(mesa.Agent):
 class GroupDay:
     """What each group offers its members today, tallied after everyone has opened it or not."""
 
-    def __init__(self, model: "AgentCommunityModel", content: OperatorContent, members: list[Member]):
+    def __init__(self, model: AgentCommunityModel, content: OperatorContent, members: list[Member]):
         p, pol, n = model.params, model.policy.policy, model.groups.count
         self.operator_posts = content.posts.tolist()
         self.ritual = content.ritual.tolist()
@@ -229,7 +321,8 @@ class GroupDay:
         self.expert_answers = [1.0 - (1.0 - p.expert_answer_prob) ** e for e in experts]
         self.answer_speed = math.exp(-pol.service.answer_within_hours / p.answer_time_scale)
         self.value = value_offered(model, content, np.array(self.member_posts, dtype=float)).tolist()
-        self.overload, self.messages = [], []
+        self.overload: list[float] = []
+        self.messages: list[int] = []
         for g in range(n):
             ops, posts = self.operator_posts[g], self.member_posts[g]
             self.messages.append(ops + posts + self.spam[g])
@@ -244,12 +337,14 @@ class AgentCommunityModel(CommunityModel):
 
     def __init__(self, setup, *, replicate: int = 0, **kwargs):
         self.member_random = random.Random(
-            int(np.random.SeedSequence(entropy=setup.scenario.seed, spawn_key=(replicate, 7)).generate_state(1)[0]))
+            int(np.random.SeedSequence(entropy=setup.scenario.seed, spawn_key=(replicate, 7)).generate_state(1)[0])
+        )
         self.members_by_id: dict[int, Member] = {}
         super().__init__(setup, replicate=replicate, **kwargs)
         tables = self.archetype_tables
         self.arch_posts, self.arch_questions, self.arch_referral, self.arch_churn = (
-            tables[f].tolist() for f in ("posts", "questions", "referral", "churn"))
+            tables[f].tolist() for f in ("posts", "questions", "referral", "churn")
+        )
 
     # --- the member phases ------------------------------------------------------------------
     def member_phase(self, content: OperatorContent) -> None:
@@ -327,9 +422,15 @@ class AgentCommunityModel(CommunityModel):
                 core_rows.append(member.row)
         is_core = np.zeros(self.pop.n, dtype=bool)
         is_core[core_rows] = True
-        close_member_day(self, content, is_core=is_core, active_g=np.array(active_g, dtype=np.int64),
-                         core_g=np.array(core_g, dtype=np.int64),
-                         member_posts_g=np.array(day.member_posts, dtype=float),
-                         spam_g=np.array(day.spam, dtype=np.int64), messages_g=np.array(day.messages, dtype=float),
-                         questions=sum(m.asked for m in members),
-                         answered=sum(m.answered_today for m in members))
+        close_member_day(
+            self,
+            content,
+            is_core=is_core,
+            active_g=np.array(active_g, dtype=np.int64),
+            core_g=np.array(core_g, dtype=np.int64),
+            member_posts_g=np.array(day.member_posts, dtype=float),
+            spam_g=np.array(day.spam, dtype=np.int64),
+            messages_g=np.array(day.messages, dtype=float),
+            questions=sum(m.asked for m in members),
+            answered=sum(m.answered_today for m in members),
+        )

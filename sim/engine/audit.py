@@ -35,25 +35,50 @@ class AuditTrail:
         self.firings: list[dict] = []
         self.conditions: list[dict] = []
 
-    def fired(self, day: int, rule: str, action: str, arg, member_ids: np.ndarray, groups: np.ndarray,
-              cost: float, group_level: np.ndarray | None = None) -> None:
+    def fired(
+        self,
+        day: int,
+        rule: str,
+        action: str,
+        arg,
+        member_ids: np.ndarray,
+        groups: np.ndarray,
+        cost: float,
+        group_level: np.ndarray | None = None,
+    ) -> None:
         """Record one action of one rule on one day for the members (and groups) it reached."""
         n = len(member_ids)
         per_member = cost / n if n and group_level is None else 0.0
-        parts = [dict(member_id=np.asarray(member_ids, dtype=np.int64), group=np.asarray(groups, dtype=np.int64),
-                      cost=np.full(n, per_member))]
+        parts = [
+            dict(
+                member_id=np.asarray(member_ids, dtype=np.int64),
+                group=np.asarray(groups, dtype=np.int64),
+                cost=np.full(n, per_member),
+            )
+        ]
         if group_level is not None:  # a community rule: one row per group carries the cost
             share = cost / max(len(group_level), 1)
-            parts.append(dict(member_id=np.full(len(group_level), -1, dtype=np.int64),
-                              group=np.asarray(group_level, dtype=np.int64), cost=np.full(len(group_level), share)))
+            parts.append(
+                dict(
+                    member_id=np.full(len(group_level), -1, dtype=np.int64),
+                    group=np.asarray(group_level, dtype=np.int64),
+                    cost=np.full(len(group_level), share),
+                )
+            )
         for part in parts:
             k = len(part["member_id"])
             if k:
-                self.firings.append(dict(day=np.full(k, day, dtype=np.int64), rule=[rule] * k, action=[action] * k,
-                                         effect=[effect_of(action, arg)] * k, **part))
+                self.firings.append(
+                    dict(
+                        day=np.full(k, day, dtype=np.int64),
+                        rule=[rule] * k,
+                        action=[action] * k,
+                        effect=[effect_of(action, arg)] * k,
+                        **part,
+                    )
+                )
 
-    def matched(self, day: int, rule, env, vocab, member_ids: np.ndarray, groups: np.ndarray,
-                rows: np.ndarray) -> None:
+    def matched(self, day: int, rule, env, vocab, member_ids: np.ndarray, groups: np.ndarray, rows: np.ndarray) -> None:
         """Record the values of every name the rule's condition reads, for the matched rows."""
         k = len(rows)
         if not k:
@@ -62,16 +87,29 @@ class AuditTrail:
             values = env[name]
             values = np.full(k, values) if np.ndim(values) == 0 else np.asarray(values)[rows]
             spec = vocab.fields[name]
-            text = (np.asarray(spec.values, dtype=object)[values.astype(np.int64)]
-                    if spec.kind == "cat" else np.full(k, None, dtype=object))
+            text = (
+                np.asarray(spec.values, dtype=object)[values.astype(np.int64)]
+                if spec.kind == "cat"
+                else np.full(k, None, dtype=object)
+            )
             numbers = np.full(k, np.nan) if spec.kind == "cat" else values.astype(np.float64)
-            self.conditions.append(dict(
-                day=np.full(k, day, dtype=np.int64), rule=[rule.name] * k, member_id=np.asarray(member_ids, np.int64),
-                group=np.asarray(groups, np.int64), name=[name.split("__", 1)[-1]] * k, value=numbers, text=text))
+            self.conditions.append(
+                dict(
+                    day=np.full(k, day, dtype=np.int64),
+                    rule=[rule.name] * k,
+                    member_id=np.asarray(member_ids, np.int64),
+                    group=np.asarray(groups, np.int64),
+                    name=[name.split("__", 1)[-1]] * k,
+                    value=numbers,
+                    text=text,
+                )
+            )
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {"firings": _concat(self.firings, FIRING_COLUMNS),
-                "conditions": _concat(self.conditions, CONDITION_COLUMNS)}
+        return {
+            "firings": _concat(self.firings, FIRING_COLUMNS),
+            "conditions": _concat(self.conditions, CONDITION_COLUMNS),
+        }
 
 
 def _concat(parts: list[dict], columns) -> pd.DataFrame:
@@ -80,8 +118,14 @@ def _concat(parts: list[dict], columns) -> pd.DataFrame:
     return pd.DataFrame({c: np.concatenate([np.asarray(p[c]) for p in parts]) for c in columns})
 
 
-def explain(firings: pd.DataFrame, conditions: pd.DataFrame, *, member: int | None = None,
-            group: int | None = None, replicate: int = 0) -> list[str]:
+def explain(
+    firings: pd.DataFrame,
+    conditions: pd.DataFrame,
+    *,
+    member: int | None = None,
+    group: int | None = None,
+    replicate: int = 0,
+) -> list[str]:
     """Lines, in time order, of what fired for one member or one group, and why."""
     f = firings[firings["replicate"] == replicate]
     c = conditions[conditions["replicate"] == replicate]
@@ -96,13 +140,16 @@ def explain(firings: pd.DataFrame, conditions: pd.DataFrame, *, member: int | No
     why = {}
     for (day, rule), rows in c.groupby(["day", "rule"], sort=False):
         why[(day, rule)] = ", ".join(
-            f"{n}={t if t is not None else _num(v)}" for n, v, t in zip(rows["name"], rows["value"], rows["text"]))
+            f"{n}={t if t is not None else _num(v)}" for n, v, t in zip(rows["name"], rows["value"], rows["text"])
+        )
     lines = [f"{subject}, replicate {replicate}:"]
     for row in f.sort_values(["day"], kind="stable").itertuples(index=False):
         values = why.get((row.day, row.rule), "")
-        lines.append(f"day {row.day:>4}  {row.rule}: {row.action} (group {row.group})"
-                     + (f"  because {values}" if values else "")
-                     + f"  -> {row.effect}; cost {row.cost:.2f}")
+        lines.append(
+            f"day {row.day:>4}  {row.rule}: {row.action} (group {row.group})"
+            + (f"  because {values}" if values else "")
+            + f"  -> {row.effect}; cost {row.cost:.2f}"
+        )
     return lines
 
 

@@ -36,14 +36,37 @@ def churn_candidates(model, u: np.ndarray, leaderless: np.ndarray) -> np.ndarray
     departures as computing it for everyone, for less work).
     """
     pop, p = model.pop, model.params
-    factors = (float(model.archetype_tables["churn"].max()) * max(p.silent_churn_factor, 1.0)
-               * max(p.title_churn_factor, 1.0) * (1 + max(p.newcomer_churn_weight, 0.0)))
-    constants = (F32(p.churn_base + p.churn_boredom + p.churn_lost_trust), F32(p.churn_fatigue),
-                 F32(p.churn_harassment), F32(p.churn_tyranny), F32(p.churn_lost_focus),
-                 F32(factors * 1.001))  # a margin over float32 rounding here and in the exact hazard
-    parts = row_threads.over_ranges(pop.n, lambda lo, hi: kernels.churn_candidates(
-        u, pop.status, pop.group, pop.fatigue, pop.spam_exposure, pop.tyranny_exposure, pop.offtopic_exposure,
-        leaderless, bool(leaderless.any()), *constants, lo, hi))
+    factors = (
+        float(model.archetype_tables["churn"].max())
+        * max(p.silent_churn_factor, 1.0)
+        * max(p.title_churn_factor, 1.0)
+        * (1 + max(p.newcomer_churn_weight, 0.0))
+    )
+    constants = (
+        F32(p.churn_base + p.churn_boredom + p.churn_lost_trust),
+        F32(p.churn_fatigue),
+        F32(p.churn_harassment),
+        F32(p.churn_tyranny),
+        F32(p.churn_lost_focus),
+        F32(factors * 1.001),
+    )  # a margin over float32 rounding here and in the exact hazard
+    parts = row_threads.over_ranges(
+        pop.n,
+        lambda lo, hi: kernels.churn_candidates(
+            u,
+            pop.status,
+            pop.group,
+            pop.fatigue,
+            pop.spam_exposure,
+            pop.tyranny_exposure,
+            pop.offtopic_exposure,
+            leaderless,
+            bool(leaderless.any()),
+            *constants,
+            lo,
+            hi,
+        ),
+    )
     return row_threads.joined(parts)
 
 
@@ -52,13 +75,37 @@ def departures(model, u: np.ndarray, rows: np.ndarray, leaderless: np.ndarray) -
     :data:`CAUSES` of each one's cause (:func:`sim.kernels.departures`)."""
     pop, p = model.pop, model.params
     return kernels.departures(
-        rows, u, pop.interest, pop.trust, pop.fatigue, pop.spam_exposure, pop.tyranny_exposure,
-        pop.offtopic_exposure, pop.group, pop.archetype, pop.commitment, pop.belonging, pop.days_inactive,
-        pop.title, pop.join_day, leaderless, model.archetype_tables["churn"],
-        F32(p.churn_base), F32(p.churn_boredom), F32(p.churn_lost_trust), F32(p.churn_fatigue),
-        F32(p.churn_harassment), F32(p.churn_tyranny), F32(p.churn_lost_focus), F32(p.belonging_churn_cut),
-        float(p.silent_after_days), F32(p.silent_churn_factor), F32(p.title_churn_factor),
-        float(model.day - p.newcomer_days), F32(1 + p.newcomer_churn_weight))
+        rows,
+        u,
+        pop.interest,
+        pop.trust,
+        pop.fatigue,
+        pop.spam_exposure,
+        pop.tyranny_exposure,
+        pop.offtopic_exposure,
+        pop.group,
+        pop.archetype,
+        pop.commitment,
+        pop.belonging,
+        pop.days_inactive,
+        pop.title,
+        pop.join_day,
+        leaderless,
+        model.archetype_tables["churn"],
+        F32(p.churn_base),
+        F32(p.churn_boredom),
+        F32(p.churn_lost_trust),
+        F32(p.churn_fatigue),
+        F32(p.churn_harassment),
+        F32(p.churn_tyranny),
+        F32(p.churn_lost_focus),
+        F32(p.belonging_churn_cut),
+        float(p.silent_after_days),
+        F32(p.silent_churn_factor),
+        F32(p.title_churn_factor),
+        float(model.day - p.newcomer_days),
+        F32(1 + p.newcomer_churn_weight),
+    )
 
 
 def draw_ahead(model) -> None:
@@ -84,8 +131,11 @@ def leave(model) -> None:
         raise RuntimeError("churn's draws were made for a different number of rows than churn sees")
     leaderless = leaderless_share(model)
     candidates = churn_candidates(model, u, leaderless)
-    parts = row_threads.over_ranges(len(candidates), lambda a, b: departures(model, u, candidates[a:b], leaderless),
-                                    min_rows=row_threads.MIN_ROWS // 10)  # each costs about ten row passes
+    parts = row_threads.over_ranges(
+        len(candidates),
+        lambda a, b: departures(model, u, candidates[a:b], leaderless),
+        min_rows=row_threads.MIN_ROWS // 10,
+    )  # each costs about ten row passes
     leaving = row_threads.joined([part[0] for part in parts])
     causes = row_threads.joined([part[1] for part in parts])
     if len(leaving) == 0:

@@ -30,10 +30,11 @@ def group_health(model, env) -> dict[str, np.ndarray]:
     parts = {
         "interest": np.asarray(env["mean_interest"], dtype=float),
         "structure": (1 - np.asarray(env["spammers"], dtype=float) / denom) * within_cap,
-        "output": np.minimum(1.0, np.asarray(env["member_messages_7d"], dtype=float) / (7 * denom * p.health_output_ref)),
+        "output": np.minimum(
+            1.0, np.asarray(env["member_messages_7d"], dtype=float) / (7 * denom * p.health_output_ref)
+        ),
         "operation": np.minimum(1.0, np.asarray(env["active_ratio_7d"], dtype=float) / p.health_activity_ref),
-        "copy_readiness": np.minimum(1.0, np.asarray(env["core_count"], dtype=float)
-                                     / max(p.split_core_members, 1.0)),
+        "copy_readiness": np.minimum(1.0, np.asarray(env["core_count"], dtype=float) / max(p.split_core_members, 1.0)),
     }
     parts = {name: np.clip(values, 0.0, 1.0) for name, values in parts.items()}
     parts["total"] = np.mean([parts[name] for name in PARTS], axis=0)

@@ -31,9 +31,9 @@ F32 = np.float32
 class OperatorContent:
     """What the operators put into each group today."""
 
-    posts: np.ndarray    # operator posts per group (float32)
-    ritual: np.ndarray   # 1.0 where today is the ritual slot (float32)
-    talk: np.ndarray     # 1.0 where a guest talk happens today (float32)
+    posts: np.ndarray  # operator posts per group (float32)
+    ritual: np.ndarray  # 1.0 where today is the ritual slot (float32)
+    talk: np.ndarray  # 1.0 where a guest talk happens today (float32)
 
 
 def scheduled(day: int, per_period: float, period: int) -> int:
@@ -43,8 +43,9 @@ def scheduled(day: int, per_period: float, period: int) -> int:
 
 def core_mask(pop, p) -> np.ndarray:
     """Core members (M5): habit, trust and posts over the core thresholds, still members."""
-    return ((pop.status == 0) & (pop.habit >= p.core_habit) & (pop.trust >= p.core_trust)
-            & (pop.posts >= p.core_min_posts))
+    return (
+        (pop.status == 0) & (pop.habit >= p.core_habit) & (pop.trust >= p.core_trust) & (pop.posts >= p.core_min_posts)
+    )
 
 
 def operator_content(model) -> OperatorContent:
@@ -60,14 +61,18 @@ def operator_content(model) -> OperatorContent:
     talk_due = scheduled(model.day, content.guest_talks_per_month, 30) > 0
     talk = ((groups.talk_scheduled | talk_due) & inhabited).astype(F32)
     groups.talk_scheduled[:] = False
-    model.spend("content", float(posts.sum()) * p.cost_operator_post
-                + float(np.count_nonzero(talk_due & inhabited)) * p.cost_guest_talk)
+    model.spend(
+        "content",
+        float(posts.sum()) * p.cost_operator_post + float(np.count_nonzero(talk_due & inhabited)) * p.cost_guest_talk,
+    )
     if content.events_per_month and scheduled(model.day, content.events_per_month, 30):
         from sim.engine.actions import hold_event
+
         model.spend("content", hold_event(model, np.flatnonzero(model.pop.status == 0)))
     if content.sales_pushes_per_week and model.day >= content.sales_start_day:
         if scheduled(model.day - content.sales_start_day, content.sales_pushes_per_week, 7):
             from sim.engine.actions import sales_push
+
             model.spend("content", sales_push(model, np.flatnonzero(model.pop.status == 0), content.sales_price))
     return OperatorContent(posts=posts, ritual=ritual, talk=talk)
 
@@ -81,9 +86,15 @@ def group_pull(model, content: OperatorContent) -> np.ndarray:
     """
     p, groups = model.params, model.groups
     weak = groups.is_copy & (groups.core_prev < p.copy_min_core)
-    return (p.act_peer * groups.active_ratio_prev + p.act_core * groups.core_share_prev
-            + p.act_content * np.log1p(content.posts) + p.act_ritual * content.ritual
-            + p.act_talk * content.talk + p.act_bias - p.act_weak_copy * weak).astype(F32)
+    return (
+        p.act_peer * groups.active_ratio_prev
+        + p.act_core * groups.core_share_prev
+        + p.act_content * np.log1p(content.posts)
+        + p.act_ritual * content.ritual
+        + p.act_talk * content.talk
+        + p.act_bias
+        - p.act_weak_copy * weak
+    ).astype(F32)
 
 
 def active_members(model, content: OperatorContent) -> np.ndarray:
@@ -105,8 +116,20 @@ def active_members(model, content: OperatorContent) -> np.ndarray:
         active = []
         for start in range(lo, hi, BLOCK):
             end = min(start + BLOCK, hi)
-            kernels.activity_logits(pull, pop.group, pop.arch_activity, pop.interest, pop.trust, pop.habit,
-                                    pop.fatigue, pop.stimulus, *constants, z, start, end)
+            kernels.activity_logits(
+                pull,
+                pop.group,
+                pop.arch_activity,
+                pop.interest,
+                pop.trust,
+                pop.habit,
+                pop.fatigue,
+                pop.stimulus,
+                *constants,
+                z,
+                start,
+                end,
+            )
             # active when u < 1 / (1 + exp(-z)), i.e. u * (1 + exp(-z)) < 1: no division needed
             np.exp(z[start:end], out=z[start:end])
             active.append(kernels.draw_active(z, u, pop.status, pop.stimulus, pop.active_today, start, end))
@@ -155,9 +178,18 @@ def member_posts(model, idx: np.ndarray) -> np.ndarray:
     q = np.empty(len(idx), dtype=F32)
 
     def odds(a: int, b: int) -> None:  # today's active members a..b (positions in idx)
-        kernels.posting_odds(idx[a:b], pop.archetype, model.archetype_tables["posts"], pop.interest, pop.voice,
-                             pop.group, factor if factor is not None else q[:0], factor is not None,
-                             F32(2.0 * p.post_rate), q[a:b])
+        kernels.posting_odds(
+            idx[a:b],
+            pop.archetype,
+            model.archetype_tables["posts"],
+            pop.interest,
+            pop.voice,
+            pop.group,
+            factor if factor is not None else q[:0],
+            factor is not None,
+            F32(2.0 * p.post_rate),
+            q[a:b],
+        )
         np.log(q[a:b], out=q[a:b])
 
     def counts(a: int, b: int) -> np.ndarray:
@@ -215,8 +247,12 @@ def member_day(model, content: OperatorContent) -> None:
     posts = member_posts(model, idx)
     # --- questions, answered by operators or by an active expert (P9) ---
     u_ask = row_threads.uniform(rng, len(idx))
-    parts = row_threads.over_ranges(len(idx), lambda a, b: kernels.tally_active(
-        idx[a:b], grp, arch, posts[a:b], u_ask[a:b], tables["questions"], F32(p.question_rate), EXPERT, groups.count))
+    parts = row_threads.over_ranges(
+        len(idx),
+        lambda a, b: kernels.tally_active(
+            idx[a:b], grp, arch, posts[a:b], u_ask[a:b], tables["questions"], F32(p.question_rate), EXPERT, groups.count
+        ),
+    )
     member_posts_g = sum(part[0] for part in parts)  # sums of whole numbers: exact in any order
     experts_g = sum(part[1] for part in parts)
     asks = row_threads.joined([part[2] for part in parts])
@@ -235,8 +271,9 @@ def member_day(model, content: OperatorContent) -> None:
     pop.answered_today[:] = False
     pop.answered_today[answered] = True
     # a slow answer builds less trust (P9): operators' answers count exp(-hours / scale)
-    speed = np.where(by_operator[answered_mask],
-                     F32(np.exp(-pol.service.answer_within_hours / p.answer_time_scale)), F32(1))
+    speed = np.where(
+        by_operator[answered_mask], F32(np.exp(-pol.service.answer_within_hours / p.answer_time_scale)), F32(1)
+    )
     pop.trust[answered] += p.trust_answer_gain * speed * (1 - pop.trust[answered])
     pop.trust[ignored] -= p.trust_unanswered_loss * pop.trust[ignored]
     model.spend("service", float(np.count_nonzero(by_operator)) * p.cost_answer)
@@ -244,8 +281,14 @@ def member_day(model, content: OperatorContent) -> None:
 
     # --- ads from spammers (M6) ---
     pop.spam_today[:] = 0
-    spam_g = sum(row_threads.over_ranges(pop.n, lambda lo, hi: kernels.tally_spam(
-        pop.status, pop.spammer, grp, pop.spam_today, int(p.spam_posts_per_day), groups.count, lo, hi)))
+    spam_g = sum(
+        row_threads.over_ranges(
+            pop.n,
+            lambda lo, hi: kernels.tally_spam(
+                pop.status, pop.spammer, grp, pop.spam_today, int(p.spam_posts_per_day), groups.count, lo, hi
+            ),
+        )
+    )
 
     # --- the drift of each member's state, one compiled pass (kernels.drift) over each range of rows ---
     value_g = value_offered(model, content, member_posts_g)  # M1
@@ -263,19 +306,59 @@ def member_day(model, content: OperatorContent) -> None:
         first, end = np.searchsorted(idx, (lo, hi))  # this range's active members: idx[first:end]
         refer = np.empty(end - first + 1, dtype=F32)  # their referral odds, and a spare slot
         turn = kernels.drift(
-            pop.status, pop.active_today, grp, arch, pop.days_inactive, pop.spammer, pop.posts,
-            pop.interest, pop.trust, pop.spam_exposure, pop.tyranny_exposure, pop.offtopic_exposure,
-            pop.belonging, pop.habit, pop.fatigue, pop.points,
-            value_g, spam_seen_g, content.posts, content.ritual, fatigue_g, tables["referral"], active_posts[first:],
-            F32(1 - p.interest_decay), F32(p.interest_gain), F32(1 - p.trust_drift), F32(p.trust_drift * p.newcomer_trust),
-            F32(1 - p.exposure_decay), F32(1 - pol.content.focus), F32(p.interest_spam_loss), F32(p.trust_spam_loss),
-            F32(1 - p.belonging_decay), F32(p.ritual_belonging_gain),
-            F32(1 - p.habit_decay), F32(p.habit_gain), F32(p.ritual_habit_gain),
-            F32(1 - p.fatigue_recovery), float(p.silent_after_days),
-            F32(p.spam_turn_interest), F32(p.referral_base * (1 + p.referral_reward_effect * pol.rewards.referral_reward)),
-            points_on, float(pts.active_day), float(pts.post),
-            F32(p.core_habit), F32(p.core_trust), float(p.core_min_posts),
-            refer, is_core, counts[0], counts[1], lo, hi)
+            pop.status,
+            pop.active_today,
+            grp,
+            arch,
+            pop.days_inactive,
+            pop.spammer,
+            pop.posts,
+            pop.interest,
+            pop.trust,
+            pop.spam_exposure,
+            pop.tyranny_exposure,
+            pop.offtopic_exposure,
+            pop.belonging,
+            pop.habit,
+            pop.fatigue,
+            pop.points,
+            value_g,
+            spam_seen_g,
+            content.posts,
+            content.ritual,
+            fatigue_g,
+            tables["referral"],
+            active_posts[first:],
+            F32(1 - p.interest_decay),
+            F32(p.interest_gain),
+            F32(1 - p.trust_drift),
+            F32(p.trust_drift * p.newcomer_trust),
+            F32(1 - p.exposure_decay),
+            F32(1 - pol.content.focus),
+            F32(p.interest_spam_loss),
+            F32(p.trust_spam_loss),
+            F32(1 - p.belonging_decay),
+            F32(p.ritual_belonging_gain),
+            F32(1 - p.habit_decay),
+            F32(p.habit_gain),
+            F32(p.ritual_habit_gain),
+            F32(1 - p.fatigue_recovery),
+            float(p.silent_after_days),
+            F32(p.spam_turn_interest),
+            F32(p.referral_base * (1 + p.referral_reward_effect * pol.rewards.referral_reward)),
+            points_on,
+            float(pts.active_day),
+            float(pts.post),
+            F32(p.core_habit),
+            F32(p.core_trust),
+            float(p.core_min_posts),
+            refer,
+            is_core,
+            counts[0],
+            counts[1],
+            lo,
+            hi,
+        )
         return turn, counts, refer[:-1]
 
     parts = row_threads.over_ranges(pop.n, rows)
@@ -297,13 +380,33 @@ def member_day(model, content: OperatorContent) -> None:
         model.spend("rewards", awarded * p.cost_point)
 
     # --- core members (M5) and today's per-group figures ---
-    close_member_day(model, content, is_core=is_core, active_g=active_g, core_g=core_g,
-                     member_posts_g=member_posts_g, spam_g=spam_g, messages_g=messages_g,
-                     questions=len(asked), answered=len(answered))
+    close_member_day(
+        model,
+        content,
+        is_core=is_core,
+        active_g=active_g,
+        core_g=core_g,
+        member_posts_g=member_posts_g,
+        spam_g=spam_g,
+        messages_g=messages_g,
+        questions=len(asked),
+        answered=len(answered),
+    )
 
 
-def close_member_day(model, content: OperatorContent, *, is_core, active_g, core_g, member_posts_g,
-                     spam_g, messages_g, questions: int, answered: int) -> None:
+def close_member_day(
+    model,
+    content: OperatorContent,
+    *,
+    is_core,
+    active_g,
+    core_g,
+    member_posts_g,
+    spam_g,
+    messages_g,
+    questions: int,
+    answered: int,
+) -> None:
     """Keep today's core members and per-group figures: tomorrow's pull (M3, M5), the weak-copy
     test (P3) and the day's counts for the metrics.  Both engines end their member day here."""
     groups = model.groups
@@ -313,10 +416,18 @@ def close_member_day(model, content: OperatorContent, *, is_core, active_g, core
     groups.core_share_prev[:] = core_g / size
     groups.core_prev[:] = core_g
     model.today.update(
-        active=int(active_g.sum()), member_messages=int(member_posts_g.sum()), questions=questions,
-        answered=answered, spam_messages=int(spam_g.sum()),
-        operator_messages=int(content.posts.sum()), ritual=bool(content.ritual.any()),
-        talks=int(np.count_nonzero(content.talk)), referrals_brought=model.pending_referrals,
-        active_g=active_g, member_messages_g=member_posts_g, spam_g=spam_g,
-        messages_g=messages_g, core_g=core_g,
+        active=int(active_g.sum()),
+        member_messages=int(member_posts_g.sum()),
+        questions=questions,
+        answered=answered,
+        spam_messages=int(spam_g.sum()),
+        operator_messages=int(content.posts.sum()),
+        ritual=bool(content.ritual.any()),
+        talks=int(np.count_nonzero(content.talk)),
+        referrals_brought=model.pending_referrals,
+        active_g=active_g,
+        member_messages_g=member_posts_g,
+        spam_g=spam_g,
+        messages_g=messages_g,
+        core_g=core_g,
     )

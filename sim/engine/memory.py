@@ -16,7 +16,7 @@ from sim.rules.expr import fields_used
 from sim.rules.vocabulary import SEQUENCE_NAMES
 
 NEVER = -9999  # the day a rule "last fired" when it never has
-SNAPSHOT_METRICS = sorted(n[len("after_"):] for n in SEQUENCE_NAMES if n.startswith("after_"))
+SNAPSHOT_METRICS = sorted(n[len("after_") :] for n in SEQUENCE_NAMES if n.startswith("after_"))
 """The group metrics remembered when a followed rule fires (read back as ``after_<metric>``)."""
 
 
@@ -35,8 +35,9 @@ class PlaybookMemory:
         followed = {rule.after for rule in rules if rule.after is not None}
         self.last_fired = {i: np.full(1, NEVER, dtype=np.int64) for i in followed}
         self.snapshot: dict[int, dict[str, np.ndarray]] = {i: {} for i in followed}
-        self.recent = {i: np.full((rule.cap[0], 1), NEVER, dtype=np.int64)
-                       for i, rule in enumerate(rules) if rule.cap is not None}
+        self.recent = {
+            i: np.full((rule.cap[0], 1), NEVER, dtype=np.int64) for i, rule in enumerate(rules) if rule.cap is not None
+        }
         self.last_campaign = np.full(1, NEVER, dtype=np.int64)
         self.fitted = 1  # every array above has room for this many groups
         # the metrics some rule reads back as after_<metric>: only those are remembered
@@ -71,7 +72,7 @@ class PlaybookMemory:
             return fired[0].astype(np.int64) if len(fired) == 1 else fired.sum(axis=0)
         if field == "days_since_after":
             return day - self.last_fired[rule.after][:count]
-        metric = field[len("after_"):]
+        metric = field[len("after_") :]
         snapshot = self.snapshot[rule.after]
         if metric not in snapshot:
             return np.zeros(count)

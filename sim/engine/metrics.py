@@ -18,8 +18,14 @@ from sim.engine.state.population import RECORD
 ACTION_COLUMNS = ("day", "rule", "action", "members", "groups", "cost")
 
 # KPIs that are ratios over a subset which can be empty in a small or short run (NaN then; null in JSON)
-MAY_BE_UNDEFINED = ("retention_d30", "zero_post_share", "top1pct_post_share", "first_reply_effect",
-                    "channel_cost_per_joined", "referral_cost_per_joined")
+MAY_BE_UNDEFINED = (
+    "retention_d30",
+    "zero_post_share",
+    "top1pct_post_share",
+    "first_reply_effect",
+    "channel_cost_per_joined",
+    "referral_cost_per_joined",
+)
 
 KPI_MEANINGS = {
     "members_end": "members at the end of the horizon",
@@ -49,11 +55,13 @@ KPI_MEANINGS = {
     "zero_post_share": "share of members at the end who have never posted (participation inequality)",
     "top1pct_post_share": "share of all members' posts written by the top 1% of members (everyone ever seen)",
     "first_reply_effect": "share posting again among newcomers (joined after day 0) whose first contribution "
-                          "was answered, minus among those ignored (first contributions 30+ days before the end)",
+    "was answered, minus among those ignored (first contributions 30+ days before the end)",
     **{f"churn_{cause}": f"members who left mainly from {cause.replace('_', ' ')}" for cause in CAUSES},
     "dead_groups": "groups that died (stage chart) during the run",
-    **{f"dead_groups_{cause}": f"dead groups whose last 30 days were led by {cause.replace('_', ' ')} (G2)"
-       for cause in CAUSES},
+    **{
+        f"dead_groups_{cause}": f"dead groups whose last 30 days were led by {cause.replace('_', ' ')} (G2)"
+        for cause in CAUSES
+    },
 }
 
 
@@ -64,8 +72,12 @@ def record_day(model) -> None:
     """Append today's row to the daily table and today's per-group figures to the 7-day ring."""
     pop, groups, today = model.pop, model.groups, model.today
     silent_after = int(np.ceil(model.params.silent_after_days))
-    parts = row_threads.over_ranges(pop.n, lambda lo, hi: kernels.day_counts(
-        pop.status, pop.days_inactive, silent_after, model.is_core, pop.spammer, lo, hi))
+    parts = row_threads.over_ranges(
+        pop.n,
+        lambda lo, hi: kernels.day_counts(
+            pop.status, pop.days_inactive, silent_after, model.is_core, pop.spammer, lo, hi
+        ),
+    )
     members, silent, core, spammers = (sum(part[k] for part in parts) for k in range(4))
     gone = row_threads.joined([part[4] for part in parts])  # rows of members who left, not yet compacted away
     denom = max(members, 1)
@@ -88,23 +100,32 @@ def record_day(model) -> None:
         "referral_joins": today.get("referral_joins", 0),
         "prospects": today["prospects"],
         "turned_away": today["turned_away"],
-        **{f"mean_{name}": mean for name, mean in zip(MEANS, row_threads.over_columns(
-            pop.n, lambda column: _mean_over(column, gone, denom), [getattr(pop, name) for name in MEANS]))},
+        **{
+            f"mean_{name}": mean
+            for name, mean in zip(
+                MEANS,
+                row_threads.over_columns(
+                    pop.n, lambda column: _mean_over(column, gone, denom), [getattr(pop, name) for name in MEANS]
+                ),
+            )
+        },
         "core": core,
         "spammers": spammers,
         "groups": int(np.count_nonzero(groups.size > 0)),
-        "weak_copies": int(np.count_nonzero(groups.is_copy & (groups.core_prev < model.params.copy_min_core)
-                                            & (groups.size > 0))),
+        "weak_copies": int(
+            np.count_nonzero(groups.is_copy & (groups.core_prev < model.params.copy_min_core) & (groups.size > 0))
+        ),
         # the community's stage: the stage that holds the most members (G1)
-        "stage": model.policy.chart.states[int(np.argmax(np.bincount(
-            groups.stage, weights=groups.size, minlength=len(model.policy.chart.states))))],
+        "stage": model.policy.chart.states[
+            int(np.argmax(np.bincount(groups.stage, weights=groups.size, minlength=len(model.policy.chart.states))))
+        ],
         "stage_changes": today.get("stage_changes", 0),
         "ritual": today["ritual"],
         "talks": today["talks"],
         "splits": today["splits"],
         "sales": today.get("sales", 0),
         "event_participants": today.get("event_participants", 0),
-        "campaigns": today.get("campaigns", 0),              # community-rule actions, one per group
+        "campaigns": today.get("campaigns", 0),  # community-rule actions, one per group
         "members_reached": today.get("members_reached", 0),  # members reached by rule actions today
         "cost": sum(spent.values()),
         **{f"cost_{kind}": amount for kind, amount in spent.items()},
@@ -114,16 +135,28 @@ def record_day(model) -> None:
     if model.group_rows is not None:  # one row per inhabited group, for replays (asked for)
         gids = np.flatnonzero(groups.size > 0)
         health = group_health(model, model.group_env)
-        model.group_rows.append(pd.DataFrame({
-            "day": model.day, "group": gids, "size": groups.size[gids], "active": today["active_g"][gids],
-            "member_messages": today["member_messages_g"][gids], "core": today["core_g"][gids],
-            "stage": np.asarray(model.policy.chart.states, dtype=object)[groups.stage[gids]],
-            **{f"health_{name}": values[gids] for name, values in health.items()},
-            "dead_cause": np.asarray([None, *CAUSES], dtype=object)[groups.dead_cause[gids] + 1],
-        }))
+        model.group_rows.append(
+            pd.DataFrame(
+                {
+                    "day": model.day,
+                    "group": gids,
+                    "size": groups.size[gids],
+                    "active": today["active_g"][gids],
+                    "member_messages": today["member_messages_g"][gids],
+                    "core": today["core_g"][gids],
+                    "stage": np.asarray(model.policy.chart.states, dtype=object)[groups.stage[gids]],
+                    **{f"health_{name}": values[gids] for name, values in health.items()},
+                    "dead_cause": np.asarray([None, *CAUSES], dtype=object)[groups.dead_cause[gids] + 1],
+                }
+            )
+        )
     groups.record(
-        model.day, active=today["active_g"], size=groups.size, messages=today["messages_g"],
-        member_messages=today["member_messages_g"], joined=groups.joined_today,
+        model.day,
+        active=today["active_g"],
+        size=groups.size,
+        messages=today["messages_g"],
+        member_messages=today["member_messages_g"],
+        joined=groups.joined_today,
         churned=groups.churned_today + groups.removed_today,
     )
 
@@ -143,14 +176,20 @@ def members_table(model) -> pd.DataFrame:
     table["status"] = pd.Categorical.from_codes(rows["status"], categories=list(STATUS_NAMES))
     table["title"] = pd.Categorical.from_codes(rows["title"], categories=list(model.policy.title_names))
     # code 0 means "no exit": a missing category (-1) rather than a string
-    table["exit_cause"] = pd.Categorical.from_codes(rows["exit_cause"].astype(np.int32) - 1,
-                                                    categories=list(model.cause_names[1:]))
+    table["exit_cause"] = pd.Categorical.from_codes(
+        rows["exit_cause"].astype(np.int32) - 1, categories=list(model.cause_names[1:])
+    )
     table["exit_day"] = pd.arrays.IntegerArray(rows["exit_day"].astype(np.int32), rows["exit_day"] < 0)
     return table
 
 
-def summarize(daily: pd.DataFrame, members: pd.DataFrame, days: int, health: dict | None = None,
-              dead_causes: dict[str, int] | None = None) -> dict[str, float]:
+def summarize(
+    daily: pd.DataFrame,
+    members: pd.DataFrame,
+    days: int,
+    health: dict | None = None,
+    dead_causes: dict[str, int] | None = None,
+) -> dict[str, float]:
     """The KPIs of one run (see :data:`KPI_MEANINGS`)."""
     last = daily.iloc[-1]
     status = members["status"]
@@ -200,8 +239,9 @@ def summarize(daily: pd.DataFrame, members: pd.DataFrame, days: int, health: dic
     by_channel = int((~source.isin(["seed", "initial", "referral"])).sum())
     by_referral = int((source == "referral").sum())
     kpis["channel_cost_per_joined"] = float(daily["cost_channels"].sum()) / by_channel if by_channel else float("nan")
-    kpis["referral_cost_per_joined"] = (float(daily["cost_referrals"].sum()) / by_referral if by_referral
-                                        else float("nan"))
+    kpis["referral_cost_per_joined"] = (
+        float(daily["cost_referrals"].sum()) / by_referral if by_referral else float("nan")
+    )
     return kpis
 
 
@@ -210,8 +250,9 @@ def participation(members: pd.DataFrame, days: int) -> dict[str, float]:
     current = members[members["status"] == "member"]
     posts = np.sort(members["posts"].to_numpy())[::-1]
     top = max(1, int(round(0.01 * len(posts))))
-    settled = members[(members["join_day"] > 0) & (members["first_post_day"] >= 0)
-                      & (members["first_post_day"] + 30 <= days - 1)]
+    settled = members[
+        (members["join_day"] > 0) & (members["first_post_day"] >= 0) & (members["first_post_day"] + 30 <= days - 1)
+    ]
     replied = settled.loc[settled["first_reply"] == 1, "posted_again"]
     ignored = settled.loc[settled["first_reply"] == 0, "posted_again"]
     effect = float(replied.mean() - ignored.mean()) if len(replied) and len(ignored) else float("nan")

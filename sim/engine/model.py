@@ -40,7 +40,7 @@ from sim.engine.rule_inputs import GroupEnv
 from sim.engine.rule_phase import run_rules, update_stages
 from sim.engine.state.groups import CAUSE_WINDOW, Groups
 from sim.engine.state.population import Population
-from sim.rules.backend import rule_engines, stage_engine
+from sim.rules.backend import RuleEvaluator, StageStepper, rule_engines, stage_engine
 
 STREAMS = ("acquisition", "behaviour", "actions", "churn", "groups")
 PHASES = ("acquisition", "content", "members", "stages", "rules", "churn", "metrics")
@@ -71,8 +71,7 @@ class CommunityModel(mesa.Model):
         sequence = replicate_seed(setup.scenario.seed, replicate)
         children = sequence.spawn(len(STREAMS) + 1)
         super().__init__(rng=np.random.Generator(np.random.PCG64(children[0])))
-        self.streams = {name: np.random.Generator(np.random.PCG64(child))
-                        for name, child in zip(STREAMS, children[1:])}
+        self.streams = {name: np.random.Generator(np.random.PCG64(child)) for name, child in zip(STREAMS, children[1:])}
         self.setup = setup
         self.scenario = setup.scenario
         self.policy = setup.policy
@@ -80,13 +79,15 @@ class CommunityModel(mesa.Model):
         self.replicate = replicate
         self.audit = audit
         self.day = 0
-        self.archetype_tables = {field: self.params.archetype_table(field)
-                                 for field in ("activity", "posts", "questions", "churn", "referral")}
+        self.archetype_tables = {
+            field: self.params.archetype_table(field)
+            for field in ("activity", "posts", "questions", "churn", "referral")
+        }
         self.source_names = setup.sources
         self.cause_names = ["none", *CAUSES]
         self.channel_remaining = [c.pool_size for c in self.scenario.channels]
         self.channel_joined = [0 for _ in self.scenario.channels]
-        self.channel_spent = [0.0 for _ in self.scenario.channels]   # per channel; pushes where they are free
+        self.channel_spent = [0.0 for _ in self.scenario.channels]  # per channel; pushes where they are free
         self.channel_weight = [1.0 for _ in self.scenario.channels]  # share of its pushes a channel keeps (P1)
         self.pending_referrals = 0
         self.phase_seconds = dict.fromkeys(PHASES, 0.0)  # wall time per daily phase, for benchmarks
@@ -97,7 +98,7 @@ class CommunityModel(mesa.Model):
         # growth, so a big community does not copy every column in its first days
         self.pop = Population(capacity=start + start // 3 + 1024)
         self.groups = Groups(count=1, start_stage=self.policy.chart.start, causes=len(CAUSES))
-        self.stage_engine = stage_engine(self.policy.chart, setup.community_backend)
+        self.stage_engine: StageStepper | None = stage_engine(self.policy.chart, setup.community_backend)
         self.is_core = np.zeros(0, dtype=bool)
         self.health_end: dict[str, float] = {}
         self.event_quality = 1.0  # surveys make later events work better (P12)
@@ -152,7 +153,7 @@ class CommunityModel(mesa.Model):
         """Churn, vectorised (:func:`sim.churn.leave`); the agents engine overrides it."""
         leave(self)
 
-    def run(self) -> "CommunityModel":
+    def run(self) -> CommunityModel:
         """Step through the scenario's horizon, then release the rules engines' state."""
         try:
             while self.running:
@@ -164,7 +165,8 @@ class CommunityModel(mesa.Model):
 
     def close(self) -> None:
         """Delete this run's state in the rules engines (durable-rules keeps at most 1,024 sids)."""
-        for engine in [*self.rule_engines.values(), self.stage_engine]:
+        engines: list[RuleEvaluator | StageStepper | None] = [*self.rule_engines.values(), self.stage_engine]
+        for engine in engines:
             if engine is not None:
                 engine.close()
         self.rule_engines, self.stage_engine = {}, None
@@ -202,8 +204,13 @@ class CommunityModel(mesa.Model):
         each draws a voice, a lognormal propensity to post with mean 1 (participation inequality)."""
         sigma = self.params.voice_sigma
         voice = self.streams["acquisition"].lognormal(-sigma * sigma / 2, sigma, count).astype(np.float32)
-        return self.pop.add(count, archetype=archetype, voice=voice,
-                            arch_activity=self.archetype_tables["activity"][archetype], **values)
+        return self.pop.add(
+            count,
+            archetype=archetype,
+            voice=voice,
+            arch_activity=self.archetype_tables["activity"][archetype],
+            **values,
+        )
 
     def source_code(self, name: str) -> int:
         return self.source_names.index(name)
@@ -271,8 +278,9 @@ class CommunityModel(mesa.Model):
         codes = self.groups.dead_cause[self.groups.dead_cause >= 0]
         return {cause: int(np.count_nonzero(codes == i)) for i, cause in enumerate(CAUSES)}
 
-    def record_action(self, rule: str, action: str, rows: np.ndarray, cost: float,
-                      groups: np.ndarray | None = None) -> None:
+    def record_action(
+        self, rule: str, action: str, rows: np.ndarray, cost: float, groups: np.ndarray | None = None
+    ) -> None:
         """One row of the ``actions`` table per rule, action and day."""
         self.spend("actions", cost)
         self.today["members_reached"] = self.today.get("members_reached", 0) + len(rows)

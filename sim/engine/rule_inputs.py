@@ -23,8 +23,20 @@ class MemberEnv(dict):
     def __missing__(self, name):
         m = self.model
         pop, groups, p = m.pop, m.groups, m.params
-        direct = ("interest", "trust", "habit", "fatigue", "days_inactive", "points", "posts",
-                  "warnings", "rewards_received", "archetype", "source", "title")
+        direct = (
+            "interest",
+            "trust",
+            "habit",
+            "fatigue",
+            "days_inactive",
+            "points",
+            "posts",
+            "warnings",
+            "rewards_received",
+            "archetype",
+            "source",
+            "title",
+        )
         if name in direct:
             value = getattr(pop, name)
         elif name == "days_since_join":

@@ -72,7 +72,7 @@ def run_rules(model) -> None:
     if "member" in engines:
         hits = engines["member"].matches(member_env, pop.status == 0, pop.group)
         member_hits = list(zip(policy.rules, hits[: len(policy.rules)]))
-        title_hits = list(zip(policy.titles, hits[len(policy.rules):]))
+        title_hits = list(zip(policy.titles, hits[len(policy.rules) :]))
     if "group" in engines:
         started = time.perf_counter()
         group_hits = engines["group"].matches(group_env, groups.size > 0, np.arange(groups.count))

@@ -9,7 +9,7 @@ statecharts).  :func:`sim.rules.backend.stage_engine` runs the result on either 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from sim.domain import content_hash
 from sim.errors import SandboxError, place_of
@@ -35,23 +35,30 @@ class CompiledChart:
             for k, transition in enumerate(transitions):
                 loc = ("states", source, k)
                 if transition.to not in chart.states:
-                    raise SandboxError(f"transition to nowhere: '{transition.to}' is not a state; "
-                                       f"states: {', '.join(self.states)}", file=file,
-                                       line=line_at(loc + ("to",)), place=place_of(loc + ("to",)))
+                    raise SandboxError(
+                        f"transition to nowhere: '{transition.to}' is not a state; states: {', '.join(self.states)}",
+                        file=file,
+                        line=line_at(loc + ("to",)),
+                        place=place_of(loc + ("to",)),
+                    )
                 try:
                     ir = parse(transition.when, vocab)
                 except SandboxError as exc:
-                    raise exc.located(file=file, line=line_at(loc + ("when",)),
-                                      place=place_of(loc + ("when",))) from None
+                    raise exc.located(
+                        file=file, line=line_at(loc + ("when",)), place=place_of(loc + ("when",))
+                    ) from None
                 exclusive = ("and", [("not", e) for e in earlier] + [ir]) if earlier else ir
                 earlier.append(ir)
                 targets.add(transition.to)
                 self.transitions.append((self.states.index(source), self.states.index(transition.to), exclusive))
         starts = [s for s in self.states if s not in targets]
         if len(starts) != 1:
-            raise SandboxError("the start state is the one state no transition leads into; this chart has "
-                               + (f"{len(starts)}: {', '.join(starts)}" if starts else "none"),
-                               file=file, place="states")
+            raise SandboxError(
+                "the start state is the one state no transition leads into; this chart has "
+                + (f"{len(starts)}: {', '.join(starts)}" if starts else "none"),
+                file=file,
+                place="states",
+            )
         self.start = self.states.index(starts[0])
         self.vocab = GROUP.with_values(stage=self.states)
         self.masks = [compile_mask(cond, self.vocab) for _, _, cond in self.transitions]

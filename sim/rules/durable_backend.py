@@ -63,10 +63,15 @@ class DurableStages:
                 guard = ("and", [("cmp", "==", ("field", "stage"), ("str", state)), cond])
                 condition = core.translate([guard], chart.vocab)
                 if condition.derived:
-                    raise SandboxError("stage conditions must compare metrics with numbers or other metrics "
-                                       "(no division or arithmetic on the left)", file=chart.file)
-                triggers[f"t{k}"] = {"all": [{"m": core.rename(condition.conditions[0], self.properties)}],
-                                     "to": chart.states[target]}
+                    raise SandboxError(
+                        "stage conditions must compare metrics with numbers or other metrics "
+                        "(no division or arithmetic on the left)",
+                        file=chart.file,
+                    )
+                triggers[f"t{k}"] = {
+                    "all": [{"m": core.rename(condition.conditions[0], self.properties)}],
+                    "to": chart.states[target],
+                }
             states[state] = triggers
         self.name = f"sandbox_stages_{content_hash(states)}"
         self.dispatcher = core.register_statechart(self.name, states)

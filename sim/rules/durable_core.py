@@ -41,10 +41,10 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain, count, repeat
-from typing import Callable
 
 import numpy as np
 import orjson
@@ -75,7 +75,7 @@ class _SyncHost(engine.Host):
 
 
 _host: _SyncHost | None = None
-_registered: dict[str, "_Dispatcher"] = {}
+_registered: dict[str, _Dispatcher] = {}
 _run_tokens = count()
 
 
@@ -95,24 +95,26 @@ class _Dispatcher:
     """
 
     def __init__(self, size: int):
-        self.sink: list[tuple[int, int]] = []
+        self.sink: list[tuple] = []
         self.callbacks = [self._callback(i) for i in range(size)]
         self.callbacks.append(lambda c: None)  # the sentinel rule: opening a sid decides nothing
 
     def _callback(self, index: int) -> Callable:
         def run(c) -> None:
             self.sink.append((index, c.m["id"]))
+
         return run
 
 
 # --- translation of the intermediate form -------------------------------------------------------
+
 
 @dataclass
 class Translation:
     """Durable-rules conditions for a list of rules, with the derived properties they need."""
 
     conditions: list[dict]
-    derived: list[tuple] = field(default_factory=list)   # intermediate-form nodes, by _d index
+    derived: list[tuple] = field(default_factory=list)  # intermediate-form nodes, by _d index
 
 
 def translate(nodes: list[tuple], vocab: Vocabulary) -> Translation:
@@ -260,11 +262,15 @@ class DurableRuleset:
             names |= fields_used(rule.ir)
         self.fields = sorted(names)
         if len(self.fields) + len(self.derived_fns) + 2 > MAX_PROPERTIES:
-            raise SandboxError(f"the {kind} rules read {len(self.fields) + len(self.derived_fns)} values; "
-                               f"durable-rules holds at most {MAX_PROPERTIES - 2} per fact")
+            raise SandboxError(
+                f"the {kind} rules read {len(self.fields) + len(self.derived_fns)} values; "
+                f"durable-rules holds at most {MAX_PROPERTIES - 2} per fact"
+            )
         self.properties = short_names(self.fields + [f"_d{k}" for k in range(len(self.derived_fns))])
-        definition = {f"r{i}": {"all": [{"m": rename(condition, self.properties)}]}
-                      for i, condition in enumerate(self.translation.conditions)}
+        definition = {
+            f"r{i}": {"all": [{"m": rename(condition, self.properties)}]}
+            for i, condition in enumerate(self.translation.conditions)
+        }
         definition[SENTINEL_RULE] = {"all": [{"m": {SENTINEL: 1}}]}
         self.name = f"sandbox_{kind}_{content_hash(definition)}"
         self.dispatcher = _register(self.name, definition)
@@ -293,8 +299,11 @@ class DurableRuleset:
 
     def forget(self, run_token: str, sids) -> None:
         """Retract the sentinels and delete the state of every sid a run used."""
-        _raw(engine.durable_rules_engine.retract_facts, host().get_ruleset(self.name),
-             json.dumps(_sentinels(run_token, sids)))
+        _raw(
+            engine.durable_rules_engine.retract_facts,
+            host().get_ruleset(self.name),
+            json.dumps(_sentinels(run_token, sids)),
+        )
         delete_states(self.name, run_token, sids)
 
 
@@ -319,21 +328,35 @@ class FactKeys:
         self.sids = np.asarray(sids)
         self.count = len(self.ids)
         # ids 0..count-1, in order (every group): columns are read as they are, without indexing
-        self.every_row = self.count > 0 and self.ids[0] == 0 and self.ids[-1] == self.count - 1 \
+        self.every_row = (
+            self.count > 0
+            and self.ids[0] == 0
+            and self.ids[-1] == self.count - 1
             and bool(np.all(self.ids[1:] > self.ids[:-1]))
+        )
         self.token = run_token
         # each fact's opening text, '{"id":3,"sid":"run1.3"', cut from one joined string
-        pieces = zip(repeat('{"id":'), _json_texts(self.ids), repeat(f',"sid":"{run_token}.'),
-                     _json_texts(self.sids), repeat('"\x00'))
+        pieces = zip(
+            repeat('{"id":'),
+            _json_texts(self.ids),
+            repeat(f',"sid":"{run_token}.'),
+            _json_texts(self.sids),
+            repeat('"\x00'),
+        )
         self.heads = "".join(chain.from_iterable(pieces)).split("\x00")[:-1]
         self._retraction: str | None = None
         self.last_columns: dict[str, tuple] = {}  # by property: the last values sent, and their pieces
 
     @classmethod
-    def reused(cls, last: "FactKeys | None", run_token: str, ids: np.ndarray, sids: np.ndarray) -> "FactKeys":
+    def reused(cls, last: FactKeys | None, run_token: str, ids: np.ndarray, sids: np.ndarray) -> FactKeys:
         """``last`` if it holds these very keys (today's rows are yesterday's), else new keys."""
-        if (last is not None and run_token == last.token and len(ids) == last.count
-                and ids.tobytes() == last.ids.tobytes() and sids.tobytes() == last.sids.tobytes()):
+        if (
+            last is not None
+            and run_token == last.token
+            and len(ids) == last.count
+            and ids.tobytes() == last.ids.tobytes()
+            and sids.tobytes() == last.sids.tobytes()
+        ):
             return last
         return cls(run_token, ids, sids)
 
@@ -359,7 +382,7 @@ class Facts:
     def __init__(self, keys: FactKeys):
         self.keys = keys
         self.count = keys.count
-        self._pieces: list = []    # per property: its facts' pieces, or (prefix, values, category names)
+        self._pieces: list = []  # per property: its facts' pieces, or (prefix, values, category names)
 
     def add(self, name: str, values, spec=None) -> None:
         """One property for every fact: a column (read at the keys' ids) or a scalar for all."""
@@ -433,7 +456,7 @@ def _json_texts(values: np.ndarray) -> list[str]:
     return orjson.dumps(_widened(values), option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].decode().split(",")
 
 
-def run_facts(name: str, dispatcher: "_Dispatcher", facts: Facts) -> list[tuple]:
+def run_facts(name: str, dispatcher: _Dispatcher, facts: Facts) -> list[tuple]:
     """Assert a batch of facts, run every action they trigger, retract them.
 
     Returns what the actions recorded, in the order durable-rules ran them.
@@ -459,8 +482,10 @@ def _raw(function, ruleset, payload: str) -> None:
 def capacity_error(groups: int | None = None) -> SandboxError:
     """The one message for durable-rules' limit of 1,024 state ids (groups) per ruleset and run."""
     has = f" and this run has {groups}" if groups is not None else ""
-    return SandboxError(f"durable-rules holds at most {MAX_SIDS} groups per run{has}; use --rules-backend numpy "
-                        "and --community-backend numpy for bigger communities")
+    return SandboxError(
+        f"durable-rules holds at most {MAX_SIDS} groups per run{has}; use --rules-backend numpy "
+        "and --community-backend numpy for bigger communities"
+    )
 
 
 def delete_states(name: str, run_token: str, sids) -> None:
@@ -474,18 +499,19 @@ class _MoveRecorder(_Dispatcher):
     """The actions of a stage statechart: each transition records (target state, group id)."""
 
     def __init__(self):
-        self.sink = []
+        self.sink: list[tuple] = []
 
     def transition(self, target: str) -> Callable:
         def run(c) -> None:
             self.sink.append((target, c.m["id"]))
+
         return run
 
 
 def register_statechart(name: str, states: dict) -> _MoveRecorder:
     """Register a stage chart as a durable-rules statechart (once per process)."""
     if name in _registered:
-        return _registered[name]
+        return _registered[name]  # type: ignore[return-value]  # registered by this function
     recorder = _MoveRecorder()
     states = copy.deepcopy(states)
     for triggers in states.values():
@@ -522,8 +548,12 @@ def _drain(ruleset) -> None:
         if not result:
             return
         errors: list = []
-        ruleset._flush_actions(json.loads(result[0]), {"message": json.loads(result[1])}, result[2],
-                               lambda error, state: errors.append(error) if error else None)
+        ruleset._flush_actions(
+            json.loads(result[0]),
+            {"message": json.loads(result[1])},
+            result[2],
+            lambda error, state, errors=errors: errors.append(error) if error else None,
+        )
         if errors:
             raise SandboxError(f"a durable-rules action failed: {errors[0]}")
 
@@ -533,6 +563,18 @@ def new_run_token() -> str:
     return f"run{next(_run_tokens)}"
 
 
-__all__ = ["DurableRuleset", "translate", "host", "new_run_token", "run_facts", "Facts", "FactKeys",
-           "short_names", "rename", "delete_states", "register_statechart", "MAX_SIDS",
-           "capacity_error"]
+__all__ = [
+    "DurableRuleset",
+    "translate",
+    "host",
+    "new_run_token",
+    "run_facts",
+    "Facts",
+    "FactKeys",
+    "short_names",
+    "rename",
+    "delete_states",
+    "register_statechart",
+    "MAX_SIDS",
+    "capacity_error",
+]

@@ -42,17 +42,19 @@ _FORBIDDEN = {
 def parse(text: str, vocab: Vocabulary) -> tuple:
     """Parse and type-check one ``when`` expression; return its intermediate form."""
     if not isinstance(text, str) or not text.strip():
-        raise SandboxError("expected a non-empty expression such as \"days_inactive >= 30\"")
+        raise SandboxError('expected a non-empty expression such as "days_inactive >= 30"')
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         col = f" at column {exc.offset}" if exc.offset else ""
-        raise SandboxError(f"syntax error{col} in \"{text.strip()}\"; "
-                           "write comparisons joined by and/or, e.g. \"trust < 0.3 and days_inactive >= 7\"") from None
+        raise SandboxError(
+            f'syntax error{col} in "{text.strip()}"; '
+            'write comparisons joined by and/or, e.g. "trust < 0.3 and days_inactive >= 7"'
+        ) from None
     node = _build(tree.body, vocab)
     kind = kind_of(node, vocab)
     if kind not in ("bool", "flag"):
-        raise SandboxError(f"\"{text.strip()}\" is not a condition; compare it, e.g. \"{text.strip()} > 0\"")
+        raise SandboxError(f'"{text.strip()}" is not a condition; compare it, e.g. "{text.strip()} > 0"')
     return node
 
 
@@ -70,27 +72,28 @@ def _build(node: ast.AST, vocab: Vocabulary) -> tuple:
             return _build(node.operand, vocab)
         raise SandboxError(f"operator '{type(node.op).__name__}' is not allowed; use + - * / and comparisons")
     if isinstance(node, ast.BinOp):
-        op = _ARITH.get(type(node.op))
-        if op is None:
+        arith = _ARITH.get(type(node.op))
+        if arith is None:
             raise SandboxError(f"operator '{type(node.op).__name__}' is not allowed; use + - * /")
-        return ("arith", op, _build(node.left, vocab), _build(node.right, vocab))
+        return ("arith", arith, _build(node.left, vocab), _build(node.right, vocab))
     if isinstance(node, ast.Compare):
         parts = []
         left = _build(node.left, vocab)
         for op_node, right_node in zip(node.ops, node.comparators):
-            op = _CMP.get(type(op_node))
-            if op is None:
+            cmp = _CMP.get(type(op_node))
+            if cmp is None:
                 raise SandboxError(f"comparison '{type(op_node).__name__}' is not allowed; use == != < <= > >=")
             right = _build(right_node, vocab)
-            parts.append(("cmp", op, left, right))
+            parts.append(("cmp", cmp, left, right))
             left = right
         return parts[0] if len(parts) == 1 else ("and", parts)
     if isinstance(node, ast.Name):
         if node.id not in vocab.fields:
             close = difflib.get_close_matches(node.id, vocab.fields, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
-            raise SandboxError(f"unknown name '{node.id}'; {hint}known {vocab.context} names: "
-                               + ", ".join(vocab.names()))
+            raise SandboxError(
+                f"unknown name '{node.id}'; {hint}known {vocab.context} names: " + ", ".join(vocab.names())
+            )
         return ("field", node.id)
     if isinstance(node, ast.Constant):
         value = node.value
@@ -104,8 +107,10 @@ def _build(node: ast.AST, vocab: Vocabulary) -> tuple:
             return ("str", value)
         raise SandboxError(f"constant {value!r} is not allowed; use numbers or 'quoted text'")
     what = _FORBIDDEN.get(type(node), f"'{type(node).__name__}'")
-    raise SandboxError(f"{what} are not allowed in a policy expression; "
-                       "use names, numbers, 'text', comparisons, and/or/not and + - * /")
+    raise SandboxError(
+        f"{what} are not allowed in a policy expression; "
+        "use names, numbers, 'text', comparisons, and/or/not and + - * /"
+    )
 
 
 def kind_of(node: tuple, vocab: Vocabulary) -> str:

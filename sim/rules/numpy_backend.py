@@ -11,7 +11,7 @@ once, at compile time.  Division by zero yields 0, not inf, so rules never see N
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -21,8 +21,12 @@ from sim.rules.vocabulary import Vocabulary
 Env = Mapping[str, np.ndarray]
 
 _CMP = {
-    "==": np.equal, "!=": np.not_equal, "<": np.less,
-    "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
+    "==": np.equal,
+    "!=": np.not_equal,
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
 }
 
 
@@ -39,8 +43,9 @@ def compile_mask(node: tuple, vocab: Vocabulary) -> Callable[[Env], np.ndarray]:
 
 def _length(env: Env) -> int:
     """Rows in an environment: its ``length`` if it says (lazy envs), else its first array's."""
-    if getattr(env, "length", None) is not None:
-        return env.length
+    length = getattr(env, "length", None)
+    if length is not None:
+        return int(length)
     for value in env.values():
         if np.ndim(value):
             return len(value)

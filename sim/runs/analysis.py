@@ -42,8 +42,12 @@ def report(out: str | Path, kpis: list[str] | None = None, sensitivity: bool = F
     kpis = list(kpis or [k for k in DEFAULT_KPIS if k in columns])
     unknown = [k for k in kpis if k not in columns]
     if unknown:
-        known = sorted(c for c in columns if not c.startswith("param:") and c not in (
-            "run_id", "point", "replicate", "seed", "status", "error", "seconds", "traceback"))
+        known = sorted(
+            c
+            for c in columns
+            if not c.startswith("param:")
+            and c not in ("run_id", "point", "replicate", "seed", "status", "error", "seconds", "traceback")
+        )
         raise SandboxError(f"unknown KPI {', '.join(unknown)}; known: {', '.join(known)}", place="--kpi")
     params = [f"param:{name}" for name in design["names"]]
 
@@ -54,7 +58,8 @@ def report(out: str | Path, kpis: list[str] | None = None, sensitivity: bool = F
     group_cols = ", ".join(["point", *map(q, params)])
     points = con.execute(
         f"SELECT {group_cols}, count(*) AS runs, {stats} FROM {source} WHERE status = 'ok' "
-        f"GROUP BY {group_cols} ORDER BY point").df()
+        f"GROUP BY {group_cols} ORDER BY point"
+    ).df()
     from scipy.special import stdtrit
 
     for k in kpis:
@@ -71,8 +76,9 @@ def report(out: str | Path, kpis: list[str] | None = None, sensitivity: bool = F
         means = ", ".join(f"avg({q(k)}) AS {q(k)}" for k in kpis)
         table = con.execute(
             f"SELECT {q(param)} AS value, count(*) AS runs, {means} FROM {source} WHERE status = 'ok' "
-            f"GROUP BY {q(param)} ORDER BY {q(param)}").df()
-        table.insert(0, "parameter", param[len("param:"):])
+            f"GROUP BY {q(param)} ORDER BY {q(param)}"
+        ).df()
+        table.insert(0, "parameter", param[len("param:") :])
         effects.append(table)
     main_effects = pd.concat(effects, ignore_index=True) if effects else pd.DataFrame()
     main_effects.to_csv(report_dir / "main_effects.csv", index=False)
@@ -88,13 +94,17 @@ def report(out: str | Path, kpis: list[str] | None = None, sensitivity: bool = F
 def _sensitivity(design: dict, points: pd.DataFrame, kpis: list[str], report_dir: Path) -> pd.DataFrame:
     kind = design["kind"]
     if kind not in ("sobol", "morris"):
-        raise SandboxError("sensitivity indices need a sampled design: sweep with --sample sobol or morris",
-                           place="--sensitivity")
+        raise SandboxError(
+            "sensitivity indices need a sampled design: sweep with --sample sobol or morris", place="--sensitivity"
+        )
     problem = design["problem"]
     expected = len(design["points"])
     if len(points) != expected:
-        raise SandboxError(f"sensitivity needs every design point, and {expected - len(points)} have no "
-                           "successful run; resume the sweep first", place="--sensitivity")
+        raise SandboxError(
+            f"sensitivity needs every design point, and {expected - len(points)} have no "
+            "successful run; resume the sweep first",
+            place="--sensitivity",
+        )
     matrix = np.array([[p[n] for n in design["names"]] for p in design["points"]], dtype=float)
     rows = []
     for k in kpis:

@@ -35,11 +35,11 @@ class RunResult:
     daily: pd.DataFrame
     members: pd.DataFrame
     actions: pd.DataFrame
-    kpis: pd.DataFrame          # one row per replicate
-    seeds: list[list[int]]      # the SeedSequence (entropy, spawn_key) of each replicate
+    kpis: pd.DataFrame  # one row per replicate
+    seeds: list[list[int]]  # the SeedSequence (entropy, spawn_key) of each replicate
     seconds: float
     timings: dict = field(default_factory=dict)
-    firings: pd.DataFrame | None = None      # the audit trail, when asked for
+    firings: pd.DataFrame | None = None  # the audit trail, when asked for
     conditions: pd.DataFrame | None = None
 
     def kpi_summary(self) -> dict[str, dict]:
@@ -67,8 +67,9 @@ def run_replicate(setup: Setup, replicate: int, audit: bool = False, group_daily
     started = time.perf_counter()
     model = model_class(setup)(setup, replicate=replicate, audit=audit, group_daily=group_daily).run()
     tables = model.tables()
-    kpis = summarize(tables["daily"], tables["members"], setup.scenario.days, model.health_end,
-                     dead_causes=model.dead_group_causes())
+    kpis = summarize(
+        tables["daily"], tables["members"], setup.scenario.days, model.health_end, dead_causes=model.dead_group_causes()
+    )
     for table in tables.values():
         table.insert(0, "replicate", replicate)
     return {**tables, "kpis": {"replicate": replicate, **kpis}, "seconds": time.perf_counter() - started}
@@ -78,6 +79,7 @@ def model_class(setup: Setup) -> type[CommunityModel]:
     """The engine a setup asks for: vectorised columns, or one ``mesa.Agent`` per member."""
     if setup.engine == "agents":
         from sim.engine.agents import AgentCommunityModel
+
         return AgentCommunityModel
     return CommunityModel
 
@@ -109,14 +111,15 @@ def _run_all(setups: list[Setup], replicates: int | range, workers: int, audit: 
         global _WORKER_SETUPS, _WORKER_AUDIT
         _WORKER_SETUPS, _WORKER_AUDIT = setups, audit  # inherited by forked workers; rules hold closures
         try:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"),
-                                     initializer=row_threads.one_thread) as pool:  # the pool fills the cores
+            with ProcessPoolExecutor(
+                max_workers=workers, mp_context=mp.get_context("fork"), initializer=row_threads.one_thread
+            ) as pool:  # the pool fills the cores
                 parts = list(pool.map(_run_in_worker, tasks))
         finally:
             _WORKER_SETUPS = []
     else:
         parts = [run_replicate(setups[which], r, audit) for which, r in tasks]
-    return [parts[i * replicates: (i + 1) * replicates] for i in range(len(setups))]
+    return [parts[i * replicates : (i + 1) * replicates] for i in range(len(setups))]
 
 
 def _result(setup: Setup, parts: list[dict], seconds: float, workers: int, audit: bool) -> RunResult:
@@ -124,7 +127,10 @@ def _result(setup: Setup, parts: list[dict], seconds: float, workers: int, audit
         return pd.concat([p[name] for p in parts], ignore_index=True)
 
     return RunResult(
-        setup=setup, daily=concat("daily"), members=concat("members"), actions=concat("actions"),
+        setup=setup,
+        daily=concat("daily"),
+        members=concat("members"),
+        actions=concat("actions"),
         kpis=pd.DataFrame([p["kpis"] for p in parts]),
         seeds=[[setup.scenario.seed, p["kpis"]["replicate"]] for p in parts],
         seconds=seconds,
@@ -134,8 +140,7 @@ def _result(setup: Setup, parts: list[dict], seconds: float, workers: int, audit
     )
 
 
-def run(setup: Setup, replicates: int | None = None, workers: int | None = None,
-        audit: bool = False) -> RunResult:
+def run(setup: Setup, replicates: int | None = None, workers: int | None = None, audit: bool = False) -> RunResult:
     """Run every replicate of a setup; tables are concatenated with a ``replicate`` column.
 
     With ``audit``, the result also carries the ``firings`` and ``conditions`` tables.
@@ -157,8 +162,9 @@ def run_many(setups: list[Setup], replicates: int | range, workers: int | None =
     return [_result(setup, p, seconds, workers, False) for setup, p in zip(setups, parts)]
 
 
-def compare(a: Setup, b: Setup, replicates: int | None = None, workers: int | None = None,
-            audit: bool = False) -> tuple[RunResult, RunResult, dict[str, dict]]:
+def compare(
+    a: Setup, b: Setup, replicates: int | None = None, workers: int | None = None, audit: bool = False
+) -> tuple[RunResult, RunResult, dict[str, dict]]:
     """Run A and B on the same replicate seeds, in one pool; return both and paired B - A intervals."""
     replicates = replicates or a.scenario.replicates
     workers = default_workers(a, 2 * replicates) if workers is None else workers
@@ -174,11 +180,10 @@ def paired_difference(kpis_a: pd.DataFrame, kpis_b: pd.DataFrame) -> dict[str, d
     """B - A per KPI, paired by replicate, with a 95% t-interval."""
     merged = kpis_a.merge(kpis_b, on="replicate", suffixes=("_a", "_b"))
     names = [c for c in kpis_a.columns if c != "replicate"]
-    return {name: interval(merged[f"{name}_b"].to_numpy(float) - merged[f"{name}_a"].to_numpy(float))
-            for name in names}
+    return {name: interval(merged[f"{name}_b"].to_numpy(float) - merged[f"{name}_a"].to_numpy(float)) for name in names}
 
 
 def seed_of(seed: int, replicate: int) -> list[int]:
     """What the manifest records to reproduce a replicate."""
     sequence = replicate_seed(seed, replicate)
-    return [int(sequence.entropy), *sequence.spawn_key]
+    return [int(sequence.entropy), *sequence.spawn_key]  # type: ignore[arg-type]  # an int seed's entropy

@@ -52,33 +52,45 @@ def run_summary(result: RunResult) -> dict:
     from sim.engine.health import PARTS
 
     means = result.kpis.mean(numeric_only=True)
-    return clean({
-        "scenario": result.setup.scenario.name,
-        "policy": result.setup.policy.policy.name,
-        "replicates": len(result.kpis),
-        "kpis": result.kpi_summary(),
-        "churn_causes": {cause: float(means[f"churn_{cause}"]) for cause in CAUSES},
-        "dead_group_causes": {cause: float(means[f"dead_groups_{cause}"]) for cause in CAUSES},
-        "health_end": {"total": float(means["health_end"]),
-                       **{part: float(means[f"health_end_{part}"]) for part in PARTS}},
-    })
+    return clean(
+        {
+            "scenario": result.setup.scenario.name,
+            "policy": result.setup.policy.policy.name,
+            "replicates": len(result.kpis),
+            "kpis": result.kpi_summary(),
+            "churn_causes": {cause: float(means[f"churn_{cause}"]) for cause in CAUSES},
+            "dead_group_causes": {cause: float(means[f"dead_groups_{cause}"]) for cause in CAUSES},
+            "health_end": {
+                "total": float(means["health_end"]),
+                **{part: float(means[f"health_end_{part}"]) for part in PARTS},
+            },
+        }
+    )
 
 
 def manifest(result: RunResult, command: list[str] | None = None) -> dict:
     setup = result.setup
-    return clean({
-        "command": command or sys.argv,
-        "scenario": {"file": setup.scenario_file, "hash": setup.scenario_hash,
-                     "content": setup.scenario.model_dump()},
-        "policy": {"file": setup.policy_file, "hash": setup.policy_hash,
-                   "content": setup.policy.policy.model_dump()},
-        "seed": setup.scenario.seed,
-        "replicates": len(result.kpis),
-        "replicate_seeds": [seed_of(setup.scenario.seed, r) for r in result.kpis["replicate"]],
-        "params": setup.params.as_dict(),
-        "versions": versions(),
-        "timings": {"seconds": result.seconds, **result.timings},
-    })
+    return clean(
+        {
+            "command": command or sys.argv,
+            "scenario": {
+                "file": setup.scenario_file,
+                "hash": setup.scenario_hash,
+                "content": setup.scenario.model_dump(),
+            },
+            "policy": {
+                "file": setup.policy_file,
+                "hash": setup.policy_hash,
+                "content": setup.policy.policy.model_dump(),
+            },
+            "seed": setup.scenario.seed,
+            "replicates": len(result.kpis),
+            "replicate_seeds": [seed_of(setup.scenario.seed, r) for r in result.kpis["replicate"]],
+            "params": setup.params.as_dict(),
+            "versions": versions(),
+            "timings": {"seconds": result.seconds, **result.timings},
+        }
+    )
 
 
 def write_run(directory: Path, result: RunResult) -> None:
@@ -87,7 +99,7 @@ def write_run(directory: Path, result: RunResult) -> None:
     result.daily.to_parquet(directory / "daily.parquet", index=False)
     result.members.to_parquet(directory / "members.parquet", index=False)
     result.actions.to_parquet(directory / "actions.parquet", index=False)
-    if result.firings is not None:
+    if result.firings is not None and result.conditions is not None:
         result.firings.to_parquet(directory / "firings.parquet", index=False)
         result.conditions.to_parquet(directory / "conditions.parquet", index=False)
     (directory / "summary.json").write_text(json.dumps(run_summary(result), indent=2))
@@ -100,10 +112,11 @@ def atomic_output(out: str | Path, write) -> Path:
     Refuses to replace a directory that is not an earlier sandbox output.
     """
     out = Path(out)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").exists()
-                                                and not (out / "comparison.json").exists())):
-        raise SandboxError("exists and is not a sandbox result; choose another --out directory",
-                           file=str(out))
+    if out.exists() and (
+        not out.is_dir()
+        or (any(out.iterdir()) and not (out / "manifest.json").exists() and not (out / "comparison.json").exists())
+    ):
+        raise SandboxError("exists and is not a sandbox result; choose another --out directory", file=str(out))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:

@@ -25,6 +25,7 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,10 +45,10 @@ SAMPLERS = ("lhs", "sobol", "morris")
 class Design:
     """The points of a sweep: each a mapping from a ``--set`` path to a value."""
 
-    kind: str                      # "grid", "lhs", "sobol" or "morris"
+    kind: str  # "grid", "lhs", "sobol" or "morris"
     names: list[str]
     points: list[dict[str, Any]]
-    problem: dict | None = None    # SALib's problem, for sampled designs
+    problem: dict | None = None  # SALib's problem, for sampled designs
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, "names": self.names, "points": self.points, "problem": self.problem}
@@ -60,8 +61,7 @@ def grid_design(grids: list[str]) -> Design:
         key, raw = _split(option, "--grid", "KEY=V1,V2,... such as days=90,180")
         values = [parse_set(f"{key}={v.strip()}")[1] for v in str(raw).split(",") if v.strip() != ""]
         if not values:
-            raise SandboxError("empty value list; give at least one value, e.g. days=90,180",
-                               place=f"--grid {option}")
+            raise SandboxError("empty value list; give at least one value, e.g. days=90,180", place=f"--grid {option}")
         if key in names:
             raise SandboxError("this path is swept twice; give it once with all its values", place=f"--grid {option}")
         names.append(key)
@@ -70,7 +70,7 @@ def grid_design(grids: list[str]) -> Design:
     return Design("grid", names, points)
 
 
-def sampled_design(kind: str, n: int, ranges: list[str], seed: int) -> Design:
+def sampled_design(kind: str, n: int | None, ranges: list[str], seed: int) -> Design:
     """A sampled design over ``KEY=LO:HI`` ranges: Latin hypercube, Sobol (Saltelli) or Morris."""
     if kind not in SAMPLERS:
         raise SandboxError(f"unknown sampler '{kind}'; expected one of: {', '.join(SAMPLERS)}", place="--sample")
@@ -84,8 +84,9 @@ def sampled_design(kind: str, n: int, ranges: list[str], seed: int) -> Design:
         try:
             lo, hi = (float(x) for x in str(raw).split(":"))
         except ValueError:
-            raise SandboxError("malformed range; write LO:HI with two numbers, e.g. 0.1:0.5",
-                               place=f"--range {option}") from None
+            raise SandboxError(
+                "malformed range; write LO:HI with two numbers, e.g. 0.1:0.5", place=f"--range {option}"
+            ) from None
         if not lo < hi:
             raise SandboxError(f"the range is empty: {lo:g} is not below {hi:g}", place=f"--range {option}")
         names.append(key)
@@ -163,8 +164,12 @@ def run_task(spec: SweepSpec, task: Task, point: dict) -> dict:
     from sim.runs.experiment import run_replicate
 
     started = time.perf_counter()
-    row = {"run_id": task.run_id, "point": task.point, "replicate": task.replicate,
-           **{f"param:{k}": (str(v) if isinstance(v, str) else v) for k, v in point.items()}}
+    row = {
+        "run_id": task.run_id,
+        "point": task.point,
+        "replicate": task.replicate,
+        **{f"param:{k}": (str(v) if isinstance(v, str) else v) for k, v in point.items()},
+    }
     try:
         setup = _setup(spec.scenario, spec.policy, spec.sets + task.sets, spec.rules_backend, spec.community_backend)
         row["seed"] = setup.scenario.seed
@@ -175,8 +180,11 @@ def run_task(spec: SweepSpec, task: Task, point: dict) -> dict:
         row.update(kpis, status="ok", error="")
     except Exception as exc:  # a failed run is recorded and the sweep goes on
         message = str(exc) if isinstance(exc, SandboxError) else f"{type(exc).__name__}: {exc}"
-        row.update(status="failed", error=message.splitlines()[0] if message else type(exc).__name__,
-                   traceback="".join(traceback.format_exception(exc))[-2000:])
+        row.update(
+            status="failed",
+            error=message.splitlines()[0] if message else type(exc).__name__,
+            traceback="".join(traceback.format_exception(exc))[-2000:],
+        )
     row["seconds"] = time.perf_counter() - started
     _atomic_parquet(pd.DataFrame([row]), Path(spec.out) / "runs" / f"{task.run_id}.parquet")
     return row
@@ -212,6 +220,7 @@ def gather(out: Path) -> pd.DataFrame:
 
 # --- execution -------------------------------------------------------------------------------
 
+
 def _local(spec: SweepSpec, todo: list[tuple[Task, dict]], workers: int, on_done) -> None:
     if workers <= 1:
         for task, point in todo:
@@ -220,8 +229,9 @@ def _local(spec: SweepSpec, todo: list[tuple[Task, dict]], workers: int, on_done
     import multiprocessing as mp
 
     context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                             initializer=row_threads.one_thread) as pool:  # the pool fills the cores
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=row_threads.one_thread
+    ) as pool:  # the pool fills the cores
         futures = [pool.submit(run_task, spec, task, point) for task, point in todo]
         try:
             for future in as_completed(futures):
@@ -246,19 +256,29 @@ def _dask(spec: SweepSpec, todo: list[tuple[Task, dict]], workers: int, schedule
             try:
                 client = Client(scheduler, timeout="5s")
             except Exception as exc:
-                raise SandboxError(f"cannot reach the Dask scheduler at {scheduler} ({type(exc).__name__}); "
-                                   "check the address or omit --scheduler to start a local cluster",
-                                   place="--scheduler") from None
+                raise SandboxError(
+                    f"cannot reach the Dask scheduler at {scheduler} ({type(exc).__name__}); "
+                    "check the address or omit --scheduler to start a local cluster",
+                    place="--scheduler",
+                ) from None
         else:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, host="127.0.0.1", silence_logs=logging.CRITICAL)
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                host="127.0.0.1",
+                silence_logs=logging.CRITICAL,
+            )
             client = Client(cluster)
         client.wait_for_workers(1 if scheduler else workers)
         client.run(_warm_up)  # import the engine in every worker before the clock for runs starts
         startup = time.perf_counter() - started
         with client:
-            futures = [client.submit(run_task, spec, task, point, key=f"run-{task.run_id}-{os.getpid()}", pure=False)
-                       for task, point in todo]
+            futures = [
+                client.submit(run_task, spec, task, point, key=f"run-{task.run_id}-{os.getpid()}", pure=False)
+                for task, point in todo
+            ]
             for future in dask_completed(futures):
                 on_done(future.result())
         return startup
@@ -284,8 +304,11 @@ def check_scheduler(address: str) -> None:
         with socket.create_connection((parsed.hostname, parsed.port or 8786), timeout=3):
             pass
     except (OSError, TypeError):
-        raise SandboxError(f"cannot reach the Dask scheduler at {address}; check the address, or omit "
-                           "--scheduler to start a local cluster", place="--scheduler") from None
+        raise SandboxError(
+            f"cannot reach the Dask scheduler at {address}; check the address, or omit "
+            "--scheduler to start a local cluster",
+            place="--scheduler",
+        ) from None
 
 
 @dataclass
@@ -306,12 +329,26 @@ class SweepResult:
         return daily
 
 
-def sweep(scenario: str, policy: str | None = None, *, grid: list[str] = (), sample: str | None = None,
-          n: int | None = None, ranges: list[str] = (), replicates: int | None = None, out: str,
-          backend: str = "local", workers: int | None = None, scheduler: str | None = None,
-          resume: bool = False, sets: list[str] = (), rules_backend: str = "numpy",
-          community_backend: str = "durable", progress: bool = False, command: list[str] | None = None
-          ) -> SweepResult:
+def sweep(
+    scenario: str,
+    policy: str | None = None,
+    *,
+    grid: Sequence[str] = (),
+    sample: str | None = None,
+    n: int | None = None,
+    ranges: Sequence[str] = (),
+    replicates: int | None = None,
+    out: str,
+    backend: str = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    sets: Sequence[str] = (),
+    rules_backend: str = "numpy",
+    community_backend: str = "durable",
+    progress: bool = False,
+    command: list[str] | None = None,
+) -> SweepResult:
     """Run a sweep and return its runs (and, lazily, its daily tables) as DataFrames."""
     from sim.config.scenario import load_setup
     from sim.runs.store import versions
@@ -331,38 +368,70 @@ def sweep(scenario: str, policy: str | None = None, *, grid: list[str] = (), sam
     for point in design.points:  # every point must load: a bad path fails before any run starts
         option = " ".join(f"{k}={_value_text(v)}" for k, v in point.items())
         try:
-            load_setup(scenario, policy, [*sets, *(f"{k}={_value_text(v)}" for k, v in point.items())],
-                       rules_backend=rules_backend, community_backend=community_backend)
+            load_setup(
+                scenario,
+                policy,
+                [*sets, *(f"{k}={_value_text(v)}" for k, v in point.items())],
+                rules_backend=rules_backend,
+                community_backend=community_backend,
+            )
         except SandboxError as exc:
             raise SandboxError(f"design point [{option}]: {exc}") from None
     if backend == "dask" and scheduler:
         check_scheduler(scheduler)
 
     out_dir = Path(out)
-    manifest = {
-        "command": command or sys.argv, "scenario": {"file": str(scenario), "hash": base.scenario_hash},
-        "policy": {"file": base.policy_file, "hash": base.policy_hash}, "sets": list(sets),
-        "design": design.as_dict(), "replicates": replicates, "seed": base.scenario.seed,
-        "rules_backend": rules_backend, "community_backend": community_backend,
-        "version": __version__, "versions": versions(),
+    manifest: dict[str, Any] = {
+        "command": command or sys.argv,
+        "scenario": {"file": str(scenario), "hash": base.scenario_hash},
+        "policy": {"file": base.policy_file, "hash": base.policy_hash},
+        "sets": list(sets),
+        "design": design.as_dict(),
+        "replicates": replicates,
+        "seed": base.scenario.seed,
+        "rules_backend": rules_backend,
+        "community_backend": community_backend,
+        "version": __version__,
+        "versions": versions(),
     }
-    identity = content_hash({k: manifest[k] for k in ("scenario", "policy", "sets", "design", "replicates", "seed",
-                                                      "rules_backend", "community_backend")})
+    identity = content_hash(
+        {
+            k: manifest[k]
+            for k in (
+                "scenario",
+                "policy",
+                "sets",
+                "design",
+                "replicates",
+                "seed",
+                "rules_backend",
+                "community_backend",
+            )
+        }
+    )
     manifest["sweep_id"] = identity
     _claim(out_dir, identity, resume, manifest)
 
     tasks = plan(design, replicates)
     done = finished(out_dir) if resume else {}
     todo = [(t, design.points[t.point]) for t in tasks if done.get(t.run_id) != "ok"]
-    spec = SweepSpec(str(scenario), policy and str(policy), tuple(sets), str(out_dir), rules_backend,
-                     community_backend, design.names)
+    spec = SweepSpec(
+        str(scenario), policy and str(policy), tuple(sets), str(out_dir), rules_backend, community_backend, design.names
+    )
     workers = workers or (os.cpu_count() or 1)
 
     from tqdm import tqdm
 
     failures = 0
-    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="run", desc="sweep", file=sys.stderr,
-               disable=not progress, dynamic_ncols=True)
+    bar = tqdm(
+        total=len(tasks),
+        initial=len(tasks) - len(todo),
+        unit="run",
+        desc="sweep",
+        file=sys.stderr,
+        disable=not progress,
+        dynamic_ncols=True,
+    )
 
     def on_done(row: dict) -> None:
         nonlocal failures
@@ -386,11 +455,20 @@ def sweep(scenario: str, policy: str | None = None, *, grid: list[str] = (), sam
         signal.signal(signal.SIGTERM, previous)
         bar.close()
     runs = gather(out_dir)
-    manifest["timings"] = {"seconds": time.perf_counter() - started, "startup_seconds": startup,
-                           "runs": len(todo), "workers": workers, "backend": backend}
+    manifest["timings"] = {
+        "seconds": time.perf_counter() - started,
+        "startup_seconds": startup,
+        "runs": len(todo),
+        "workers": workers,
+        "backend": backend,
+    }
     _write_json(out_dir / "manifest.json", manifest)
-    return SweepResult(runs=runs, out=out_dir, failed=int((runs["status"] != "ok").sum()) if len(runs) else 0,
-                       timings=manifest["timings"])
+    return SweepResult(
+        runs=runs,
+        out=out_dir,
+        failed=int((runs["status"] != "ok").sum()) if len(runs) else 0,
+        timings=manifest["timings"],
+    )
 
 
 _STOPPED: list[int] = []  # the signal that asked this sweep to stop, if any
@@ -412,8 +490,7 @@ def _claim(out: Path, identity: str, resume: bool, manifest: dict) -> None:
         except json.JSONDecodeError:
             existing = None
         if existing != identity:
-            raise SandboxError("holds a different sweep's results; choose another --out directory",
-                               file=str(out))
+            raise SandboxError("holds a different sweep's results; choose another --out directory", file=str(out))
         if not resume and (out / "runs").is_dir() and any((out / "runs").iterdir()):
             raise SandboxError("already holds this sweep's runs; add --resume to finish it", file=str(out))
     elif out.exists() and any(out.iterdir()):

@@ -7,6 +7,8 @@ runs out, so adding rows one day at a time costs amortised O(1) per row.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 
@@ -20,9 +22,16 @@ class Columns:
     def __init__(self, fields: dict, capacity: int = 16):
         self.n = 0
         self._specs = {name: spec if isinstance(spec, tuple) else (spec, ()) for name, spec in fields.items()}
-        self._buffers = {name: np.zeros(lead + (max(capacity, 16),), dtype=dt)
-                         for name, (dt, lead) in self._specs.items()}
+        self._buffers = {
+            name: np.zeros(lead + (max(capacity, 16),), dtype=dt) for name, (dt, lead) in self._specs.items()
+        }
         self._bind()
+
+    if TYPE_CHECKING:  # columns are bound by name at run time; to a type checker each is an array
+
+        def __getattr__(self, name: str) -> Any: ...
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
     def _bind(self) -> None:
         for name, buf in self._buffers.items():

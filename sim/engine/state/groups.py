@@ -18,23 +18,23 @@ HISTORY = ("active", "size", "messages", "member_messages", "joined", "churned")
 
 FIELDS = {
     "created_day": np.int32,
-    "is_open": np.bool_,             # still admits newcomers
-    "talk_scheduled": np.bool_,      # a guest talk tomorrow (set by a rule)
-    "size": np.int64,                # members now; kept up to date by joins, exits and splits
+    "is_open": np.bool_,  # still admits newcomers
+    "talk_scheduled": np.bool_,  # a guest talk tomorrow (set by a rule)
+    "size": np.int64,  # members now; kept up to date by joins, exits and splits
     "joined_today": np.int64,
     "churned_today": np.int64,
     "removed_today": np.int64,
     "active_ratio_prev": np.float32,  # the latest day's active share (pulls members in, M3)
-    "core_share_prev": np.float32,    # the latest day's core share (M5)
-    "core_prev": np.int32,            # the latest day's core members (P3: is a copy still weak?)
-    "is_copy": np.bool_,              # opened by a split, as a copy of another group (P3)
-    "guest_value": np.float32,        # recent value from guest talks (moving average, P5)
-    "led_value": np.float32,          # recent value from guests and operators together (moving average, P5)
-    "stage": np.int16,               # lifecycle stage (G1): index into the stage chart's states
-    "segment": np.int16,             # the member segment a group serves (P13); -1 for any
-    "days_leaderless": np.int32,     # days in a row without an operator post or an active expert (G2)
+    "core_share_prev": np.float32,  # the latest day's core share (M5)
+    "core_prev": np.int32,  # the latest day's core members (P3: is a copy still weak?)
+    "is_copy": np.bool_,  # opened by a split, as a copy of another group (P3)
+    "guest_value": np.float32,  # recent value from guest talks (moving average, P5)
+    "led_value": np.float32,  # recent value from guests and operators together (moving average, P5)
+    "stage": np.int16,  # lifecycle stage (G1): index into the stage chart's states
+    "segment": np.int16,  # the member segment a group serves (P13); -1 for any
+    "days_leaderless": np.int32,  # days in a row without an operator post or an active expert (G2)
     **{f"history_{name}": (np.float64, (WINDOW,)) for name in HISTORY},
-    "dead_cause": np.int16,          # the dominant churn cause of its last 30 days when it died; -1 alive
+    "dead_cause": np.int16,  # the dominant churn cause of its last 30 days when it died; -1 alive
 }
 
 

@@ -27,17 +27,47 @@ F32 = np.float32
 # known to be non-negative, Numba drops its negative-index handling and the loop vectorises
 # (``range(lo, hi)`` made the log-odds pass 2.2 times slower).
 
+
 @njit(cache=True, nogil=True)
-def activity_logits(pull, group, arch_activity, interest, trust, habit, fatigue, stimulus,
-                    c_interest, c_trust, c_habit, c_fatigue, out, lo, hi):
+def activity_logits(
+    pull,
+    group,
+    arch_activity,
+    interest,
+    trust,
+    habit,
+    fatigue,
+    stimulus,
+    c_interest,
+    c_trust,
+    c_habit,
+    c_fatigue,
+    out,
+    lo,
+    hi,
+):
     """Minus each member's activity log-odds today (M3, M5), into ``out``, for rows ``lo..hi``."""
-    _activity_logits(pull, group[lo:hi], arch_activity[lo:hi], interest[lo:hi], trust[lo:hi], habit[lo:hi],
-                     fatigue[lo:hi], stimulus[lo:hi], c_interest, c_trust, c_habit, c_fatigue, out[lo:hi])
+    _activity_logits(
+        pull,
+        group[lo:hi],
+        arch_activity[lo:hi],
+        interest[lo:hi],
+        trust[lo:hi],
+        habit[lo:hi],
+        fatigue[lo:hi],
+        stimulus[lo:hi],
+        c_interest,
+        c_trust,
+        c_habit,
+        c_fatigue,
+        out[lo:hi],
+    )
 
 
 @njit(cache=True, nogil=True)
-def _activity_logits(pull, group, arch_activity, interest, trust, habit, fatigue, stimulus,
-                     c_interest, c_trust, c_habit, c_fatigue, out):
+def _activity_logits(
+    pull, group, arch_activity, interest, trust, habit, fatigue, stimulus, c_interest, c_trust, c_habit, c_fatigue, out
+):
     for i in range(len(group)):
         z = pull[group[i]] + arch_activity[i]
         z = z + interest[i] * c_interest
@@ -104,15 +134,60 @@ def record_posts(idx, log_u, log_q, posts_today, posts):
 
 
 @njit(cache=True, nogil=True)
-def drift(status, active_today, group, archetype, days_inactive, spammer, posts,
-          interest, trust, spam_exposure, tyranny_exposure, offtopic_exposure, belonging, habit, fatigue, points,
-          value_g, spam_g, operator_posts_g, ritual_g, overload_g, referral_table, active_posts,
-          k_interest, interest_gain, k_trust, trust_add, k_exposure, offtopic_weight,
-          interest_spam_loss, trust_spam_loss, k_belonging, ritual_belonging_gain,
-          k_habit, habit_gain, ritual_habit_gain, k_fatigue, silent_after_days,
-          spam_turn_interest, referral_scale, points_on, points_active_day, points_post,
-          core_habit, core_trust, core_min_posts,
-          refer_prob, is_core, active_g, core_g, lo, hi):
+def drift(
+    status,
+    active_today,
+    group,
+    archetype,
+    days_inactive,
+    spammer,
+    posts,
+    interest,
+    trust,
+    spam_exposure,
+    tyranny_exposure,
+    offtopic_exposure,
+    belonging,
+    habit,
+    fatigue,
+    points,
+    value_g,
+    spam_g,
+    operator_posts_g,
+    ritual_g,
+    overload_g,
+    referral_table,
+    active_posts,
+    k_interest,
+    interest_gain,
+    k_trust,
+    trust_add,
+    k_exposure,
+    offtopic_weight,
+    interest_spam_loss,
+    trust_spam_loss,
+    k_belonging,
+    ritual_belonging_gain,
+    k_habit,
+    habit_gain,
+    ritual_habit_gain,
+    k_fatigue,
+    silent_after_days,
+    spam_turn_interest,
+    referral_scale,
+    points_on,
+    points_active_day,
+    points_post,
+    core_habit,
+    core_trust,
+    core_min_posts,
+    refer_prob,
+    is_core,
+    active_g,
+    core_g,
+    lo,
+    hi,
+):
     """The rest of the member day, one member at a time (M1, M2, M3, M4, M5, M6, P4, P6, P10).
 
     For every member still in (those who left keep the state they left with): interest decays
@@ -127,27 +202,114 @@ def drift(status, active_today, group, archetype, days_inactive, spammer, posts,
     Returns the rows of disaffected members who may turn spammer (M6), in order.
     """
     candidates = _drift(
-        status[lo:hi], active_today[lo:hi], group[lo:hi], archetype[lo:hi], days_inactive[lo:hi],
-        spammer[lo:hi], posts[lo:hi], interest[lo:hi], trust[lo:hi], spam_exposure[lo:hi],
-        tyranny_exposure[lo:hi], offtopic_exposure[lo:hi], belonging[lo:hi], habit[lo:hi], fatigue[lo:hi],
-        points[lo:hi], value_g, spam_g, operator_posts_g, ritual_g, overload_g, referral_table, active_posts,
-        k_interest, interest_gain, k_trust, trust_add, k_exposure, offtopic_weight, interest_spam_loss,
-        trust_spam_loss, k_belonging, ritual_belonging_gain, k_habit, habit_gain, ritual_habit_gain,
-        k_fatigue, silent_after_days, spam_turn_interest, referral_scale, points_on, points_active_day,
-        points_post, core_habit, core_trust, core_min_posts, refer_prob, is_core[lo:hi], active_g, core_g)
+        status[lo:hi],
+        active_today[lo:hi],
+        group[lo:hi],
+        archetype[lo:hi],
+        days_inactive[lo:hi],
+        spammer[lo:hi],
+        posts[lo:hi],
+        interest[lo:hi],
+        trust[lo:hi],
+        spam_exposure[lo:hi],
+        tyranny_exposure[lo:hi],
+        offtopic_exposure[lo:hi],
+        belonging[lo:hi],
+        habit[lo:hi],
+        fatigue[lo:hi],
+        points[lo:hi],
+        value_g,
+        spam_g,
+        operator_posts_g,
+        ritual_g,
+        overload_g,
+        referral_table,
+        active_posts,
+        k_interest,
+        interest_gain,
+        k_trust,
+        trust_add,
+        k_exposure,
+        offtopic_weight,
+        interest_spam_loss,
+        trust_spam_loss,
+        k_belonging,
+        ritual_belonging_gain,
+        k_habit,
+        habit_gain,
+        ritual_habit_gain,
+        k_fatigue,
+        silent_after_days,
+        spam_turn_interest,
+        referral_scale,
+        points_on,
+        points_active_day,
+        points_post,
+        core_habit,
+        core_trust,
+        core_min_posts,
+        refer_prob,
+        is_core[lo:hi],
+        active_g,
+        core_g,
+    )
     candidates += lo
     return candidates
 
 
 @njit(cache=True, nogil=True)
 def _drift(
-        status, active_today, group, archetype, days_inactive, spammer, posts, interest, trust,
-        spam_exposure, tyranny_exposure, offtopic_exposure, belonging, habit, fatigue, points, value_g,
-        spam_g, operator_posts_g, ritual_g, overload_g, referral_table, active_posts, k_interest,
-        interest_gain, k_trust, trust_add, k_exposure, offtopic_weight, interest_spam_loss, trust_spam_loss,
-        k_belonging, ritual_belonging_gain, k_habit, habit_gain, ritual_habit_gain, k_fatigue,
-        silent_after_days, spam_turn_interest, referral_scale, points_on, points_active_day, points_post,
-        core_habit, core_trust, core_min_posts, refer_prob, is_core, active_g, core_g):
+    status,
+    active_today,
+    group,
+    archetype,
+    days_inactive,
+    spammer,
+    posts,
+    interest,
+    trust,
+    spam_exposure,
+    tyranny_exposure,
+    offtopic_exposure,
+    belonging,
+    habit,
+    fatigue,
+    points,
+    value_g,
+    spam_g,
+    operator_posts_g,
+    ritual_g,
+    overload_g,
+    referral_table,
+    active_posts,
+    k_interest,
+    interest_gain,
+    k_trust,
+    trust_add,
+    k_exposure,
+    offtopic_weight,
+    interest_spam_loss,
+    trust_spam_loss,
+    k_belonging,
+    ritual_belonging_gain,
+    k_habit,
+    habit_gain,
+    ritual_habit_gain,
+    k_fatigue,
+    silent_after_days,
+    spam_turn_interest,
+    referral_scale,
+    points_on,
+    points_active_day,
+    points_post,
+    core_habit,
+    core_trust,
+    core_min_posts,
+    refer_prob,
+    is_core,
+    active_g,
+    core_g,
+):
     zero = np.float32(0.0)
     one = np.float32(1.0)
     n = len(group)
@@ -224,9 +386,25 @@ def _drift(
 
 
 @njit(cache=True, nogil=True)
-def churn_candidates(u, status, group, fatigue, spam_exposure, tyranny_exposure, offtopic_exposure,
-                     leaderless_g, any_leaderless, base, c_fatigue, c_harassment, c_tyranny, c_lost_focus, factor,
-                     lo, hi):
+def churn_candidates(
+    u,
+    status,
+    group,
+    fatigue,
+    spam_exposure,
+    tyranny_exposure,
+    offtopic_exposure,
+    leaderless_g,
+    any_leaderless,
+    base,
+    c_fatigue,
+    c_harassment,
+    c_tyranny,
+    c_lost_focus,
+    factor,
+    lo,
+    hi,
+):
     """Members whose uniform draw ``u`` falls under an upper bound of their hazard today (G2).
 
     The bound takes the parts that vary with remembered exposures exactly, interest and trust at
@@ -234,29 +412,69 @@ def churn_candidates(u, status, group, fatigue, spam_exposure, tyranny_exposure,
     margin over float32 rounding): only these rows can leave, so the exact hazard is computed
     for them alone (thinning).  The bound is computed first for every row (a loop the compiler
     vectorises), then the rows under it are gathered.  Rows ``lo..hi``; returns them in order."""
-    rows = _churn_candidates(u[lo:hi], status[lo:hi], group[lo:hi], fatigue[lo:hi], spam_exposure[lo:hi],
-                             tyranny_exposure[lo:hi], offtopic_exposure[lo:hi], leaderless_g, any_leaderless, base,
-                             c_fatigue, c_harassment, c_tyranny, c_lost_focus, factor)
+    rows = _churn_candidates(
+        u[lo:hi],
+        status[lo:hi],
+        group[lo:hi],
+        fatigue[lo:hi],
+        spam_exposure[lo:hi],
+        tyranny_exposure[lo:hi],
+        offtopic_exposure[lo:hi],
+        leaderless_g,
+        any_leaderless,
+        base,
+        c_fatigue,
+        c_harassment,
+        c_tyranny,
+        c_lost_focus,
+        factor,
+    )
     rows += lo
     return rows
 
 
 @njit(cache=True, nogil=True)
-def _churn_candidates(u, status, group, fatigue, spam_exposure, tyranny_exposure, offtopic_exposure,
-                      leaderless_g, any_leaderless, base, c_fatigue, c_harassment, c_tyranny, c_lost_focus, factor):
+def _churn_candidates(
+    u,
+    status,
+    group,
+    fatigue,
+    spam_exposure,
+    tyranny_exposure,
+    offtopic_exposure,
+    leaderless_g,
+    any_leaderless,
+    base,
+    c_fatigue,
+    c_harassment,
+    c_tyranny,
+    c_lost_focus,
+    factor,
+):
     n = len(u)
     under = np.empty(n, dtype=np.bool_)
     if any_leaderless:
         for i in range(n):
             f = fatigue[i]
-            bound = (base + c_fatigue * f * f + c_harassment * spam_exposure[i] + c_tyranny * tyranny_exposure[i]
-                     + c_lost_focus * offtopic_exposure[i] + leaderless_g[group[i]]) * factor
+            bound = (
+                base
+                + c_fatigue * f * f
+                + c_harassment * spam_exposure[i]
+                + c_tyranny * tyranny_exposure[i]
+                + c_lost_focus * offtopic_exposure[i]
+                + leaderless_g[group[i]]
+            ) * factor
             under[i] = (u[i] < bound) & (status[i] == 0)
     else:
         for i in range(n):
             f = fatigue[i]
-            bound = (base + c_fatigue * f * f + c_harassment * spam_exposure[i] + c_tyranny * tyranny_exposure[i]
-                     + c_lost_focus * offtopic_exposure[i]) * factor
+            bound = (
+                base
+                + c_fatigue * f * f
+                + c_harassment * spam_exposure[i]
+                + c_tyranny * tyranny_exposure[i]
+                + c_lost_focus * offtopic_exposure[i]
+            ) * factor
             under[i] = (u[i] < bound) & (status[i] == 0)
     out = np.empty(n + 1, dtype=np.intp)  # one spare slot: every row is written, branch-free
     m = 0
@@ -283,8 +501,9 @@ def day_counts(status, days_inactive, silent_after_days, is_core, spammer, lo, h
     """Members, silent members, core members and spammers today, and the rows of those who left
     (not yet compacted away), for the daily table: counts in one vectorised pass, then the few
     rows of leavers.  Rows ``lo..hi``."""
-    members, silent, core, spammers, gone = _day_counts(status[lo:hi], days_inactive[lo:hi], silent_after_days,
-                                                        is_core[lo:hi], spammer[lo:hi])
+    members, silent, core, spammers, gone = _day_counts(
+        status[lo:hi], days_inactive[lo:hi], silent_after_days, is_core[lo:hi], spammer[lo:hi]
+    )
     gone += lo
     return members, silent, core, spammers, gone
 
@@ -310,10 +529,38 @@ def _day_counts(status, days_inactive, silent_after_days, is_core, spammer):
 
 
 @njit(cache=True, nogil=True)
-def departures(candidates, u, interest, trust, fatigue, spam_exposure, tyranny_exposure, offtopic_exposure,
-               group, archetype, commitment, belonging, days_inactive, title, join_day, leaderless_g, arch_churn,
-               base, c_boredom, c_lost_trust, c_fatigue, c_harassment, c_tyranny, c_lost_focus,
-               belonging_cut, silent_after_days, silent_factor, title_factor, newcomer_since, newcomer_factor):
+def departures(
+    candidates,
+    u,
+    interest,
+    trust,
+    fatigue,
+    spam_exposure,
+    tyranny_exposure,
+    offtopic_exposure,
+    group,
+    archetype,
+    commitment,
+    belonging,
+    days_inactive,
+    title,
+    join_day,
+    leaderless_g,
+    arch_churn,
+    base,
+    c_boredom,
+    c_lost_trust,
+    c_fatigue,
+    c_harassment,
+    c_tyranny,
+    c_lost_focus,
+    belonging_cut,
+    silent_after_days,
+    silent_factor,
+    title_factor,
+    newcomer_since,
+    newcomer_factor,
+):
     """Who of the candidates leaves today (``u`` under the hazard) and the cause of each (G2).
 
     The hazard is the sum of its parts, one per cause in :data:`sim.churn.CAUSES` order, scaled

@@ -15,18 +15,18 @@ from sim.engine.state.columns import Columns
 
 # field -> dtype.  float32 keeps memory and bandwidth low; precision needs are modest.  Counts
 # that stay small (a day's posts, warnings, days within the 3,650-day horizon) are int16.
-FIELDS: dict[str, np.dtype] = {
-    "member_id": np.int32,       # up to 2**31 - 1 members ever seen in one run
-    "interest": np.float32,      # M1, 0..1
-    "trust": np.float32,         # M2, 0..1
-    "habit": np.float32,         # M3, 0..1
-    "fatigue": np.float32,       # M3, 0..
-    "stimulus": np.float32,      # next-day activity log-odds from actions (private messages, coupons...)
-    "spam_exposure": np.float32,     # remembered ads seen (M6), decays
+FIELDS: dict[str, type[np.generic]] = {
+    "member_id": np.int32,  # up to 2**31 - 1 members ever seen in one run
+    "interest": np.float32,  # M1, 0..1
+    "trust": np.float32,  # M2, 0..1
+    "habit": np.float32,  # M3, 0..1
+    "fatigue": np.float32,  # M3, 0..
+    "stimulus": np.float32,  # next-day activity log-odds from actions (private messages, coupons...)
+    "spam_exposure": np.float32,  # remembered ads seen (M6), decays
     "tyranny_exposure": np.float32,  # remembered share of peers pruned (P7), decays
     "offtopic_exposure": np.float32,  # remembered off-topic operator posts read (G2: lost focus), decays
-    "commitment": np.float32,    # churn cut bought by the fee paid (P2)
-    "points": np.float32,        # P6
+    "commitment": np.float32,  # churn cut bought by the fee paid (P2)
+    "points": np.float32,  # P6
     "days_inactive": np.int16,
     "posts": np.int32,
     "posts_today": np.int16,
@@ -34,19 +34,19 @@ FIELDS: dict[str, np.dtype] = {
     "warnings": np.int16,
     "rewards_received": np.int16,
     "join_day": np.int16,
-    "exit_day": np.int16,        # -1 while a member
-    "group": np.intp,            # intp: the index type, so per-group gathers need no conversion
-    "archetype": np.int8,        # index into params.ARCHETYPES
-    "arch_activity": np.float32, # the archetype's activity offset, kept per row to avoid a gather a day
-    "belonging": np.float32,     # felt belonging (M4): from rituals, roles and events; cuts churn
-    "voice": np.float32,         # the member's own propensity to post (heavy-tailed, mean 1)
+    "exit_day": np.int16,  # -1 while a member
+    "group": np.intp,  # intp: the index type, so per-group gathers need no conversion
+    "archetype": np.int8,  # index into params.ARCHETYPES
+    "arch_activity": np.float32,  # the archetype's activity offset, kept per row to avoid a gather a day
+    "belonging": np.float32,  # felt belonging (M4): from rituals, roles and events; cuts churn
+    "voice": np.float32,  # the member's own propensity to post (heavy-tailed, mean 1)
     "first_post_day": np.int16,  # day of the first post or question; -1 before it
-    "first_reply": np.int8,      # was that first contribution answered? 1 yes, 0 no, -1 not yet
-    "posted_again": np.bool_,    # did the member contribute again on a later day
-    "source": np.int16,          # index into the model's source names
-    "title": np.int16,           # index into the policy's title names; 0 = none
-    "status": np.int8,           # MEMBER, CHURNED, REMOVED
-    "exit_cause": np.int16,      # index into the model's cause names; 0 = none
+    "first_reply": np.int8,  # was that first contribution answered? 1 yes, 0 no, -1 not yet
+    "posted_again": np.bool_,  # did the member contribute again on a later day
+    "source": np.int16,  # index into the model's source names
+    "title": np.int16,  # index into the policy's title names; 0 = none
+    "status": np.int8,  # MEMBER, CHURNED, REMOVED
+    "exit_cause": np.int16,  # index into the model's cause names; 0 = none
     "spammer": np.bool_,
     "active_today": np.bool_,
     "asked_today": np.bool_,
@@ -55,10 +55,30 @@ FIELDS: dict[str, np.dtype] = {
 
 
 # What is kept of a member after they leave: the fields the ``members`` table reports.
-RECORD: tuple[str, ...] = ("member_id", "source", "archetype", "join_day", "group", "status", "exit_day",
-                           "exit_cause", "title", "points", "posts", "warnings", "interest", "trust", "habit",
-                           "fatigue", "days_inactive", "spammer", "voice", "first_post_day", "first_reply",
-                           "posted_again")
+RECORD: tuple[str, ...] = (
+    "member_id",
+    "source",
+    "archetype",
+    "join_day",
+    "group",
+    "status",
+    "exit_day",
+    "exit_cause",
+    "title",
+    "points",
+    "posts",
+    "warnings",
+    "interest",
+    "trust",
+    "habit",
+    "fatigue",
+    "days_inactive",
+    "spammer",
+    "voice",
+    "first_post_day",
+    "first_reply",
+    "posted_again",
+)
 
 
 class Population(Columns):
@@ -71,8 +91,14 @@ class Population(Columns):
 
     def add(self, count: int, **values) -> slice:
         """Append ``count`` members with the given field values; return their row slice."""
-        rows = self.append(count, member_id=np.arange(self._next_id, self._next_id + count),
-                           exit_day=-1, first_post_day=-1, first_reply=-1, **values)
+        rows = self.append(
+            count,
+            member_id=np.arange(self._next_id, self._next_id + count),
+            exit_day=-1,
+            first_post_day=-1,
+            first_reply=-1,
+            **values,
+        )
         self._next_id += count
         return rows
 

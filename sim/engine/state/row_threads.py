@@ -19,8 +19,9 @@ already keeps every core busy.  ``SANDBOX_ROW_THREADS`` overrides the count.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -107,14 +108,15 @@ def uniform(rng: np.random.Generator, n: int, out: np.ndarray | None = None) -> 
         copy.state = state
         copy.advance((lo - start) // 2)
         copies.append(np.random.Generator(copy))
+
     def draw(k: int) -> None:
-        copies[k].random(out=out[bounds[k]:bounds[k + 1]], dtype=np.float32)
+        copies[k].random(out=out[bounds[k] : bounds[k + 1]], dtype=np.float32)
 
     futures = [_executor().submit(draw, k) for k in range(1, len(copies))]
     draw(0)
     for future in futures:
         future.result()
-    bit_generator.state = copies[-1].bit_generator.state
+    bit_generator.state = copies[-1].bit_generator.state  # type: ignore[assignment]  # numpy's stubs
     return out
 
 
