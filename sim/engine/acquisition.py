@@ -109,7 +109,7 @@ def acquire(model) -> None:
     count = len(source)
     trust = beta_around(rng, p.newcomer_trust, k, count)
     archetype = draw_archetypes(rng, scenario.population.archetype_mix, count)
-    model.today["prospects"] = count
+    model.today.prospects = count
 
     if model.policy.admission is not None:
         env = {
@@ -126,7 +126,7 @@ def acquire(model) -> None:
         return
     groups = place_in_groups(model, count, segments=segment_codes(model, archetype, source))
     placed = groups >= 0
-    model.today["turned_away"] = int(count - np.count_nonzero(placed))
+    model.today.turned_away = int(count - np.count_nonzero(placed))
     if not placed.all():
         source, interest, trust, archetype, groups = (
             source[placed],
@@ -154,7 +154,7 @@ def acquire(model) -> None:
     for i, channel in enumerate(scenario.channels):
         model.channel_joined[i] += int(np.count_nonzero(source == model.source_code(channel.name)))
     referral_joins = int(np.count_nonzero(source == model.source_code("referral")))
-    model.today["referral_joins"] = referral_joins
+    model.today.referral_joins = referral_joins
     model.spend("referrals", referral_joins * policy.rewards.referral_reward)
     model.earn(fee * count)
 

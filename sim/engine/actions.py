@@ -107,7 +107,7 @@ def hold_event(model, rows) -> float:
     _headroom_gain(pop.trust, came, p.event_trust_gain * quality)
     _headroom_gain(pop.interest, came, p.event_interest_gain * quality)
     _headroom_gain(pop.belonging, came, p.event_belonging_gain * quality)
-    model.today["event_participants"] = model.today.get("event_participants", 0) + len(came)
+    model.today.event_participants += len(came)
     return p.cost_event_participant * len(came)
 
 
@@ -141,7 +141,7 @@ def sales_push(model, rows, price, rule=None) -> float:
     np.clip(pop.trust, 0, 1, out=pop.trust)
     np.clip(pop.interest, 0, 1, out=pop.interest)
     model.earn(float(price) * buyers)
-    model.today["sales"] = model.today.get("sales", 0) + buyers
+    model.today.sales += buyers
     return p.cost_sales_push * len(rows)
 
 

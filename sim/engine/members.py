@@ -415,19 +415,18 @@ def close_member_day(
     groups.active_ratio_prev[:] = active_g / size
     groups.core_share_prev[:] = core_g / size
     groups.core_prev[:] = core_g
-    model.today.update(
-        active=int(active_g.sum()),
-        member_messages=int(member_posts_g.sum()),
-        questions=questions,
-        answered=answered,
-        spam_messages=int(spam_g.sum()),
-        operator_messages=int(content.posts.sum()),
-        ritual=bool(content.ritual.any()),
-        talks=int(np.count_nonzero(content.talk)),
-        referrals_brought=model.pending_referrals,
-        active_g=active_g,
-        member_messages_g=member_posts_g,
-        spam_g=spam_g,
-        messages_g=messages_g,
-        core_g=core_g,
-    )
+    today = model.today
+    today.active = int(active_g.sum())
+    today.member_messages = int(member_posts_g.sum())
+    today.questions = questions
+    today.answered = answered
+    today.spam_messages = int(spam_g.sum())
+    today.operator_messages = int(content.posts.sum())
+    today.ritual = bool(content.ritual.any())
+    today.talks = int(np.count_nonzero(content.talk))
+    today.referrals_brought = model.pending_referrals
+    today.active_g = active_g
+    today.member_messages_g = member_posts_g
+    today.spam_g = spam_g
+    today.messages_g = messages_g
+    today.core_g = core_g

@@ -88,18 +88,18 @@ def record_day(model) -> None:
         "joined": model.joined_today,
         "churned": model.churned_today,
         "removed": model.removed_today,
-        "active": int(today["active"]),
+        "active": int(today.active),
         "silent": silent,
         # of the members present today (those who left today were present and may have been active)
-        "active_ratio": today["active"] / max(members + model.churned_today + model.removed_today, 1),
-        "member_messages": today["member_messages"],
-        "operator_messages": today["operator_messages"],
-        "spam_messages": today["spam_messages"],
-        "questions": today["questions"],
-        "answered": today["answered"],
-        "referral_joins": today.get("referral_joins", 0),
-        "prospects": today["prospects"],
-        "turned_away": today["turned_away"],
+        "active_ratio": today.active / max(members + model.churned_today + model.removed_today, 1),
+        "member_messages": today.member_messages,
+        "operator_messages": today.operator_messages,
+        "spam_messages": today.spam_messages,
+        "questions": today.questions,
+        "answered": today.answered,
+        "referral_joins": today.referral_joins,
+        "prospects": today.prospects,
+        "turned_away": today.turned_away,
         **{
             f"mean_{name}": mean
             for name, mean in zip(
@@ -119,14 +119,14 @@ def record_day(model) -> None:
         "stage": model.policy.chart.states[
             int(np.argmax(np.bincount(groups.stage, weights=groups.size, minlength=len(model.policy.chart.states))))
         ],
-        "stage_changes": today.get("stage_changes", 0),
-        "ritual": today["ritual"],
-        "talks": today["talks"],
-        "splits": today["splits"],
-        "sales": today.get("sales", 0),
-        "event_participants": today.get("event_participants", 0),
-        "campaigns": today.get("campaigns", 0),  # community-rule actions, one per group
-        "members_reached": today.get("members_reached", 0),  # members reached by rule actions today
+        "stage_changes": today.stage_changes,
+        "ritual": today.ritual,
+        "talks": today.talks,
+        "splits": today.splits,
+        "sales": today.sales,
+        "event_participants": today.event_participants,
+        "campaigns": today.campaigns,  # community-rule actions, one per group
+        "members_reached": today.members_reached,  # members reached by rule actions today
         "cost": sum(spent.values()),
         **{f"cost_{kind}": amount for kind, amount in spent.items()},
         "revenue": model.revenue_today,
@@ -141,9 +141,9 @@ def record_day(model) -> None:
                     "day": model.day,
                     "group": gids,
                     "size": groups.size[gids],
-                    "active": today["active_g"][gids],
-                    "member_messages": today["member_messages_g"][gids],
-                    "core": today["core_g"][gids],
+                    "active": today.active_g[gids],
+                    "member_messages": today.member_messages_g[gids],
+                    "core": today.core_g[gids],
                     "stage": np.asarray(model.policy.chart.states, dtype=object)[groups.stage[gids]],
                     **{f"health_{name}": values[gids] for name, values in health.items()},
                     "dead_cause": np.asarray([None, *CAUSES], dtype=object)[groups.dead_cause[gids] + 1],
@@ -152,10 +152,10 @@ def record_day(model) -> None:
         )
     groups.record(
         model.day,
-        active=today["active_g"],
+        active=today.active_g,
         size=groups.size,
-        messages=today["messages_g"],
-        member_messages=today["member_messages_g"],
+        messages=today.messages_g,
+        member_messages=today.member_messages_g,
         joined=groups.joined_today,
         churned=groups.churned_today + groups.removed_today,
     )

@@ -33,6 +33,7 @@ from sim.engine import metrics
 from sim.engine.acquisition import acquire, populate_day_zero
 from sim.engine.audit import AuditTrail
 from sim.engine.churn import draw_ahead, leave
+from sim.engine.day_record import DayRecord
 from sim.engine.health import community_health
 from sim.engine.members import core_mask, member_day, operator_content
 from sim.engine.memory import PlaybookMemory
@@ -174,7 +175,7 @@ class CommunityModel(mesa.Model):
     def _start_day(self) -> None:
         if self.day > 0:
             self.groups.exits_by_cause[self.day % CAUSE_WINDOW] = 0  # the slot now holds today, not 30 days ago
-        self.today = {"prospects": 0, "turned_away": 0, "splits": 0}
+        self.today = DayRecord()
         self.spent_today = dict.fromkeys(COST_KINDS, 0.0)
         self.revenue_today = 0.0
         self.joined_today = 0
@@ -270,7 +271,7 @@ class CommunityModel(mesa.Model):
         groups.core_prev[gid] -= take
         groups.size[gid] -= len(movers)
         groups.size[new] += len(movers)
-        self.today["splits"] += 1
+        self.today.splits += 1
         return new
 
     def dead_group_causes(self) -> dict[str, int]:
@@ -283,9 +284,9 @@ class CommunityModel(mesa.Model):
     ) -> None:
         """One row of the ``actions`` table per rule, action and day."""
         self.spend("actions", cost)
-        self.today["members_reached"] = self.today.get("members_reached", 0) + len(rows)
+        self.today.members_reached += len(rows)
         if groups is not None:  # a community rule's campaign, one per group it ran in
-            self.today["campaigns"] = self.today.get("campaigns", 0) + len(groups)
+            self.today.campaigns += len(groups)
         n_groups = len(groups) if groups is not None else len(np.unique(self.pop.group[rows]))
         self.action_rows.append((self.day, rule, action, len(rows), n_groups, float(cost)))
 

@@ -81,7 +81,7 @@ class GroupEnv(dict):
 
     def _today(self, key: str) -> np.ndarray:
         """Today's per-group figures, with zeros for groups opened since they were computed."""
-        values = self.model.today[key]
+        values = self.model.today.per_group(key)
         missing = self.model.groups.count - len(values)
         return np.pad(values, (0, missing)) if missing > 0 else values
 

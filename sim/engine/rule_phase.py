@@ -53,7 +53,7 @@ def update_stages(model) -> None:
     before = groups.stage[inhabited]
     after = model.stage_engine.step(model.group_env, groups.stage, inhabited)
     groups.stage[inhabited] = after
-    model.today["stage_changes"] = int(np.count_nonzero(before != after))
+    model.today.stage_changes = int(np.count_nonzero(before != after))
     chart = model.policy.chart
     if "dead" in chart.states:  # a group that just died carries its last 30 days' main churn cause (G2)
         died = inhabited[(after == chart.states.index("dead")) & (before != after)]
