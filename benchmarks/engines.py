@@ -47,7 +47,7 @@ def measure(engine: str, members: int, days: int, memory: bool) -> dict:
     ``tracemalloc`` slows every Python allocation, so speed and memory are separate runs.
     """
     import sim
-    from sim.runs.experiment import model_class
+    from sim.engine.model import CommunityModel
 
     # First use in a process loads the compiled kernels (sim.kernels) and pays NumPy's and
     # durable-rules' first-call costs; a 2,000-member, 5-day run takes them, timed on its own.
@@ -59,7 +59,7 @@ def measure(engine: str, members: int, days: int, memory: bool) -> dict:
         sets=["population.initial_members=2000", "days=5", "channels.0.pool_size=10000"],
     )
     started = time.perf_counter()
-    model_class(warm)(warm, replicate=0).run()
+    CommunityModel(warm, replicate=0).run()
     warm_up = time.perf_counter() - started
     setup = sim.load_setup(
         SCENARIO,
@@ -72,7 +72,7 @@ def measure(engine: str, members: int, days: int, memory: bool) -> dict:
     if memory:
         tracemalloc.start()
     started = time.perf_counter()
-    model = model_class(setup)(setup, replicate=0).run()
+    model = CommunityModel(setup, replicate=0).run()
     seconds = time.perf_counter() - started
     traced_peak = tracemalloc.get_traced_memory()[1] if memory else float("nan")
     tracemalloc.stop()

@@ -19,7 +19,8 @@ from conftest import SCENARIOS, scenario
 from scipy import stats
 
 import sim
-from sim.engine.agents import AgentCommunityModel, Member
+from sim.engine.agents import AgentMembers, Member
+from sim.engine.model import CommunityModel
 from sim.errors import SandboxError
 from sim.runs.experiment import run
 
@@ -110,12 +111,13 @@ def test_the_check_catches_a_drifting_equation():
 
 def test_agents_engine_has_one_mesa_agent_per_member_and_is_reproducible():
     setup = sim.load_setup(scenario("ritual-vs-random"), sets=["days=40"], engine="agents")
-    model = AgentCommunityModel(setup, replicate=3)
+    model = CommunityModel(setup, replicate=3)
+    assert isinstance(model.members, AgentMembers)
     for _ in range(20):
         model.step()
-    model._load()  # agents of today's leavers are removed from the model at the next load
+    model.members._load()  # agents of today's leavers are removed from the model at the next load
     alive = int(np.count_nonzero(model.pop.status == 0))
-    assert len(model.agents_by_type[Member]) == alive == len(model.members_by_id)
+    assert len(model.agents_by_type[Member]) == alive == len(model.members.members_by_id)
     first = run(setup, replicates=2, workers=1)
     again = run(setup, replicates=2, workers=1)
     pd.testing.assert_frame_equal(first.daily, again.daily)

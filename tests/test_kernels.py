@@ -15,8 +15,8 @@ from conftest import scenario
 import sim
 from sim.domain import CAUSES
 from sim.engine.churn import churn_candidates, departures, leaderless_share
+from sim.engine.model import CommunityModel
 from sim.engine.state import kernels
-from sim.runs.experiment import model_class
 
 F32 = np.float32
 CASES = [("spam-prone", 40), ("pruning-vs-tyranny", 60), ("birth-to-death", 120), ("sales-push", 90)]
@@ -24,7 +24,7 @@ CASES = [("spam-prone", 40), ("pruning-vs-tyranny", 60), ("birth-to-death", 120)
 
 def _model_at(name: str, day: int):
     setup = sim.load_setup(scenario(name), None, community_backend="numpy")
-    model = model_class(setup)(setup, replicate=0)
+    model = CommunityModel(setup, replicate=0)
     for _ in range(day):
         model.step()
     return model
@@ -191,7 +191,7 @@ def test_row_ranges_in_threads_give_the_same_tables(threads, name, policy, days)
     tables = []
     for count in (1, 3):
         threads(count)
-        tables.append(model_class(setup)(setup, replicate=0).run().tables())
+        tables.append(CommunityModel(setup, replicate=0).run().tables())
     for key in tables[0]:
         pd.testing.assert_frame_equal(tables[0][key], tables[1][key], check_exact=True)
 
@@ -203,7 +203,7 @@ def test_a_leaver_is_recorded_with_the_state_they_left_with(engine):
     from sim.engine.metrics import members_table
 
     setup = sim.load_setup(scenario("spam-prone"), None, ["days=60"], community_backend="numpy", engine=engine)
-    model = model_class(setup)(setup, replicate=0)
+    model = CommunityModel(setup, replicate=0)
     fields = ("interest", "trust", "habit", "fatigue", "days_inactive")
     at_exit = {}
     while model.running:

@@ -1,7 +1,7 @@
 """The per-agent reference engine: one ``mesa.Agent`` per member, stepped the classic Mesa way.
 
-This module is the readable specification of the member model.  Where :mod:`sim.behavior`
-and :mod:`sim.churn` update whole columns at once, here each :class:`Member` decides for
+This module is the readable specification of the member model.  Where :mod:`sim.engine.members`
+and :mod:`sim.engine.churn` update whole columns at once, here each :class:`Member` decides for
 itself, one member at a time, with plain Python numbers, so the equations read as what a
 member does in a day:
 
@@ -10,11 +10,12 @@ member does in a day:
 3. :meth:`Member.live_day`: get answers (P9), a first reply or none (M7), read ads (M6), take in
    value (M1), trust drift (M2), belonging from the ritual (M4), habit (M3, P4), fatigue (M3),
    turn spammer (M6), bring a friend (P10), earn points (P6);
-4. the shared phases run: lifecycle stage, rules and their actions (:mod:`sim.playbook`);
+4. the shared phases run: lifecycle stage, rules and their actions (:mod:`sim.engine.rule_phase`);
 5. :meth:`Member.consider_leaving`: the churn hazard, part by cause, and the dominant cause (G2).
 
 Groups, acquisition, operator content, rules, actions and metrics are model-level structures
-shared with the vectorised engine (:class:`sim.model.CommunityModel`), which keeps both engines
+shared with the vectorised engine (:class:`sim.engine.vector.VectorMembers`), run by
+:class:`sim.engine.model.CommunityModel`, which keeps both engines
 on one file format and one set of outputs.  Members' attributes are loaded from the model's
 columns before each member phase and stored back after it, because the shared phases read and
 write those columns.  Randomness comes from one ``random.Random`` per replicate; the engines
@@ -28,13 +29,17 @@ from __future__ import annotations
 
 import math
 import random
+from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
 from sim.domain import CAUSES, CHURNED, IN_GROUP
+
+if TYPE_CHECKING:
+    from sim.engine.model import CommunityModel
+
 from sim.engine.members import EXPERT, OperatorContent, close_member_day, group_pull, posting_factor, value_offered
-from sim.engine.model import CommunityModel
 
 # The member fields an agent reads or writes; loaded from the columns before each phase.
 STATE = (
@@ -126,8 +131,9 @@ class Member(mesa.Agent):
     asked_today: bool
     answered_today: bool
 
-    def __init__(self, model: AgentCommunityModel, member_id: int):
+    def __init__(self, model: CommunityModel, engine: AgentMembers, member_id: int):
         super().__init__(model)
+        self.engine = engine  # the agents engine's own state: its random stream, archetype tables, tallies
         self.member_id = member_id
         self.row = -1
         self.asked = False
@@ -142,7 +148,7 @@ class Member(mesa.Agent):
         any stimulus an action left for today.  Posts are a geometric count whose mean grows
         with interest and the member's voice (participation inequality, M5).
         """
-        m, p = self.model, self.model.params
+        e, p = self.engine, self.model.params
         z = (
             pull
             + self.arch_activity
@@ -153,26 +159,26 @@ class Member(mesa.Agent):
             + self.stimulus
         )
         self.stimulus = 0.0
-        rnd = m.member_random
+        rnd = e.member_random
         self.active_today = rnd.random() < 1.0 / (1.0 + math.exp(-z))
         self.posts_today = 0
         self.asked = False
         if not self.active_today:
             return
         mean = (
-            m.arch_posts[self.archetype] * self.interest * self.voice * 2.0 * p.post_rate * m.posting_factor[self.group]
+            e.arch_posts[self.archetype] * self.interest * self.voice * 2.0 * p.post_rate * e.posting_factor[self.group]
         )
         if mean > 0:
             q = mean / (1.0 + mean)  # P(k) = (1 - q) q^k
             self.posts_today = int(math.log(max(rnd.random(), 1e-30)) / math.log(max(q, 1e-12)))
         self.posts += self.posts_today
-        self.asked = rnd.random() < p.question_rate * m.arch_questions[self.archetype]
+        self.asked = rnd.random() < p.question_rate * e.arch_questions[self.archetype]
 
     # --- 3. the rest of the day ------------------------------------------------------------
     def live_day(self, day: GroupDay) -> None:
         """Answers, a first reply, ads, value, drift, belonging, habit, fatigue, spam, referrals, points."""
-        m, p, pol = self.model, self.model.params, self.model.policy.policy
-        rnd, g, active = m.member_random, self.group, self.active_today
+        m, e, p, pol = self.model, self.engine, self.model.params, self.model.policy.policy
+        rnd, g, active = e.member_random, self.group, self.active_today
 
         # a question answered by an operator (trust discounted by the answer time, P9) or an expert
         self.asked_today = self.asked
@@ -181,7 +187,7 @@ class Member(mesa.Agent):
             u = rnd.random()
             rate = pol.service.answer_rate
             if u < rate:
-                m.operator_answers += 1
+                e.operator_answers += 1
                 self.answered_today = True
                 self.trust += p.trust_answer_gain * day.answer_speed * (1 - self.trust)
             elif u < rate + (1 - rate) * day.expert_answers[g]:
@@ -251,7 +257,7 @@ class Member(mesa.Agent):
                 p.referral_base
                 * (1 + p.referral_reward_effect * pol.rewards.referral_reward)
                 * self.trust
-                * m.arch_referral[self.archetype]
+                * e.arch_referral[self.archetype]
             )
             if rnd.random() < refer:
                 m.pending_referrals += 1
@@ -259,7 +265,7 @@ class Member(mesa.Agent):
             pts = pol.rewards.points
             earned = pts.active_day + pts.post * self.posts_today + (pts.question if self.asked else 0)
             self.points += earned
-            m.points_awarded += earned
+            e.points_awarded += earned
 
     def is_core(self) -> bool:
         """A core member (M5): habit, trust and posts over the core thresholds."""
@@ -273,7 +279,7 @@ class Member(mesa.Agent):
         The hazard is a sum of parts, one per cause; it is scaled by the archetype, the fee's
         commitment (P2), belonging (M4), long silence, a title, and a newcomer's first days (M7).
         """
-        m, p = self.model, self.model.params
+        m, e, p = self.model, self.engine, self.model.params
         parts = (
             p.churn_base,  # evaporation
             p.churn_boredom * (1 - self.interest) ** 2,  # boredom
@@ -282,11 +288,11 @@ class Member(mesa.Agent):
             p.churn_harassment * self.spam_exposure,  # harassment
             p.churn_tyranny * self.tyranny_exposure,  # tyranny
             p.churn_lost_focus * self.offtopic_exposure,  # lost focus
-            m.leaderless_share[self.group],  # leaderless
+            e.leaderless_share[self.group],  # leaderless
         )
         hazard = (
             sum(parts)
-            * m.arch_churn[self.archetype]
+            * e.arch_churn[self.archetype]
             * (1 - self.commitment)
             * (1 - p.belonging_churn_cut * self.belonging)
         )
@@ -296,7 +302,7 @@ class Member(mesa.Agent):
             hazard *= p.title_churn_factor
         if self.join_day > m.day - p.newcomer_days:
             hazard *= 1 + p.newcomer_churn_weight
-        if m.member_random.random() < hazard:
+        if e.member_random.random() < hazard:
             return CAUSES[parts.index(max(parts))]
         return None
 
@@ -304,7 +310,7 @@ class Member(mesa.Agent):
 class GroupDay:
     """What each group offers its members today, tallied after everyone has opened it or not."""
 
-    def __init__(self, model: AgentCommunityModel, content: OperatorContent, members: list[Member]):
+    def __init__(self, model: CommunityModel, content: OperatorContent, members: list[Member]):
         p, pol, n = model.params, model.policy.policy, model.groups.count
         self.operator_posts = content.posts.tolist()
         self.ritual = content.ritual.tolist()
@@ -330,46 +336,57 @@ class GroupDay:
         model.groups.count_leadership((content.posts > 0) | (np.array(experts) > 0))
 
 
-class AgentCommunityModel(CommunityModel):
-    """The community with one :class:`Member` agent per member (``--engine agents``)."""
+class AgentMembers:
+    """The agents engine (``--engine agents``): one :class:`Member` agent per member.
 
-    engine = "agents"
+    A sibling of :class:`sim.engine.members.VectorMembers`: the community model
+    (:class:`sim.engine.model.CommunityModel`) runs the shared phases and hands the member
+    phases to whichever of the two its setup names.
+    """
 
-    def __init__(self, setup, *, replicate: int = 0, **kwargs):
+    name = "agents"
+
+    def __init__(self, model: CommunityModel):
+        self.model = model
+        seed = model.scenario.seed
         self.member_random = random.Random(
-            int(np.random.SeedSequence(entropy=setup.scenario.seed, spawn_key=(replicate, 7)).generate_state(1)[0])
+            int(np.random.SeedSequence(entropy=seed, spawn_key=(model.replicate, 7)).generate_state(1)[0])
         )
         self.members_by_id: dict[int, Member] = {}
-        super().__init__(setup, replicate=replicate, **kwargs)
-        tables = self.archetype_tables
+        self.posting_factor: list[float] = []
+        self.leaderless_share: list[float] = []
+        self.operator_answers = self.points_awarded = 0
+        tables = model.archetype_tables
         self.arch_posts, self.arch_questions, self.arch_referral, self.arch_churn = (
             tables[f].tolist() for f in ("posts", "questions", "referral", "churn")
         )
 
     # --- the member phases ------------------------------------------------------------------
-    def member_phase(self, content: OperatorContent) -> None:
+    def live_day(self, content: OperatorContent) -> None:
         """Every member opens the group or not; groups tally; every member lives the rest of the day."""
+        model = self.model
         members = self._load()
-        p, groups = self.params, self.groups
-        pull = group_pull(self, content).tolist()  # a model-level structure, shared with the vector engine
-        factor = posting_factor(self)
+        p, groups = model.params, model.groups
+        pull = group_pull(model, content).tolist()  # a model-level structure, shared with the vector engine
+        factor = posting_factor(model)
         self.posting_factor = [1.0] * groups.count if factor is None else factor.tolist()
         for member in members:
             member.open_group(pull[member.group])
-        day = GroupDay(self, content, members)
-        self.pending_referrals = self.operator_answers = self.points_awarded = 0
+        day = GroupDay(model, content, members)
+        model.pending_referrals = self.operator_answers = self.points_awarded = 0
         for member in members:
             member.live_day(day)
-        self.spend("service", self.operator_answers * p.cost_answer)
-        self.spend("rewards", self.points_awarded * p.cost_point)
+        model.spend("service", self.operator_answers * p.cost_answer)
+        model.spend("rewards", self.points_awarded * p.cost_point)
         self._store(members, CHANGED_BY_DAY)
-        self.pop.stimulus[self.pop.status != IN_GROUP] = 0
+        model.pop.stimulus[model.pop.status != IN_GROUP] = 0
         self._tally(members, day, content)
 
-    def churn_phase(self) -> None:
+    def leave(self) -> None:
         """Every member considers leaving; leavers exit together, by cause."""
+        model = self.model
         members = self._load()
-        p, days = self.params, self.groups.days_leaderless
+        p, days = model.params, model.groups.days_leaderless
         self.leaderless_share = (np.minimum(days / p.leaderless_days, 1.0) * p.churn_leaderless).tolist()
         by_cause: dict[str, list[int]] = {}
         for member in members:
@@ -378,7 +395,7 @@ class AgentCommunityModel(CommunityModel):
                 by_cause.setdefault(cause, []).append(member.row)
         for cause in CAUSES:
             if cause in by_cause:
-                self.exit_members(np.array(by_cause[cause], dtype=np.intp), CHURNED, cause)
+                model.exit_members(np.array(by_cause[cause], dtype=np.intp), CHURNED, cause)
 
     # --- helpers ------------------------------------------------------------------------
     def _load(self) -> list[Member]:
@@ -386,7 +403,8 @@ class AgentCommunityModel(CommunityModel):
 
         New members get an agent; agents of members who left are removed from the model.
         """
-        pop = self.pop
+        model = self.model
+        pop = model.pop
         rows = np.flatnonzero(pop.status == IN_GROUP)
         ids = pop.member_id[rows].tolist()
         current = set(ids)
@@ -396,7 +414,7 @@ class AgentCommunityModel(CommunityModel):
         for member_id, row in zip(ids, rows.tolist()):
             member = self.members_by_id.get(member_id)
             if member is None:
-                member = self.members_by_id[member_id] = Member(self, member_id)
+                member = self.members_by_id[member_id] = Member(model, self, member_id)
             member.row = row
             members.append(member)
         for name in STATE:
@@ -405,14 +423,16 @@ class AgentCommunityModel(CommunityModel):
         return members
 
     def _store(self, members: list[Member], names: tuple[str, ...]) -> None:
+        model = self.model
         rows = np.fromiter((m.row for m in members), dtype=np.intp, count=len(members))
         for name in names:
-            column = getattr(self.pop, name)
+            column = getattr(model.pop, name)
             column[rows] = [getattr(m, name) for m in members]
 
     def _tally(self, members: list[Member], day: GroupDay, content: OperatorContent) -> None:
         """Core members and today's per-group figures, as the vectorised engine reports them."""
-        n = self.groups.count
+        model = self.model
+        n = model.groups.count
         active_g, core_g = [0] * n, [0] * n
         core_rows = []
         for member in members:
@@ -420,10 +440,10 @@ class AgentCommunityModel(CommunityModel):
             if member.is_core():
                 core_g[member.group] += 1
                 core_rows.append(member.row)
-        is_core = np.zeros(self.pop.n, dtype=bool)
+        is_core = np.zeros(model.pop.n, dtype=bool)
         is_core[core_rows] = True
         close_member_day(
-            self,
+            model,
             content,
             is_core=is_core,
             active_g=np.array(active_g, dtype=np.int64),

@@ -22,6 +22,7 @@ scenario, the policy, the seed and the replicate index, never on the order runs 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
@@ -32,15 +33,18 @@ from sim.domain import ARCHETYPES, CAUSES, CHURNED
 from sim.engine import metrics
 from sim.engine.acquisition import acquire, populate_day_zero
 from sim.engine.audit import AuditTrail
-from sim.engine.churn import draw_ahead, leave
 from sim.engine.day_record import DayRecord
 from sim.engine.health import community_health
-from sim.engine.members import core_mask, member_day, operator_content
+from sim.engine.members import core_mask, operator_content
 from sim.engine.memory import PlaybookMemory
 from sim.engine.rule_inputs import GroupEnv
 from sim.engine.rule_phase import run_rules, update_stages
 from sim.engine.state.groups import CAUSE_WINDOW, Groups
 from sim.engine.state.population import Population
+from sim.engine.vector import VectorMembers
+
+if TYPE_CHECKING:
+    from sim.engine.agents import AgentMembers
 from sim.rules.backend import RuleEvaluator, StageStepper, rule_engines, stage_engine
 
 STREAMS = ("acquisition", "behaviour", "actions", "churn", "groups")
@@ -63,10 +67,21 @@ class _Rows:
         return getattr(self._pop, name)[self._rows]
 
 
-class CommunityModel(mesa.Model):
-    """One community under one policy, stepped day by day (the vectorised engine)."""
+def member_engine(model: CommunityModel) -> VectorMembers | AgentMembers:
+    """The member engine a run's setup names: ``vector`` (the default) or ``agents``."""
+    if model.setup.engine == "agents":
+        from sim.engine.agents import AgentMembers  # plain Python per member: loaded only when asked for
 
-    engine = "vector"
+        return AgentMembers(model)
+    return VectorMembers(model)
+
+
+class CommunityModel(mesa.Model):
+    """One community under one policy, stepped day by day.
+
+    The model owns the shared phases and state; the members' day and churn are run by the
+    member engine the setup names (:func:`member_engine`): vector columns or one agent each.
+    """
 
     def __init__(self, setup: Setup, *, replicate: int = 0, audit: bool = False, group_daily: bool = False):
         sequence = replicate_seed(setup.scenario.seed, replicate)
@@ -110,6 +125,7 @@ class CommunityModel(mesa.Model):
         self.group_rows: list[pd.DataFrame] | None = [] if group_daily else None
         self.rule_engines = rule_engines(self.policy, setup.rules_backend, setup.community_backend)
         self.memory = PlaybookMemory(self.policy.community_rules)
+        self.members = member_engine(self)
         self._start_day()
         populate_day_zero(self)
 
@@ -124,14 +140,14 @@ class CommunityModel(mesa.Model):
         lap = self._lap("acquisition", lap)
         content = operator_content(self)
         lap = self._lap("content", lap)
-        self.member_phase(content)
+        self.members.live_day(content)
         lap = self._lap("members", lap)
         self.group_env = GroupEnv(self)
         update_stages(self)
         lap = self._lap("stages", lap)
         run_rules(self)
         lap = self._lap("rules", lap)
-        self.churn_phase()
+        self.members.leave()
         lap = self._lap("churn", lap)
         metrics.record_day(self)
         self.pop.compact()
@@ -144,15 +160,6 @@ class CommunityModel(mesa.Model):
         now = time.perf_counter()
         self.phase_seconds[phase] += now - started
         return now
-
-    def member_phase(self, content) -> None:
-        """Member behaviour, vectorised (:func:`sim.behavior.member_day`); the agents engine overrides it."""
-        draw_ahead(self)  # churn's draws, in a thread while the members' day runs (large populations)
-        member_day(self, content)
-
-    def churn_phase(self) -> None:
-        """Churn, vectorised (:func:`sim.churn.leave`); the agents engine overrides it."""
-        leave(self)
 
     def run(self) -> CommunityModel:
         """Step through the scenario's horizon, then release the rules engines' state."""

@@ -65,7 +65,7 @@ def interval(values: np.ndarray) -> dict:
 def run_replicate(setup: Setup, replicate: int, audit: bool = False, group_daily: bool = False) -> dict:
     """Run one replicate; return its tables and KPIs, each tagged with the replicate index."""
     started = time.perf_counter()
-    model = model_class(setup)(setup, replicate=replicate, audit=audit, group_daily=group_daily).run()
+    model = CommunityModel(setup, replicate=replicate, audit=audit, group_daily=group_daily).run()
     tables = model.tables()
     kpis = summarize(
         tables["daily"], tables["members"], setup.scenario.days, model.health_end, dead_causes=model.dead_group_causes()
@@ -73,15 +73,6 @@ def run_replicate(setup: Setup, replicate: int, audit: bool = False, group_daily
     for table in tables.values():
         table.insert(0, "replicate", replicate)
     return {**tables, "kpis": {"replicate": replicate, **kpis}, "seconds": time.perf_counter() - started}
-
-
-def model_class(setup: Setup) -> type[CommunityModel]:
-    """The engine a setup asks for: vectorised columns, or one ``mesa.Agent`` per member."""
-    if setup.engine == "agents":
-        from sim.engine.agents import AgentCommunityModel
-
-        return AgentCommunityModel
-    return CommunityModel
 
 
 _WORKER_SETUPS: list[Setup] = []
