@@ -1,4 +1,4 @@
-"""The README's reference tables are generated from the code and kept current."""
+"""The docs' reference tables are generated from the code and kept current; the README's commands are the ones CI runs."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ def test_reference_doc_matches_the_code():
 
 def test_readme_names_both_set_up_commands():
     readme = (ROOT / "README.md").read_text()
-    assert 'apt-get install -y chromium && pip install -e ".[test]" && python -m pytest -q' in readme
-    assert "pip install -e . && sandbox compare scenarios/" in readme
+    assert 'apt-get install -y chromium && pip install -e ".[test]" && python -m pytest -q -n auto' in readme
+    assert "pip install . && sandbox compare existing-group --policy baseline --policy weekly-ritual" in readme
+    assert "python -m pytest -q -m smoke" in readme
 
 
 def _block_after(readme: str, marker: str) -> str:
