@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -231,3 +232,68 @@ def test_an_output_directory_of_another_sweep_is_refused(tmp_path, capsys):
         ]
     )
     assert code == 2 and "holds a different sweep's results" in capsys.readouterr().err
+
+
+def test_kill_9_of_a_pooled_sweep_stops_its_workers_and_resume_finishes_the_rest(tmp_path):
+    """A sweep killed with SIGKILL cannot clean up: its workers must notice and stop writing."""
+    out = tmp_path / "killed9"
+    args = [
+        sys.executable,
+        "-m",
+        "sim",
+        "sweep",
+        scenario("existing-group"),
+        "--grid",
+        "days=60,61,62,63",
+        "--set",
+        "population.initial_members=1500",
+        "--replicates",
+        "6",
+        "--workers",
+        "2",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if (out / "runs").is_dir() and len(list((out / "runs").glob("*.parquet"))) >= 3:
+            break
+        time.sleep(0.05)
+    children = _children_of(proc.pid)
+    assert children, "the sweep should run its runs in worker processes"
+    proc.kill()
+    proc.wait(timeout=30)
+    deadline = time.time() + 15
+    while time.time() < deadline and any(_alive(pid) for pid in children):
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in children), "a worker outlived its killed sweep"
+    written = sorted(p.name for p in (out / "runs").glob("*.parquet"))
+    time.sleep(2)
+    assert sorted(p.name for p in (out / "runs").glob("*.parquet")) == written, "results written after the kill"
+    resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert len(runs) == 24 and runs["run_id"].is_unique and set(runs["status"]) == {"ok"}
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

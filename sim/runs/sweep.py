@@ -221,6 +221,35 @@ def gather(out: Path) -> pd.DataFrame:
 # --- execution -------------------------------------------------------------------------------
 
 
+def worker_guard(parent: int) -> None:
+    """Set up a pool worker: one row thread, and exit as soon as the process that started it is gone.
+
+    On Linux the kernel sends SIGKILL when the parent dies (``PR_SET_PDEATHSIG``); everywhere, a
+    daemon thread also checks once a second that the parent is still there, for the case the
+    parent died before the signal was asked for, and for systems without ``prctl``.
+    """
+    import threading
+
+    row_threads.one_thread()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=watch, name="sandbox-parent-watch", daemon=True).start()
+
+
 def _local(spec: SweepSpec, todo: list[tuple[Task, dict]], workers: int, on_done) -> None:
     if workers <= 1:
         for task, point in todo:
@@ -228,9 +257,15 @@ def _local(spec: SweepSpec, todo: list[tuple[Task, dict]], workers: int, on_done
         return
     import multiprocessing as mp
 
-    context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    # Spawned, not forked: a sweep may start in a process that holds threads and durable-rules'
+    # C state (the dashboard, a notebook, a test runner), and a fork copies those mid-use.  The
+    # spec is paths and values, so workers load the files themselves.  Each worker dies with
+    # the sweep (worker_guard), so a killed sweep leaves no worker writing results behind it.
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=row_threads.one_thread
+        max_workers=workers,
+        mp_context=mp.get_context("spawn"),
+        initializer=worker_guard,
+        initargs=(os.getpid(),),
     ) as pool:  # the pool fills the cores
         futures = [pool.submit(run_task, spec, task, point) for task, point in todo]
         try:
