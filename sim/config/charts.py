@@ -16,22 +16,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from sim.config.files import line_of, read_yaml, validate
+from sim.config.files import FileModel, line_of, read_yaml, validate
 from sim.rules.charts import CompiledChart
 
 DEFAULT_CHART = Path(__file__).resolve().parent / "default_stages.yaml"
 
 
-class Transition(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Transition(FileModel):
     to: str = Field(min_length=1)
     when: str
 
 
-class StageChart(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class StageChart(FileModel):
     name: str = "stages"
     description: str = ""
     states: dict[str, list[Transition]]

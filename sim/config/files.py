@@ -9,38 +9,31 @@ data; pydantic validates it; the first problem becomes a one-line
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
+from sim.config import safe_yaml
 from sim.errors import SandboxError, place_of
 
 
 def read_yaml(path: str | Path) -> tuple[Any, yaml.Node | None]:
-    """Parse a YAML file into plain data and its node tree (for line numbers)."""
-    path = Path(path)
-    if not path.is_file():
-        raise SandboxError("file not found; check the path", file=str(path))
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SandboxError(
-            f"malformed YAML: {problem}; check indentation, colons and quotes",
-            file=str(path),
-            line=mark.line + 1 if mark else None,
-        ) from None
+    """Parse a YAML file into plain data and its node tree (for line numbers), within safe bounds."""
+    return parse_yaml(safe_yaml.read_text(path), file=str(path))
+
+
+def parse_yaml(text: str, *, file: str) -> tuple[dict, yaml.Node | None]:
+    """Parse YAML text (a file's, or a policy typed into the dashboard) into a top-level mapping."""
+    data, root = safe_yaml.parse(text, file=file)
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise SandboxError("expected a mapping of fields at the top of the file", file=str(path), line=1)
+        raise SandboxError("expected a mapping of fields at the top of the file", file=file, line=1)
     return data, root
 
 
@@ -95,7 +88,8 @@ def _describe(model: type[BaseModel], err: Any, loc: tuple) -> str:
         known = fields_at(model, loc[:-1])
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
-        return f"unknown field '{loc[-1]}'; {hint}expected one of: {', '.join(known)}"
+        name = f"'{loc[-1]}'" if _NAME.fullmatch(str(loc[-1])) else "(a name that is not a field name)"
+        return f"unknown field {name}; {hint}expected one of: {', '.join(known)}"
     if kind == "missing":
         return "missing required field"
     msg = err["msg"]
@@ -103,8 +97,72 @@ def _describe(model: type[BaseModel], err: Any, loc: tuple) -> str:
         msg = msg[len("Value error, ") :]
     got = err.get("input")
     if kind not in ("value_error",) and not isinstance(got, (dict, list)):
-        msg += f", got {got!r}"
+        msg += f", got {shown(got)}"
     return msg[0].lower() + msg[1:]
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
+
+
+def shown(value: Any) -> str:
+    """A value as an error may show it: short scalars as written, anything else by its kind and size.
+
+    Errors never echo a long text or a structure whole: a file that is not what it claims to be
+    (a password file given as a stage chart) must not have its content printed back.
+    """
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, (int, float)):
+        text = repr(value)
+        return text if len(text) <= 24 else f"a number of {len(text)} digits"
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 40 and value.isprintable() else f"a text of {len(value):,} characters"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"a value of type {type(value).__name__}"
+
+
+def _wants_number(annotation: Any) -> bool:
+    """Does a field's annotation take a number (int or float), directly or in a list or mapping?"""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_wants_number(a) for a in args if a is not type(None))
+    if origin is typing.Annotated:
+        return _wants_number(args[0])
+    if origin in (list, tuple, dict):
+        return bool(args) and _wants_number(args[-1])
+    return annotation in (int, float)
+
+
+def _holds_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, dict):
+        return any(isinstance(v, bool) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(isinstance(v, bool) for v in value)
+    return False
+
+
+class FileModel(BaseModel):
+    """The base of every file schema: unknown fields refused, numbers finite and never true/false.
+
+    YAML reads ``yes``, ``true`` and ``on`` as booleans, and pydantic would take a boolean as
+    the number 1: ``days: true`` must be an error, not a one-day run.  ``.nan`` and ``.inf``
+    are refused wherever a number is expected.
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_are_not_booleans(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and _holds_bool(value) and _wants_number(field.annotation):
+            raise ValueError("expected a number, not true or false")
+        return value
 
 
 def fields_at(model: type[BaseModel], loc: tuple) -> list[str]:

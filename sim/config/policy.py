@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from sim.config.files import apply_set, line_of, read_yaml, validate
+from sim.config.files import FileModel, apply_set, line_of, read_yaml, validate
 from sim.domain import WEEKDAYS, content_hash
 from sim.errors import SandboxError, place_of
 from sim.rules import GROUP, MEMBER, PROSPECT, Vocabulary, compile_mask, fields_used, parse
@@ -27,8 +27,8 @@ from sim.rules.vocabulary import SEQUENCE, SEQUENCE_NAMES
 from sim.rules.vocabulary import Field as VocabField
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Strict(FileModel):
+    """Unknown fields refused; numbers finite, never true/false (:class:`~sim.config.files.FileModel`)."""
 
 
 class Admission(_Strict):

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from sim.config.files import apply_set, line_of, parse_set, read_yaml, validate
+from sim.config.files import FileModel, apply_set, line_of, parse_set, read_yaml, validate
 from sim.config.library import resolve
 from sim.config.params import Params, check_param
 from sim.config.policy import CompiledPolicy, compile_policy, load_policy
@@ -25,8 +25,8 @@ from sim.errors import SandboxError
 RESERVED_SOURCES = ("seed", "initial", "referral")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Strict(FileModel):
+    """Unknown fields refused; numbers finite, never true/false (:class:`~sim.config.files.FileModel`)."""
 
 
 class Population(_Strict):
