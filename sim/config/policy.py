@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from sim.config.files import FileModel, apply_set, line_of, read_yaml, validate
+from sim.config.files import FileModel, apply_set, line_of, parse_yaml, read_yaml, validate
 from sim.domain import WEEKDAYS, content_hash
 from sim.errors import SandboxError, place_of
 from sim.rules import GROUP, MEMBER, PROSPECT, Vocabulary, compile_mask, fields_used, parse
@@ -212,10 +212,16 @@ class CompiledPolicy:
     hash: str = ""
 
 
-def load_policy(path: str | Path, sets: Sequence[tuple[str, Any, str]] = ()) -> tuple[Policy, dict, Any]:
-    """Read and validate a policy file, with ``--set policy.*`` overrides applied."""
+def load_policy(
+    path: str | Path, sets: Sequence[tuple[str, Any, str]] = (), *, text: str | None = None
+) -> tuple[Policy, dict, Any]:
+    """Read and validate a policy file, with ``--set policy.*`` overrides applied.
+
+    With ``text``, the policy is that text (typed into the dashboard) and ``path`` only names it
+    in errors; no file is read.
+    """
     path = str(path)
-    data, root = read_yaml(path)
+    data, root = read_yaml(path) if text is None else parse_yaml(text, file=path)
     data = copy.deepcopy(data)
     origin = {apply_set(data, key, value, option=option): option for key, value, option in sets}
     policy = validate(Policy, data, file=path, root=root, origin=origin)
@@ -223,11 +229,19 @@ def load_policy(path: str | Path, sets: Sequence[tuple[str, Any, str]] = ()) -> 
     return policy, data, root
 
 
-def compile_policy(policy: Policy, *, file: str, root=None, sources: tuple[str, ...] | None = None) -> CompiledPolicy:
+def compile_policy(
+    policy: Policy,
+    *,
+    file: str,
+    root=None,
+    sources: tuple[str, ...] | None = None,
+    reads_files: bool = True,
+) -> CompiledPolicy:
     """Check and compile every expression and action of a policy.
 
     ``sources`` are the scenario's acquisition sources; without them (``sandbox validate``
-    on a policy alone) any source name is accepted.
+    on a policy alone) any source name is accepted.  Without ``reads_files`` (a policy typed
+    into the dashboard) a ``stages:`` path is refused rather than followed.
     """
     titles = ("none",) + tuple(t.name for t in policy.rewards.titles)
     if policy.rewards.seed_title and policy.rewards.seed_title not in titles:
@@ -245,7 +259,7 @@ def compile_policy(policy: Policy, *, file: str, root=None, sources: tuple[str, 
         group_vocab=GROUP,
         hash=content_hash(policy.model_dump()),
     )
-    out.chart = _chart_at(policy, file, root)
+    out.chart = _chart_at(policy, file, root, reads_files)
     group = GROUP.with_values(stage=out.chart.states)
 
     if policy.admission.when is not None:
@@ -322,17 +336,36 @@ def compile_policy(policy: Policy, *, file: str, root=None, sources: tuple[str, 
     return out
 
 
-def _chart_at(policy: Policy, file: str, root):
-    from sim.config.charts import load_chart
+def _chart_at(policy: Policy, file: str, root, reads_files: bool):
+    """The policy's stage chart: the default, or a file in the policy's own folder (or below it).
+
+    A chart path may not leave the policy's folder (no ``..``, no absolute path elsewhere, no
+    symlink out): a policy is not a way to make the sandbox read another file.  A policy that
+    is only text (the dashboard's editor) follows no path at all.
+    """
+    from sim.config.charts import DEFAULT_CHART, load_chart
 
     if policy.stages is None:
         return load_chart()
-    path = Path(file).parent / policy.stages
+    line = line_of(root, ("stages",))
+    if not reads_files:
+        raise SandboxError(
+            "a policy typed here cannot name a stage chart file; remove 'stages'", file=file, line=line, place="stages"
+        )
+    folder = Path(file).parent.resolve()
+    path = (folder / policy.stages).resolve()
+    if not (path.is_relative_to(folder) or path == DEFAULT_CHART.resolve()):
+        raise SandboxError(
+            "the stage chart must be in the policy's folder or below it; write a path relative to the policy",
+            file=file,
+            line=line,
+            place="stages",
+        )
     if not path.is_file():
         raise SandboxError(
             f"stage chart '{policy.stages}' not found (paths are relative to the policy file)",
             file=file,
-            line=line_of(root, ("stages",)),
+            line=line,
             place="stages",
         )
     return load_chart(path)

@@ -166,16 +166,21 @@ def load_setup(
     rules_backend: str = "numpy",
     community_backend: str = "durable",
     engine: str = "vector",
+    policy_text: str | None = None,
 ) -> Setup:
     """Load a scenario and its policy (or the one given), apply overrides, compile the policy.
 
-    Either may be a shipped file's name (:mod:`sim.config.library`).
+    Either may be a shipped file's name (:mod:`sim.config.library`).  With ``policy_text``, the
+    policy is that text (the dashboard's editor) and ``policy_path`` only names it in errors:
+    no policy file, and no file a policy names, is read.
     """
     scenario_path = resolve(scenario_path, "scenarios")
-    if policy_path is not None:
-        policy_path = resolve(policy_path, "policies")
     scenario, policy_sets = load_scenario(scenario_path, sets)
-    if policy_path is None:
+    if policy_text is not None:
+        policy_path = str(policy_path or "edited policy")
+    elif policy_path is not None:
+        policy_path = resolve(policy_path, "policies")
+    else:
         if scenario.policy is None:
             raise SandboxError(
                 "no policy given; add 'policy: path' to the scenario or pass --policy FILE",
@@ -190,8 +195,10 @@ def load_setup(
                 place="policy",
             )
     policy_path = str(policy_path)
-    policy, _, root = load_policy(policy_path, policy_sets)
-    compiled = compile_policy(policy, file=policy_path, root=root, sources=source_names(scenario))
+    policy, _, root = load_policy(policy_path, policy_sets, text=policy_text)
+    compiled = compile_policy(
+        policy, file=policy_path, root=root, sources=source_names(scenario), reads_files=policy_text is None
+    )
     params = Params(scenario.params, source=str(scenario_path))
     for option, backend in (("--rules-backend", rules_backend), ("--community-backend", community_backend)):
         if backend not in BACKENDS:
