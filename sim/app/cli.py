@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -129,6 +130,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Start the Streamlit dashboard (dashboard.py) in this process after "
         "importing the engine and charting libraries, so the first visit "
         "does not wait for them. Options after -- go to 'streamlit run'.",
+    )
+    p_dash.add_argument(
+        "--results",
+        default="results",
+        help="the folder whose runs and sweeps the Results view may open (default: ./results); "
+        "the dashboard reads no other results folder",
     )
     p_dash.add_argument(
         "streamlit_args", nargs=argparse.REMAINDER, help="options for streamlit run, such as --server.port 8502"
@@ -276,14 +283,21 @@ def cmd_dashboard(args) -> int:
     from streamlit.web import cli as streamlit_cli
 
     from sim.app import views  # noqa: F401
-    from sim.runs.experiment import run_replicate
+    from sim.runs import isolated
 
-    warm = load_setup(
-        library_dir("scenarios") / "existing-group.yaml", sets=["days=3", "population.initial_members=50"]
+    # the dashboard runs simulations in worker processes: start them (and pay their first-use
+    # costs: imports, the durable-rules host, compiled kernels) before any visit
+    warm = library_dir("scenarios") / "existing-group.yaml"
+    isolated.replicates(
+        str(warm),
+        (library_dir("policies") / "baseline.yaml").read_text(),
+        ("days=3", "population.initial_members=50"),
+        range(2),
     )
-    run_replicate(warm, 0)  # first-use costs (durable-rules host, NumPy paths) paid before any visit
+    os.environ["SANDBOX_RESULTS_ROOT"] = str(Path(args.results).resolve())  # read by the Results view
     extra = [a for a in args.streamlit_args if a != "--"]
-    sys.argv = ["streamlit", "run", str(script), *extra]
+    # No Python error reaches a visitor's page (it would show server paths); the page shows one line.
+    sys.argv = ["streamlit", "run", str(script), "--client.showErrorDetails", "none", *extra]
     return streamlit_cli.main()
 
 

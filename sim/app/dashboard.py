@@ -12,30 +12,36 @@ replicates (the seeds come from the scenario), so moving back to a setting is in
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
-import tempfile
+import logging
+import os
+import re
 import time
 from pathlib import Path
 
 import altair as alt
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 import yaml
 
 from sim.app import views
 from sim.app.report import is_clear, verdict
+from sim.config.files import parse_yaml
 from sim.config.library import library_dir
 from sim.config.scenario import Setup, load_scenario, load_setup
 from sim.errors import SandboxError
-from sim.runs.experiment import interval, paired_difference, run_many, run_replicate
+from sim.runs import isolated
+from sim.runs.experiment import interval, paired_difference
 from sim.runs.store import clean
 
 SCENARIO_DIR, POLICY_DIR = library_dir("scenarios"), library_dir("policies")
 SCENARIOS = sorted(p.name for p in SCENARIO_DIR.glob("*.yaml"))
 POLICIES = sorted(p.name for p in POLICY_DIR.glob("*.yaml"))
 EDITED = "edited policy"
+RESULTS_ENV = "SANDBOX_RESULTS_ROOT"  # set by `sandbox dashboard --results DIR`
+LOG = logging.getLogger("sim.dashboard")
 CARDS = ("members_end", "active_ratio_mean", "mean_trust_end", "cost_total")
 
 
@@ -48,21 +54,32 @@ def policy_text(name: str) -> str:
     return (POLICY_DIR / name).read_text()
 
 
-def _policy_file(text: str) -> Path:
-    """The policy text as a file (load_setup reads files), named by its hash."""
-    folder = Path(tempfile.gettempdir()) / "sandbox-dashboard"
-    folder.mkdir(exist_ok=True)
-    path = folder / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
-    if not path.exists():
-        path.write_text(text)
-    return path
-
-
 def load(scenario: str, text: str, sets: list[str]) -> Setup:
+    """A setup from a shipped scenario and a policy's text: no file is written, none a policy names is read."""
+    if scenario not in SCENARIOS:
+        raise SandboxError("choose a scenario from the list", place="scenario")
+    return load_setup(SCENARIO_DIR / scenario, EDITED, sets, policy_text=text)
+
+
+def plain(text: object) -> str:
+    """Text shown as it is, never as markdown or HTML: every markdown character escaped.
+
+    Streamlit renders markdown in headers, captions, messages and ``st.write``; a name or an
+    error that quotes a user's file must not turn into a link, an image or a formula there.
+    """
+    return _MARKDOWN.sub(lambda m: "\\" + m.group(0), str(text)).replace("\n", "  \n")
+
+
+_MARKDOWN = re.compile(r"[\\`*_{}\[\]<>()#+!|~$:]")
+
+
+def _knobs_of(text: str) -> dict | None:
+    """The editor's knob values read from a policy's text (bounded parsing), or None when unreadable."""
     try:
-        return load_setup(SCENARIO_DIR / scenario, _policy_file(text), sets)
-    except SandboxError as exc:  # name the edited policy, not its temporary file
-        raise SandboxError(str(exc).replace(str(_policy_file(text)), EDITED)) from None
+        data, _ = parse_yaml(text, file=EDITED)
+        return _knob_values(data)
+    except (SandboxError, ValueError, IndexError, AttributeError, TypeError):
+        return None
 
 
 FIRST_PASS = 1  # replicates run first, so the first charts appear while the rest run
@@ -71,11 +88,22 @@ FIRST_PASS = 1  # replicates run first, so the first charts appear while the res
 @st.cache_data(show_spinner=False, max_entries=32)
 def run_replicates(scenario: str, policies: tuple[tuple[str, str], ...], first: int, last: int, days: int) -> list:
     """Replicates first..last-1 of every policy, on the same seeds; plain, cacheable tables."""
-    setups = [load(scenario, text, [f"days={days}"]) for _, text in policies]
-    return [
-        {"kpis": r.kpis, "daily": r.daily, "members": r.members[["replicate", "join_day", "exit_day"]]}
-        for r in run_many(setups, range(first, last))
-    ]
+    sets = (f"days={days}",)
+    for _, text in policies:
+        load(scenario, text, list(sets))  # a mistake is one line here, before any worker starts
+    out = []
+    for _, text in policies:
+        parts = isolated.replicates(str(SCENARIO_DIR / scenario), text, sets, range(first, last))
+        out.append(
+            {
+                "kpis": pd.DataFrame([p["kpis"] for p in parts]),
+                "daily": pd.concat([p["daily"] for p in parts], ignore_index=True),
+                "members": pd.concat(
+                    [p["members"][["replicate", "join_day", "exit_day"]] for p in parts], ignore_index=True
+                ),
+            }
+        )
+    return out
 
 
 def comparison(labels: list[str], chunks: list[list[dict]]) -> dict:
@@ -106,7 +134,7 @@ def comparison(labels: list[str], chunks: list[list[dict]]) -> dict:
 @st.cache_data(show_spinner=False, max_entries=8)
 def run_replay(scenario: str, text: str, seed: int) -> dict:
     setup = load(scenario, text, [f"seed={seed}"])
-    out = run_replicate(setup, 0, group_daily=True)
+    (out,) = isolated.replicates(str(SCENARIO_DIR / scenario), text, (f"seed={seed}",), range(1), group_daily=True)
     return {
         "daily": out["daily"],
         "groups": out["groups"],
@@ -198,7 +226,7 @@ def compare_view() -> None:
         data = comparison(labels, chunks)
         st.session_state["last_comparison"] = data
     except SandboxError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         last = st.session_state.get("last_comparison")
         if last is None:
             return
@@ -217,9 +245,9 @@ def _comparison_body(data: dict, days: int, final: bool) -> None:
     a = data["labels"][0]
     for label in data["labels"][1:]:
         diff, summary_a, summary_b = data["diffs"][label], data["summaries"][a], data["summaries"][label]
-        st.subheader(f"{label} against {a}")
+        st.subheader(f"{plain(label)} against {plain(a)}")
         if final:
-            st.write(verdict(summary_a, summary_b, diff, days).replace("B ", f"{label} ", 1))
+            st.write(verdict(summary_a, summary_b, diff, days).replace("B ", f"{plain(label)} ", 1))
         else:
             st.write("First replicate only: the verdict follows with the rest.")
         for card, name in zip(st.columns(len(CARDS)), CARDS):
@@ -325,8 +353,8 @@ def _knob_values(policy: dict) -> dict:
 def _apply_knobs() -> None:
     """Write the sliders' values back into the policy text (on a slider's change)."""
     try:
-        policy = yaml.safe_load(st.session_state["editor_text"]) or {}
-    except yaml.YAMLError:
+        policy, _ = parse_yaml(st.session_state["editor_text"], file=EDITED)
+    except SandboxError:
         return
     s = st.session_state
     threshold = s["knob_threshold"]
@@ -348,10 +376,7 @@ def editor_view() -> None:
         st.session_state["editor_text"] = (POLICY_DIR / base).read_text()
         st.session_state["editor_loaded"] = base
     text = st.session_state["editor_text"]
-    try:
-        values = _knob_values(yaml.safe_load(text) or {})
-    except (yaml.YAMLError, ValueError, IndexError, AttributeError, TypeError):
-        values = None
+    values = _knobs_of(text)
     if values is not None and st.session_state.get("knobs_for") != text:
         st.session_state.update(values)
         st.session_state["knobs_for"] = text
@@ -366,7 +391,7 @@ def editor_view() -> None:
         try:
             load(scenario, text, [])
         except SandboxError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
         else:
             st.session_state["edited_policy"] = text
             st.success(f"Valid against {scenario}; choose '{EDITED}' under Compare to run it.")
@@ -386,7 +411,7 @@ def replay_view() -> None:
     try:
         data = run_replay(scenario, policy_text(policy), int(seed))
     except SandboxError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return
     days = data["days"]
     if st.session_state.get("replay_day", days) > days - 1:
@@ -446,12 +471,54 @@ def _replay_frame(data: dict, day: int) -> None:
     st.dataframe(on_day, width="stretch")
 
 
+def results_root() -> Path:
+    """The one folder the Results view may read: ``sandbox dashboard --results DIR`` (default ./results)."""
+    return Path(os.environ.get(RESULTS_ENV, "results")).resolve()
+
+
+def result_folders(root: Path, depth: int = 3, limit: int = 500) -> list[str]:
+    """Folders under ``root`` that hold a run or a sweep, as paths relative to it (symlinks not followed)."""
+    found: list[str] = []
+    if not root.is_dir():
+        return found
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        here = Path(folder)
+        if len(here.relative_to(root).parts) >= depth:
+            dirs[:] = []
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        if "runs.parquet" in files or "daily.parquet" in files:
+            found.append(str(here.relative_to(root)))
+            if len(found) >= limit:
+                break
+    return found
+
+
 def results_view() -> None:
     st.subheader("Results on disk")
-    folder = st.text_input("A directory written by `sandbox run --out` or `sandbox sweep --out`", key="results_dir")
-    if not folder:
+    root = results_root()
+    folders = result_folders(root)
+    if not folders:
+        st.info(
+            "No results under the results folder. Write some with 'sandbox run ... --out results/NAME', "
+            "or start the dashboard with 'sandbox dashboard --results DIR'."
+        )
         return
-    path = Path(folder)
+    choice = st.selectbox("A run or a sweep under the results folder", folders, key="results_dir")
+    if choice not in folders:
+        st.error("Choose a folder from the list.")
+        return
+    path = (root / choice).resolve()
+    if not path.is_relative_to(root):  # a symlinked folder that leads out of the root
+        st.error("That folder is outside the results folder.")
+        return
+    try:
+        _show_result(path)
+    except (OSError, ValueError, KeyError, json.JSONDecodeError, pa.ArrowException):
+        LOG.exception("cannot read results in %s", path)
+        st.error("These results cannot be read (a file is missing or damaged); the details are in the server's log.")
+
+
+def _show_result(path: Path) -> None:
     if (path / "runs.parquet").is_file():
         runs = pd.read_parquet(path / "runs.parquet")
         st.write(f"Sweep: {len(runs)} runs, {int((runs['status'] != 'ok').sum())} failed")
@@ -459,19 +526,31 @@ def results_view() -> None:
         kpis = [c for c in ("members_end", "active_ratio_mean", "cost_total") if c in runs]
         st.dataframe(runs[runs["status"] == "ok"].groupby(params or ["point"])[kpis].mean().reset_index())
         download_table(runs, "runs", "results")
-    elif (path / "daily.parquet").is_file():
-        summary = json.loads((path / "summary.json").read_text())
-        st.write(f"Run: scenario {summary['scenario']}, policy {summary['policy']}, {summary['replicates']} replicates")
-        st.dataframe(pd.DataFrame(summary["kpis"]).T)
-        daily = pd.read_parquet(path / "daily.parquet").assign(policy=summary["policy"])
-        st.altair_chart(band_chart(daily, "members", "members"), width="stretch")
-        for name in ("daily", "members", "actions"):
-            with st.expander(name):
-                table = pd.read_parquet(path / f"{name}.parquet")
-                st.dataframe(table.head(1000))
-                download_table(table, name, "results")
-    else:
-        st.error(f"{folder}: no results here (expected daily.parquet or runs.parquet)")
+        return
+    summary = json.loads((path / "summary.json").read_text())
+    st.write(
+        f"Run: scenario {plain(summary['scenario'])}, policy {plain(summary['policy'])}, "
+        f"{int(summary['replicates'])} replicates"
+    )
+    st.dataframe(pd.DataFrame(summary["kpis"]).T)
+    daily = pd.read_parquet(path / "daily.parquet").assign(policy=str(summary["policy"]))
+    st.altair_chart(band_chart(daily, "members", "members"), width="stretch")
+    for name in ("daily", "members", "actions"):
+        with st.expander(name):
+            table = pd.read_parquet(path / f"{name}.parquet")
+            st.dataframe(table.head(1000))
+            download_table(table, name, "results")
+
+
+def _guarded(view) -> None:
+    """Run one view; a user's mistake shows as one line, anything else as a line with details in the log."""
+    try:
+        view()
+    except SandboxError as exc:
+        st.error(plain(exc))
+    except Exception:  # never a traceback in the page: it would show server paths
+        LOG.exception("the %s view failed", view.__name__)
+        st.error("Something went wrong in this view; the details are in the server's log.")
 
 
 def main() -> None:
@@ -479,13 +558,13 @@ def main() -> None:
     st.title("Community policy sandbox")
     compare, editor, replay, results = st.tabs(["Compare", "Policy editor", "Lifecycle replay", "Results"])
     with compare:
-        compare_view()
+        _guarded(compare_view)
     with editor:
-        editor_view()
+        _guarded(editor_view)
     with replay:
-        replay_view()
+        _guarded(replay_view)
     with results:
-        results_view()
+        _guarded(results_view)
 
 
 if __name__ == "__main__":  # Streamlit runs the page as __main__

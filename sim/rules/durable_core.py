@@ -40,11 +40,14 @@ code as the NumPy back end, and sent as derived properties ``_d0``, ``_d1``... o
 from __future__ import annotations
 
 import copy
+import functools
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain, count, repeat
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import orjson
@@ -74,11 +77,32 @@ class _SyncHost(engine.Host):
         pass
 
 
+_HOST_LOCK = threading.RLock()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def serialised(function: F) -> F:
+    """Hold :data:`_HOST_LOCK` for the whole call: one call into durable-rules at a time per process.
+
+    This keeps two threads from entering the C core at once.  It is not enough to make runs in
+    several threads of one process safe (they still crash it: see ``sim.runs.isolated``): a
+    process that serves several users runs its simulations in worker processes instead.
+    """
+
+    @functools.wraps(function)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _HOST_LOCK:
+            return function(*args, **kwargs)
+
+    return cast(F, locked)
+
+
 _host: _SyncHost | None = None
 _registered: dict[str, _Dispatcher] = {}
 _run_tokens = count()
 
 
+@serialised
 def host() -> _SyncHost:
     """The one durable-rules host of this process."""
     global _host
@@ -251,6 +275,7 @@ _ERRORS = {
 class DurableRuleset:
     """A list of rules registered with durable-rules, evaluated on facts, one batch a day."""
 
+    @serialised
     def __init__(self, kind: str, rules: list, vocab: Vocabulary):
         self.kind = kind
         self.rule_names = [rule.name for rule in rules]
@@ -276,6 +301,7 @@ class DurableRuleset:
         self.dispatcher = _register(self.name, definition)
         self._keys: FactKeys | None = None  # the last batch's ids and sids, reused while unchanged
 
+    @serialised
     def evaluate(self, env, ids: np.ndarray, sids: np.ndarray, run_token: str) -> list[np.ndarray]:
         """Row indices matched by each rule, given column values in ``env`` for rows ``ids``."""
         if not self.rule_names or len(ids) == 0:
@@ -291,12 +317,14 @@ class DurableRuleset:
             hits[index].append(entity)
         return [np.unique(np.asarray(h, dtype=np.int64)) if h else _NONE for h in hits]
 
+    @serialised
     def open_sids(self, run_token: str, sids) -> None:
         """Create the state of new sids with a sentinel fact (see the module notes)."""
         ruleset = host().get_ruleset(self.name)
         _raw(engine.durable_rules_engine.assert_facts, ruleset, json.dumps(_sentinels(run_token, sids)))
         _drain(ruleset)
 
+    @serialised
     def forget(self, run_token: str, sids) -> None:
         """Retract the sentinels and delete the state of every sid a run used."""
         _raw(
@@ -456,6 +484,7 @@ def _json_texts(values: np.ndarray) -> list[str]:
     return orjson.dumps(_widened(values), option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].decode().split(",")
 
 
+@serialised
 def run_facts(name: str, dispatcher: _Dispatcher, facts: Facts) -> list[tuple]:
     """Assert a batch of facts, run every action they trigger, retract them.
 
@@ -488,6 +517,7 @@ def capacity_error(groups: int | None = None) -> SandboxError:
     )
 
 
+@serialised
 def delete_states(name: str, run_token: str, sids) -> None:
     """Delete a run's state for each sid (frees durable-rules' 1,024 state slots)."""
     ruleset = host().get_ruleset(name)
@@ -508,6 +538,7 @@ class _MoveRecorder(_Dispatcher):
         return run
 
 
+@serialised
 def register_statechart(name: str, states: dict) -> _MoveRecorder:
     """Register a stage chart as a durable-rules statechart (once per process)."""
     if name in _registered:
@@ -525,6 +556,7 @@ def register_statechart(name: str, states: dict) -> _MoveRecorder:
     return recorder
 
 
+@serialised
 def _register(name: str, definition: dict) -> _Dispatcher:
     if name in _registered:
         return _registered[name]

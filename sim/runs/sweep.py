@@ -37,6 +37,7 @@ from sim.config.files import parse_set
 from sim.domain import content_hash
 from sim.engine.state import row_threads
 from sim.errors import SandboxError
+from sim.runs.workers import worker_guard
 
 SAMPLERS = ("lhs", "sobol", "morris")
 
@@ -221,35 +222,6 @@ def gather(out: Path) -> pd.DataFrame:
 # --- execution -------------------------------------------------------------------------------
 
 
-def worker_guard(parent: int) -> None:
-    """Set up a pool worker: one row thread, and exit as soon as the process that started it is gone.
-
-    On Linux the kernel sends SIGKILL when the parent dies (``PR_SET_PDEATHSIG``); everywhere, a
-    daemon thread also checks once a second that the parent is still there, for the case the
-    parent died before the signal was asked for, and for systems without ``prctl``.
-    """
-    import threading
-
-    row_threads.one_thread()
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    if os.getppid() != parent:
-        os._exit(1)
-    threading.Thread(target=watch, name="sandbox-parent-watch", daemon=True).start()
-
-
 def _local(spec: SweepSpec, todo: list[tuple[Task, dict]], workers: int, on_done) -> None:
     if workers <= 1:
         for task, point in todo:
@@ -324,7 +296,6 @@ def _dask(spec: SweepSpec, todo: list[tuple[Task, dict]], workers: int, schedule
 
 def _warm_up() -> None:
     import sim.runs.experiment  # noqa: F401  (pandas, numpy, mesa, durable-rules come with it)
-    from sim.engine.state import row_threads
 
     row_threads.one_thread()  # a worker is one of several processes that fill the cores
 

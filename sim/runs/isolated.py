@@ -1,0 +1,96 @@
+"""Runs for a process that serves several people at once (the dashboard): each in a worker process.
+
+durable-rules' C core crashes when runs of one process step in several threads, even with
+every call into it under one lock, or all of them handed to one dedicated thread (seen here:
+a segfault in ``_drain`` within seconds, six runs of ``community-playbook`` in six threads).
+A server's requests arrive in threads (Streamlit runs each visitor's script in a thread of
+its own), so the runs go to a pool of spawned worker processes, each running one replicate
+at a time on its only thread.  A worker that dies takes only its own request with it: the pool
+is rebuilt, and the caller gets a one-line error instead of a dead server.
+
+What crosses to a worker is text and numbers (the scenario's path, the policy's text, the
+overrides, the replicate), so nothing a visitor typed is ever written to disk, and the
+results are the same tables, bit for bit, as a run in the calling process.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from sim.errors import SandboxError
+from sim.runs.workers import worker_guard
+
+LOG = logging.getLogger(__name__)
+_POOL: ProcessPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ProcessPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            import multiprocessing as mp
+
+            workers = max(1, min(len(os.sched_getaffinity(0)), 4))
+            _POOL = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=mp.get_context("spawn"),
+                initializer=worker_guard,
+                initargs=(os.getpid(),),
+            )
+        return _POOL
+
+
+def _reset(broken: ProcessPoolExecutor) -> None:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is broken:
+            _POOL = None
+    broken.shutdown(wait=False, cancel_futures=True)
+
+
+def replicates(
+    scenario: str, policy_text: str, sets: tuple[str, ...], indices: range, *, group_daily: bool = False
+) -> list[dict[str, Any]]:
+    """Replicates ``indices`` of a scenario under a policy given as text, run in worker processes.
+
+    Returns what :func:`sim.runs.experiment.run_replicate` returns, one dict per replicate.
+    """
+    pool = _pool()
+    try:
+        futures = [pool.submit(_replicate, str(scenario), policy_text, tuple(sets), r, group_daily) for r in indices]
+        return [f.result() for f in futures]
+    except BrokenProcessPool:
+        LOG.exception("a worker process died running %s", scenario)
+        _reset(pool)
+        raise SandboxError(
+            "the run stopped in its worker process; run it again (details in the server's log)"
+        ) from None
+
+
+def _replicate(scenario: str, policy_text: str, sets: tuple[str, ...], replicate: int, group_daily: bool) -> dict:
+    from sim.runs.experiment import run_replicate
+
+    return run_replicate(_setup(scenario, policy_text, sets), replicate, group_daily=group_daily)
+
+
+@functools.lru_cache(maxsize=16)
+def _setup(scenario: str, policy_text: str, sets: tuple[str, ...]):
+    from sim.config.scenario import load_setup
+
+    return load_setup(scenario, "edited policy", list(sets), policy_text=policy_text)
+
+
+def shutdown() -> None:
+    """Stop the worker processes (they also stop by themselves when this process ends)."""
+    global _POOL
+    with _POOL_LOCK:
+        pool, _POOL = _POOL, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
