@@ -173,5 +173,5 @@ def test_out_refuses_to_replace_a_directory_that_is_not_a_result(capsys, tmp_pat
     precious.mkdir()
     (precious / "thesis.txt").write_text("keep me")
     code = main(["run", str(write(tmp_path)), "--out", str(precious)])
-    assert code == 2 and "is not a sandbox result" in capsys.readouterr().err
+    assert code == 2 and "holds files the sandbox did not write" in capsys.readouterr().err
     assert (precious / "thesis.txt").read_text() == "keep me"

@@ -31,7 +31,8 @@ from sim.config.library import copy_examples, library_dir
 from sim.config.scenario import load_setup, validate_file
 from sim.errors import INTERNAL_ERROR_EXIT, USER_ERROR_EXIT, SandboxError
 from sim.runs.experiment import compare, run
-from sim.runs.store import atomic_output, clean, run_summary, write_run
+from sim.runs.output_folder import check_target, write_result
+from sim.runs.store import clean, run_summary, write_run
 from sim.version import __version__
 
 
@@ -54,7 +55,12 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--replicates", type=int, help="replicates (default: the scenario's)")
         p.add_argument("--seed", type=int, help="seed (default: the scenario's)")
         p.add_argument("--days", type=int, help="horizon in days (default: the scenario's)")
-        p.add_argument("--out", help="write Parquet tables, summary.json and manifest.json here")
+        p.add_argument("--out", help="write Parquet tables, summary.json and manifest.json into this new folder")
+        p.add_argument(
+            "--overwrite",
+            action="store_true",
+            help="replace the result already in --out (only one this tool wrote, holding nothing else)",
+        )
         p.add_argument("--json", action="store_true", help="print exactly one JSON object")
         p.add_argument("--workers", type=int, help="processes for replicates (default: automatic)")
         p.add_argument(
@@ -174,10 +180,12 @@ def _backends(args) -> dict:
 
 def cmd_run(args) -> int:
     setup = load_setup(args.scenario, args.policy, _sets(args), **_backends(args))
-    result = run(setup, workers=args.workers, audit=bool(args.out))
+    if args.out is not None:  # refuse a bad --out before the run, not after it
+        check_target(Path(args.out), overwrite=args.overwrite)
+    result = run(setup, workers=args.workers, audit=args.out is not None)
     summary = run_summary(result)
-    if args.out:
-        atomic_output(args.out, lambda tmp: write_run(tmp, result))
+    if args.out is not None:
+        write_result(args.out, "run", lambda tmp: write_run(tmp, result), overwrite=args.overwrite)
     print(json.dumps(summary) if args.json else run_table(summary))
     return 0
 
@@ -190,17 +198,19 @@ def cmd_compare(args) -> int:
     sets = _sets(args)
     setup_a = load_setup(args.scenario, args.policy[0], sets, **_backends(args))
     setup_b = load_setup(args.scenario, args.policy[1], sets, **_backends(args))
-    result_a, result_b, diff = compare(setup_a, setup_b, workers=args.workers, audit=bool(args.out))
+    if args.out is not None:
+        check_target(Path(args.out), overwrite=args.overwrite)
+    result_a, result_b, diff = compare(setup_a, setup_b, workers=args.workers, audit=args.out is not None)
     a, b = run_summary(result_a), run_summary(result_b)
     diff = clean(diff)
-    if args.out:
+    if args.out is not None:
 
         def write(tmp: Path) -> None:
             write_run(tmp / "A", result_a)
             write_run(tmp / "B", result_b)
             (tmp / "comparison.json").write_text(json.dumps({"A": a, "B": b, "diff": diff}, indent=2))
 
-        atomic_output(args.out, write)
+        write_result(args.out, "comparison", write, overwrite=args.overwrite)
     if args.json:
         print(json.dumps({"A": a, "B": b, "diff": diff}))
     else:

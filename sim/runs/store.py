@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
-import shutil
 import sys
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from sim.errors import SandboxError
 from sim.runs.experiment import RunResult, seed_of
 
 LIBRARIES = ("mesa", "durable-rules", "numpy", "pandas", "pyarrow", "pydantic", "scipy", "dask", "duckdb", "SALib")
@@ -104,31 +100,3 @@ def write_run(directory: Path, result: RunResult) -> None:
         result.conditions.to_parquet(directory / "conditions.parquet", index=False)
     (directory / "summary.json").write_text(json.dumps(run_summary(result), indent=2))
     (directory / "manifest.json").write_text(json.dumps(manifest(result), indent=2, default=str))
-
-
-def atomic_output(out: str | Path, write) -> Path:
-    """Call ``write(tmp_dir)`` then move the result to ``out``, replacing an earlier result.
-
-    Refuses to replace a directory that is not an earlier sandbox output.
-    """
-    out = Path(out)
-    if out.exists() and (
-        not out.is_dir()
-        or (any(out.iterdir()) and not (out / "manifest.json").exists() and not (out / "comparison.json").exists())
-    ):
-        raise SandboxError("exists and is not a sandbox result; choose another --out directory", file=str(out))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        write(tmp)
-        if out.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            os.replace(out, trash / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out

@@ -37,6 +37,7 @@ from sim.config.files import parse_set
 from sim.domain import content_hash
 from sim.engine.state import row_threads
 from sim.errors import SandboxError
+from sim.runs.output_folder import read_marker, write_marker
 from sim.runs.workers import worker_guard
 
 SAMPLERS = ("lhs", "sobol", "morris")
@@ -488,7 +489,19 @@ def _terminate(signum, frame) -> None:
 
 
 def _claim(out: Path, identity: str, resume: bool, manifest: dict) -> None:
-    """Make sure ``out`` is this sweep's directory (or new), then write the manifest."""
+    """Make sure ``out`` is this sweep's directory (or new), then write the manifest and the marker.
+
+    A folder with anything else in it (someone's files, a run's result) is refused untouched.
+    """
+    if str(out) in ("", "."):
+        raise SandboxError("give the name of a folder to write", place="--out")
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise SandboxError("exists and is not a folder; choose another folder", file=str(out), place="--out")
+    marker = read_marker(out) if out.is_dir() else None
+    if marker is not None and marker.get("kind") != "sweep":
+        raise SandboxError(
+            f"holds a {marker.get('kind')} result, not a sweep; choose another --out folder", file=str(out)
+        )
     path = out / "manifest.json"
     if path.exists():
         try:
@@ -501,8 +514,12 @@ def _claim(out: Path, identity: str, resume: bool, manifest: dict) -> None:
             raise SandboxError("already holds this sweep's runs; add --resume to finish it", file=str(out))
     elif out.exists() and any(out.iterdir()):
         raise SandboxError("exists and is not a sweep's directory; choose another --out directory", file=str(out))
-    out.mkdir(parents=True, exist_ok=True)
-    _write_json(path, manifest)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        _write_json(path, manifest)
+        write_marker(out, "sweep")
+    except OSError as exc:
+        raise SandboxError(f"cannot write here ({exc.strerror or exc}); choose another folder", file=str(out)) from None
 
 
 def _write_json(path: Path, data: dict) -> None:

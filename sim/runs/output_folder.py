@@ -1,0 +1,163 @@
+"""Output folders that never lose anyone's data: ``--out`` writes a new folder or replaces only its own.
+
+Every result the sandbox writes carries a marker, ``.sandbox-result.json``, naming the tool,
+the kind of result and every entry it wrote.  ``--out DIR`` then:
+
+- writes DIR when it does not exist or is empty;
+- replaces DIR only with ``--overwrite``, only when DIR's marker says a run or comparison of this
+  tool wrote it, and only when DIR holds nothing but what that marker lists;
+- refuses, with one line, in every other case: a folder of someone else's files (even one with a
+  ``manifest.json``), a sweep, a result with a notebook added, a regular file, an empty name.
+
+The new result is written into a hidden sibling folder first and swapped in at once: Linux's
+``renameat2(RENAME_EXCHANGE)`` exchanges the two folders atomically, so a kill at any moment
+leaves either the old or the new result at DIR.  Where that call is missing, two renames are
+used, and a result left aside by a kill between them is put back by the next call.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from sim.errors import SandboxError
+from sim.version import __version__
+
+MARKER = ".sandbox-result.json"
+TOOL = "community-sandbox"
+REPLACEABLE = ("run", "comparison")
+"""Kinds of result that ``--out --overwrite`` may replace (a sweep grows in place and resumes)."""
+
+
+def read_marker(folder: Path) -> dict | None:
+    """The marker of a folder the sandbox wrote, or None (no marker, or not this tool's)."""
+    try:
+        marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return marker if isinstance(marker, dict) and marker.get("tool") == TOOL else None
+
+
+def write_marker(folder: Path, kind: str) -> None:
+    """Mark ``folder`` as this tool's result of ``kind``, listing every entry now in it."""
+    entries = sorted(p.name for p in folder.iterdir() if p.name != MARKER)
+    marker = {"tool": TOOL, "kind": kind, "version": __version__, "entries": entries}
+    (folder / MARKER).write_text(json.dumps(marker, indent=2))
+
+
+def check_target(out: Path, *, overwrite: bool, option: str = "--out") -> None:
+    """Refuse an output folder the sandbox may not write or replace (see the module's rules)."""
+    if str(out) in ("", "."):
+        raise SandboxError("give the name of a folder to write", place=option)
+    if not out.exists() and not out.is_symlink():
+        return
+    if out.is_symlink() or not out.is_dir():
+        raise SandboxError("exists and is not a folder; choose another folder", file=str(out), place=option)
+    entries = sorted(p.name for p in out.iterdir())
+    if not entries:
+        return
+    marker = read_marker(out)
+    if marker is None:
+        raise SandboxError(
+            "holds files the sandbox did not write; choose another folder (nothing was changed)",
+            file=str(out),
+            place=option,
+        )
+    if marker.get("kind") not in REPLACEABLE:
+        raise SandboxError(
+            f"holds a {marker.get('kind', 'different')} result that --out does not replace; choose another folder",
+            file=str(out),
+            place=option,
+        )
+    if not overwrite:
+        raise SandboxError(
+            "already holds a result; add --overwrite to replace it, or choose another folder",
+            file=str(out),
+            place=option,
+        )
+    foreign = [e for e in entries if e != MARKER and e not in set(marker.get("entries", []))]
+    if foreign:
+        raise SandboxError(
+            f"holds {len(foreign)} entries the sandbox did not write (first: {foreign[0][:60]!r}); "
+            "move them out or choose another folder (nothing was changed)",
+            file=str(out),
+            place=option,
+        )
+
+
+def write_result(out: str | Path, kind: str, write: Callable[[Path], None], *, overwrite: bool = False) -> Path:
+    """Check ``out``, call ``write(tmp)`` on a new hidden folder beside it, mark it, swap it in."""
+    out = Path(out)
+    check_target(out, overwrite=overwrite)
+    try:
+        _restore_left_aside(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new.", dir=out.parent))
+    except OSError as exc:
+        raise SandboxError(f"cannot write here ({exc.strerror or exc}); choose another folder", file=str(out)) from None
+    try:
+        write(tmp)
+        write_marker(tmp, kind)
+        _swap_in(tmp, out)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise SandboxError(f"cannot write here ({exc.strerror or exc}); nothing was changed", file=str(out)) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _swap_in(tmp: Path, out: Path) -> None:
+    if not out.exists():
+        os.replace(tmp, out)  # an empty folder is replaced too (rename onto an empty directory)
+        return
+    if _exchange(tmp, out):
+        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old result
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent)) / out.name
+    os.replace(out, aside)
+    try:
+        os.replace(tmp, out)
+    except BaseException:
+        os.replace(aside, out)  # put the old result back where it was
+        raise
+    shutil.rmtree(aside.parent, ignore_errors=True)
+
+
+def _restore_left_aside(out: Path) -> None:
+    """Put back a result that a kill left aside between the two renames of the fallback swap."""
+    if out.exists() or not out.parent.is_dir():
+        return
+    for folder in sorted(out.parent.glob(f".{out.name}.old.*")):
+        candidate = folder / out.name
+        if candidate.is_dir() and read_marker(candidate) is not None:
+            os.replace(candidate, out)
+            shutil.rmtree(folder, ignore_errors=True)
+            return
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders atomically (Linux renameat2); False where the system cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    errno = ctypes.get_errno()
+    if errno in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: this filesystem or kernel cannot
+        return False
+    raise OSError(errno, os.strerror(errno))
