@@ -271,3 +271,24 @@ def test_facts_text_is_orjsons_text_of_one_dict_per_fact(count, kinds, days, see
                 fact[name] = value
         assert facts.payload() == orjson.dumps(expected).decode()
     assert keys.retraction() == orjson.dumps([{"id": int(i), "sid": f"run7.{s}"} for i, s in zip(ids, sids)]).decode()
+
+
+@pytest.mark.parametrize("op", [">", "<", "==", "!=", ">=", "<="])
+def test_an_overflow_has_one_meaning_on_both_back_ends(tmp_path, op):
+    """Arithmetic that overflows (inf) or is undefined gives a value that no comparison holds for."""
+    policy = tmp_path / "overflow.yaml"
+    policy.write_text(f"""
+name: overflow
+rules:
+  - name: member-overflow
+    when: "trust * 1e300 * 1e300 {op} 1"
+    do: {{add_points: 1}}
+community_rules:
+  - name: group-overflow
+    when: "size * 1e300 * 1e300 {op} 1"
+    do: {{add_points: 1}}
+""")
+    fast = _run(policy, "numpy", "numpy")
+    audit = _run(policy, "durable", "durable")
+    pd.testing.assert_frame_equal(fast.actions, audit.actions, check_exact=True)
+    assert fast.actions.empty, f"a non-finite value satisfied '{op}'"

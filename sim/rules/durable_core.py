@@ -55,7 +55,7 @@ from durable import engine
 
 from sim.domain import content_hash
 from sim.errors import InternalError, SandboxError
-from sim.rules.expr import fields_used
+from sim.rules.expr import fields_used, negate
 from sim.rules.numpy_backend import compile_values
 from sim.rules.vocabulary import Vocabulary
 
@@ -66,7 +66,6 @@ _NONE.flags.writeable = False  # shared by every rule that matched nothing
 
 _OPS = {"==": None, "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 _FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-_NEGATE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _ARITH = {"+": "$add", "-": "$sub", "*": "$mul"}
 
 
@@ -155,7 +154,7 @@ def _condition(node: tuple, vocab: Vocabulary, derived: list) -> dict:
     if tag == "or":
         return {"$or": [_condition(n, vocab, derived) for n in node[1]]}
     if tag == "not":
-        return _condition(_negate(node[1], vocab), vocab, derived)
+        return _condition(negate(node[1]), vocab, derived)
     if tag == "field":  # a flag used as a condition
         return {"$neq": {node[1]: 0}}
     if tag == "cmp":
@@ -180,21 +179,6 @@ def _test_order(node: tuple) -> int:
     return 2
 
 
-def _negate(node: tuple, vocab: Vocabulary) -> tuple:
-    tag = node[0]
-    if tag == "not":
-        return node[1]
-    if tag == "and":
-        return ("or", [("not", n) for n in node[1]])
-    if tag == "or":
-        return ("and", [("not", n) for n in node[1]])
-    if tag == "field":
-        return ("cmp", "==", node, ("num", 0))
-    if tag == "cmp":
-        return ("cmp", _NEGATE[node[1]], node[2], node[3])
-    raise InternalError(f"cannot negate {tag!r}")
-
-
 def _comparison(op: str, left: tuple, right: tuple, vocab: Vocabulary, derived: list) -> dict:
     if left[0] in ("num", "str") and right[0] == "field":
         op, left, right = _FLIP[op], right, left
@@ -217,9 +201,32 @@ def _operand(node: tuple, derived: list):
 
 
 def _native_arith(node: tuple) -> bool:
+    """Can durable-rules compute this right-hand side itself, with no risk of overflow?
+
+    Only + - * of fields and numbers, and only when its magnitude stays far from overflow
+    (fields are counts, days and shares, all under :data:`_FIELD_BOUND`): otherwise the host
+    computes it, and a value that is not finite reaches durable-rules as null, which no
+    comparison holds for, as on the NumPy back end.
+    """
+    return _simple_arith(node) and _bound(node) < 1e300
+
+
+def _simple_arith(node: tuple) -> bool:
     if node[0] in ("num", "field"):
         return True
-    return node[0] == "arith" and node[1] in _ARITH and _native_arith(node[2]) and _native_arith(node[3])
+    return node[0] == "arith" and node[1] in _ARITH and _simple_arith(node[2]) and _simple_arith(node[3])
+
+
+_FIELD_BOUND = 1e12
+
+
+def _bound(node: tuple) -> float:
+    if node[0] == "num":
+        return abs(float(node[1]))
+    if node[0] == "field":
+        return _FIELD_BOUND
+    a, b = _bound(node[2]), _bound(node[3])
+    return a * b if node[1] == "*" else a + b
 
 
 def _arith(node: tuple):
@@ -310,8 +317,9 @@ class DurableRuleset:
         facts = Facts(self._keys)
         for name in self.fields:
             facts.add(self.properties[name], env[name], self.vocab.fields[name])
-        for k, fn in enumerate(self.derived_fns):
-            facts.add(self.properties[f"_d{k}"], fn(env))
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is sent as null: no test holds
+            for k, fn in enumerate(self.derived_fns):
+                facts.add(self.properties[f"_d{k}"], fn(env))
         hits: list[list[int]] = [[] for _ in self.rule_names]
         for index, entity in run_facts(self.name, self.dispatcher, facts):
             hits[index].append(entity)

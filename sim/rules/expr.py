@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import math
 
 from sim.errors import InternalError, SandboxError
 from sim.rules.vocabulary import Vocabulary
@@ -39,18 +40,41 @@ _FORBIDDEN = {
 }
 
 
+MAX_LENGTH = 2_000
+"""Characters in one expression: a rule is a line or two; this bounds parsing time and memory."""
+MAX_TERMS = 200
+"""Names, numbers and operators in one expression."""
+MAX_DEPTH = 32
+"""Nesting of operators and parentheses in one expression."""
+MAX_DIGITS = 30
+"""Digits of one number (a 400-digit number is a mistake, and slow to compare exactly)."""
+
+
 def parse(text: str, vocab: Vocabulary) -> tuple:
-    """Parse and type-check one ``when`` expression; return its intermediate form."""
+    """Parse and type-check one ``when`` expression; return its intermediate form.
+
+    An expression longer than :data:`MAX_LENGTH`, with more than :data:`MAX_TERMS` terms, nested
+    deeper than :data:`MAX_DEPTH`, or with a number that is not finite or has more than
+    :data:`MAX_DIGITS` digits, is refused with a line that says the limit.
+    """
     if not isinstance(text, str) or not text.strip():
         raise SandboxError('expected a non-empty expression such as "days_inactive >= 30"')
+    if len(text) > MAX_LENGTH:
+        raise SandboxError(
+            f"an expression of {len(text):,} characters; at most {MAX_LENGTH:,} (split it into several rules)"
+        )
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         col = f" at column {exc.offset}" if exc.offset else ""
+        shown = text.strip() if len(text.strip()) <= 80 else text.strip()[:77] + "..."
         raise SandboxError(
-            f'syntax error{col} in "{text.strip()}"; '
+            f'syntax error{col} in "{shown}"; '
             'write comparisons joined by and/or, e.g. "trust < 0.3 and days_inactive >= 7"'
         ) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise SandboxError(f"an expression nested too deeply; at most {MAX_DEPTH} levels") from None
+    _check_size(tree.body)
     node = _build(tree.body, vocab)
     kind = kind_of(node, vocab)
     if kind not in ("bool", "flag"):
@@ -100,8 +124,12 @@ def _build(node: ast.AST, vocab: Vocabulary) -> tuple:
         if isinstance(value, bool):
             return ("num", 1.0 if value else 0.0)
         if isinstance(value, int):
+            if abs(value) >= 10**MAX_DIGITS:
+                raise SandboxError(f"a number of more than {MAX_DIGITS} digits; write a shorter one")
             return ("num", value)  # kept an int: durable-rules compares ints exactly
         if isinstance(value, float):
+            if not math.isfinite(value):
+                raise SandboxError("a number too large to be finite (such as 1e999); write a finite number")
             return ("num", value)
         if isinstance(value, str):
             return ("str", value)
@@ -111,6 +139,20 @@ def _build(node: ast.AST, vocab: Vocabulary) -> tuple:
         f"{what} are not allowed in a policy expression; "
         "use names, numbers, 'text', comparisons, and/or/not and + - * /"
     )
+
+
+def _check_size(root: ast.AST) -> None:
+    """Refuse an expression with too many terms or too deep a nesting, before walking it recursively."""
+    terms = 0
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise SandboxError(f"an expression nested more than {MAX_DEPTH} levels deep; simplify it")
+        terms += 1
+        if terms > MAX_TERMS:
+            raise SandboxError(f"an expression of more than {MAX_TERMS} terms; split it into several rules")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
 def kind_of(node: tuple, vocab: Vocabulary) -> str:
@@ -198,3 +240,26 @@ def to_text(node: tuple) -> str:
     if tag == "not":
         return f"not {to_text(node[1])}"
     raise ValueError(tag)
+
+
+NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+
+
+def negate(node: tuple) -> tuple:
+    """The negation of a condition, pushed down to its comparisons (De Morgan; ``<`` becomes ``>=``).
+
+    Both back ends negate this way, so ``not (x > 1)`` is ``x <= 1`` everywhere, and a value
+    that is not finite (an overflow) fails both, as every comparison with it does.
+    """
+    tag = node[0]
+    if tag == "not":
+        return node[1]
+    if tag == "and":
+        return ("or", [negate(n) for n in node[1]])
+    if tag == "or":
+        return ("and", [negate(n) for n in node[1]])
+    if tag == "field":
+        return ("cmp", "==", node, ("num", 0))
+    if tag == "cmp":
+        return ("cmp", NEGATED[node[1]], node[2], node[3])
+    raise InternalError(f"cannot negate {tag!r}")

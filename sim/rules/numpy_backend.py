@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from sim.errors import InternalError, SandboxError
+from sim.rules.expr import negate
 from sim.rules.vocabulary import Vocabulary
 
 Env = Mapping[str, np.ndarray]
@@ -87,9 +88,8 @@ def compile_values(node: tuple, vocab: Vocabulary):
     if tag == "or":
         parts = [_as_bool(n, vocab) for n in node[1]]
         return lambda env: _reduce(np.logical_or, parts, env)
-    if tag == "not":
-        inner = _as_bool(node[1], vocab)
-        return lambda env: np.logical_not(inner(env))
+    if tag == "not":  # pushed down to the comparisons, as durable-rules negates (see expr.negate)
+        return _as_bool(negate(node[1]), vocab)
     raise InternalError(f"the NumPy back end cannot compile {tag!r}")
 
 
@@ -124,7 +124,22 @@ def _compile_cmp(node: tuple, vocab: Vocabulary):
                 return lambda env: ufunc(const, env[name])
             return lambda env: ufunc(env[name], const)
     a, b = compile_values(left, vocab), compile_values(right, vocab)
-    return lambda env: ufunc(a(env), b(env))
+    if not (_computed(left) or _computed(right)):
+        return lambda env: ufunc(a(env), b(env))
+
+    def finite_comparison(env):
+        # arithmetic may overflow (inf) or be undefined: no comparison holds for such a value,
+        # as none does in durable-rules, where it arrives as null
+        with np.errstate(over="ignore", invalid="ignore"):
+            x, y = a(env), b(env)
+            return ufunc(x, y) & np.isfinite(x) & np.isfinite(y)
+
+    return finite_comparison
+
+
+def _computed(node: tuple) -> bool:
+    """Is this side computed (arithmetic or a negation), so that it could fail to be finite?"""
+    return node[0] in ("arith", "neg")
 
 
 def _exact_in_float32(value) -> bool:
