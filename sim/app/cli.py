@@ -28,11 +28,11 @@ from pathlib import Path
 
 from sim.app.report import compare_table, run_table
 from sim.config.library import copy_examples, library_dir
-from sim.config.scenario import load_setup, validate_file
+from sim.config.scenario import MAX_REPLICATES, load_setup, validate_file
 from sim.errors import INTERNAL_ERROR_EXIT, USER_ERROR_EXIT, SandboxError
 from sim.runs.experiment import compare, run
 from sim.runs.output_folder import check_target, write_result
-from sim.runs.store import clean, run_summary, write_run
+from sim.runs.store import clean, read_table, run_summary, write_run
 from sim.version import __version__
 
 
@@ -168,6 +168,8 @@ def _sets(args) -> list[str]:
     if args.replicates is not None:
         if args.replicates < 1:
             raise SandboxError("must be at least 1", place="--replicates")
+        if args.replicates > MAX_REPLICATES:
+            raise SandboxError(f"at most {MAX_REPLICATES:,} replicates per run", place="--replicates")
         sets.append(f"replicates={args.replicates}")
     if args.workers is not None and args.workers < 1:
         raise SandboxError("must be at least 1", place="--workers")
@@ -219,7 +221,6 @@ def cmd_compare(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    import pandas as pd
 
     from sim.engine.audit import explain
 
@@ -232,7 +233,22 @@ def cmd_explain(args) -> int:
             "(for compare, point at DIR/A or DIR/B)",
             file=str(out),
         )
-    firings, conditions = (pd.read_parquet(p) for p in paths)
+    firings, conditions = (read_table(p) for p in paths)
+    members = read_table(out / "members.parquet", columns=["replicate", "member_id", "group"])
+    members = members[members["replicate"] == args.replicate]
+    if members.empty:
+        raise SandboxError(f"this result has no replicate {args.replicate}", place="--replicate")
+    if args.member is not None and args.member not in set(members["member_id"]):
+        raise SandboxError(
+            f"no member {args.member} in replicate {args.replicate}; member ids here run from "
+            f"{members['member_id'].min()} to {members['member_id'].max()}",
+            place="--member",
+        )
+    if args.group is not None and args.group not in set(members["group"]):
+        raise SandboxError(
+            f"no group {args.group} in replicate {args.replicate}; groups here: 0 to {members['group'].max()}",
+            place="--group",
+        )
     print("\n".join(explain(firings, conditions, member=args.member, group=args.group, replicate=args.replicate)))
     return 0
 
@@ -334,9 +350,21 @@ def cmd_validate(args) -> int:
     return 0
 
 
+def _check_environment() -> None:
+    from sim.engine.state import row_threads
+
+    try:
+        row_threads.threads_from_env()
+    except ValueError:
+        raise SandboxError(
+            f"{row_threads.ENV} must be a whole number of threads from 1 to 256, or unset", place=row_threads.ENV
+        ) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        _check_environment()
         commands = {
             "run": cmd_run,
             "compare": cmd_compare,
@@ -355,6 +383,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (sandbox run --json | head): nothing more to say
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except Exception as exc:  # a fault of the sandbox, not of the user's input
         print(bug_report(exc, argv if argv is not None else sys.argv[1:]), file=sys.stderr)
         return INTERNAL_ERROR_EXIT

@@ -25,6 +25,10 @@ from sim.errors import SandboxError
 RESERVED_SOURCES = ("seed", "initial", "referral")
 
 
+MAX_REPLICATES = 1_000
+"""Replicates of one run: each keeps its tables in memory until the run ends."""
+
+
 class _Strict(FileModel):
     """Unknown fields refused; numbers finite, never true/false (:class:`~sim.config.files.FileModel`)."""
 
@@ -83,7 +87,7 @@ class Scenario(_Strict):
     name: str = "unnamed"
     description: str = ""
     days: int = Field(180, ge=1, le=3650)
-    replicates: int = Field(10, ge=1, le=100_000)
+    replicates: int = Field(10, ge=1, le=MAX_REPLICATES)
     seed: int = Field(0, ge=0, le=2**63 - 1)
     population: Population = Population()
     channels: list[Channel] = []

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -34,11 +35,20 @@ def report(out: str | Path, kpis: list[str] | None = None, sensitivity: bool = F
     runs_path, manifest_path = out / "runs.parquet", out / "manifest.json"
     if not runs_path.is_file() or not manifest_path.is_file():
         raise SandboxError("no sweep results here; run 'sandbox sweep ... --out DIR' first", file=str(out))
-    manifest = json.loads(manifest_path.read_text())
-    design = manifest["design"]
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        design = manifest["design"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise SandboxError("cannot be read (damaged, or not a sweep's manifest)", file=str(manifest_path)) from None
     con = _connect()
-    source = f"read_parquet('{runs_path.as_posix()}')"
-    columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+    quoted = runs_path.as_posix().replace("'", "''")  # a quote in a folder's name stays part of the name
+    source = f"read_parquet('{quoted}')"
+    try:
+        columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+    except duckdb.Error:
+        raise SandboxError(
+            "cannot be read as a table (damaged or not Parquet); run the sweep again", file=str(runs_path)
+        ) from None
     kpis = list(kpis or [k for k in DEFAULT_KPIS if k in columns])
     unknown = [k for k in kpis if k not in columns]
     if unknown:

@@ -16,6 +16,9 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+import pandas as pd
+
+from sim.errors import SandboxError
 from sim.runs.experiment import RunResult, seed_of
 
 LIBRARIES = ("mesa", "durable-rules", "numpy", "pandas", "pyarrow", "pydantic", "scipy", "dask", "duckdb", "SALib")
@@ -100,3 +103,18 @@ def write_run(directory: Path, result: RunResult) -> None:
         result.conditions.to_parquet(directory / "conditions.parquet", index=False)
     (directory / "summary.json").write_text(json.dumps(run_summary(result), indent=2))
     (directory / "manifest.json").write_text(json.dumps(manifest(result), indent=2, default=str))
+
+
+def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """A Parquet table the sandbox wrote, or a one-line error naming the file when it cannot be read."""
+    import pyarrow as pa
+
+    try:
+        return pd.read_parquet(path, columns=columns)
+    except FileNotFoundError:
+        raise SandboxError("not found; was this folder written by the sandbox?", file=str(path)) from None
+    except (OSError, ValueError, pa.ArrowException):
+        raise SandboxError(
+            "cannot be read as a table (damaged, cut short, or not Parquet); write the result again",
+            file=str(path),
+        ) from None

@@ -17,9 +17,11 @@ A sweep runs a scenario (and policy) at every point of a design, R replicates ea
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import itertools
 import json
+import math
 import os
 import signal
 import sys
@@ -32,12 +34,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from sim.config.files import parse_set
+from sim.config.scenario import MAX_REPLICATES
 from sim.domain import content_hash
 from sim.engine.state import row_threads
 from sim.errors import SandboxError
-from sim.runs.output_folder import read_marker, write_marker
+from sim.runs.output_folder import MARKER, read_marker, write_marker
+from sim.runs.store import read_table
 from sim.runs.workers import worker_guard
 
 SAMPLERS = ("lhs", "sobol", "morris")
@@ -56,6 +61,20 @@ class Design:
         return {"kind": self.kind, "names": self.names, "points": self.points, "problem": self.problem}
 
 
+MAX_POINTS = 10_000
+"""Design points in one sweep: a larger design is refused before any point is built."""
+MAX_RUNS = 100_000
+"""Runs (points x replicates) in one sweep."""
+
+
+def _check_points(count: int, option: str) -> None:
+    if count > MAX_POINTS:
+        raise SandboxError(
+            f"the design has {count:,} points; at most {MAX_POINTS:,} per sweep (split it into several sweeps)",
+            place=option,
+        )
+
+
 def grid_design(grids: list[str]) -> Design:
     """A full-factorial design from ``KEY=V1,V2,...`` options (values read as YAML)."""
     names, levels = [], []
@@ -68,6 +87,7 @@ def grid_design(grids: list[str]) -> Design:
             raise SandboxError("this path is swept twice; give it once with all its values", place=f"--grid {option}")
         names.append(key)
         levels.append(values)
+    _check_points(math.prod(len(values) for values in levels), "--grid")
     points = [dict(zip(names, combo)) for combo in itertools.product(*levels)] if names else [{}]
     return Design("grid", names, points)
 
@@ -94,6 +114,8 @@ def sampled_design(kind: str, n: int | None, ranges: list[str], seed: int) -> De
         names.append(key)
         bounds.append([lo, hi])
     problem = {"num_vars": len(names), "names": names, "bounds": bounds}
+    per_base = {"lhs": 1, "sobol": len(names) + 2, "morris": len(names) + 1}[kind]
+    _check_points(n * per_base, "--n")
     if kind == "lhs":
         from scipy.stats import qmc
 
@@ -206,14 +228,17 @@ def finished(out: Path) -> dict[str, str]:
         return {}
     status = {}
     for path in runs.glob("*.parquet"):
-        status[path.stem] = pd.read_parquet(path, columns=["status"])["status"].iloc[0]
+        try:
+            status[path.stem] = pd.read_parquet(path, columns=["status"])["status"].iloc[0]
+        except (OSError, ValueError, KeyError, IndexError, pa.ArrowException):
+            continue  # a damaged run's row counts as missing: --resume runs it again and replaces it
     return status
 
 
 def gather(out: Path) -> pd.DataFrame:
     """Write ``DIR/runs.parquet`` from the per-run rows, sorted by run_id; return it."""
     files = sorted((out / "runs").glob("*.parquet"))
-    table = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True) if files else pd.DataFrame()
+    table = pd.concat([read_table(f) for f in files], ignore_index=True) if files else pd.DataFrame()
     if len(table):
         table = table.sort_values("run_id", kind="stable").reset_index(drop=True)
     _atomic_parquet(table, out / "runs.parquet")
@@ -369,9 +394,17 @@ def sweep(
         raise SandboxError("choose a grid or a sampled design, not both", place="--sample")
     base = load_setup(scenario, policy, list(sets), rules_backend=rules_backend, community_backend=community_backend)
     replicates = replicates or base.scenario.replicates
+    if replicates > MAX_REPLICATES:
+        raise SandboxError(f"at most {MAX_REPLICATES:,} replicates per point", place="--replicates")
     if replicates < 1:
         raise SandboxError("must be at least 1", place="--replicates")
     design = sampled_design(sample, n, list(ranges), base.scenario.seed) if sample else grid_design(list(grid))
+    if len(design.points) * replicates > MAX_RUNS:
+        raise SandboxError(
+            f"{len(design.points):,} points x {replicates:,} replicates is {len(design.points) * replicates:,} runs; "
+            f"at most {MAX_RUNS:,} per sweep",
+            place="--replicates",
+        )
     for point in design.points:  # every point must load: a bad path fails before any run starts
         option = " ".join(f"{k}={_value_text(v)}" for k, v in point.items())
         try:
@@ -417,7 +450,44 @@ def sweep(
         }
     )
     manifest["sweep_id"] = identity
-    _claim(out_dir, identity, resume, manifest)
+    lock = _claim(out_dir, identity, resume, manifest)
+    try:
+        return _run_claimed(
+            out_dir,
+            design,
+            replicates,
+            resume,
+            manifest,
+            scenario,
+            policy,
+            sets,
+            rules_backend,
+            community_backend,
+            workers,
+            progress,
+            backend,
+            scheduler,
+        )
+    finally:
+        os.close(lock)  # releases the folder for the next sweep
+
+
+def _run_claimed(
+    out_dir,
+    design,
+    replicates,
+    resume,
+    manifest,
+    scenario,
+    policy,
+    sets,
+    rules_backend,
+    community_backend,
+    workers,
+    progress,
+    backend,
+    scheduler,
+) -> SweepResult:
 
     tasks = plan(design, replicates)
     done = finished(out_dir) if resume else {}
@@ -488,11 +558,41 @@ def _terminate(signum, frame) -> None:
     raise SystemExit(128 + signum)
 
 
-def _claim(out: Path, identity: str, resume: bool, manifest: dict) -> None:
-    """Make sure ``out`` is this sweep's directory (or new), then write the manifest and the marker.
+def _claim(out: Path, identity: str, resume: bool, manifest: dict) -> int:
+    """Make sure ``out`` is this sweep's directory (or new), lock it, write the manifest and the marker.
 
-    A folder with anything else in it (someone's files, a run's result) is refused untouched.
+    A folder with anything else in it (someone's files, a run's result) is refused untouched, and
+    so is one another sweep is writing right now (an exclusive lock on the folder, held until
+    this sweep ends: two sweeps racing on one folder cannot both pass the checks).  Returns the
+    lock's file descriptor.
     """
+    _check_claim(out, identity, resume)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        lock = os.open(out, os.O_RDONLY)
+    except OSError as exc:
+        raise SandboxError(f"cannot write here ({exc.strerror or exc}); choose another folder", file=str(out)) from None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(lock)
+        raise SandboxError(
+            "another sweep is writing here now; wait for it or choose another folder", file=str(out)
+        ) from None
+    try:
+        _check_claim(out, identity, resume)  # again, now that no other sweep can change the folder
+        _write_json(out / "manifest.json", manifest)
+        write_marker(out, "sweep")
+    except OSError as exc:
+        os.close(lock)
+        raise SandboxError(f"cannot write here ({exc.strerror or exc}); choose another folder", file=str(out)) from None
+    except BaseException:
+        os.close(lock)
+        raise
+    return lock
+
+
+def _check_claim(out: Path, identity: str, resume: bool) -> None:
     if str(out) in ("", "."):
         raise SandboxError("give the name of a folder to write", place="--out")
     if out.is_symlink() or (out.exists() and not out.is_dir()):
@@ -512,14 +612,8 @@ def _claim(out: Path, identity: str, resume: bool, manifest: dict) -> None:
             raise SandboxError("holds a different sweep's results; choose another --out directory", file=str(out))
         if not resume and (out / "runs").is_dir() and any((out / "runs").iterdir()):
             raise SandboxError("already holds this sweep's runs; add --resume to finish it", file=str(out))
-    elif out.exists() and any(out.iterdir()):
+    elif out.exists() and any(p.name != MARKER for p in out.iterdir()):
         raise SandboxError("exists and is not a sweep's directory; choose another --out directory", file=str(out))
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        _write_json(path, manifest)
-        write_marker(out, "sweep")
-    except OSError as exc:
-        raise SandboxError(f"cannot write here ({exc.strerror or exc}); choose another folder", file=str(out)) from None
 
 
 def _write_json(path: Path, data: dict) -> None:

@@ -28,7 +28,29 @@ import numpy as np
 T = TypeVar("T")
 
 MIN_ROWS = 200_000
-_threads = int(os.environ.get("SANDBOX_ROW_THREADS", 0)) or min(len(os.sched_getaffinity(0)), 4)
+ENV = "SANDBOX_ROW_THREADS"
+
+
+def threads_from_env() -> int | None:
+    """The thread count ``SANDBOX_ROW_THREADS`` asks for (None when unset); ValueError when it is not a count."""
+    raw = os.environ.get(ENV, "").strip()
+    if not raw:
+        return None
+    count = int(raw)
+    if not 1 <= count <= 256:
+        raise ValueError(raw)
+    return count
+
+
+def _default_threads() -> int:
+    try:
+        asked = threads_from_env()
+    except ValueError:
+        asked = None  # the command line names the mistake (sim.app.cli); an import never fails on it
+    return asked or min(len(os.sched_getaffinity(0)), 4)
+
+
+_threads = _default_threads()
 _pool: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool): a forked child makes its own
 
 
