@@ -9,6 +9,7 @@ parameter overrides under ``params:``.
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,6 +199,7 @@ def load_setup(
                 file=str(scenario_path),
                 place="policy",
             )
+    check_memory(scenario, str(scenario_path))
     policy_path = str(policy_path)
     policy, _, root = load_policy(policy_path, policy_sets, text=policy_text)
     compiled = compile_policy(
@@ -221,6 +223,32 @@ def load_setup(
         community_backend=community_backend,
         engine=engine,
     )
+
+
+BYTES_PER_MEMBER = 400
+"""Memory a member can take in a run: about 200 bytes of state (``benchmarks/engines.py`` measures
+194) and as much again for a day's temporaries, with room to spare."""
+
+
+def check_memory(scenario: Scenario, file: str) -> None:
+    """Refuse a scenario whose members could outgrow this machine's memory, naming what it would need.
+
+    Everyone a scenario can ever hold is its starting members and every channel's whole pool.
+    """
+    most = scenario.population.initial_members + scenario.population.seed_members
+    most += sum(c.pool_size for c in scenario.channels)
+    need = most * BYTES_PER_MEMBER
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    if need > have // 2:
+        raise SandboxError(
+            f"this scenario can hold up to {most:,} members, about {need / 1e9:.1f} GB; this machine has "
+            f"{have / 1e9:.1f} GB of memory: use smaller pools or fewer starting members",
+            file=file,
+            place="channels",
+        )
 
 
 def validate_file(path: str | Path) -> str:

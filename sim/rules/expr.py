@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import difflib
 import math
+import warnings
 
 from sim.errors import InternalError, SandboxError
 from sim.rules.vocabulary import Vocabulary
@@ -64,7 +65,9 @@ def parse(text: str, vocab: Vocabulary) -> tuple:
             f"an expression of {len(text):,} characters; at most {MAX_LENGTH:,} (split it into several rules)"
         )
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():  # Python's warnings about escapes would be a second line on stderr
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         col = f" at column {exc.offset}" if exc.offset else ""
         shown = text.strip() if len(text.strip()) <= 80 else text.strip()[:77] + "..."

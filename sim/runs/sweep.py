@@ -67,6 +67,22 @@ MAX_RUNS = 100_000
 """Runs (points x replicates) in one sweep."""
 
 
+def scheduler_address(address: str) -> str:
+    """A Dask scheduler's address as ``[tcp://]HOST:PORT``, or a one-line error naming the form."""
+    from urllib.parse import urlsplit
+
+    text = address if "://" in address else f"tcp://{address}"
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        port = None
+        parts = None
+    if parts is None or parts.scheme not in ("tcp", "tls") or not parts.hostname or port is None:
+        raise SandboxError("expected a scheduler address such as tcp://127.0.0.1:8786", place="--scheduler")
+    return text
+
+
 def _check_points(count: int, option: str) -> None:
     if count > MAX_POINTS:
         raise SandboxError(
@@ -329,11 +345,11 @@ def _warm_up() -> None:
 def check_scheduler(address: str) -> None:
     """Fail before any run starts if the scheduler cannot be reached."""
     import socket
-    from urllib.parse import urlparse
+    from urllib.parse import urlsplit
 
-    parsed = urlparse(address if "://" in address else f"tcp://{address}")
+    parsed = urlsplit(scheduler_address(address))
     try:
-        with socket.create_connection((parsed.hostname, parsed.port or 8786), timeout=3):
+        with socket.create_connection((parsed.hostname, parsed.port), timeout=3):
             pass
     except (OSError, TypeError):
         raise SandboxError(
