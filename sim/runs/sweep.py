@@ -233,8 +233,12 @@ def run_task(spec: SweepSpec, task: Task, point: dict) -> dict:
 def _atomic_parquet(table: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    table.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    try:
+        table.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk or a kill mid-write leaves no half-written file behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def finished(out: Path) -> dict[str, str]:
