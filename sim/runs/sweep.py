@@ -548,6 +548,11 @@ def _run_claimed(
             startup = _dask(spec, todo, workers, scheduler, on_done)
         else:
             _local(spec, todo, workers, on_done)
+    except OSError as exc:  # the disk filled, the folder went away: finished runs are kept
+        raise SandboxError(
+            f"cannot write the results ({exc.strerror or exc}); make room, then finish with --resume",
+            file=str(out_dir),
+        ) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
         bar.close()
