@@ -28,7 +28,7 @@ def test_the_check_catches_an_upward_import_even_inside_a_function(root, tmp_pat
 
 def test_every_module_has_a_layer_and_the_layers_are_in_order():
     names = [name for name, _ in LAYERS]
-    assert names == ["base", "rules", "config", "state", "engine", "runs", "app", "facade"]
+    assert names == ["base", "rules", "config", "activity", "state", "engine", "runs", "app", "facade"]
     assert layer_of("sim.errors") < layer_of("sim.rules.expr") < layer_of("sim.config.policy")
     assert layer_of("sim.engine.state.population") < layer_of("sim.engine.model") < layer_of("sim.runs.sweep")
     assert layer_of("sim.runs.sweep") < layer_of("sim.app.cli") < layer_of("sim")

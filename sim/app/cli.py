@@ -147,6 +147,11 @@ def _parser() -> argparse.ArgumentParser:
         "streamlit_args", nargs=argparse.REMAINDER, help="options for streamlit run, such as --server.port 8502"
     )
 
+    p_obs = sub.add_parser("observe", help="a real group's fingerprint from an export of its activity")
+    p_obs.add_argument("source", help="an export: the generic activity format (CSV, CSV.gz or Parquet)")
+    p_obs.add_argument("--group", help="only this group of the export")
+    p_obs.add_argument("--json", action="store_true", help="print exactly one JSON object")
+
     p_ex = sub.add_parser("examples", help="copy the shipped scenarios and policies into a folder, for editing")
     p_ex.add_argument("out", help="a new or empty folder")
 
@@ -334,6 +339,33 @@ def cmd_mechanisms(args) -> int:
     return 0
 
 
+def cmd_observe(args) -> int:
+    from sim.activity.fingerprint import fingerprint
+    from sim.activity.generic import read_generic
+
+    source = Path(args.source)
+    if not (source.name.endswith((".csv", ".csv.gz", ".parquet")) or not source.exists()):
+        raise SandboxError(
+            "not a format sandbox observe reads yet; it reads the generic activity format "
+            "(CSV, CSV.gz or Parquet: timestamp, member, kind[, group, reply_to])",
+            file=str(source),
+        )
+    events = read_generic(source)
+    if args.group is not None:
+        events = events[events["group"] == args.group]
+        if events.empty:
+            raise SandboxError(f"no group '{args.group}' in this export", file=str(source), place="--group")
+    groups = fingerprint(events)
+    if args.json:
+        print(json.dumps({"source": str(source), "groups": {g: {"measures": m} for g, m in groups.items()}}))
+    else:
+        for name, measures in groups.items():
+            print(f"group {name}")
+            for key, value in measures.items():
+                print(f"  {key:<20} {'-' if value is None else value}")
+    return 0
+
+
 def cmd_examples(args) -> int:
     copied = copy_examples(args.out)
     print(
@@ -374,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
             "report": cmd_report,
             "mechanisms": cmd_mechanisms,
             "examples": cmd_examples,
+            "observe": cmd_observe,
             "dashboard": cmd_dashboard,
         }
         return commands[args.command](args)

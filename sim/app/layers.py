@@ -21,6 +21,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("sim.errors", "sim.domain", "sim.version")),
     ("rules", ("sim.rules",)),
     ("config", ("sim.config",)),
+    ("activity", ("sim.activity",)),
     ("state", ("sim.engine.state",)),
     ("engine", ("sim.engine",)),
     ("runs", ("sim.runs",)),
