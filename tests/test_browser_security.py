@@ -152,6 +152,7 @@ def test_a_shared_dashboard_gives_a_visitor_nothing_it_should_not(tmp_path, caps
     assert sorted((p.name, p.stat().st_mtime_ns) for p in shared_tmp.rglob("*")) == before_tmp
 
 
+@pytest.mark.slow  # a second server start; the same path is checked fast in test_dashboard.py
 def test_a_damaged_result_is_one_line_in_the_page_never_a_traceback(tmp_path, capsys):
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")

@@ -122,3 +122,15 @@ def test_results_view_opens_a_run_and_a_sweep(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SANDBOX_RESULTS_ROOT", str(tmp_path / "nothing"))
     app = _app()
     assert not app.exception and any("No results under the results folder" in i.value for i in app.info)
+
+
+def test_a_damaged_result_shows_one_line_not_a_traceback(tmp_path, capsys, monkeypatch):
+    run_dir = tmp_path / "damaged"
+    assert main(["run", scenario("existing-group"), "--set", "days=5", "--replicates", "1", "--out", str(run_dir)]) == 0
+    (run_dir / "summary.json").unlink()
+    (run_dir / "daily.parquet").write_bytes(b"PAR1 not really")
+    monkeypatch.setenv("SANDBOX_RESULTS_ROOT", str(tmp_path))
+    app = _app(results_dir="damaged")
+    assert not app.exception
+    errors = [_as_text(e.value) for e in app.error]
+    assert any("cannot be read" in e for e in errors) and not any(str(tmp_path) in e for e in errors)

@@ -1,8 +1,8 @@
 """A regular (non-editable) install works from any directory: the wheel carries everything it reads.
 
-The default tier builds the wheel and installs it, without dependencies, into a new virtual
-environment that borrows the test environment's third-party packages (so it takes seconds);
-the slow tier installs the wheel with all its dependencies into an empty one, as a user would.
+Both are in the slow tier (CI runs it): one installs the wheel, without dependencies, into a new
+virtual environment that borrows the test environment's third-party packages; the other installs
+it with all its dependencies into an empty one, as a user would.
 Both then run the main job from a directory that holds nothing of the repository.
 """
 
@@ -106,6 +106,7 @@ def _main_job(python: Path, cwd: Path) -> None:
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.slow  # a wheel build and a venv: 40 s of the default tier's budget
 def test_the_wheel_runs_the_main_job_from_another_directory(wheel, tmp_path):
     python = _venv(tmp_path / "venv", borrow=True)
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", str(wheel)], check=True)
