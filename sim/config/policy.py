@@ -38,7 +38,7 @@ class Admission(_Strict):
     fee: float = Field(0.0, ge=0, le=1e6, description="membership fee in currency units")
 
 
-class Groups(_Strict):
+class GroupsSection(_Strict):
     """Group size cap and what happens when a group is full (P3)."""
 
     cap: int | None = Field(
@@ -165,7 +165,7 @@ class Policy(_Strict):
     description: str = ""
     admission: Admission = Admission()
     acquisition: Acquisition = Acquisition()
-    groups: Groups = Groups()
+    groups: GroupsSection = GroupsSection()
     content: Content = Content()
     service: Service = Service()
     rewards: Rewards = Rewards()
@@ -197,9 +197,13 @@ class CompiledRule:
 
 @dataclass
 class CompiledPolicy:
-    """A validated policy with every expression compiled against a scenario's vocabulary."""
+    """A validated policy with every expression compiled against a scenario's vocabulary.
 
-    policy: Policy
+    ``settings`` is the policy file as validated (its sections: admission, groups, content...);
+    the other fields are what the rules engine runs.
+    """
+
+    settings: Policy
     source: str
     admission: Any = None  # mask over prospects, or None
     titles: list[CompiledRule] = field(default_factory=list)
@@ -252,7 +256,7 @@ def compile_policy(
     member_vocab = MEMBER.with_values(**extra)
     prospect_vocab = PROSPECT.with_values(**({"source": sources} if sources is not None else {}))
     out = CompiledPolicy(
-        policy=policy,
+        settings=policy,
         source=file,
         title_names=titles,
         member_vocab=member_vocab,

@@ -34,7 +34,7 @@ class _Strict(FileModel):
     """Unknown fields refused; numbers finite, never true/false (:class:`~sim.config.files.FileModel`)."""
 
 
-class Population(_Strict):
+class PopulationSection(_Strict):
     """Who is there at day 0 (M5: the archetype mix)."""
 
     initial_members: int = Field(0, ge=0, le=10_000_000, description="members of an existing group at day 0")
@@ -90,7 +90,7 @@ class Scenario(_Strict):
     days: int = Field(180, ge=1, le=3650)
     replicates: int = Field(10, ge=1, le=MAX_REPLICATES)
     seed: int = Field(0, ge=0, le=2**63 - 1)
-    population: Population = Population()
+    population: PopulationSection = PopulationSection()
     channels: list[Channel] = []
     policy: str | None = Field(None, description="path to a policy file, relative to this file")
     params: dict[str, float] = {}

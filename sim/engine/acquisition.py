@@ -56,7 +56,7 @@ def populate_day_zero(model) -> None:
             day_zero=True,
             segments=segment_codes(model, archetypes, np.full(count, model.source_code(source))),
         )
-        seed_title = model.policy.policy.rewards.seed_title if source == "seed" else None
+        seed_title = model.policy.settings.rewards.seed_title if source == "seed" else None
         rows = model.add_members(
             count,
             interest=beta_around(rng, interest, k, count),
@@ -76,7 +76,7 @@ def populate_day_zero(model) -> None:
 def acquire(model) -> None:
     """Today's channel pushes and referral arrivals, through the admission rule, into groups."""
     scenario, p, rng = model.scenario, model.params, model.streams["acquisition"]
-    policy = model.policy.policy
+    policy = model.policy.settings
     fee = policy.admission.fee
     fee_factor = float(np.exp(-fee / p.fee_scale))
     k = p.prospect_concentration
@@ -165,7 +165,7 @@ def reallocate_channels(model) -> None:
     Channels are ranked by members joined per unit spent (or per push where pushes are free); the
     best ``keep_channels`` keep pushing and the others' pushes move to the best one.
     """
-    rule = model.policy.policy.acquisition
+    rule = model.policy.settings.acquisition
     if rule.reallocate_after_days is None or model.day != rule.reallocate_after_days:
         return
     channels = model.scenario.channels
@@ -184,7 +184,7 @@ def reallocate_channels(model) -> None:
 
 def segment_codes(model, archetype: np.ndarray, source: np.ndarray) -> np.ndarray | None:
     """Each newcomer's segment (P13) when the policy runs groups by segment, else None."""
-    by = model.policy.policy.groups.segment_by
+    by = model.policy.settings.groups.segment_by
     if by is None:
         return None
     return np.asarray(archetype if by == "archetype" else source, dtype=np.int16)
@@ -210,8 +210,8 @@ def place_in_groups(model, count: int, *, segments: np.ndarray | None = None, da
 
 def _place(model, count: int, segment: int, day_zero: bool) -> np.ndarray:
     groups = model.groups
-    cap = model.policy.policy.groups.cap
-    on_full = model.policy.policy.groups.on_full
+    cap = model.policy.settings.groups.cap
+    on_full = model.policy.settings.groups.on_full
     out = np.full(count, -1, dtype=np.intp)
     placed = 0
     core_rows = None  # core members of the whole community, found once if a split is needed

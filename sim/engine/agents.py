@@ -177,7 +177,7 @@ class Member(mesa.Agent):
     # --- 3. the rest of the day ------------------------------------------------------------
     def live_day(self, day: GroupDay) -> None:
         """Answers, a first reply, ads, value, drift, belonging, habit, fatigue, spam, referrals, points."""
-        m, e, p, pol = self.model, self.engine, self.model.params, self.model.policy.policy
+        m, e, p, pol = self.model, self.engine, self.model.params, self.model.policy.settings
         rnd, g, active = e.member_random, self.group, self.active_today
 
         # a question answered by an operator (trust discounted by the answer time, P9) or an expert
@@ -311,7 +311,7 @@ class GroupDay:
     """What each group offers its members today, tallied after everyone has opened it or not."""
 
     def __init__(self, model: CommunityModel, content: OperatorContent, members: list[Member]):
-        p, pol, n = model.params, model.policy.policy, model.groups.count
+        p, pol, n = model.params, model.policy.settings, model.groups.count
         self.operator_posts = content.posts.tolist()
         self.ritual = content.ritual.tolist()
         self.member_posts = [0] * n

@@ -23,7 +23,7 @@ PARTS = ("interest", "structure", "output", "operation", "copy_readiness")
 
 def group_health(model, env) -> dict[str, np.ndarray]:
     """Each part of health (G4), and the total, for every group (arrays over group ids)."""
-    p, cap = model.params, model.policy.policy.groups.cap
+    p, cap = model.params, model.policy.settings.groups.cap
     size = np.asarray(env["size"], dtype=float)
     denom = np.maximum(size, 1)
     within_cap = np.minimum(1.0, cap / denom) if cap else np.ones_like(size)

@@ -50,7 +50,7 @@ def core_mask(pop, p) -> np.ndarray:
 
 def operator_content(model) -> OperatorContent:
     """Operator posts, the weekly ritual, guest talks, events and sales pushes today (P4, P5, P12, P14)."""
-    content, p, groups = model.policy.policy.content, model.params, model.groups
+    content, p, groups = model.policy.settings.content, model.params, model.groups
     posts_today = scheduled(model.day, content.operator_posts_per_week, 7)
     is_ritual = content.ritual_weekday is not None and WEEKDAYS[model.day % 7] == content.ritual_weekday
     if is_ritual:
@@ -145,7 +145,7 @@ def value_offered(model, content: OperatorContent, member_posts_g: np.ndarray) -
     posts add up.  It also moves each group's memory of how much of the content given to it
     (by guests and operators, not by its members) came from guests.
     """
-    p, pol, groups = model.params, model.policy.policy, model.groups
+    p, pol, groups = model.params, model.policy.settings, model.groups
     operator = p.value_per_operator_post * pol.content.quality * pol.content.focus * content.posts
     guest = p.value_per_operator_post * 3.0 * content.talk
     total = operator + guest + p.value_member_posts * np.log1p(member_posts_g)
@@ -220,7 +220,7 @@ def first_contributions(model, rows, member_posts_g) -> None:
         return
     # others who posted in the group today may reply (not counting the newcomer's own posts)
     peers = np.maximum(member_posts_g[pop.group[new]] - pop.posts_today[new], 0)
-    reply = 1 - (1 - model.policy.policy.service.answer_rate) * (1 - p.peer_reply_prob) ** peers
+    reply = 1 - (1 - model.policy.settings.service.answer_rate) * (1 - p.peer_reply_prob) ** peers
     replied = rng.random(len(new)) < reply
     replied |= pop.answered_today[new]  # a first question answered counts as a reply
     welcomed, ignored = new[replied], new[~replied]
@@ -239,7 +239,7 @@ def member_day(model, content: OperatorContent) -> None:
     ads from disaffected members who stay (M6); friends brought by trusting members (P10).
     """
     pop, p, groups, rng = model.pop, model.params, model.groups, model.streams["behaviour"]
-    pol = model.policy.policy
+    pol = model.policy.settings
     grp, arch = pop.group, pop.archetype
     tables = model.archetype_tables
 

@@ -1,6 +1,6 @@
 """The community model: a Mesa model that steps one day at a time.
 
-Members are rows of NumPy arrays (:class:`sim.population.Population`), not one
+Members are rows of NumPy arrays (:class:`sim.engine.state.population.Population`), not one
 ``mesa.Agent`` each, so a day is a few dozen vectorised operations whatever the population.
 Mesa provides the model life cycle (``step``, ``steps``, ``running``) and seeding conventions.
 
@@ -266,7 +266,7 @@ class CommunityModel(mesa.Model):
             candidates = rows[core]
         else:
             candidates = core_rows[pop.group[core_rows] == gid]
-        seed = self.policy.policy.groups.copy_core_members
+        seed = self.policy.settings.groups.copy_core_members
         take = min(int(self.params.split_core_members if seed is None else seed), len(candidates))
         movers = rng.choice(candidates, size=take, replace=False) if take else candidates[:0]
         if move_share > 0:

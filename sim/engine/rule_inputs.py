@@ -128,7 +128,7 @@ class GroupEnv(dict):
         elif name == "weekday":
             value = m.day % 7
         elif name == "is_full":
-            cap = m.policy.policy.groups.cap
+            cap = m.policy.settings.groups.cap
             value = size >= cap if cap else np.zeros(groups.count, dtype=bool)
         elif name == "stage":
             value = groups.stage

@@ -54,7 +54,7 @@ def run_summary(result: RunResult) -> dict:
     return clean(
         {
             "scenario": result.setup.scenario.name,
-            "policy": result.setup.policy.policy.name,
+            "policy": result.setup.policy.settings.name,
             "replicates": len(result.kpis),
             "kpis": result.kpi_summary(),
             "churn_causes": {cause: float(means[f"churn_{cause}"]) for cause in CAUSES},
@@ -80,7 +80,7 @@ def manifest(result: RunResult, command: list[str] | None = None) -> dict:
             "policy": {
                 "file": setup.policy_file,
                 "hash": setup.policy_hash,
-                "content": setup.policy.policy.model_dump(),
+                "content": setup.policy.settings.model_dump(),
             },
             "seed": setup.scenario.seed,
             "replicates": len(result.kpis),
