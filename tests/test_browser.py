@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -36,39 +37,38 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def dashboard_url(tmp_path):
+def start_server(args: list[str], cwd, env_extra: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """Start the dashboard (``args`` after the Python executable) on a free loopback port; wait for health."""
     port = _free_port()
-    env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "dashboard.py"),
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--server.fileWatcherType",
-            "none",
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", **(env_extra or {})}
+    server = [
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--server.fileWatcherType",
+        "none",
+    ]
+    log = open(Path(cwd) / "dashboard-server.log", "wb")  # a file, not a pipe: a full pipe would stall the server
+    proc = subprocess.Popen([sys.executable, *args, *server], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
+    deadline = time.time() + 120
     while time.time() < deadline:
         try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-            break
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return proc, url
         except OSError:
+            assert proc.poll() is None, (Path(cwd) / "dashboard-server.log").read_text()[-2000:]
             time.sleep(0.3)
+    proc.terminate()
+    raise AssertionError("the dashboard did not start within 120 s")
+
+
+@pytest.fixture
+def dashboard_url(tmp_path):
+    proc, url = start_server(["-m", "streamlit", "run", str(ROOT / "dashboard.py")], tmp_path)
     yield url
     proc.terminate()
     proc.wait(timeout=20)
@@ -131,39 +131,9 @@ def test_default_comparison_in_a_real_browser(dashboard_url, tmp_path):
 
 def test_sandbox_dashboard_serves_the_page(tmp_path):
     """`sandbox dashboard` warms the engine, then serves dashboard.py like `streamlit run`."""
-    port = _free_port()
-    env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sim",
-            "dashboard",
-            "--",
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--server.fileWatcherType",
-            "none",
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    proc, url = start_server(["-m", "sim", "dashboard", "--"], tmp_path)
     try:
-        deadline, health = time.time() + 60, None
-        while time.time() < deadline and health is None:
-            try:
-                health = urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read()
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-                time.sleep(0.3)
-        assert health == b"ok"
-        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
+        page = urllib.request.urlopen(f"{url}/", timeout=5).read().decode()
         assert "<html" in page.lower()
     finally:
         proc.terminate()

@@ -13,14 +13,11 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from conftest import policy, scenario
-from test_browser import CHROMIUM, FLAGS, _free_port, _settle
+from test_browser import CHROMIUM, FLAGS, _settle, start_server
 
 from sim.app.cli import main
 
@@ -28,41 +25,7 @@ HOSTILE_NAME = "![x](http://127.0.0.1:9/beacon.png) <b>bold</b> <img src=x onerr
 
 
 def _serve(tmp_path: Path, results: Path, env_extra: dict) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", **env_extra}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sim",
-            "dashboard",
-            "--results",
-            str(results),
-            "--",
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--server.fileWatcherType",
-            "none",
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-            return proc, url
-        except OSError:
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            time.sleep(0.3)
-    raise AssertionError("the dashboard did not start")
+    return start_server(["-m", "sim", "dashboard", "--results", str(results), "--"], tmp_path, env_extra)
 
 
 def _run_into(out: Path, policy_name: str | None = None) -> None:
