@@ -82,12 +82,7 @@ def test_a_killed_sweep_resumes_to_exactly_the_full_set(tmp_path):
         "--no-progress",
     ]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        done = list((out / "runs").glob("*.parquet")) if (out / "runs").is_dir() else []
-        if len(done) >= 5:
-            break
-        time.sleep(0.05)
+    _wait_for_runs(out, 5, seconds=60)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
     assert proc.returncode != 0
@@ -256,11 +251,7 @@ def test_kill_9_of_a_pooled_sweep_stops_its_workers_and_resume_finishes_the_rest
         "--no-progress",
     ]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if (out / "runs").is_dir() and len(list((out / "runs").glob("*.parquet"))) >= 3:
-            break
-        time.sleep(0.05)
+    _wait_for_runs(out, 3, seconds=120)
     children = _children_of(proc.pid)
     assert children, "the sweep should run its runs in worker processes"
     proc.kill()
@@ -276,6 +267,15 @@ def test_kill_9_of_a_pooled_sweep_stops_its_workers_and_resume_finishes_the_rest
     assert resumed.returncode == 0, resumed.stderr
     runs = pd.read_parquet(out / "runs.parquet")
     assert len(runs) == 24 and runs["run_id"].is_unique and set(runs["status"]) == {"ok"}
+
+
+def _wait_for_runs(out: Path, count: int, seconds: float) -> None:
+    """Wait until a running sweep has written ``count`` runs' rows (or the time is up)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if (out / "runs").is_dir() and len(list((out / "runs").glob("*.parquet"))) >= count:
+            return
+        time.sleep(0.05)
 
 
 def _children_of(pid: int) -> list[int]:

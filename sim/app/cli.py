@@ -344,7 +344,7 @@ def cmd_observe(args) -> int:
     from sim.activity.generic import read_generic
 
     source = Path(args.source)
-    if not (source.name.endswith((".csv", ".csv.gz", ".parquet")) or not source.exists()):
+    if source.exists() and not source.name.endswith((".csv", ".csv.gz", ".parquet")):
         raise SandboxError(
             "not a format sandbox observe reads yet; it reads the generic activity format "
             "(CSV, CSV.gz or Parquet: timestamp, member, kind[, group, reply_to])",

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-F32 = np.float32
-
 
 class MemberEnv(dict):
     """Member fields by name, computed on first use (vocabulary: :data:`sim.rules.MEMBER`)."""

@@ -18,8 +18,6 @@ from sim.engine.actions import EFFECTS
 from sim.engine.rule_inputs import MemberEnv
 from sim.rules.actions import ACTIONS
 
-F32 = np.float32
-
 
 def resolve_conflicts(rules: list, hits: list[np.ndarray], count: int):
     """Community rules in priority order, each with the groups it may act on.

@@ -50,14 +50,24 @@ def write_marker(folder: Path, kind: str) -> None:
     (folder / MARKER).write_text(json.dumps(marker, indent=2))
 
 
-def check_target(out: Path, *, overwrite: bool, option: str = "--out") -> None:
-    """Refuse an output folder the sandbox may not write or replace (see the module's rules)."""
+def check_place(out: Path, option: str = "--out") -> None:
+    """Refuse an empty name, and a path that exists but is not a real folder (a file, a symlink)."""
     if str(out) in ("", "."):
         raise SandboxError("give the name of a folder to write", place=option)
-    if not out.exists() and not out.is_symlink():
-        return
-    if out.is_symlink() or not out.is_dir():
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise SandboxError("exists and is not a folder; choose another folder", file=str(out), place=option)
+
+
+def cannot_write(out: Path, exc: OSError, then: str = "choose another folder") -> SandboxError:
+    """The one line for a folder the system will not let the sandbox write (read-only, full, gone)."""
+    return SandboxError(f"cannot write here ({exc.strerror or exc}); {then}", file=str(out))
+
+
+def check_target(out: Path, *, overwrite: bool, option: str = "--out") -> None:
+    """Refuse an output folder the sandbox may not write or replace (see the module's rules)."""
+    check_place(out, option)
+    if not out.exists():
+        return
     entries = sorted(p.name for p in out.iterdir())
     if not entries:
         return
@@ -99,14 +109,14 @@ def write_result(out: str | Path, kind: str, write: Callable[[Path], None], *, o
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new.", dir=out.parent))
     except OSError as exc:
-        raise SandboxError(f"cannot write here ({exc.strerror or exc}); choose another folder", file=str(out)) from None
+        raise cannot_write(out, exc) from None
     try:
         write(tmp)
         write_marker(tmp, kind)
         _swap_in(tmp, out)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise SandboxError(f"cannot write here ({exc.strerror or exc}); nothing was changed", file=str(out)) from None
+        raise cannot_write(out, exc, "nothing was changed") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

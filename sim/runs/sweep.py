@@ -27,8 +27,9 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ from sim.config.scenario import MAX_REPLICATES
 from sim.domain import content_hash
 from sim.engine.state import row_threads
 from sim.errors import SandboxError
-from sim.runs.output_folder import MARKER, read_marker, write_marker
+from sim.runs.output_folder import MARKER, cannot_write, check_place, read_marker, write_marker
 from sim.runs.store import read_table
 from sim.runs.workers import worker_guard
 
@@ -470,107 +471,75 @@ def sweep(
         }
     )
     manifest["sweep_id"] = identity
-    lock = _claim(out_dir, identity, resume, manifest)
-    try:
-        return _run_claimed(
-            out_dir,
-            design,
-            replicates,
-            resume,
-            manifest,
-            scenario,
-            policy,
-            sets,
+    with _claimed(out_dir, identity, resume, manifest):
+        tasks = plan(design, replicates)
+        done = finished(out_dir) if resume else {}
+        todo = [(t, design.points[t.point]) for t in tasks if done.get(t.run_id) != "ok"]
+        spec = SweepSpec(
+            str(scenario),
+            policy and str(policy),
+            tuple(sets),
+            str(out_dir),
             rules_backend,
             community_backend,
-            workers,
-            progress,
-            backend,
-            scheduler,
+            design.names,
         )
-    finally:
-        os.close(lock)  # releases the folder for the next sweep
+        workers = workers or (os.cpu_count() or 1)
 
+        from tqdm import tqdm
 
-def _run_claimed(
-    out_dir,
-    design,
-    replicates,
-    resume,
-    manifest,
-    scenario,
-    policy,
-    sets,
-    rules_backend,
-    community_backend,
-    workers,
-    progress,
-    backend,
-    scheduler,
-) -> SweepResult:
+        failures = 0
+        bar = tqdm(
+            total=len(tasks),
+            initial=len(tasks) - len(todo),
+            unit="run",
+            desc="sweep",
+            file=sys.stderr,
+            disable=not progress,
+            dynamic_ncols=True,
+        )
 
-    tasks = plan(design, replicates)
-    done = finished(out_dir) if resume else {}
-    todo = [(t, design.points[t.point]) for t in tasks if done.get(t.run_id) != "ok"]
-    spec = SweepSpec(
-        str(scenario), policy and str(policy), tuple(sets), str(out_dir), rules_backend, community_backend, design.names
-    )
-    workers = workers or (os.cpu_count() or 1)
+        def on_done(row: dict) -> None:
+            nonlocal failures
+            failures += row["status"] != "ok"
+            bar.set_postfix(failed=failures)
+            bar.update(1)
+            if _STOPPED:
+                raise SystemExit(128 + _STOPPED[0])
 
-    from tqdm import tqdm
-
-    failures = 0
-    bar = tqdm(
-        total=len(tasks),
-        initial=len(tasks) - len(todo),
-        unit="run",
-        desc="sweep",
-        file=sys.stderr,
-        disable=not progress,
-        dynamic_ncols=True,
-    )
-
-    def on_done(row: dict) -> None:
-        nonlocal failures
-        failures += row["status"] != "ok"
-        bar.set_postfix(failed=failures)
-        bar.update(1)
-        if _STOPPED:
-            raise SystemExit(128 + _STOPPED[0])
-
-    previous = signal.getsignal(signal.SIGTERM)
-    _STOPPED.clear()
-    signal.signal(signal.SIGTERM, _terminate)
-    started = time.perf_counter()
-    startup = 0.0
-    try:
-        if backend == "dask":
-            startup = _dask(spec, todo, workers, scheduler, on_done)
-        else:
-            _local(spec, todo, workers, on_done)
-    except OSError as exc:  # the disk filled, the folder went away: finished runs are kept
-        raise SandboxError(
-            f"cannot write the results ({exc.strerror or exc}); make room, then finish with --resume",
-            file=str(out_dir),
-        ) from None
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        bar.close()
-    runs = gather(out_dir)
-    manifest["timings"] = {
-        "seconds": time.perf_counter() - started,
-        "startup_seconds": startup,
-        "runs": len(todo),
-        "workers": workers,
-        "backend": backend,
-    }
-    _write_json(out_dir / "manifest.json", manifest)
-    return SweepResult(
-        runs=runs,
-        out=out_dir,
-        failed=int((runs["status"] != "ok").sum()) if len(runs) else 0,
-        timings=manifest["timings"],
-    )
+        previous = signal.getsignal(signal.SIGTERM)
+        _STOPPED.clear()
+        signal.signal(signal.SIGTERM, _terminate)
+        started = time.perf_counter()
+        startup = 0.0
+        try:
+            if backend == "dask":
+                startup = _dask(spec, todo, workers, scheduler, on_done)
+            else:
+                _local(spec, todo, workers, on_done)
+        except OSError as exc:  # the disk filled, the folder went away: finished runs are kept
+            raise SandboxError(
+                f"cannot write the results ({exc.strerror or exc}); make room, then finish with --resume",
+                file=str(out_dir),
+            ) from None
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            bar.close()
+        runs = gather(out_dir)
+        manifest["timings"] = {
+            "seconds": time.perf_counter() - started,
+            "startup_seconds": startup,
+            "runs": len(todo),
+            "workers": workers,
+            "backend": backend,
+        }
+        _write_json(out_dir / "manifest.json", manifest)
+        return SweepResult(
+            runs=runs,
+            out=out_dir,
+            failed=int((runs["status"] != "ok").sum()) if len(runs) else 0,
+            timings=manifest["timings"],
+        )
 
 
 _STOPPED: list[int] = []  # the signal that asked this sweep to stop, if any
@@ -583,45 +552,40 @@ def _terminate(signum, frame) -> None:
     raise SystemExit(128 + signum)
 
 
-def _claim(out: Path, identity: str, resume: bool, manifest: dict) -> int:
-    """Make sure ``out`` is this sweep's directory (or new), lock it, write the manifest and the marker.
+@contextmanager
+def _claimed(out: Path, identity: str, resume: bool, manifest: dict) -> Iterator[None]:
+    """Hold ``out`` as this sweep's directory: checked, locked, its manifest and marker written.
 
     A folder with anything else in it (someone's files, a run's result) is refused untouched, and
     so is one another sweep is writing right now (an exclusive lock on the folder, held until
-    this sweep ends: two sweeps racing on one folder cannot both pass the checks).  Returns the
-    lock's file descriptor.
+    this sweep ends: two sweeps racing on one folder cannot both pass the checks).
     """
     _check_claim(out, identity, resume)
     try:
         out.mkdir(parents=True, exist_ok=True)
         lock = os.open(out, os.O_RDONLY)
     except OSError as exc:
-        raise SandboxError(f"cannot write here ({exc.strerror or exc}); choose another folder", file=str(out)) from None
+        raise cannot_write(out, exc) from None
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(lock)
-        raise SandboxError(
-            "another sweep is writing here now; wait for it or choose another folder", file=str(out)
-        ) from None
-    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise SandboxError(
+                "another sweep is writing here now; wait for it or choose another folder", file=str(out)
+            ) from None
         _check_claim(out, identity, resume)  # again, now that no other sweep can change the folder
-        _write_json(out / "manifest.json", manifest)
-        write_marker(out, "sweep")
-    except OSError as exc:
-        os.close(lock)
-        raise SandboxError(f"cannot write here ({exc.strerror or exc}); choose another folder", file=str(out)) from None
-    except BaseException:
-        os.close(lock)
-        raise
-    return lock
+        try:
+            _write_json(out / "manifest.json", manifest)
+            write_marker(out, "sweep")
+        except OSError as exc:
+            raise cannot_write(out, exc) from None
+        yield
+    finally:
+        os.close(lock)  # releases the folder for the next sweep
 
 
 def _check_claim(out: Path, identity: str, resume: bool) -> None:
-    if str(out) in ("", "."):
-        raise SandboxError("give the name of a folder to write", place="--out")
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
-        raise SandboxError("exists and is not a folder; choose another folder", file=str(out), place="--out")
+    check_place(out)
     marker = read_marker(out) if out.is_dir() else None
     if marker is not None and marker.get("kind") != "sweep":
         raise SandboxError(
