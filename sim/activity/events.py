@@ -9,6 +9,7 @@ with a salt per import, so no output can carry a member's name.
 from __future__ import annotations
 
 import hashlib
+import secrets
 
 import pandas as pd
 
@@ -33,3 +34,35 @@ def event_table(frame: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return out.sort_values("timestamp", kind="stable").reset_index(drop=True)
+
+
+def named_events(frame: pd.DataFrame, *, salt: str | None = None) -> pd.DataFrame:
+    """The event table of rows that still carry names: ``timestamp, name, kind, group, reply_name``.
+
+    Every importer of a chat export ends here, so names are replaced by pseudonyms in one place:
+    a member named as the author of one message and as the addressee of another gets the same
+    pseudonym, and no name survives.
+    """
+    salt = salt if salt is not None else secrets.token_hex(8)
+    names = pd.unique(pd.concat([frame["name"].astype(str), frame["reply_name"].fillna("").astype(str)]))
+    codes = {n: pseudonym(n, salt) for n in names if n}
+    codes[""] = ""
+    return event_table(
+        pd.DataFrame(
+            {
+                "timestamp": frame["timestamp"],
+                "member": frame["name"].astype(str).map(codes),
+                "kind": frame["kind"],
+                "group": frame["group"],
+                "reply_to": frame["reply_name"].fillna("").astype(str).map(codes),
+            }
+        )
+    )
+
+
+def empty_named() -> pd.DataFrame:
+    """No rows, with the columns :func:`named_events` expects."""
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "timestamp" else str) for c in NAMED})
+
+
+NAMED = ("timestamp", "name", "kind", "group", "reply_name")

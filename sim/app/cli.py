@@ -26,6 +26,7 @@ import os
 import sys
 from pathlib import Path
 
+from sim.activity.formats import FORMATS
 from sim.app.report import compare_table, run_table
 from sim.config.library import copy_examples, library_dir
 from sim.config.scenario import MAX_REPLICATES, load_setup, validate_file
@@ -148,7 +149,12 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     p_obs = sub.add_parser("observe", help="a real group's fingerprint from an export of its activity")
-    p_obs.add_argument("source", help="an export: the generic activity format (CSV, CSV.gz or Parquet)")
+    p_obs.add_argument(
+        "source",
+        help="an export (generic CSV/Parquet, Telegram result.json, WhatsApp .txt, Slack folder or zip, "
+        "DiscordChatExporter JSON/CSV, QQ .txt, WeChatMsg CSV) or a run's --out folder",
+    )
+    p_obs.add_argument("--format", choices=FORMATS, help="the export's format, when it cannot be told from the file")
     p_obs.add_argument("--group", help="only this group of the export")
     p_obs.add_argument("--json", action="store_true", help="print exactly one JSON object")
 
@@ -341,16 +347,10 @@ def cmd_mechanisms(args) -> int:
 
 def cmd_observe(args) -> int:
     from sim.activity.fingerprint import fingerprint
-    from sim.activity.generic import read_generic
+    from sim.activity.formats import read_activity
 
     source = Path(args.source)
-    if source.exists() and not source.name.endswith((".csv", ".csv.gz", ".parquet")):
-        raise SandboxError(
-            "not a format sandbox observe reads yet; it reads the generic activity format "
-            "(CSV, CSV.gz or Parquet: timestamp, member, kind[, group, reply_to])",
-            file=str(source),
-        )
-    events = read_generic(source)
+    events = read_activity(source, format=args.format)
     if args.group is not None:
         events = events[events["group"] == args.group]
         if events.empty:
@@ -360,7 +360,7 @@ def cmd_observe(args) -> int:
         print(json.dumps({"source": str(source), "groups": {g: {"measures": m} for g, m in groups.items()}}))
     else:
         for name, measures in groups.items():
-            print(f"group {name}")
+            print(f"group {''.join(c if c.isprintable() else '?' for c in name)}")  # no terminal escapes
             for key, value in measures.items():
                 print(f"  {key:<20} {'-' if value is None else value}")
     return 0
