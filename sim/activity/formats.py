@@ -1,6 +1,7 @@
 """Which importer reads an export: by ``--format``, or told from the file itself.
 
-Detection looks only at what a format is sure to have: a folder or a zip is Slack; JSON with
+Detection looks only at what a format is sure to have: a run's ``--out`` folder has its tables,
+another folder or a zip is Slack; JSON with
 ``guild`` and ``messages`` is DiscordChatExporter, with ``messages`` or ``chats`` Telegram Desktop;
 text whose header says ``消息记录`` is QQ, other text WhatsApp; a CSV's header row tells the
 generic format, DiscordChatExporter's and WeChatMsg's apart; Parquet is the generic format.
@@ -13,12 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.activity import discord, qq, slack, telegram, wechat, whatsapp
+from sim.activity import discord, qq, simulated, slack, telegram, wechat, whatsapp
 from sim.activity.generic import read_generic
 from sim.activity.sources import ENCODINGS
 from sim.errors import SandboxError
 
-FORMATS = ("generic", "telegram", "whatsapp", "slack", "discord", "qq", "wechat")
+FORMATS = ("generic", "telegram", "whatsapp", "slack", "discord", "qq", "wechat", "run")
 
 
 def read_activity(path: str | Path, *, format: str | None = None, salt: str | None = None) -> pd.DataFrame:
@@ -35,6 +36,7 @@ def read_activity(path: str | Path, *, format: str | None = None, salt: str | No
         "discord": discord.read_discord_json if path.suffix.lower() == ".json" else discord.read_discord_csv,
         "qq": qq.read_qq,
         "wechat": wechat.read_wechat,
+        "run": simulated.read_run,
     }[chosen]
     return reader(path, salt=salt)
 
@@ -42,6 +44,8 @@ def read_activity(path: str | Path, *, format: str | None = None, salt: str | No
 def detect(path: Path) -> str:
     """The format of an export, from its shape (see the module's notes)."""
     name = str(path)
+    if path.is_dir() and (simulated.is_run(path) or (path / "A").is_dir()):
+        return "run"
     if path.is_dir() or path.suffix.lower() == ".zip":
         return "slack"
     if not path.is_file():

@@ -195,7 +195,7 @@ def cmd_run(args) -> int:
     setup = load_setup(args.scenario, args.policy, _sets(args), **_backends(args))
     if args.out is not None:  # refuse a bad --out before the run, not after it
         check_target(Path(args.out), overwrite=args.overwrite)
-    result = run(setup, workers=args.workers, audit=args.out is not None)
+    result = run(setup, workers=args.workers, audit=args.out is not None, activity=args.out is not None)
     summary = run_summary(result)
     if args.out is not None:
         write_result(args.out, "run", lambda tmp: write_run(tmp, result), overwrite=args.overwrite)
@@ -213,7 +213,9 @@ def cmd_compare(args) -> int:
     setup_b = load_setup(args.scenario, args.policy[1], sets, **_backends(args))
     if args.out is not None:
         check_target(Path(args.out), overwrite=args.overwrite)
-    result_a, result_b, diff = compare(setup_a, setup_b, workers=args.workers, audit=args.out is not None)
+    result_a, result_b, diff = compare(
+        setup_a, setup_b, workers=args.workers, audit=args.out is not None, activity=args.out is not None
+    )
     a, b = run_summary(result_a), run_summary(result_b)
     diff = clean(diff)
     if args.out is not None:

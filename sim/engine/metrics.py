@@ -261,3 +261,36 @@ def participation(members: pd.DataFrame, days: int) -> dict[str, float]:
         "top1pct_post_share": float(posts[:top].sum() / posts.sum()) if posts.sum() else float("nan"),
         "first_reply_effect": effect,
     }
+
+
+ACTIVITY_COLUMNS = ("day", "member_id", "group", "messages", "welcomed")
+
+
+def activity_of_day(model) -> tuple[np.ndarray, ...]:
+    """Today's messages of each member who wrote any (posts and a question), for the activity table.
+
+    ``welcomed`` marks a member whose first contribution, today, was replied to (M7): a real
+    export shows that reply as a message addressing them, and ``sandbox observe`` rebuilds it.
+    """
+    pop = model.pop
+    wrote = (pop.status[: pop.n] == 0) & ((pop.posts_today[: pop.n] > 0) | pop.asked_today[: pop.n])
+    rows = np.flatnonzero(wrote)
+    messages = pop.posts_today[rows].astype(np.int64) + pop.asked_today[rows]
+    welcomed = (pop.first_post_day[rows] == model.day) & (pop.first_reply[rows] == 1)
+    return (
+        np.full(len(rows), model.day, dtype=np.int16),
+        pop.member_id[rows].astype(np.int32),
+        pop.group[rows].astype(np.int32),
+        np.minimum(messages, np.iinfo(np.int16).max).astype(np.int16),
+        welcomed,
+    )
+
+
+def activity_table(days: list[tuple[np.ndarray, ...]]) -> pd.DataFrame:
+    """The activity table: one row per member and day with a message (compact integer columns)."""
+    if not days:
+        return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in zip(ACTIVITY_COLUMNS, _ACTIVITY_TYPES)})
+    return pd.DataFrame({name: np.concatenate([d[k] for d in days]) for k, name in enumerate(ACTIVITY_COLUMNS)})
+
+
+_ACTIVITY_TYPES = ("int16", "int32", "int32", "int16", "bool")

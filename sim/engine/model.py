@@ -83,7 +83,15 @@ class CommunityModel(mesa.Model):
     member engine the setup names (:func:`member_engine`): vector columns or one agent each.
     """
 
-    def __init__(self, setup: Setup, *, replicate: int = 0, audit: bool = False, group_daily: bool = False):
+    def __init__(
+        self,
+        setup: Setup,
+        *,
+        replicate: int = 0,
+        audit: bool = False,
+        group_daily: bool = False,
+        activity: bool = False,
+    ):
         sequence = replicate_seed(setup.scenario.seed, replicate)
         children = sequence.spawn(len(STREAMS) + 1)
         super().__init__(rng=np.random.Generator(np.random.PCG64(children[0])))
@@ -123,6 +131,7 @@ class CommunityModel(mesa.Model):
         self.action_rows: list[tuple] = []
         self.audit_trail = AuditTrail() if audit else None
         self.group_rows: list[pd.DataFrame] | None = [] if group_daily else None
+        self.activity_rows: list[tuple[np.ndarray, ...]] | None = [] if activity else None
         self.rule_engines = rule_engines(self.policy, setup.rules_backend, setup.community_backend)
         self.memory = PlaybookMemory(self.policy.community_rules)
         self.members = member_engine(self)
@@ -141,6 +150,8 @@ class CommunityModel(mesa.Model):
         content = operator_content(self)
         lap = self._lap("content", lap)
         self.members.live_day(content)
+        if self.activity_rows is not None:
+            self.activity_rows.append(metrics.activity_of_day(self))
         lap = self._lap("members", lap)
         self.group_env = GroupEnv(self)
         update_stages(self)
@@ -309,6 +320,8 @@ class CommunityModel(mesa.Model):
             tables.update(self.audit_trail.tables())
         if self.group_rows is not None:
             tables["groups"] = pd.concat(self.group_rows, ignore_index=True)
+        if self.activity_rows is not None:
+            tables["activity"] = metrics.activity_table(self.activity_rows)
         return tables
 
 

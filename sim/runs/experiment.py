@@ -41,6 +41,7 @@ class RunResult:
     timings: dict = field(default_factory=dict)
     firings: pd.DataFrame | None = None  # the audit trail, when asked for
     conditions: pd.DataFrame | None = None
+    activity: pd.DataFrame | None = None  # members' messages per day, when asked for (sandbox observe)
 
     def kpi_summary(self) -> dict[str, dict]:
         return {name: interval(self.kpis[name].to_numpy()) for name in self.kpis.columns if name != "replicate"}
@@ -62,10 +63,12 @@ def interval(values: np.ndarray) -> dict:
     return {"mean": mean, "ci95": [mean - half, mean + half]}
 
 
-def run_replicate(setup: Setup, replicate: int, audit: bool = False, group_daily: bool = False) -> dict:
+def run_replicate(
+    setup: Setup, replicate: int, audit: bool = False, group_daily: bool = False, activity: bool = False
+) -> dict:
     """Run one replicate; return its tables and KPIs, each tagged with the replicate index."""
     started = time.perf_counter()
-    model = CommunityModel(setup, replicate=replicate, audit=audit, group_daily=group_daily).run()
+    model = CommunityModel(setup, replicate=replicate, audit=audit, group_daily=group_daily, activity=activity).run()
     tables = model.tables()
     kpis = summarize(
         tables["daily"], tables["members"], setup.scenario.days, model.health_end, dead_causes=model.dead_group_causes()
@@ -76,12 +79,13 @@ def run_replicate(setup: Setup, replicate: int, audit: bool = False, group_daily
 
 
 _WORKER_SETUPS: list[Setup] = []
-_WORKER_AUDIT = False
+_WORKER_RECORD = (False, False)  # (audit, activity)
 
 
 def _run_in_worker(task: tuple[int, int]) -> dict:
     which, replicate = task
-    return run_replicate(_WORKER_SETUPS[which], replicate, _WORKER_AUDIT)
+    audit, activity = _WORKER_RECORD
+    return run_replicate(_WORKER_SETUPS[which], replicate, audit, activity=activity)
 
 
 def default_workers(setup: Setup, replicates: int) -> int:
@@ -93,14 +97,16 @@ def default_workers(setup: Setup, replicates: int) -> int:
     return max(1, min(os.cpu_count() or 1, replicates))
 
 
-def _run_all(setups: list[Setup], replicates: int | range, workers: int, audit: bool) -> list[list[dict]]:
+def _run_all(
+    setups: list[Setup], replicates: int | range, workers: int, audit: bool, activity: bool = False
+) -> list[list[dict]]:
     """Every replicate (a count, or a range of indices) of every setup, in one pool when ``workers`` > 1."""
     indices = range(replicates) if isinstance(replicates, int) else replicates
     replicates = len(indices)
     tasks = [(which, r) for which in range(len(setups)) for r in indices]
     if workers > 1 and "fork" in mp.get_all_start_methods():
-        global _WORKER_SETUPS, _WORKER_AUDIT
-        _WORKER_SETUPS, _WORKER_AUDIT = setups, audit  # inherited by forked workers; rules hold closures
+        global _WORKER_SETUPS, _WORKER_RECORD
+        _WORKER_SETUPS, _WORKER_RECORD = setups, (audit, activity)  # inherited by forked workers; rules hold closures
         try:
             with ProcessPoolExecutor(
                 max_workers=workers, mp_context=mp.get_context("fork"), initializer=row_threads.one_thread
@@ -109,7 +115,7 @@ def _run_all(setups: list[Setup], replicates: int | range, workers: int, audit: 
         finally:
             _WORKER_SETUPS = []
     else:
-        parts = [run_replicate(setups[which], r, audit) for which, r in tasks]
+        parts = [run_replicate(setups[which], r, audit, activity=activity) for which, r in tasks]
     return [parts[i * replicates : (i + 1) * replicates] for i in range(len(setups))]
 
 
@@ -128,18 +134,26 @@ def _result(setup: Setup, parts: list[dict], seconds: float, workers: int, audit
         timings={"replicate_seconds": [p["seconds"] for p in parts], "workers": workers},
         firings=concat("firings") if audit else None,
         conditions=concat("conditions") if audit else None,
+        activity=concat("activity") if "activity" in parts[0] else None,
     )
 
 
-def run(setup: Setup, replicates: int | None = None, workers: int | None = None, audit: bool = False) -> RunResult:
+def run(
+    setup: Setup,
+    replicates: int | None = None,
+    workers: int | None = None,
+    audit: bool = False,
+    activity: bool = False,
+) -> RunResult:
     """Run every replicate of a setup; tables are concatenated with a ``replicate`` column.
 
-    With ``audit``, the result also carries the ``firings`` and ``conditions`` tables.
+    With ``audit``, the result also carries the ``firings`` and ``conditions`` tables; with
+    ``activity``, the members' messages per day (the ``activity`` table ``sandbox observe`` reads).
     """
     replicates = replicates or setup.scenario.replicates
     workers = default_workers(setup, replicates) if workers is None else workers
     started = time.perf_counter()
-    (parts,) = _run_all([setup], replicates, workers, audit)
+    (parts,) = _run_all([setup], replicates, workers, audit, activity)
     return _result(setup, parts, time.perf_counter() - started, workers, audit)
 
 
@@ -154,13 +168,18 @@ def run_many(setups: list[Setup], replicates: int | range, workers: int | None =
 
 
 def compare(
-    a: Setup, b: Setup, replicates: int | None = None, workers: int | None = None, audit: bool = False
+    a: Setup,
+    b: Setup,
+    replicates: int | None = None,
+    workers: int | None = None,
+    audit: bool = False,
+    activity: bool = False,
 ) -> tuple[RunResult, RunResult, dict[str, dict]]:
     """Run A and B on the same replicate seeds, in one pool; return both and paired B - A intervals."""
     replicates = replicates or a.scenario.replicates
     workers = default_workers(a, 2 * replicates) if workers is None else workers
     started = time.perf_counter()
-    parts_a, parts_b = _run_all([a, b], replicates, workers, audit)
+    parts_a, parts_b = _run_all([a, b], replicates, workers, audit, activity)
     seconds = time.perf_counter() - started
     result_a = _result(a, parts_a, seconds, workers, audit)
     result_b = _result(b, parts_b, seconds, workers, audit)
