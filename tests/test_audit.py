@@ -19,6 +19,8 @@ def test_explain_a_member_and_a_group(capsys, tmp_path):
                 policy("moderated"),
                 "--set",
                 "days=60",
+                "--set",
+                "params.act_bias=-6.5",  # a quiet group, so the community rule fires too
                 "--replicates",
                 "2",
                 "--out",

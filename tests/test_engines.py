@@ -35,7 +35,6 @@ SMALL = (
     "guest-speakers-vs-internal-experts",
     "paid-small-group",
     "pruning-vs-tyranny",
-    "referral-bait",
     "ritual-vs-random",
     "sales-push",
     "spam-prone",

@@ -1,10 +1,11 @@
-"""The default model reproduces published facts about real communities (issue: grounding).
+"""The model reproduces published facts about real communities (issue: grounding).
 
 - Bass (1969) diffusion: spontaneous adoption p plus word of mouth q;
-- participation inequality (Nielsen 2006; van Mierlo 2014): most members never post, and the
-  top 1% write most of the posts;
-- the first reply (Joyce & Kraut 2006): newcomers whose first post is answered post again
-  more often (56% against 44% in their data).
+- participation inequality (Nielsen 2006; van Mierlo 2014), claimed by the forum preset: most
+  members never post, and the top 1% write most of the posts;
+- the first reply (Joyce & Kraut 2006, newsgroups, so the forum preset): newcomers whose first
+  post is answered post again more often (56% against 44% in their data);
+- a chat group (the defaults): about half of its members ever post, as in real chat channels.
 """
 
 from __future__ import annotations
@@ -34,16 +35,23 @@ def test_acquisition_follows_bass_diffusion():
 
 
 @pytest.fixture(scope="module")
-def default_run():
-    return sim.run(sim.load_setup(scenario("existing-group")), replicates=10, workers=1)
+def forum_run():
+    return sim.run(sim.load_setup(scenario("existing-group"), None, ["preset=forum"]), replicates=10, workers=1)
 
 
-def test_participation_inequality(default_run):
-    kpis = default_run.kpis
+def test_participation_inequality_in_the_forum_preset(forum_run):
+    kpis = forum_run.kpis
     assert 0.75 <= kpis["zero_post_share"].mean() <= 0.95
     assert 0.50 <= kpis["top1pct_post_share"].mean() <= 0.90
 
 
-def test_a_first_reply_brings_newcomers_back(default_run):
-    effect = default_run.kpis["first_reply_effect"].mean()
+def test_a_first_reply_brings_newcomers_back(forum_run):
+    effect = forum_run.kpis["first_reply_effect"].mean()
     assert 0.05 <= effect <= 0.20, effect
+
+
+def test_about_half_of_a_chat_groups_members_post():
+    kpis = sim.run(sim.load_setup(scenario("existing-group")), replicates=10, workers=1).kpis
+    posting = 1 - kpis["zero_post_share"].mean()
+    assert 0.35 <= posting <= 0.65, posting
+    assert kpis["top1pct_post_share"].mean() < 0.6  # a chat's talk is less concentrated than a forum's

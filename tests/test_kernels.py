@@ -44,11 +44,13 @@ def _numpy_hazard(model, rows):
     parts[7] = leaderless_share(model)[pop.group[rows]]
     h = parts.sum(axis=0)
     h *= model.archetype_tables["churn"][pop.archetype[rows]]
+    h *= pop.frailty[rows]
     h *= 1 - pop.commitment[rows]
     h *= 1 - F32(p.belonging_churn_cut) * pop.belonging[rows]
     h *= np.where(pop.days_inactive[rows] >= p.silent_after_days, F32(p.silent_churn_factor), F32(1))
     h *= np.where(pop.title[rows] > 0, F32(p.title_churn_factor), F32(1))
-    h *= np.where(pop.join_day[rows] > model.day - p.newcomer_days, F32(1 + p.newcomer_churn_weight), F32(1))
+    newcomer = (pop.join_day[rows] > model.day - p.newcomer_days) & (pop.join_day[rows] > 0)
+    h *= np.where(newcomer, F32(1 + p.newcomer_churn_weight), F32(1))
     return h, parts
 
 
@@ -97,11 +99,12 @@ def test_thinning_loses_no_departure(name, day):
 @pytest.mark.parametrize("name,day", CASES)
 def test_activity_kernels_give_the_numpy_draw(name, day):
     """Who opens the group: log-odds from the member's state and the group's pull (M3, M5)."""
-    from sim.engine.members import group_pull, operator_content
+    from sim.engine.members import group_pull, momentum_table, operator_content
 
     model = _model_at(name, day)
     pop, p = model.pop, model.params
     pop.stimulus[: pop.n // 3] = F32(0.7)  # some members were nudged yesterday
+    pop.days_inactive[-pop.n // 4 :] = 100  # and some have been away for longer than momentum lasts
     pull = group_pull(model, operator_content(model))
     z = np.take(pull, pop.group)
     z += pop.arch_activity
@@ -113,6 +116,11 @@ def test_activity_kernels_give_the_numpy_draw(name, day):
     ):
         z += column * F32(coefficient)
     z += pop.stimulus
+    table = momentum_table(p)
+    recent = pop.days_inactive < len(table)
+    z += np.where(recent, table[np.minimum(pop.days_inactive, len(table) - 1)], F32(0))
+    newcomer = (pop.join_day > model.day - p.newcomer_days) & (pop.join_day > 0)
+    z += np.where(newcomer, F32(p.act_newcomer), F32(0))
     u = np.random.default_rng(3).random(pop.n, dtype=F32)
     expected = np.flatnonzero(((np.exp(-z) + 1) * u < 1) & (pop.status == 0))
 
@@ -126,10 +134,15 @@ def test_activity_kernels_give_the_numpy_draw(name, day):
         pop.habit,
         pop.fatigue,
         pop.stimulus,
+        pop.days_inactive,
+        pop.join_day,
+        model.day - int(p.newcomer_days),
         F32(p.act_interest),
         F32(p.act_trust),
         F32(p.act_habit),
         F32(-p.act_fatigue),
+        table,
+        F32(p.act_newcomer),
         out,
         0,
         pop.n,

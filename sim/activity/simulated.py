@@ -47,9 +47,16 @@ def read_run(path: str | Path, *, salt: str | None = None) -> pd.DataFrame:
         raise SandboxError(
             f"a table cannot be read ({type(exc).__name__}); write the run again", file=str(path)
         ) from None
+    return events_of_run(members, activity)
 
-    def group_name(replicate, group) -> pd.Series:
-        return "r" + pd.Series(replicate).astype(str).to_numpy() + ".g" + pd.Series(group).astype(str).to_numpy()
+
+def group_name(replicate, group) -> np.ndarray:
+    """``rR.gG`` for each row: chat group G of replicate R."""
+    return "r" + pd.Series(replicate).astype(str).to_numpy() + ".g" + pd.Series(group).astype(str).to_numpy()
+
+
+def events_of_run(members: pd.DataFrame, activity: pd.DataFrame) -> pd.DataFrame:
+    """The event table of a run's ``members`` and ``activity`` tables (see the module's notes)."""
 
     member = members["member_id"].astype(str).to_numpy()
     joins = pd.DataFrame(

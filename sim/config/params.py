@@ -42,7 +42,7 @@ _ARCHETYPE_TABLE = {
 
 _SPECS: list[Param] = [
     # --- activity: habit plus stimulus (M3, M5) ---
-    Param("act_bias", -3.9, -10, 10, "log-odds", "baseline daily log-odds that a member opens and reads the group"),
+    Param("act_bias", -5.4, -10, 10, "log-odds", "baseline daily log-odds that a member opens and reads the group"),
     Param("act_interest", 2.5, 0, 10, "log-odds per unit", "pull of interest on daily activity (M1/M3)"),
     Param("act_trust", 1.0, 0, 10, "log-odds per unit", "pull of trust on daily activity (M2/M3)"),
     Param("act_habit", 2.0, 0, 10, "log-odds per unit", "pull of reading habit on daily activity (M3)"),
@@ -51,20 +51,68 @@ _SPECS: list[Param] = [
     Param("act_fatigue", 3.0, 0, 20, "log-odds per unit", "push of fatigue away from activity (M3)"),
     Param("act_content", 0.4, 0, 5, "log-odds per log(1+posts)", "stimulus of fresh operator posts today (P4)"),
     Param("act_ritual", 0.8, 0, 5, "log-odds", "extra stimulus on the ritual weekday (P4)"),
-    Param("act_talk", 1.5, 0, 5, "log-odds", "extra stimulus on a guest talk day (P5)"),
+    Param("act_talk", 1.8, 0, 5, "log-odds", "extra stimulus on a guest talk day (P5)"),
+    Param(
+        "act_newcomer",
+        2.0,
+        0,
+        10,
+        "log-odds",
+        "pull of a newcomer's curiosity in their first newcomer_days (M7): newcomers look around and "
+        "try once; without a welcome or value to hold them most do not come back",
+    ),
+    Param(
+        "act_momentum",
+        2.5,
+        0,
+        10,
+        "log-odds",
+        "pull of recent activity (M3), in full the day after an active day: active days come in runs "
+        "and breaks last, as in real chats (burstiness), rather than as independent daily draws",
+    ),
+    Param(
+        "momentum_days",
+        1.5,
+        0.1,
+        60,
+        "days",
+        "days away over which the pull of recent activity fades by 1/e (M3)",
+    ),
     Param(
         "silent_after_days", 14, 1, 365, "days", "days without activity after which a member counts as silent (muted)"
     ),
     # --- posting and questions ---
-    Param("post_rate", 0.2, 0, 20, "posts per active day", "mean posts of an active regular member with interest 0.5"),
+    Param("post_rate", 0.08, 0, 20, "posts per active day", "mean posts of an active regular member with interest 0.5"),
     Param(
         "voice_sigma",
-        2.5,
+        1.5,
         0,
         5,
         "log-sd",
-        "spread of members' own propensity to post (lognormal, mean 1); "
-        "tuned so that most members never post and the top 1% write most posts (Nielsen 2006; van Mierlo 2014)",
+        "spread of members' own propensity to speak, to post and to ask (lognormal, mean 1); tuned so that "
+        "about half of a chat group's members ever post (the forum preset: 2.5, most never post and the "
+        "top 1% write most posts, Nielsen 2006; van Mierlo 2014)",
+    ),
+    Param(
+        "post_dilution",
+        0.5,
+        0,
+        2,
+        "elasticity",
+        "attention diluted by group size (P3; social loafing): an active member's posts scale with "
+        "(group size / dilution_size)^-post_dilution, so each member says less in a bigger room",
+    ),
+    Param(
+        "dilution_size", 500, 1, 100000, "members", "group size at which post_dilution leaves posting unchanged (P3)"
+    ),
+    Param(
+        "newcomer_intro",
+        0.08,
+        0,
+        10,
+        "posts per active day",
+        "posts a newcomer adds on an active day of their first newcomer_days until they have said "
+        "something (M7): many say hello once and are not heard from again",
     ),
     Param("question_rate", 0.1, 0, 1, "questions per active day", "chance an active regular member asks a question"),
     Param(
@@ -79,7 +127,7 @@ _SPECS: list[Param] = [
     ),
     Param(
         "welcome_habit_gain",
-        0.9,
+        0.15,
         0,
         1,
         "share of headroom",
@@ -88,7 +136,7 @@ _SPECS: list[Param] = [
     ),
     Param(
         "welcome_stimulus",
-        5.0,
+        1.0,
         0,
         10,
         "log-odds",
@@ -179,7 +227,7 @@ _SPECS: list[Param] = [
     # --- habit (M3, P4) ---
     Param("habit_gain", 0.05, 0, 1, "share of headroom", "habit built by an active day"),
     Param("habit_decay", 0.02, 0, 1, "per day", "daily decay of habit"),
-    Param("ritual_habit_gain", 0.08, 0, 1, "share of headroom", "extra habit built by attending the ritual (P4)"),
+    Param("ritual_habit_gain", 0.15, 0, 1, "share of headroom", "extra habit built by attending the ritual (P4)"),
     # --- fatigue (M3, P4) ---
     Param(
         "attention_budget",
@@ -198,6 +246,23 @@ _SPECS: list[Param] = [
         "fatigue added per day per unit of messages beyond the budget",
     ),
     Param("fatigue_recovery", 0.15, 0, 1, "per day", "share of fatigue that fades each day"),
+    Param(
+        "broadcast_tolerance",
+        0.5,
+        0,
+        100,
+        "operator posts per day",
+        "operator posts a day a listening member takes without tiring (M3, P4; push studies: 2-5 a week)",
+    ),
+    Param(
+        "broadcast_fatigue",
+        0.03,
+        0,
+        10,
+        "fatigue per extra post",
+        "fatigue a listening member gains each day per operator post beyond broadcast_tolerance (M3, P4; "
+        "Localytics 2017: 22% stop at 2-5 pushes a week, 31% at 6-10)",
+    ),
     # --- churn (G2) ---
     Param("churn_base", 0.0008, 0, 1, "per day", "background hazard of leaving for no single reason (evaporation)"),
     Param("churn_boredom", 0.008, 0, 1, "per day", "hazard weight of lost interest, times (1 - interest)^2"),
@@ -232,8 +297,17 @@ _SPECS: list[Param] = [
         "multiplier",
         "silent members mostly stay: their hazard is multiplied by this",
     ),
-    Param("newcomer_days", 14, 0, 365, "days", "days after joining during which first impressions weigh more (M7)"),
-    Param("newcomer_churn_weight", 1.5, 0, 20, "multiplier", "extra hazard weight of a newcomer's days (M7)"),
+    Param("newcomer_days", 30, 0, 365, "days", "days after joining during which first impressions weigh more (M7)"),
+    Param("newcomer_churn_weight", 3, 0, 20, "multiplier", "extra hazard weight of a newcomer's days (M7)"),
+    Param(
+        "churn_frailty_sigma",
+        1.6,
+        0,
+        4,
+        "log-sd",
+        "spread of members' own proneness to leave (lognormal, mean 1, drawn at joining and kept): "
+        "the prone leave first, so the departure hazard falls with tenure as in real groups",
+    ),
     Param(
         "title_churn_factor", 0.6, 0, 1, "multiplier", "hazard multiplier for a member holding a title (belonging, M4)"
     ),
@@ -388,6 +462,25 @@ for _name, _row in _ARCHETYPE_TABLE.items():
 
 PARAMS: dict[str, Param] = {p.name: p for p in _SPECS}
 
+# Parameter sets for kinds of group, applied before a scenario's own ``params:``.  The defaults
+# describe a chat group (about half of its members ever post, as in real chat channels); the
+# forum preset gives the participation inequality of health forums, where the 90-9-1 figures
+# come from (Nielsen 2006; van Mierlo 2014): most members only read, the top 1% write most posts.
+PRESETS: dict[str, dict[str, float]] = {
+    "chat": {},
+    "forum": {
+        "voice_sigma": 2.5,
+        "post_rate": 0.2,
+        "newcomer_intro": 0.0,
+        "welcome_habit_gain": 0.6,
+        "welcome_stimulus": 3.0,
+    },
+}
+PRESET_MEANINGS = {
+    "chat": "a chat group (the defaults): about half of the members ever post",
+    "forum": "a forum: most members only read, the top 1% write most posts (the 90-9-1 figures)",
+}
+
 
 class Params:
     """The coefficients of one run: defaults with a scenario's overrides applied.
@@ -396,8 +489,9 @@ class Params:
     validates names and ranges so that a typo in a scenario never passes silently.
     """
 
-    def __init__(self, overrides: dict[str, float] | None = None, *, source: str | None = None):
+    def __init__(self, overrides: dict[str, float] | None = None, *, source: str | None = None, preset: str = "chat"):
         values = {name: float(p.default) for name, p in PARAMS.items()}
+        values.update(PRESETS[preset])
         for name, value in (overrides or {}).items():
             values[name] = check_param(name, value, source=source)
         self._values = values

@@ -13,6 +13,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -93,6 +94,7 @@ class Scenario(_Strict):
     population: PopulationSection = PopulationSection()
     channels: list[Channel] = []
     policy: str | None = Field(None, description="path to a policy file, relative to this file")
+    preset: Literal["chat", "forum"] = Field("chat", description="the kind of group: its parameter set")
     params: dict[str, float] = {}
 
     @model_validator(mode="after")
@@ -205,7 +207,7 @@ def load_setup(
     compiled = compile_policy(
         policy, file=policy_path, root=root, sources=source_names(scenario), reads_files=policy_text is None
     )
-    params = Params(scenario.params, source=str(scenario_path))
+    params = Params(scenario.params, source=str(scenario_path), preset=scenario.preset)
     for option, backend in (("--rules-backend", rules_backend), ("--community-backend", community_backend)):
         if backend not in BACKENDS:
             raise SandboxError(f"unknown back end '{backend}'; expected one of: {', '.join(BACKENDS)}", place=option)

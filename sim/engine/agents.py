@@ -39,7 +39,16 @@ from sim.domain import CAUSES, CHURNED, IN_GROUP
 if TYPE_CHECKING:
     from sim.engine.model import CommunityModel
 
-from sim.engine.members import EXPERT, OperatorContent, close_member_day, group_pull, posting_factor, value_offered
+from sim.engine.members import (
+    EXPERT,
+    OperatorContent,
+    broadcast_strain,
+    close_member_day,
+    group_pull,
+    momentum,
+    posting_factor,
+    value_offered,
+)
 
 # The member fields an agent reads or writes; loaded from the columns before each phase.
 STATE = (
@@ -54,6 +63,7 @@ STATE = (
     "commitment",
     "belonging",
     "voice",
+    "frailty",
     "points",
     "days_inactive",
     "posts",
@@ -145,10 +155,11 @@ class Member(mesa.Agent):
 
         The log-odds add the group's pull (``pull``: its activity, core share, operator posts,
         ritual and talk), the archetype's offset, interest, trust and habit, minus fatigue, plus
-        any stimulus an action left for today.  Posts are a geometric count whose mean grows
+        any stimulus an action left for today, plus the momentum of recent activity,
+        plus a newcomer's curiosity in their first days.  Posts are a geometric count whose mean grows
         with interest and the member's voice (participation inequality, M5).
         """
-        e, p = self.engine, self.model.params
+        e, m, p = self.engine, self.model, self.model.params
         z = (
             pull
             + self.arch_activity
@@ -157,6 +168,8 @@ class Member(mesa.Agent):
             + p.act_habit * self.habit
             - p.act_fatigue * self.fatigue
             + self.stimulus
+            + momentum(p, self.days_inactive)  # recent activity pulls: days come in runs, breaks last
+            + (p.act_newcomer if 0 < self.join_day and self.join_day > m.day - p.newcomer_days else 0.0)
         )
         self.stimulus = 0.0
         rnd = e.member_random
@@ -168,11 +181,13 @@ class Member(mesa.Agent):
         mean = (
             e.arch_posts[self.archetype] * self.interest * self.voice * 2.0 * p.post_rate * e.posting_factor[self.group]
         )
+        if 0 < self.join_day and self.join_day > m.day - p.newcomer_days and self.first_post_day < 0:
+            mean += p.newcomer_intro  # a newcomer who has said nothing yet says hello (M7)
         if mean > 0:
             q = mean / (1.0 + mean)  # P(k) = (1 - q) q^k
             self.posts_today = int(math.log(max(rnd.random(), 1e-30)) / math.log(max(q, 1e-12)))
         self.posts += self.posts_today
-        self.asked = rnd.random() < p.question_rate * e.arch_questions[self.archetype]
+        self.asked = rnd.random() < p.question_rate * e.arch_questions[self.archetype] * self.voice
 
     # --- 3. the rest of the day ------------------------------------------------------------
     def live_day(self, day: GroupDay) -> None:
@@ -241,10 +256,11 @@ class Member(mesa.Agent):
         if active:
             self.habit += (p.habit_gain + p.ritual_habit_gain * day.ritual[g]) * (1 - self.habit)
 
-        # fatigue from messages beyond the attention budget, unless muted by long silence (M3)
+        # fatigue from messages beyond the attention budget and from operator broadcasts beyond
+        # what a member tolerates, unless muted by long silence (M3, P4)
         self.fatigue *= 1 - p.fatigue_recovery
         if self.days_inactive < p.silent_after_days:
-            self.fatigue += p.fatigue_gain * day.overload[g]
+            self.fatigue += p.fatigue_gain * day.overload[g] + day.broadcast_strain[g]
         self.days_inactive = 0 if active else self.days_inactive + 1
 
         # a disaffected member who stays turns spammer (M6)
@@ -277,7 +293,8 @@ class Member(mesa.Agent):
         """Leave today with the churn hazard's probability; return the dominant cause, or None (G2).
 
         The hazard is a sum of parts, one per cause; it is scaled by the archetype, the fee's
-        commitment (P2), belonging (M4), long silence, a title, and a newcomer's first days (M7).
+        commitment (P2), belonging (M4), long silence, a title, and a newcomer's first days (M7),
+        and by the member's own frailty, drawn at joining: the prone leave first.
         """
         m, e, p = self.model, self.engine, self.model.params
         parts = (
@@ -293,6 +310,7 @@ class Member(mesa.Agent):
         hazard = (
             sum(parts)
             * e.arch_churn[self.archetype]
+            * self.frailty
             * (1 - self.commitment)
             * (1 - p.belonging_churn_cut * self.belonging)
         )
@@ -300,7 +318,7 @@ class Member(mesa.Agent):
             hazard *= p.silent_churn_factor
         if self.title > 0:
             hazard *= p.title_churn_factor
-        if self.join_day > m.day - p.newcomer_days:
+        if 0 < self.join_day and self.join_day > m.day - p.newcomer_days:  # members there on day 0 are no newcomers
             hazard *= 1 + p.newcomer_churn_weight
         if e.member_random.random() < hazard:
             return CAUSES[parts.index(max(parts))]
@@ -327,6 +345,7 @@ class GroupDay:
         self.expert_answers = [1.0 - (1.0 - p.expert_answer_prob) ** e for e in experts]
         self.answer_speed = math.exp(-pol.service.answer_within_hours / p.answer_time_scale)
         self.value = value_offered(model, content, np.array(self.member_posts, dtype=float)).tolist()
+        self.broadcast_strain = broadcast_strain(model, content).tolist()
         self.overload: list[float] = []
         self.messages: list[int] = []
         for g in range(n):

@@ -3,7 +3,8 @@
 A member's daily hazard is a sum of parts, one per cause, each a parameterised function of the
 member's state: evaporation (a small background rate), boredom (lost interest), lost trust,
 fatigue, harassment (recent ads seen) and tyranny (recently seeing others pruned).  The sum is
-scaled by the archetype, by belonging and a title (M4), by silence (muted members mostly stay),
+scaled by the archetype, by the member's own frailty (drawn at joining, so the prone leave first
+and the hazard falls with tenure), by belonging and a title (M4), by silence (muted members mostly stay),
 by the fee paid (commitment, P2) and by the newcomer's first days (M7).  Whoever leaves carries
 the cause whose part of the hazard was largest.  Lost focus is recent off-topic content read (P4); leaderless is a
 group with no operator post and no active expert for a while (G2).
@@ -60,6 +61,7 @@ def churn_candidates(model, u: np.ndarray, leaderless: np.ndarray) -> np.ndarray
             pop.spam_exposure,
             pop.tyranny_exposure,
             pop.offtopic_exposure,
+            pop.frailty,
             leaderless,
             bool(leaderless.any()),
             *constants,
@@ -86,6 +88,7 @@ def departures(model, u: np.ndarray, rows: np.ndarray, leaderless: np.ndarray) -
         pop.group,
         pop.archetype,
         pop.commitment,
+        pop.frailty,
         pop.belonging,
         pop.days_inactive,
         pop.title,

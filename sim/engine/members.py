@@ -97,6 +97,23 @@ def group_pull(model, content: OperatorContent) -> np.ndarray:
     ).astype(F32)
 
 
+MOMENTUM_DAYS = 64  # beyond this many days away, momentum is taken as gone
+
+
+def momentum(p, days_inactive: int) -> float:
+    """The pull of recent activity (M3): ``act_momentum`` the day after an active day, fading by
+    ``1 / momentum_days`` each further day away.  Active days come in runs, and a break, once
+    long, tends to last: the burstiness of real members' activity."""
+    if days_inactive >= MOMENTUM_DAYS:
+        return 0.0
+    return p.act_momentum * float(np.exp(-days_inactive / p.momentum_days))
+
+
+def momentum_table(p) -> np.ndarray:
+    """:func:`momentum` for 0 .. MOMENTUM_DAYS - 1 days inactive, for the compiled pass."""
+    return np.array([momentum(p, d) for d in range(MOMENTUM_DAYS)], dtype=F32)
+
+
 def active_members(model, content: OperatorContent) -> np.ndarray:
     """Who opens the group today (M3, M5): habit plus stimulus, minus fatigue; row indices.
 
@@ -110,7 +127,14 @@ def active_members(model, content: OperatorContent) -> np.ndarray:
     # rows can go from log-odds to decision while it is still in cache
     u = row_threads.uniform(rng, pop.n, model.scratch("tmp", pop.n))
     pull = group_pull(model, content)
-    constants = (F32(p.act_interest), F32(p.act_trust), F32(p.act_habit), F32(-p.act_fatigue))
+    constants = (
+        F32(p.act_interest),
+        F32(p.act_trust),
+        F32(p.act_habit),
+        F32(-p.act_fatigue),
+        momentum_table(p),
+        F32(p.act_newcomer),
+    )
 
     def rows(lo: int, hi: int) -> list[np.ndarray]:
         active = []
@@ -125,6 +149,9 @@ def active_members(model, content: OperatorContent) -> np.ndarray:
                 pop.habit,
                 pop.fatigue,
                 pop.stimulus,
+                pop.days_inactive,
+                pop.join_day,
+                model.day - int(p.newcomer_days),
                 *constants,
                 z,
                 start,
@@ -156,14 +183,22 @@ def value_offered(model, content: OperatorContent, member_posts_g: np.ndarray) -
 
 
 def posting_factor(model) -> np.ndarray | None:
-    """Per group, the share of their usual posting members keep (P5): a group whose content comes
-    from invited guests rather than its own operators and experts makes its members lazy.
-    None when no group has had a guest talk."""
+    """Per group, the share of their usual posting members keep, or None when it is 1 everywhere.
+
+    Attention dilutes with size (P3; social loafing): ``(size / dilution_size)^-post_dilution``.
+    A group whose content comes from invited guests rather than its own operators and experts
+    makes its members lazy (P5).
+    """
     groups, p = model.groups, model.params
-    if not groups.guest_value.any() or not p.guest_laziness:
-        return None
-    reliance = groups.guest_value / np.maximum(groups.led_value, F32(1e-9))
-    return (1 - F32(p.guest_laziness) * reliance).astype(F32)
+    factor = None
+    if p.post_dilution:
+        size = np.maximum(groups.size, 1).astype(np.float64)
+        factor = (size / p.dilution_size) ** -p.post_dilution
+    if groups.guest_value.any() and p.guest_laziness:
+        reliance = groups.guest_value / np.maximum(groups.led_value, F32(1e-9))
+        lazy = 1 - F32(p.guest_laziness) * reliance
+        factor = lazy if factor is None else factor * lazy
+    return None if factor is None else np.asarray(factor, dtype=F32)
 
 
 def member_posts(model, idx: np.ndarray) -> np.ndarray:
@@ -188,6 +223,10 @@ def member_posts(model, idx: np.ndarray) -> np.ndarray:
             factor if factor is not None else q[:0],
             factor is not None,
             F32(2.0 * p.post_rate),
+            pop.join_day,
+            pop.first_post_day,
+            model.day - int(p.newcomer_days),
+            F32(p.newcomer_intro),
             q[a:b],
         )
         np.log(q[a:b], out=q[a:b])
@@ -232,6 +271,16 @@ def first_contributions(model, rows, member_posts_g) -> None:
     pop.trust[ignored] -= p.newcomer_ignored_trust_loss * pop.trust[ignored]  # first impressions weigh more (M7)
 
 
+def broadcast_strain(model, content: OperatorContent) -> np.ndarray:
+    """Fatigue a listening member gains today from operator posts beyond what they tolerate (M3, P4).
+
+    Broadcasts tire people well before the attention budget: a few a week go unnoticed, several
+    a day make members mute the group and leave (Localytics 2017).
+    """
+    p = model.params
+    return (F32(p.broadcast_fatigue) * np.maximum(content.posts - F32(p.broadcast_tolerance), F32(0))).astype(F32)
+
+
 def member_day(model, content: OperatorContent) -> None:
     """Activity, posts, questions and answers, and the drift of each member's state.
 
@@ -250,7 +299,16 @@ def member_day(model, content: OperatorContent) -> None:
     parts = row_threads.over_ranges(
         len(idx),
         lambda a, b: kernels.tally_active(
-            idx[a:b], grp, arch, posts[a:b], u_ask[a:b], tables["questions"], F32(p.question_rate), EXPERT, groups.count
+            idx[a:b],
+            grp,
+            arch,
+            pop.voice,
+            posts[a:b],
+            u_ask[a:b],
+            tables["questions"],
+            F32(p.question_rate),
+            EXPERT,
+            groups.count,
         ),
     )
     member_posts_g = sum(part[0] for part in parts)  # sums of whole numbers: exact in any order
@@ -298,7 +356,7 @@ def member_day(model, content: OperatorContent) -> None:
     pts = pol.rewards.points
     points_on = bool(pts.post or pts.active_day or pts.question)
     is_core = np.empty(pop.n, dtype=bool)
-    spam_seen_g, fatigue_g = spam_g.astype(F32), overload_g * F32(p.fatigue_gain)
+    spam_seen_g, fatigue_g = spam_g.astype(F32), (overload_g * F32(p.fatigue_gain) + broadcast_strain(model, content))
     active_posts = np.append(posts, np.int32(0))  # one spare slot for the branch-free pass
 
     def rows(lo: int, hi: int):

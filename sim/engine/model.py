@@ -219,14 +219,17 @@ class CommunityModel(mesa.Model):
         return buf[..., : shape[-1]]
 
     def add_members(self, count: int, archetype: np.ndarray, **values) -> slice:
-        """Add members: their archetype's activity offset goes with them, and
-        each draws a voice, a lognormal propensity to post with mean 1 (participation inequality)."""
-        sigma = self.params.voice_sigma
-        voice = self.streams["acquisition"].lognormal(-sigma * sigma / 2, sigma, count).astype(np.float32)
+        """Add members: their archetype's activity offset goes with them, and each draws a voice,
+        a lognormal propensity to post (participation inequality), and a frailty, a lognormal
+        proneness to leave (the prone leave first, so the hazard falls with tenure); both mean 1."""
+        rng, sigma, frail = self.streams["acquisition"], self.params.voice_sigma, self.params.churn_frailty_sigma
+        voice = rng.lognormal(-sigma * sigma / 2, sigma, count).astype(np.float32)
+        frailty = rng.lognormal(-frail * frail / 2, frail, count).astype(np.float32)
         return self.pop.add(
             count,
             archetype=archetype,
             voice=voice,
+            frailty=frailty,
             arch_activity=self.archetype_tables["activity"][archetype],
             **values,
         )

@@ -38,15 +38,24 @@ def activity_logits(
     habit,
     fatigue,
     stimulus,
+    days_inactive,
+    join_day,
+    newcomer_since,
     c_interest,
     c_trust,
     c_habit,
     c_fatigue,
+    momentum,
+    c_newcomer,
     out,
     lo,
     hi,
 ):
-    """Minus each member's activity log-odds today (M3, M5), into ``out``, for rows ``lo..hi``."""
+    """Minus each member's activity log-odds today (M3, M5), into ``out``, for rows ``lo..hi``.
+
+    ``momentum[d]`` is the pull of having last been active ``d + 1`` days ago (``days_inactive``
+    is ``d`` as of yesterday), zero from the end of the table on; a member who joined after day 0
+    and after ``newcomer_since`` is a newcomer, drawn in by ``c_newcomer``."""
     _activity_logits(
         pull,
         group[lo:hi],
@@ -56,18 +65,41 @@ def activity_logits(
         habit[lo:hi],
         fatigue[lo:hi],
         stimulus[lo:hi],
+        days_inactive[lo:hi],
+        join_day[lo:hi],
+        newcomer_since,
         c_interest,
         c_trust,
         c_habit,
         c_fatigue,
+        momentum,
+        c_newcomer,
         out[lo:hi],
     )
 
 
 @njit(cache=True, nogil=True)
 def _activity_logits(
-    pull, group, arch_activity, interest, trust, habit, fatigue, stimulus, c_interest, c_trust, c_habit, c_fatigue, out
+    pull,
+    group,
+    arch_activity,
+    interest,
+    trust,
+    habit,
+    fatigue,
+    stimulus,
+    days_inactive,
+    join_day,
+    newcomer_since,
+    c_interest,
+    c_trust,
+    c_habit,
+    c_fatigue,
+    momentum,
+    c_newcomer,
+    out,
 ):
+    zero = np.float32(0.0)
     for i in range(len(group)):
         z = pull[group[i]] + arch_activity[i]
         z = z + interest[i] * c_interest
@@ -75,6 +107,9 @@ def _activity_logits(
         z = z + habit[i] * c_habit
         z = z + fatigue[i] * c_fatigue
         z = z + stimulus[i]
+        d = days_inactive[i]
+        z = z + (momentum[d] if d < len(momentum) else zero)
+        z = z + (c_newcomer if (join_day[i] > newcomer_since) & (join_day[i] > 0) else zero)
         out[i] = -z
 
 
@@ -105,9 +140,27 @@ def _draw_active(exp_minus_z, u, status, stimulus, active_today):
 
 
 @njit(cache=True, nogil=True)
-def posting_odds(idx, archetype, posts_table, interest, voice, group, factor, use_factor, scale, out):
-    """Per active member, ``q = mean / (1 + mean)`` (floored at 1e-12) of the geometric post count."""
+def posting_odds(
+    idx,
+    archetype,
+    posts_table,
+    interest,
+    voice,
+    group,
+    factor,
+    use_factor,
+    scale,
+    join_day,
+    first_post_day,
+    newcomer_since,
+    intro,
+    out,
+):
+    """Per active member, ``q = mean / (1 + mean)`` (floored at 1e-12) of the geometric post count.
+
+    A newcomer who has not yet said anything adds ``intro`` to the mean (M7: newcomers say hello)."""
     one = np.float32(1.0)
+    zero = np.float32(0.0)
     floor = np.float32(1e-12)
     for k in range(len(idx)):
         i = idx[k]
@@ -116,6 +169,8 @@ def posting_odds(idx, archetype, posts_table, interest, voice, group, factor, us
         if use_factor:
             mean = mean * factor[group[i]]
         mean = mean * scale
+        new = (join_day[i] > newcomer_since) & (join_day[i] > 0) & (first_post_day[i] < 0)
+        mean = mean + (intro if new else zero)
         q = mean / (one + mean)
         out[k] = q if q > floor else floor
 
@@ -394,6 +449,7 @@ def churn_candidates(
     spam_exposure,
     tyranny_exposure,
     offtopic_exposure,
+    frailty,
     leaderless_g,
     any_leaderless,
     base,
@@ -408,7 +464,8 @@ def churn_candidates(
     """Members whose uniform draw ``u`` falls under an upper bound of their hazard today (G2).
 
     The bound takes the parts that vary with remembered exposures exactly, interest and trust at
-    their worst (in ``base``) and every multiplying factor at its largest (``factor``, with a
+    their worst (in ``base``), the member's own ``frailty`` and every other multiplying factor at its
+    largest (``factor``, with a
     margin over float32 rounding): only these rows can leave, so the exact hazard is computed
     for them alone (thinning).  The bound is computed first for every row (a loop the compiler
     vectorises), then the rows under it are gathered.  Rows ``lo..hi``; returns them in order."""
@@ -420,6 +477,7 @@ def churn_candidates(
         spam_exposure[lo:hi],
         tyranny_exposure[lo:hi],
         offtopic_exposure[lo:hi],
+        frailty[lo:hi],
         leaderless_g,
         any_leaderless,
         base,
@@ -442,6 +500,7 @@ def _churn_candidates(
     spam_exposure,
     tyranny_exposure,
     offtopic_exposure,
+    frailty,
     leaderless_g,
     any_leaderless,
     base,
@@ -463,7 +522,7 @@ def _churn_candidates(
                 + c_tyranny * tyranny_exposure[i]
                 + c_lost_focus * offtopic_exposure[i]
                 + leaderless_g[group[i]]
-            ) * factor
+            ) * (factor * frailty[i])
             under[i] = (u[i] < bound) & (status[i] == 0)
     else:
         for i in range(n):
@@ -474,7 +533,7 @@ def _churn_candidates(
                 + c_harassment * spam_exposure[i]
                 + c_tyranny * tyranny_exposure[i]
                 + c_lost_focus * offtopic_exposure[i]
-            ) * factor
+            ) * (factor * frailty[i])
             under[i] = (u[i] < bound) & (status[i] == 0)
     out = np.empty(n + 1, dtype=np.intp)  # one spare slot: every row is written, branch-free
     m = 0
@@ -541,6 +600,7 @@ def departures(
     group,
     archetype,
     commitment,
+    frailty,
     belonging,
     days_inactive,
     title,
@@ -564,7 +624,7 @@ def departures(
     """Who of the candidates leaves today (``u`` under the hazard) and the cause of each (G2).
 
     The hazard is the sum of its parts, one per cause in :data:`sim.churn.CAUSES` order, scaled
-    by the archetype, the fee paid (P2), belonging (M4), silence, a title and the newcomer's
+    by the archetype, the member's frailty, the fee paid (P2), belonging (M4), silence, a title and the newcomer's
     first days (M7).  The cause is the largest part (the first, on a tie).
     Returns the leaving rows and their cause codes."""
     one = np.float32(1.0)
@@ -588,13 +648,14 @@ def departures(
         for j in range(1, 8):
             h = h + parts[j]
         h = h * arch_churn[archetype[i]]
+        h = h * frailty[i]
         h = h * (one - commitment[i])
         h = h * (one - belonging_cut * belonging[i])
         if days_inactive[i] >= silent_after_days:
             h = h * silent_factor
         if title[i] > 0:
             h = h * title_factor
-        if join_day[i] > newcomer_since:
+        if (join_day[i] > newcomer_since) & (join_day[i] > 0):  # members there on day 0 are no newcomers
             h = h * newcomer_factor
         if u[i] < h:
             best = 0
@@ -608,10 +669,10 @@ def departures(
 
 
 @njit(cache=True, nogil=True)
-def tally_active(idx, group, archetype, posts, u_ask, question_table, question_rate, expert, n_groups):
+def tally_active(idx, group, archetype, voice, posts, u_ask, question_table, question_rate, expert, n_groups):
     """Today's active members by group: member posts (float, as ``np.bincount`` with weights
     gives them) and active experts; who of them asks a question (``u_ask`` under the archetype's
-    question rate, P9); and the rows that posted or asked (contributors, M7), in order."""
+    question rate times their voice, P9); and the rows that posted or asked (contributors, M7), in order."""
     posts_g = np.zeros(n_groups, dtype=np.float64)
     experts_g = np.zeros(n_groups, dtype=np.int64)
     asks = np.empty(len(idx), dtype=np.bool_)
@@ -622,7 +683,7 @@ def tally_active(idx, group, archetype, posts, u_ask, question_table, question_r
         g = group[i]
         posts_g[g] += posts[k]
         experts_g[g] += archetype[i] == expert
-        a = u_ask[k] < question_rate * question_table[archetype[i]]
+        a = u_ask[k] < question_rate * question_table[archetype[i]] * voice[i]
         asks[k] = a
         contributors[m] = i
         m += (posts[k] > 0) | a

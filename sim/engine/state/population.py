@@ -40,6 +40,7 @@ FIELDS: dict[str, type[np.generic]] = {
     "arch_activity": np.float32,  # the archetype's activity offset, kept per row to avoid a gather a day
     "belonging": np.float32,  # felt belonging (M4): from rituals, roles and events; cuts churn
     "voice": np.float32,  # the member's own propensity to post (heavy-tailed, mean 1)
+    "frailty": np.float32,  # the member's own proneness to leave (lognormal, mean 1), kept for life
     "first_post_day": np.int16,  # day of the first post or question; -1 before it
     "first_reply": np.int8,  # was that first contribution answered? 1 yes, 0 no, -1 not yet
     "posted_again": np.bool_,  # did the member contribute again on a later day
@@ -75,6 +76,7 @@ RECORD: tuple[str, ...] = (
     "days_inactive",
     "spammer",
     "voice",
+    "frailty",
     "first_post_day",
     "first_reply",
     "posted_again",
