@@ -27,7 +27,7 @@ def test_the_real_chat_has_the_fingerprint_the_readme_shows(capsys):
     assert (m["members"], m["messages"]) == (805, 84188)  # as the data's README counts them
     assert m["posters_share"] == 0.3876 and m["newcomer_return"] == 0.4566
     assert m["hazard_m1_3"] == 0.4045 and m["hazard_m9_11"] == 0.0205
-    assert m["first_reply_effect"] == 0.131 and m["size_slope"] == -0.419
+    assert m["first_reply_effect"] == 0.131 and m["size_slope"] == -0.395 and m["gap_1d_share"] == 0.0508
     # the structural facts the member model must meet
     assert 0.28 <= m["newcomer_return"] <= 0.56
     assert m["hazard_m9_11"] < 0.5 * m["hazard_m1_3"]
@@ -112,3 +112,35 @@ def test_fingerprint_of_a_crafted_group():
     assert m["one_post_share"] == 0.5  # b posted once, a three times
     assert m["newcomer_return"] == 0.5  # a came back, b did not
     assert m["first_reply_effect"] == 1.0  # a was answered within a day and returned; b was not and did not
+
+
+def test_observe_measures_a_simulated_run_with_the_same_code(tmp_path, capsys):
+    out = tmp_path / "run"
+    sets = ["--set", "days=60", "--replicates", "2"]
+    assert main(["run", "existing-group", *sets, "--out", str(out)]) == 0
+    activity = pd.read_parquet(out / "activity.parquet")
+    daily = pd.read_parquet(out / "daily.parquet")
+    # the activity table holds every member message and question the daily table counts
+    per_day = activity.astype({"day": "int64"}).groupby(["replicate", "day"])["messages"].sum()
+    counted = daily.set_index(["replicate", "day"])
+    expected = (counted["member_messages"] + counted["questions"]).loc[per_day.index]
+    assert (per_day.to_numpy() == expected.to_numpy()).all() and len(per_day) > 100
+    capsys.readouterr()
+    assert main(["observe", str(out), "--json"]) == 0
+    groups = json.loads(capsys.readouterr().out)["groups"]
+    assert {"r0.g0", "r1.g0"} <= set(groups)
+    replicate0 = sum(g["measures"]["messages"] for name, g in groups.items() if name.startswith("r0."))
+    assert replicate0 >= per_day.loc[0].sum()  # the members' messages, and the operators' replies to newcomers
+    m = groups["r0.g0"]["measures"]
+    assert 0 < m["posters_share"] < 1 and m["newcomer_return"] is not None
+
+
+def test_observe_on_a_folder_without_an_activity_table_is_one_line(tmp_path, capsys):
+    out = tmp_path / "compare"
+    for side in ("A", "B"):
+        (out / side).mkdir(parents=True)
+        for table in ("members.parquet", "activity.parquet"):
+            (out / side / table).write_bytes(b"")
+    assert main(["observe", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "observe one side" in err

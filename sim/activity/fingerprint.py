@@ -3,7 +3,8 @@
 Definitions (the README repeats them):
 
 - ``members``: distinct members seen (any event); ``days``: the span, first to last event, in
-  days; ``messages``: messages.
+  days; ``messages``: messages.  A day is a calendar day in UTC: a member is active on the days
+  they post on.
 - ``posters_share``: of members seen, the share who ever posted (only where joins are recorded;
   otherwise every member seen is a poster and the share is not defined).
 - ``one_post_share``: of posters, the share with exactly one message.
@@ -45,30 +46,42 @@ def fingerprint(events: pd.DataFrame) -> dict[str, dict[str, float | int | None]
 
 
 def measures(events: pd.DataFrame) -> dict[str, float | int | None]:
-    """The fingerprint of one group's events (see the module's definitions)."""
-    start, end = int(events["timestamp"].min()), int(events["timestamp"].max())
-    messages = events[events["kind"] == "message"]
-    per_poster = messages.groupby("member", observed=True).size().sort_values(ascending=False)
+    """The fingerprint of one group's events (see the module's definitions).
+
+    Members become integer codes once; every measure is then whole-array arithmetic, so a
+    million messages take seconds.
+    """
+    stamps = events["timestamp"].to_numpy(np.int64)
+    start, end = int(stamps.min()), int(stamps.max())
+    codes, names = pd.factorize(events["member"])
+    is_message = (events["kind"] == "message").to_numpy()
+    poster, at = codes[is_message], stamps[is_message]
+    seen = len(names)
+    counts = np.bincount(poster, minlength=seen)
+    per_poster = np.sort(counts[counts > 0])[::-1]
     joins_known = bool((events["kind"] == "join").any())
-    seen = events["member"].nunique()
-    day = ((messages["timestamp"] - start) // DAY).astype("int64")
-    span_days = (end - start) // DAY + 1
+    first_day = start // DAY
+    span_days = end // DAY - first_day + 1
+    day = at // DAY - first_day
     out: dict[str, float | int | None] = {
         "members": int(seen),
         "days": round((end - start) / DAY, 1),
-        "messages": int(len(messages)),
+        "messages": int(len(at)),
         "posters_share": _round(len(per_poster) / seen) if joins_known and seen else None,
         "one_post_share": _round(float((per_poster == 1).mean())) if len(per_poster) else None,
         "top1_share": _top_share(per_poster),
-        "gini_posters": _gini(per_poster.to_numpy()),
+        "gini_posters": _gini(per_poster),
     }
-    active = pd.DataFrame({"member": messages["member"].to_numpy(), "day": day.to_numpy()}).drop_duplicates()
+    active = np.sort(poster.astype(np.int64) * span_days + day)  # (member, day) pairs, by member then day
+    active = active[np.r_[True, active[1:] != active[:-1]]]
+    member, active_day = active // span_days, active % span_days
     out["daily_posters"] = _round(len(active) / span_days) if span_days else None
-    out["dau_mau"] = _dau_mau(active, span_days)
-    out.update(_newcomers(messages, end))
-    out.update(_hazards(messages, end))
-    out.update(_gaps(active))
-    out["size_slope"] = _size_slope(active, day.to_numpy())
+    out["dau_mau"] = _dau_mau(member, active_day, span_days)
+    replies = events.loc[is_message, "reply_to"].to_numpy()
+    out.update(_newcomers(poster, at, member, replies, names, seen, end))
+    out.update(_hazards(poster, at, seen, end))
+    out.update(_gaps(member, active_day))
+    out["size_slope"] = _size_slope(member, active_day, day)
     return out
 
 
@@ -76,11 +89,12 @@ def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None or not math.isfinite(value) else round(float(value), digits)
 
 
-def _top_share(per_poster: pd.Series) -> float | None:
+def _top_share(per_poster: np.ndarray) -> float | None:
+    """``per_poster``: messages per poster, largest first."""
     if not len(per_poster):
         return None
     top = max(1, math.ceil(0.01 * len(per_poster)))
-    return _round(per_poster.iloc[:top].sum() / per_poster.sum())
+    return _round(per_poster[:top].sum() / per_poster.sum())
 
 
 def _gini(counts: np.ndarray) -> float | None:
@@ -91,92 +105,102 @@ def _gini(counts: np.ndarray) -> float | None:
     return _round((2 * np.arange(1, n + 1) - n - 1).dot(x) / (n * x.sum()))
 
 
-def _dau_mau(active: pd.DataFrame, span_days: int) -> float | None:
-    if active.empty:
+def _union_cover(member: np.ndarray, starts: np.ndarray, ends: np.ndarray, length: int) -> np.ndarray:
+    """How many members cover each of ``length`` slots, each member covering the union of their
+    intervals ``[starts, ends)``.  Rows are sorted by member, then start, and a member's ends rise
+    with their starts, so each interval is cut at the next one of the same member and the pieces
+    never overlap."""
+    same = np.r_[member[1:] == member[:-1], False]
+    following = np.r_[starts[1:], 0]
+    cut = np.where(same, np.minimum(ends, following), ends)
+    keep = cut > starts
+    change = np.bincount(starts[keep], minlength=length + 1)[: length + 1]
+    change = change - np.bincount(np.minimum(cut[keep], length), minlength=length + 1)[: length + 1]
+    return np.cumsum(change)[:length]
+
+
+def _dau_mau(member: np.ndarray, active_day: np.ndarray, span_days: int) -> float | None:
+    if not len(member):
         return None
-    daily = np.bincount(active["day"].to_numpy(), minlength=span_days)
-    ratios = []
-    by_member = active.groupby("member")["day"].apply(np.asarray)
+    daily = np.bincount(active_day, minlength=span_days)
     # distinct posters of the 30 days ending each day: a member counts from a day to 29 days after it
-    window = np.zeros(span_days + MONTH_DAYS, dtype=np.int64)
-    for days in by_member:
-        covered = np.zeros(span_days + MONTH_DAYS, dtype=bool)
-        for d in days:
-            covered[d : d + MONTH_DAYS] = True
-        window += covered
-    for d in range(span_days):
-        if window[d] > 0:
-            ratios.append(daily[d] / window[d])
-    return _round(float(np.mean(ratios))) if ratios else None
+    window = _union_cover(member, active_day, active_day + MONTH_DAYS, span_days)
+    seen = window > 0
+    return _round(float(np.mean(daily[seen] / window[seen]))) if seen.any() else None
 
 
-def _newcomers(messages: pd.DataFrame, end: int) -> dict[str, float | None]:
-    firsts = messages.groupby("member", observed=True)["timestamp"].min()
-    eligible = firsts[firsts <= end - MONTH_DAYS * DAY]
-    if eligible.empty:
+def _newcomers(
+    poster: np.ndarray,
+    at: np.ndarray,
+    member: np.ndarray,
+    replies: np.ndarray,
+    names: pd.Index,
+    seen: int,
+    end: int,
+) -> dict[str, float | None]:
+    first = np.full(seen, np.iinfo(np.int64).max)
+    np.minimum.at(first, poster, at)
+    eligible = first <= end - MONTH_DAYS * DAY
+    if not eligible.any():
         return {"newcomer_return": None, "first_reply_effect": None}
-    days = messages.assign(day=messages["timestamp"] // DAY)
-    active_days = days.groupby("member", observed=True)["day"].nunique()
-    returned = active_days.reindex(eligible.index) > 1
-    out = {"newcomer_return": _round(float(returned.mean()))}
-    replies = messages[messages["reply_to"] != ""]
-    if replies.empty:
+    returned = np.bincount(member, minlength=seen) > 1  # active on more than one day
+    out = {"newcomer_return": _round(float(returned[eligible].mean()))}
+    addressed = replies != ""
+    if not addressed.any():
         out["first_reply_effect"] = None
         return out
-    first_time = eligible.to_dict()
-    answered = set()
-    for member, at, to in zip(replies["member"], replies["timestamp"], replies["reply_to"]):
-        t0 = first_time.get(to)
-        if t0 is not None and member != to and t0 <= at <= t0 + DAY:
-            answered.add(to)
-    mask = eligible.index.isin(answered)
-    if mask.all() or not mask.any():
+    to = pd.Index(names).get_indexer(replies[addressed])  # -1: addressed to no one who wrote here
+    by, when = poster[addressed], at[addressed]
+    t0 = first[np.maximum(to, 0)]
+    welcome = (to >= 0) & (by != to) & (t0 <= when) & (when <= t0 + DAY)
+    answered = np.zeros(seen, dtype=bool)
+    answered[to[welcome]] = True
+    answered &= eligible
+    rest = eligible & ~answered
+    if not answered.any() or not rest.any():
         out["first_reply_effect"] = None
     else:
-        out["first_reply_effect"] = _round(float(returned[mask].mean() - returned[~mask].mean()))
+        out["first_reply_effect"] = _round(float(returned[answered].mean() - returned[rest].mean()))
     return out
 
 
-def _hazards(messages: pd.DataFrame, end: int) -> dict[str, float | None]:
-    spans = messages.groupby("member", observed=True)["timestamp"].agg(["min", "max"])
+def _hazards(poster: np.ndarray, at: np.ndarray, seen: int, end: int) -> dict[str, float | None]:
+    wrote = np.bincount(poster, minlength=seen) > 0
+    first = np.full(seen, np.iinfo(np.int64).max)
+    last = np.full(seen, np.iinfo(np.int64).min)
+    np.minimum.at(first, poster, at)
+    np.maximum.at(last, poster, at)
+    first, last = first[wrote], last[wrote]
     horizon = end - DEPARTURE_SILENCE_DAYS * DAY  # after this, silence cannot be told from leaving
-    departed = spans["max"] <= horizon
-    last = np.where(departed, spans["max"], horizon)
-    tenure_months = (last - spans["min"]) / (MONTH_DAYS * DAY)
+    departed = last <= horizon
+    tenure_months = (np.where(departed, last, horizon) - first) / (MONTH_DAYS * DAY)
     out: dict[str, float | None] = {}
-    for name, first, last_month in (("hazard_m1_3", 1, 3), ("hazard_m9_11", 9, 11)):
+    for name, first_month, last_month in (("hazard_m1_3", 1, 3), ("hazard_m9_11", 9, 11)):
         at_risk = departures = 0
-        for m in range(first, last_month + 1):
+        for m in range(first_month, last_month + 1):
             began = tenure_months >= m - 1  # observed into month m
             at_risk += int(began.sum())
-            departures += int((began & departed.to_numpy() & (tenure_months < m)).sum())
+            departures += int((began & departed & (tenure_months < m)).sum())
         out[name] = _round(departures / at_risk) if at_risk else None
     return out
 
 
-def _gaps(active: pd.DataFrame) -> dict[str, float | None]:
-    if active.empty:
-        return {"gap_1d_share": None, "burstiness": None}
-    ordered = active.sort_values(["member", "day"])
-    gaps = ordered.groupby("member")["day"].diff().dropna().to_numpy()
+def _gaps(member: np.ndarray, active_day: np.ndarray) -> dict[str, float | None]:
+    same = member[1:] == member[:-1]
+    gaps = (active_day[1:] - active_day[:-1])[same]
     if len(gaps) == 0:
         return {"gap_1d_share": None, "burstiness": None}
     mu, sigma = gaps.mean(), gaps.std()
     return {"gap_1d_share": _round(float((gaps == 1).mean())), "burstiness": _round((sigma - mu) / (sigma + mu))}
 
 
-def _size_slope(active: pd.DataFrame, message_days: np.ndarray) -> float | None:
-    if active.empty:
+def _size_slope(member: np.ndarray, active_day: np.ndarray, message_days: np.ndarray) -> float | None:
+    if not len(member):
         return None
     weeks = int(message_days.max()) // 7 + 1
     messages_week = np.bincount(message_days // 7, minlength=weeks).astype(float)
-    last_seen = active.groupby("member")["day"].apply(np.asarray)
-    size = np.zeros(weeks)
-    for days in last_seen:
-        covered = np.zeros(weeks, dtype=bool)
-        for d in days:
-            covered[d // 7 : min(weeks, (d + 90) // 7 + 1)] = True
-        size += covered
+    # a member counts in the weeks from an active day's week to 90 days after it (trailing 90 days)
+    size = _union_cover(member, active_day // 7, np.minimum(weeks, (active_day + 90) // 7 + 1), weeks).astype(float)
     ok = (size >= 5) & (messages_week > 0)
     if ok.sum() < 10 or np.ptp(np.log(size[ok])) == 0:
         return None

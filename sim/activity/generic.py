@@ -9,12 +9,12 @@ expected.
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
-from sim.activity.events import KINDS, event_table, pseudonym
+from sim.activity.events import KINDS, event_table, pseudonymise
 from sim.errors import SandboxError
 
 REQUIRED = ("timestamp", "member", "kind")
@@ -30,8 +30,8 @@ def read_generic(path: str | Path, *, salt: str | None = None) -> pd.DataFrame:
         if path.suffix == ".parquet":
             raw = pd.read_parquet(path)
         else:
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False, compression="infer")
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raw = _read_csv(path)
+    except (OSError, ValueError, UnicodeDecodeError, pa.ArrowException) as exc:
         kind = "Parquet" if path.suffix == ".parquet" else "CSV"
         raise SandboxError(
             f"cannot be read as {kind} ({type(exc).__name__}); expected the generic activity "
@@ -56,23 +56,30 @@ def read_generic(path: str | Path, *, salt: str | None = None) -> pd.DataFrame:
     empty = members == ""
     if empty.any():
         raise SandboxError(f"row {int(empty.to_numpy().argmax()) + 2}: member is empty", file=name)
-    salt = salt if salt is not None else secrets.token_hex(8)
-    names = pd.unique(pd.concat([members, raw.get("reply_to", pd.Series(dtype=str)).str.strip()]))
-    codes = {n: pseudonym(n, salt) for n in names if n}
-    codes[""] = ""
+    replies = raw["reply_to"].str.strip() if "reply_to" in raw else pd.Series("", index=raw.index)
+    coded, coded_replies = pseudonymise(members, replies, salt)
     group = raw["group"].str.strip().replace("", path.name.split(".")[0]) if "group" in raw else path.name.split(".")[0]
-    reply = raw["reply_to"].str.strip().map(codes) if "reply_to" in raw else ""
     return event_table(
         pd.DataFrame(
-            {"timestamp": timestamps, "member": members.map(codes), "kind": kinds, "group": group, "reply_to": reply}
+            {"timestamp": timestamps, "member": coded, "kind": kinds, "group": group, "reply_to": coded_replies}
         )
     )
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """Every column as text; Arrow's parser first (fast), pandas' own where Arrow cannot (a quoted line break)."""
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
+    except (ValueError, pa.ArrowException):
+        return pd.read_csv(path, dtype=str, keep_default_na=False, compression="infer")
 
 
 def _timestamps(column: pd.Series, name: str) -> pd.Series:
     """Unix seconds from integer seconds or ISO 8601 text; a row that is neither is named."""
     if pd.api.types.is_numeric_dtype(column):
         values = pd.to_numeric(column, errors="coerce")
+    elif (fast := _whole_numbers(column)) is not None:
+        values = fast
     else:
         text = column.astype(str).str.strip()
         values = pd.to_numeric(text, errors="coerce")
@@ -88,6 +95,14 @@ def _timestamps(column: pd.Series, name: str) -> pd.Series:
             f"row {row + 2}: timestamp must be Unix seconds or ISO 8601, got {_short(column.iloc[row])}", file=name
         )
     return values.astype("int64")
+
+
+def _whole_numbers(column: pd.Series) -> pd.Series | None:
+    """Text of whole Unix seconds, converted by Arrow in one cast; None when any row is not one."""
+    try:
+        return column.astype("int64")
+    except (ValueError, TypeError, OverflowError, pa.ArrowException):
+        return None
 
 
 def _short(value) -> str:

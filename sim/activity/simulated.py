@@ -55,8 +55,10 @@ def group_name(replicate, group) -> np.ndarray:
     return "r" + pd.Series(replicate).astype(str).to_numpy() + ".g" + pd.Series(group).astype(str).to_numpy()
 
 
-def events_of_run(members: pd.DataFrame, activity: pd.DataFrame) -> pd.DataFrame:
-    """The event table of a run's ``members`` and ``activity`` tables (see the module's notes)."""
+def events_of_run(members: pd.DataFrame, activity: pd.DataFrame, *, whole: bool = False) -> pd.DataFrame:
+    """The event table of a run's ``members`` and ``activity`` tables (see the module's notes).
+
+    With ``whole``, each replicate's community is one group (``rR``), its chat groups merged."""
 
     member = members["member_id"].astype(str).to_numpy()
     joins = pd.DataFrame(
@@ -100,4 +102,7 @@ def events_of_run(members: pd.DataFrame, activity: pd.DataFrame) -> pd.DataFrame
             "reply_to": activity["member_id"].astype(str).to_numpy()[welcomed],
         }
     )
-    return event_table(pd.concat([joins, messages, replies, leaves], ignore_index=True))
+    events = event_table(pd.concat([joins, messages, replies, leaves], ignore_index=True))
+    if whole:
+        events["group"] = events["group"].str.split(".").str[0]
+    return events

@@ -31,9 +31,7 @@ from sim.app.report import compare_table, run_table
 from sim.config.library import copy_examples, library_dir
 from sim.config.scenario import MAX_REPLICATES, load_setup, validate_file
 from sim.errors import INTERNAL_ERROR_EXIT, USER_ERROR_EXIT, SandboxError
-from sim.runs.experiment import compare, run
 from sim.runs.output_folder import check_target, write_result
-from sim.runs.store import clean, read_table, run_summary, write_run
 from sim.version import __version__
 
 
@@ -157,6 +155,8 @@ def _parser() -> argparse.ArgumentParser:
     p_obs.add_argument("--format", choices=FORMATS, help="the export's format, when it cannot be told from the file")
     p_obs.add_argument("--group", help="only this group of the export")
     p_obs.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    p_obs.add_argument("--plots", help="write each group's curves (PNG) and fingerprint.json into this new folder")
+    p_obs.add_argument("--overwrite", action="store_true", help="replace a --plots folder this tool wrote before")
 
     p_ex = sub.add_parser("examples", help="copy the shipped scenarios and policies into a folder, for editing")
     p_ex.add_argument("out", help="a new or empty folder")
@@ -192,6 +192,9 @@ def _backends(args) -> dict:
 
 
 def cmd_run(args) -> int:
+    from sim.runs.experiment import run
+    from sim.runs.store import run_summary, write_run
+
     setup = load_setup(args.scenario, args.policy, _sets(args), **_backends(args))
     if args.out is not None:  # refuse a bad --out before the run, not after it
         check_target(Path(args.out), overwrite=args.overwrite)
@@ -204,6 +207,9 @@ def cmd_run(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    from sim.runs.experiment import compare
+    from sim.runs.store import clean, run_summary, write_run
+
     if len(args.policy) != 2:
         raise SandboxError(
             f"give exactly two policies (--policy A --policy B), got {len(args.policy)}", place="--policy"
@@ -234,8 +240,8 @@ def cmd_compare(args) -> int:
 
 
 def cmd_explain(args) -> int:
-
     from sim.engine.audit import explain
+    from sim.runs.store import read_table
 
     out = Path(args.out)
     paths = [out / "firings.parquet", out / "conditions.parquet"]
@@ -352,12 +358,20 @@ def cmd_observe(args) -> int:
     from sim.activity.formats import read_activity
 
     source = Path(args.source)
+    if args.plots is not None:  # refuse a bad folder before reading a large export, not after
+        check_target(Path(args.plots), overwrite=args.overwrite, option="--plots")
     events = read_activity(source, format=args.format)
     if args.group is not None:
         events = events[events["group"] == args.group]
         if events.empty:
             raise SandboxError(f"no group '{args.group}' in this export", file=str(source), place="--group")
     groups = fingerprint(events)
+    if args.plots is not None:
+        from sim.activity.plots import write_plots
+
+        write_result(
+            args.plots, "observation", lambda tmp: write_plots(events, tmp, str(source)), overwrite=args.overwrite
+        )
     if args.json:
         print(json.dumps({"source": str(source), "groups": {g: {"measures": m} for g, m in groups.items()}}))
     else:

@@ -30,7 +30,7 @@ from sim.version import __version__
 
 MARKER = ".sandbox-result.json"
 TOOL = "community-sandbox"
-REPLACEABLE = ("run", "comparison")
+REPLACEABLE = ("run", "comparison", "observation")
 """Kinds of result that ``--out --overwrite`` may replace (a sweep grows in place and resumes)."""
 
 
@@ -100,10 +100,12 @@ def check_target(out: Path, *, overwrite: bool, option: str = "--out") -> None:
         )
 
 
-def write_result(out: str | Path, kind: str, write: Callable[[Path], None], *, overwrite: bool = False) -> Path:
+def write_result(
+    out: str | Path, kind: str, write: Callable[[Path], None], *, overwrite: bool = False, option: str = "--out"
+) -> Path:
     """Check ``out``, call ``write(tmp)`` on a new hidden folder beside it, mark it, swap it in."""
     out = Path(out)
-    check_target(out, overwrite=overwrite)
+    check_target(out, overwrite=overwrite, option=option)
     try:
         _restore_left_aside(out)
         out.parent.mkdir(parents=True, exist_ok=True)
