@@ -238,3 +238,19 @@ def test_a_slack_day_file_that_is_not_a_list_is_named(tmp_path):
     (tmp_path / "general" / "2021-03-01.json").write_text('{"ts": "1"}')
     with pytest.raises(SandboxError, match=r"general/2021-03-01\.json: expected a Slack export"):
         read_activity(tmp_path)
+
+
+def test_plots_go_into_a_new_folder_named_by_number_not_by_group(tmp_path, capsys):
+    plots = tmp_path / "plots"
+    assert main(["observe", str(EXPORTS / "wechat-export.csv"), "--plots", str(plots)]) == 0
+    index = json.loads((plots / "fingerprint.json").read_text())
+    assert sorted(index["plots"]) == ["group-1.png", "group-2.png"]
+    assert {v["group"] for v in index["plots"].values()} == {"12345@chatroom", "67890@chatroom"}
+    assert all((plots / name).read_bytes()[:4] == b"\x89PNG" for name in index["plots"])
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    capsys.readouterr()
+    assert main(["observe", str(EXPORTS / "qq-export.txt"), "--plots", str(foreign), "--overwrite"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]

@@ -5,7 +5,8 @@ A run written with ``--out`` holds ``members.parquet`` (who joined when, who lef
 messages at noon of the day; each member becomes a join on their join day and, if they left,
 a leave on their exit day; a welcomed first contribution gets a reply a minute later from the
 group's operators (one extra member, ``operators``, per group, as admins are members of a real
-chat).  Each chat group of each replicate is a group, named ``rR.gG``.
+chat).  Each replicate's community is one group, named ``rR``, as one real channel is: members
+moved by a split stay the same members (:func:`events_of_run` can keep chat groups apart).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def read_run(path: str | Path, *, salt: str | None = None) -> pd.DataFrame:
         raise SandboxError(
             f"a table cannot be read ({type(exc).__name__}); write the run again", file=str(path)
         ) from None
-    return events_of_run(members, activity)
+    return events_of_run(members, activity, whole=True)
 
 
 def group_name(replicate, group) -> np.ndarray:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from sim.config.params import PARAMS
+from sim.config.params import PARAMS, PRESET_MEANINGS, PRESETS
 from sim.engine.metrics import KPI_MEANINGS
 from sim.rules.actions import ACTIONS
 from sim.rules.vocabulary import GROUP, MEMBER, PROSPECT
@@ -65,6 +65,16 @@ def reference() -> str:
     out += [
         f"| `{p.name}` | {p.default:g} | {p.low:g} to {p.high:g} | {p.unit} | {p.meaning} |" for p in PARAMS.values()
     ]
+    out += [
+        "",
+        "### Presets (`preset:` in a scenario, or `--set preset=NAME`): parameter sets for kinds of group",
+        "",
+        "| preset | kind of group | parameters it sets (before the scenario's own `params:`) |",
+        "| --- | --- | --- |",
+    ]
+    for name, values in PRESETS.items():
+        changed = ", ".join(f"`{k}` {v:g}" for k, v in values.items()) or "none: the defaults above"
+        out.append(f"| `{name}` | {PRESET_MEANINGS[name]} | {changed} |")
     return "\n".join(out)
 
 
