@@ -164,6 +164,7 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too
 def test_a_hundred_runs_in_one_process_neither_fail_nor_grow(root):
     """The shape of a long sweep in one worker: registration reused, state deleted each run."""
     setup = sim.load_setup(

@@ -101,6 +101,7 @@ def test_agents_and_vector_engines_agree_in_distribution(name):
     assert not failures, f"scenario {name}: the engines drift on " + "; ".join(failures)
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too
 def test_the_check_catches_a_drifting_equation():
     """The same comparison, at the same number of replicates, flags a small change to one
     equation (it is not blind).  Both sides run on the vector engine: the engines agree in

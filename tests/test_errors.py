@@ -24,7 +24,9 @@ def test_a_fault_of_the_sandbox_is_a_bug_report_with_its_traceback_and_exit_70(m
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(cli, "run", broken)  # what cmd_run calls after loading the files
+    import sim.runs.experiment
+
+    monkeypatch.setattr(sim.runs.experiment, "run", broken)  # what cmd_run calls after loading the files
     assert cli.main(["run", scenario("existing-group"), "--days", "2"]) == INTERNAL_ERROR_EXIT == 70
     err = capsys.readouterr().err
     assert err.startswith("internal error: ZeroDivisionError: a bug")

@@ -131,6 +131,7 @@ def test_a_failing_run_is_recorded_and_the_others_finish(tmp_path, capsys):
     assert set(runs.loc[runs["status"] == "ok", "param:policy.groups.cap"]) == {500}
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too
 def test_sensitivity_ranks_the_dominant_parameter_first(tmp_path, capsys):
     out = tmp_path / "sobol"
     assert (
@@ -229,6 +230,7 @@ def test_an_output_directory_of_another_sweep_is_refused(tmp_path, capsys):
     assert code == 2 and "holds a different sweep's results" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too
 def test_kill_9_of_a_pooled_sweep_stops_its_workers_and_resume_finishes_the_rest(tmp_path):
     """A sweep killed with SIGKILL cannot clean up: its workers must notice and stop writing."""
     out = tmp_path / "killed9"
