@@ -61,3 +61,36 @@ def test_explain_without_an_audit_trail_is_a_one_line_error(capsys, tmp_path):
     assert main(["explain", str(tmp_path), "--member", "1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no audit trail here" in err
+
+
+def test_explain_a_member_who_left_gives_their_path_cause_and_hazard_terms(capsys, tmp_path):
+    out = tmp_path / "run"
+    assert main(["run", scenario("existing-group"), "--set", "days=90", "--replicates", "1", "--out", str(out)]) == 0
+    members = pd.read_parquet(out / "members.parquet")
+    bored = members[(members["status"] == "churned") & (members["exit_cause"] == "boredom")].iloc[0]
+    capsys.readouterr()
+    assert main(["explain", str(out), "--member", str(bored["member_id"])]) == 0
+    text = capsys.readouterr().out
+    assert f"churned on day {bored['exit_day']}, cause: boredom" in text
+    terms = text.split("daily hazard terms on their last day: ")[1].split(",")
+    assert terms[0].startswith(" boredom") or terms[0].startswith("boredom")  # the largest term is the cause
+    assert "a hazard of" in text and "no rule fired for them" in text
+    staying = members[members["status"] == "member"].iloc[0]
+    assert main(["explain", str(out), "--member", str(staying["member_id"])]) == 0
+    assert "still a member at the end" in capsys.readouterr().out
+    assert main(["explain", str(out), "--member", "99999999"]) == 2
+
+
+def test_text_values_and_amounts_read_plainly_in_explain(capsys, tmp_path):
+    out = tmp_path / "run"
+    rules = (
+        "policy.community_rules=[{name: cheer, when: \"stage != 'dead' and day >= 3 and day <= 4\", "
+        "do: {red_envelope: 5}}]"
+    )
+    sets = ["--set", "days=6", "--set", rules, "--replicates", "1", "--out", str(out)]
+    assert main(["run", scenario("existing-group"), *sets]) == 0
+    capsys.readouterr()
+    assert main(["explain", str(out), "--group", "0"]) == 0
+    text = capsys.readouterr().out
+    assert "because day=3, stage=cold_start" in text and "nan" not in text
+    assert "a cash gift of 5 each" in text and "AMOUNT" not in text

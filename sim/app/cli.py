@@ -268,8 +268,33 @@ def cmd_explain(args) -> int:
             f"no group {args.group} in replicate {args.replicate}; groups here: 0 to {members['group'].max()}",
             place="--group",
         )
-    print("\n".join(explain(firings, conditions, member=args.member, group=args.group, replicate=args.replicate)))
+    lines = explain(firings, conditions, member=args.member, group=args.group, replicate=args.replicate)
+    if args.member is not None:
+        fired = ["  no rule fired for them"] if lines[0].startswith("nothing fired") else lines[1:]
+        lines = [f"member {args.member}, replicate {args.replicate}:", *_member_path(out, args), *fired]
+    print("\n".join(lines))
     return 0
+
+
+def _member_path(out: Path, args) -> list[str]:
+    """The member's path and, if they left, the hazard terms of their last day (sim.engine.audit.member_path)."""
+    from sim.engine.audit import member_path
+    from sim.runs.store import read_table
+
+    members = read_table(out / "members.parquet")
+    row = members[(members["replicate"] == args.replicate) & (members["member_id"] == args.member)]
+    record = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.iloc[0].to_dict().items()}
+    record = {
+        k: (str(v) if k in ("source", "archetype", "status", "title", "exit_cause") else v) for k, v in record.items()
+    }
+    try:
+        params = json.loads((out / "manifest.json").read_text())["params"]
+        exit_day = record["exit_day"] if record["status"] != "member" else -1
+        silent = record["days_inactive"] >= params["silent_after_days"]
+        newcomer = 0 < record["join_day"] and record["join_day"] > exit_day - params["newcomer_days"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise SandboxError("manifest.json is missing or unreadable; write the run again", file=str(out)) from None
+    return ["  " + line for line in member_path(record, params, silent=silent, newcomer=newcomer)]
 
 
 def cmd_sweep(args) -> int:

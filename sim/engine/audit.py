@@ -24,7 +24,10 @@ CONDITION_COLUMNS = ("day", "rule", "member_id", "group", "name", "value", "text
 
 
 def effect_of(action: str, arg) -> str:
+    """The action's meaning with its argument in place (``a cash gift of 5 each``)."""
     meaning = ACTIONS[action].meaning
+    if arg is not None and "AMOUNT" in meaning:
+        return meaning.replace("AMOUNT", f"{arg:g}" if isinstance(arg, int | float) else str(arg))
     return f"{meaning} [{arg}]" if arg is not None else meaning
 
 
@@ -139,8 +142,9 @@ def explain(
         return [f"nothing fired for {subject} in replicate {replicate}"]
     why = {}
     for (day, rule), rows in c.groupby(["day", "rule"], sort=False):
+        # a text value where the name is a category; read back from Parquet, a missing one is NaN
         why[(day, rule)] = ", ".join(
-            f"{n}={t if t is not None else _num(v)}" for n, v, t in zip(rows["name"], rows["value"], rows["text"])
+            f"{n}={t if isinstance(t, str) else _num(v)}" for n, v, t in zip(rows["name"], rows["value"], rows["text"])
         )
     lines = [f"{subject}, replicate {replicate}:"]
     for row in f.sort_values(["day"], kind="stable").itertuples(index=False):
@@ -155,3 +159,61 @@ def explain(
 
 def _num(value: float) -> str:
     return f"{value:g}" if np.isfinite(value) else "nan"
+
+
+def member_path(record: dict, params: dict[str, float], *, silent: bool, newcomer: bool) -> list[str]:
+    """A member's path from the ``members`` table: where they came from, what they did, and, if they
+    left of their own accord, the cause and the hazard terms that made it (G2, M4, M7, P2).
+
+    ``record``: the member's row; ``params``: the run's parameters (its manifest); ``silent`` and
+    ``newcomer``: whether the silence and newcomer factors applied on the day they left.  The
+    state in the record is the state they left with, so the terms are those of their last day;
+    the leaderless term (a group's, not a member's) is not recorded and is left out.
+    """
+    lines = [
+        f"joined on day {record['join_day']} from {record['source']} as a {record['archetype']}; "
+        f"{record['posts']} posts; title {record['title']}; points {record['points']:g}",
+    ]
+    if record["first_post_day"] >= 0:
+        answered = {1: "answered", 0: "not answered"}.get(record["first_reply"], "not yet known")
+        again = "posted again later" if record["posted_again"] else "did not post again"
+        lines.append(f"first post or question on day {record['first_post_day']} ({answered}); {again}")
+    else:
+        lines.append("never posted or asked")
+    state = ", ".join(f"{k} {record[k]:.2f}" for k in ("interest", "trust", "habit", "fatigue", "belonging"))
+    if record["status"] == "member":
+        lines.append(f"still a member at the end: {state}")
+        return lines
+    lines.append(f"{record['status']} on day {record['exit_day']}, cause: {record['exit_cause']}; state then: {state}")
+    if record["status"] != "churned":
+        return lines
+    terms = {
+        "evaporation": params["churn_base"],
+        "boredom": params["churn_boredom"] * (1 - record["interest"]) ** 2,
+        "lost_trust": params["churn_lost_trust"] * (1 - record["trust"]) ** 2,
+        "fatigue": params["churn_fatigue"] * record["fatigue"] ** 2,
+        "harassment": params["churn_harassment"] * record["spam_exposure"],
+        "tyranny": params["churn_tyranny"] * record["tyranny_exposure"],
+        "lost_focus": params["churn_lost_focus"] * record["offtopic_exposure"],
+    }
+    factors = {
+        f"archetype ({record['archetype']})": params[f"arch_{record['archetype']}_churn"],
+        "frailty": record["frailty"],
+        "fee paid": 1 - record["commitment"],
+        "belonging": 1 - params["belonging_churn_cut"] * record["belonging"],
+        "silent": params["silent_churn_factor"] if silent else 1.0,
+        "title": params["title_churn_factor"] if record["title"] != "none" else 1.0,
+        "newcomer": 1 + params["newcomer_churn_weight"] if newcomer else 1.0,
+    }
+    scale = float(np.prod(list(factors.values())))
+    lines.append(
+        "daily hazard terms on their last day: "
+        + ", ".join(f"{k} {v:.5f}" for k, v in sorted(terms.items(), key=lambda kv: -kv[1]))
+        + " (leaderless not recorded)"
+    )
+    lines.append(
+        f"times {scale:.3g}: "
+        + ", ".join(f"{k} x{v:.3g}" for k, v in factors.items() if v != 1.0)
+        + f"; a hazard of {scale * sum(terms.values()):.4f} a day"
+    )
+    return lines
