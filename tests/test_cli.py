@@ -91,7 +91,7 @@ def test_compare_finds_a_clear_difference_between_different_policies(capsys):
     )
     assert code == 0
     data = json.loads(out)
-    assert set(data) == {"A", "B", "diff"}
+    assert set(data) == {"A", "B", "diff", "verdict"}
     lo, hi = data["diff"]["members_end"]["ci95"]
     assert hi < 0, "pruning must clearly lower members_end"
     assert data["diff"]["members_end"]["mean"] == pytest.approx(
@@ -130,6 +130,41 @@ def test_compare_prints_a_plain_verdict(capsys):
     )
     assert code == 0
     assert "B keeps" in out and "costs" in out
+
+
+def test_the_verdict_says_where_a_difference_in_members_comes_from(capsys):
+    """Members at the end = joins - leaving - removals: the verdict splits B - A the same way."""
+    code, out, _ = run_cli(
+        capsys,
+        "compare",
+        scenario("existing-group"),
+        "--policy",
+        policy("baseline"),
+        "--policy",
+        policy("referral-rewards"),
+        "--replicates",
+        "4",
+        "--json",
+    )
+    assert code == 0
+    data = json.loads(out)
+    diff, said = data["diff"], data["verdict"]
+    parts = said["members"]
+    assert parts["joins"] == diff["joined_total"]["mean"] > 0  # referral rewards bring more members in
+    assert abs(sum(parts.values()) - diff["members_end"]["mean"]) < 1e-6
+    assert "from more joins" in said["text"] and "per extra member kept" in said["text"]
+    assert "rule" not in said["spending_b"] and said["spending_b"]["referrals"] > 0
+    assert said["judgements"]["removed_total"] == "same"  # neither policy removes anyone
+    assert set(said["judgements"].values()) <= {"same", "clear", "small", "noise"}
+
+
+def test_a_sure_but_tiny_difference_is_small_not_clear():
+    from sim.app.report import judgement
+
+    assert judgement({"mean": 0.001, "ci95": [0.0005, 0.0015]}, 0.5) == "small"
+    assert judgement({"mean": 0.1, "ci95": [0.05, 0.15]}, 0.5) == "clear"
+    assert judgement({"mean": 0.1, "ci95": [-0.05, 0.25]}, 0.5) == "noise"
+    assert judgement({"mean": 0.0, "ci95": [0.0, 0.0]}, 0.0) == "same"
 
 
 def test_validate_accepts_good_files(capsys):

@@ -89,7 +89,7 @@ def _main_job(python: Path, cwd: Path) -> None:
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
-    assert set(json.loads(proc.stdout)) == {"A", "B", "diff"}
+    assert set(json.loads(proc.stdout)) == {"A", "B", "diff", "verdict"}
     proc = subprocess.run(
         [str(bin_dir / "sandbox"), "examples", "mine"], capture_output=True, text=True, cwd=cwd, env=_env()
     )

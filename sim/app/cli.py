@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 from sim.activity.formats import FORMATS
-from sim.app.report import compare_table, run_table
+from sim.app.report import compare_table, judgement, members_parts, run_table, spending, verdict
 from sim.config.library import copy_examples, library_dir
 from sim.config.scenario import MAX_REPLICATES, load_setup, validate_file
 from sim.errors import INTERNAL_ERROR_EXIT, USER_ERROR_EXIT, SandboxError
@@ -232,10 +232,18 @@ def cmd_compare(args) -> int:
             (tmp / "comparison.json").write_text(json.dumps({"A": a, "B": b, "diff": diff}, indent=2))
 
         write_result(args.out, "comparison", write, overwrite=args.overwrite)
+    spent_b = spending(result_b.daily, result_b.actions, len(result_b.kpis))
+    days = setup_a.scenario.days
     if args.json:
-        print(json.dumps({"A": a, "B": b, "diff": diff}))
+        said = {
+            "text": verdict(a, b, diff, days, spent_b),
+            "members": members_parts(diff),
+            "spending_b": spent_b,
+            "judgements": {k: judgement(d, a["kpis"][k]["mean"]) for k, d in diff.items()},
+        }
+        print(json.dumps({"A": a, "B": b, "diff": diff, "verdict": said}))
     else:
-        print(compare_table(a, b, diff, setup_a.scenario.days))
+        print(compare_table(a, b, diff, days, spent_b))
     return 0
 
 

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+PRACTICAL = 0.01
+"""A difference smaller than this share of A's value is too small to matter, however sure it is."""
+
 
 def is_clear(diff: dict) -> bool:
     """A difference is clear when its 95% interval excludes 0."""
     lo, hi = diff["ci95"]
     return lo is not None and hi is not None and (lo > 0 or hi < 0)
+
+
+def judgement(diff: dict, base: float | None, practical: float = PRACTICAL) -> str:
+    """``same`` (no difference at all), ``clear`` (the interval excludes 0 and the difference is at
+    least ``practical`` times A's value), ``small`` (sure, but smaller than that) or ``noise``."""
+    lo, hi = diff["ci95"]
+    if diff["mean"] == 0 and lo in (0, None) and hi in (0, None):
+        return "same"
+    if not is_clear(diff):
+        return "noise"
+    if base and abs(diff["mean"]) < practical * abs(base):
+        return "small"
+    return "clear"
 
 
 def _relative(diff: float | None, base: float | None) -> float | None:
@@ -22,20 +38,69 @@ def _phrase(change: float | None, more: str, fewer: str, unit: str) -> str:
     return f"{abs(change):.0f}% {word}{unit}"
 
 
-def verdict(a: dict, b: dict, diff: dict, days: int) -> str:
-    """One sentence: members kept and cost, B against A, and whether the difference is clear."""
+def _mean(diff: dict, name: str) -> float:
+    value = diff.get(name, {}).get("mean")
+    return 0.0 if value is None else float(value)
+
+
+def members_parts(diff: dict) -> dict[str, float]:
+    """The difference in members at the end, split: members at the end = everyone who joined minus
+    those who left minus those removed, so B - A = more joins + fewer leaving + fewer removals."""
+    return {
+        "joins": _mean(diff, "joined_total"),
+        "leaving": -_mean(diff, "churned_total"),
+        "removals": -_mean(diff, "removed_total"),
+    }
+
+
+def spending(daily, actions, replicates: int, top: int = 3) -> dict[str, float]:
+    """A run's largest lines of spending per replicate: each cost kind (content, channels...) and,
+    within actions, each rule; the ``top`` largest, largest first."""
+    lines = {
+        kind[len("cost_") :]: float(daily[kind].sum()) / replicates
+        for kind in daily.columns
+        if kind.startswith("cost_") and kind != "cost_actions"
+    }
+    for rule, cost in actions.groupby("rule")["cost"].sum().items():
+        lines[f"rule '{rule}'"] = float(cost) / replicates
+    return dict(sorted(((k, v) for k, v in lines.items() if v > 0), key=lambda kv: -kv[1])[:top])
+
+
+def verdict(a: dict, b: dict, diff: dict, days: int, spent_b: dict[str, float] | None = None) -> str:
+    """Members kept and where the difference comes from, retention, cost and what it buys, B against A."""
+    change = _mean(diff, "members_end")
     members = _relative(diff["members_end"]["mean"], a["kpis"]["members_end"]["mean"])
     cost = _relative(diff["cost_total"]["mean"], a["kpis"]["cost_total"]["mean"])
     parts = []
     if members is not None:
-        parts.append("B keeps " + _phrase(members, "more", "fewer", f" members at day {days}"))
+        split = members_parts(diff)
+        words = {"joins": ("more joins", "fewer joins"), "leaving": ("fewer leaving", "more leaving")}
+        words["removals"] = ("fewer removals", "more removals")
+        pieces = [f"{v:+.0f} from {words[k][0 if v >= 0 else 1]}" for k, v in split.items() if round(v)]
+        parts.append(
+            "B keeps "
+            + _phrase(members, "more", "fewer", f" members at day {days}")
+            + (f" ({change:+.0f}: {', '.join(pieces)})" if pieces else "")
+        )
+    if "retention_d30" in diff and diff["retention_d30"]["mean"] is not None:
+        word = judgement(diff["retention_d30"], a["kpis"]["retention_d30"]["mean"])
+        parts.append(f"day-30 retention {diff['retention_d30']['mean']:+.3f} ({word})")
+    extra_cost = _mean(diff, "cost_total")
     if cost is not None:
-        parts.append("costs " + _phrase(cost, "more", "less", ""))
-    elif diff["cost_total"]["mean"]:
-        parts.append(f"costs {diff['cost_total']['mean']:+.0f} more")
-    clear = is_clear(diff["members_end"])
-    tail = "the difference is clear" if clear else "the difference in members is not distinguishable from noise"
-    return (" and ".join(parts) + "; " if parts else "") + tail + "."
+        tail = f"; {extra_cost / change:,.1f} per extra member kept" if change >= 1 and extra_cost > 0 else ""
+        parts.append("costs " + _phrase(cost, "more", "less", "") + f" ({extra_cost:+,.0f}{tail})")
+    elif extra_cost:
+        parts.append(f"costs {extra_cost:+,.0f} more")
+    if spent_b:
+        parts.append("B spends most on " + ", ".join(f"{k} {v:,.0f}" for k, v in spent_b.items()))
+    word = judgement(diff["members_end"], a["kpis"]["members_end"]["mean"])
+    tail = {
+        "clear": "the difference in members is clear",
+        "small": "the difference in members is sure but under 1%",
+        "same": "the members are the same",
+        "noise": "the difference in members is not distinguishable from noise",
+    }[word]
+    return ("; ".join(parts) + "; " if parts else "") + tail + "."
 
 
 def _num(x) -> str:
@@ -63,15 +128,15 @@ def run_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def compare_table(a: dict, b: dict, diff: dict, days: int) -> str:
+def compare_table(a: dict, b: dict, diff: dict, days: int, spent_b: dict[str, float] | None = None) -> str:
     lines = [
         f"scenario {a['scenario']}  A = {a['policy']}  B = {b['policy']}  replicates {a['replicates']}",
-        verdict(a, b, diff, days),
+        verdict(a, b, diff, days, spent_b),
         "",
         f"{'KPI':<28}{'A':>12}{'B':>12}{'B - A':>12}  {'95% interval':<26}{'verdict'}",
     ]
     for name, d in diff.items():
-        mark = "clear" if is_clear(d) else "noise"
+        mark = judgement(d, a["kpis"][name]["mean"])
         lines.append(
             f"{name:<28}{_num(a['kpis'][name]['mean']):>12}{_num(b['kpis'][name]['mean']):>12}"
             f"{_num(d['mean']):>12}  {_ci(d['ci95']):<26}{mark}"
