@@ -27,7 +27,7 @@ import streamlit as st
 import yaml
 
 from sim.app import views
-from sim.app.report import is_clear, verdict
+from sim.app.report import is_clear, judgement, verdict
 from sim.config.files import parse_yaml
 from sim.config.library import library_dir
 from sim.config.scenario import Setup, load_scenario, load_setup
@@ -319,7 +319,8 @@ def _comparison_body(data: dict, days: int, final: bool) -> None:
     )
     for label in data["labels"][1:]:
         table[f"{label} - {a}"] = {k: v["mean"] for k, v in data["diffs"][label].items()}
-        table[f"{label}: verdict"] = {k: "clear" if is_clear(v) else "noise" for k, v in data["diffs"][label].items()}
+        base = data["summaries"][a]["kpis"]
+        table[f"{label}: verdict"] = {k: judgement(v, base[k]["mean"]) for k, v in data["diffs"][label].items()}
     st.dataframe(table, width="stretch")
     with st.expander("Downloads"):
         download_table(daily, "daily")
