@@ -158,6 +158,18 @@ def test_the_verdict_says_where_a_difference_in_members_comes_from(capsys):
     assert set(said["judgements"].values()) <= {"same", "clear", "small", "noise"}
 
 
+def test_kpis_print_by_theme_and_zero_rows_only_with_all(capsys):
+    args = ("run", scenario("existing-group"), *FAST)
+    code, short, _ = run_cli(capsys, *args)
+    assert code == 0
+    themes = [line[3:] for line in short.splitlines() if line.startswith("-- ")]
+    assert themes[:2] == ["outcome", "activity"] and "cost" in themes
+    assert "churn_tyranny" not in short and "--all shows them" in short  # no one is pruned here
+    code, full, _ = run_cli(capsys, *args, "--all")
+    assert "churn_tyranny" in full and "--all shows them" not in full
+    assert len(full.splitlines()) > len(short.splitlines())
+
+
 def test_a_sure_but_tiny_difference_is_small_not_clear():
     from sim.app.report import judgement
 

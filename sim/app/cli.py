@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
             help="replace the result already in --out (only one this tool wrote, holding nothing else)",
         )
         p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+        p.add_argument("--all", action="store_true", help="also print the KPIs that are zero throughout")
         p.add_argument("--workers", type=int, help="processes for replicates (default: automatic)")
         p.add_argument(
             "--rules-backend",
@@ -202,7 +203,7 @@ def cmd_run(args) -> int:
     summary = run_summary(result)
     if args.out is not None:
         write_result(args.out, "run", lambda tmp: write_run(tmp, result), overwrite=args.overwrite)
-    print(json.dumps(summary) if args.json else run_table(summary))
+    print(json.dumps(summary) if args.json else run_table(summary, show_all=args.all))
     return 0
 
 
@@ -243,7 +244,7 @@ def cmd_compare(args) -> int:
         }
         print(json.dumps({"A": a, "B": b, "diff": diff, "verdict": said}))
     else:
-        print(compare_table(a, b, diff, days, spent_b))
+        print(compare_table(a, b, diff, days, spent_b, show_all=args.all))
     return 0
 
 

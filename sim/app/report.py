@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sim.domain import CAUSES
+
 PRACTICAL = 0.01
 """A difference smaller than this share of A's value is too small to matter, however sure it is."""
 
@@ -103,6 +105,53 @@ def verdict(a: dict, b: dict, diff: dict, days: int, spent_b: dict[str, float] |
     return ("; ".join(parts) + "; " if parts else "") + tail + "."
 
 
+KPI_GROUPS: dict[str, tuple[str, ...]] = {
+    "outcome": ("members_end", "joined_total", "acquired_total", "churned_total", "removed_total", "retention_d30"),
+    "activity": (
+        "active_ratio_mean",
+        "core_share_end",
+        "member_messages_per_day",
+        "operator_messages_per_day",
+        "spam_messages_per_day",
+        "zero_post_share",
+        "top1pct_post_share",
+        "first_reply_effect",
+        "referrals_total",
+        "groups_end",
+        "spammers_end",
+    ),
+    "trust and interest": ("mean_trust_end", "mean_interest_end"),
+    "cost": (
+        "cost_total",
+        "cost_per_joined",
+        "channel_cost_per_joined",
+        "referral_cost_per_joined",
+        "revenue_total",
+        "sales_total",
+    ),
+    "churn by cause": tuple(f"churn_{c}" for c in CAUSES),
+    "dead groups": ("dead_groups", *(f"dead_groups_{c}" for c in CAUSES)),
+    "health": (
+        "health_end",
+        "health_end_interest",
+        "health_end_structure",
+        "health_end_output",
+        "health_end_operation",
+        "health_end_copy_readiness",
+    ),
+}
+"""The KPIs in the order the tables print them, by theme."""
+
+
+def grouped(names, keep=lambda name: True) -> list[tuple[str, list[str]]]:
+    """``(theme, KPI names)`` in :data:`KPI_GROUPS` order; names in no theme go last, under "other"."""
+    names = list(names)
+    out = [(theme, [n for n in members if n in names and keep(n)]) for theme, members in KPI_GROUPS.items()]
+    known = {n for members in KPI_GROUPS.values() for n in members}
+    out.append(("other", [n for n in names if n not in known and keep(n)]))
+    return [(theme, members) for theme, members in out if members]
+
+
 def _num(x) -> str:
     if x is None:
         return "-"
@@ -118,27 +167,54 @@ def _ci(ci) -> str:
     return "-" if lo is None else f"[{_num(lo)}, {_num(hi)}]"
 
 
-def run_table(summary: dict) -> str:
+def run_table(summary: dict, show_all: bool = False) -> str:
+    """The KPIs by theme; a KPI that is zero in every replicate is left out unless ``show_all``."""
+    kpis = summary["kpis"]
     lines = [
         f"scenario {summary['scenario']}  policy {summary['policy']}  replicates {summary['replicates']}",
         f"{'KPI':<28}{'mean':>14}  {'95% interval':<28}",
     ]
-    for name, value in summary["kpis"].items():
-        lines.append(f"{name:<28}{_num(value['mean']):>14}  {_ci(value['ci95']):<28}")
+    hidden = 0
+    for theme, names in grouped(kpis):
+        shown = [
+            n for n in names if show_all or kpis[n]["mean"] not in (0, None) or kpis[n]["ci95"][1] not in (0, None)
+        ]
+        hidden += len(names) - len(shown)
+        if shown:
+            lines.append(f"-- {theme}")
+        for name in shown:
+            value = kpis[name]
+            lines.append(f"{name:<28}{_num(value['mean']):>14}  {_ci(value['ci95']):<28}")
+    if hidden:
+        lines.append(f"({hidden} KPIs are zero throughout; --all shows them)")
     return "\n".join(lines)
 
 
-def compare_table(a: dict, b: dict, diff: dict, days: int, spent_b: dict[str, float] | None = None) -> str:
+def compare_table(
+    a: dict, b: dict, diff: dict, days: int, spent_b: dict[str, float] | None = None, show_all: bool = False
+) -> str:
+    """The verdict, then the KPIs by theme; a KPI that is the same and zero in both is left out unless ``show_all``."""
     lines = [
         f"scenario {a['scenario']}  A = {a['policy']}  B = {b['policy']}  replicates {a['replicates']}",
         verdict(a, b, diff, days, spent_b),
         "",
         f"{'KPI':<28}{'A':>12}{'B':>12}{'B - A':>12}  {'95% interval':<26}{'verdict'}",
     ]
-    for name, d in diff.items():
-        mark = judgement(d, a["kpis"][name]["mean"])
-        lines.append(
-            f"{name:<28}{_num(a['kpis'][name]['mean']):>12}{_num(b['kpis'][name]['mean']):>12}"
-            f"{_num(d['mean']):>12}  {_ci(d['ci95']):<26}{mark}"
-        )
+
+    def worth_showing(name: str) -> bool:
+        both_zero = a["kpis"][name]["mean"] in (0, None) and b["kpis"][name]["mean"] in (0, None)
+        return show_all or not (both_zero and judgement(diff[name], 0) in ("same", "noise"))
+
+    hidden = sum(1 for name in diff if not worth_showing(name))
+    for theme, names in grouped(diff, worth_showing):
+        lines.append(f"-- {theme}")
+        for name in names:
+            d = diff[name]
+            mark = judgement(d, a["kpis"][name]["mean"])
+            lines.append(
+                f"{name:<28}{_num(a['kpis'][name]['mean']):>12}{_num(b['kpis'][name]['mean']):>12}"
+                f"{_num(d['mean']):>12}  {_ci(d['ci95']):<26}{mark}"
+            )
+    if hidden:
+        lines.append(f"({hidden} KPIs are zero under both policies; --all shows them)")
     return "\n".join(lines)
