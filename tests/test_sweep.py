@@ -162,10 +162,15 @@ def test_sensitivity_ranks_the_dominant_parameter_first(tmp_path, capsys):
         )
         == 0
     )
+    capsys.readouterr()
     assert main(["report", str(out), "--sensitivity", "--kpi", "joined_total"]) == 0
     table = pd.read_csv(out / "report" / "sensitivity.csv")
     first = table[(table["kpi"] == "joined_total") & (table["rank"] == 1)]["parameter"].item()
     assert first == "channels.moments.conversion_rate"
+    assert (table["S1_conf"] > 0).all() and (table["ST_conf"] > 0).all()  # SALib's intervals, kept
+    # 8 base samples are far too few for Sobol indices: the report says so
+    assert "too few for Sobol indices" in capsys.readouterr().out
+    assert (out / "report" / "sensitivity_warning.txt").exists()
     assert (out / "report" / "sensitivity_joined_total.png").stat().st_size > 1000
     assert (out / "report" / "points.csv").exists()
 

@@ -350,6 +350,8 @@ def cmd_report(args) -> int:
         if "sensitivity" in tables:
             print()
             print(tables["sensitivity"].to_string(index=False))
+            if tables["sensitivity"].attrs.get("warning"):
+                print(tables["sensitivity"].attrs["warning"])
     print(f"\nwritten to {Path(args.out) / 'report'}")
     return 0
 

@@ -6,7 +6,9 @@ over a DataFrame loaded whole) and writes into ``DIR/report/``:
 - ``points.csv``: each design point's KPI means and 95% intervals over replicates;
 - ``main_effects.csv`` and ``main_effects_<kpi>.png``: each swept value's mean KPI;
 - with ``--sensitivity``: ``sensitivity.csv`` and ``sensitivity_<kpi>.png``: Sobol indices (S1,
-  ST) for a Sobol design, Morris mu* for a Morris design, computed with SALib.
+  ST, each with its 95% half-interval) for a Sobol design, Morris mu* (with its interval) for a
+  Morris design, computed with SALib; ``sensitivity_warning.txt`` when the design is too small
+  for Sobol indices to mean much.
 """
 
 from __future__ import annotations
@@ -123,21 +125,47 @@ def _sensitivity(design: dict, points: pd.DataFrame, kpis: list[str], report_dir
             from SALib.analyze import sobol
 
             result = sobol.analyze(problem, y, calc_second_order=False, print_to_console=False, seed=0)
-            for name, s1, st in zip(problem["names"], result["S1"], result["ST"]):
-                rows.append({"kpi": k, "parameter": name, "S1": s1, "ST": st})
+            for name, s1, s1_conf, st, st_conf in zip(
+                problem["names"], result["S1"], result["S1_conf"], result["ST"], result["ST_conf"]
+            ):
+                rows.append({"kpi": k, "parameter": name, "S1": s1, "S1_conf": s1_conf, "ST": st, "ST_conf": st_conf})
         else:
             from SALib.analyze import morris
 
             result = morris.analyze(problem, matrix, y, print_to_console=False, seed=0)
-            for name, mu_star, sigma in zip(problem["names"], result["mu_star"], result["sigma"]):
-                rows.append({"kpi": k, "parameter": name, "mu_star": mu_star, "sigma": sigma})
+            for name, mu_star, conf, sigma in zip(
+                problem["names"], result["mu_star"], result["mu_star_conf"], result["sigma"]
+            ):
+                rows.append({"kpi": k, "parameter": name, "mu_star": mu_star, "mu_star_conf": conf, "sigma": sigma})
     table = pd.DataFrame(rows)
     score = "ST" if kind == "sobol" else "mu_star"
     table["rank"] = table.groupby("kpi")[score].rank(ascending=False, method="first").astype(int)
     table = table.sort_values(["kpi", "rank"]).reset_index(drop=True)
+    table.attrs["warning"] = _too_small(kind, table, expected, len(design["names"]))
     table.to_csv(report_dir / "sensitivity.csv", index=False)
+    if table.attrs["warning"]:
+        (report_dir / "sensitivity_warning.txt").write_text(table.attrs["warning"] + "\n")
     _plot_sensitivity(table, score, report_dir)
     return table
+
+
+MIN_SOBOL_BASE = 64
+"""Base samples (design points / (parameters + 2)) under which Sobol indices are rough at best."""
+
+
+def _too_small(kind: str, table: pd.DataFrame, points: int, parameters: int) -> str:
+    """A warning when the design is too small for its indices to mean much, or empty."""
+    if kind != "sobol":
+        return ""
+    base = points // (parameters + 2)
+    widest = float(np.nanmax(table["S1_conf"])) if len(table) else 0.0
+    if base < MIN_SOBOL_BASE or widest > 0.3:
+        return (
+            f"warning: {points} design points ({base} per parameter block, widest 95% half-interval "
+            f"{widest:.2f}): too few for Sobol indices to mean much; an S1 above 1 or below 0 is noise. "
+            f"Sweep with --n {MIN_SOBOL_BASE} or more."
+        )
+    return ""
 
 
 def _plot_effects(effects: pd.DataFrame, kpis: list[str], report_dir: Path) -> None:
@@ -167,7 +195,7 @@ def _plot_sensitivity(table: pd.DataFrame, score: str, report_dir: Path) -> None
 
     for k, rows in table.groupby("kpi"):
         fig, ax = plt.subplots(figsize=(5, 0.5 + 0.4 * len(rows)))
-        ax.barh(rows["parameter"], rows[score])
+        ax.barh(rows["parameter"], rows[score], xerr=rows.get(f"{score}_conf"), capsize=3)
         ax.invert_yaxis()
         ax.set_xlabel(score)
         ax.set_title(k)
