@@ -158,6 +158,20 @@ def test_the_verdict_says_where_a_difference_in_members_comes_from(capsys):
     assert set(said["judgements"].values()) <= {"same", "clear", "small", "noise"}
 
 
+def test_compare_takes_more_than_two_policies_each_against_the_first(capsys, tmp_path):
+    out = tmp_path / "three"
+    names = ("baseline", "weekly-ritual", "moderated")
+    policies = [x for name in names for x in ("--policy", policy(name))]
+    code, text, _ = run_cli(capsys, "compare", scenario("existing-group"), *policies, *FAST, "--out", out)
+    assert code == 0
+    assert text.count("B keeps") == 2 and "B = weekly-ritual" in text and "B = moderated" in text
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["A", "B", "C"]
+    document = json.loads((out / "comparison.json").read_text())
+    assert document["B"]["policy"] == "weekly-ritual" and document["more"][0]["B"]["policy"] == "moderated"
+    code, _, err = run_cli(capsys, "compare", scenario("existing-group"), "--policy", policy("baseline"))
+    assert code == 2 and "give two policies or more" in err
+
+
 def test_kpis_print_by_theme_and_zero_rows_only_with_all(capsys):
     args = ("run", scenario("existing-group"), *FAST)
     code, short, _ = run_cli(capsys, *args)

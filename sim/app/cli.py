@@ -85,9 +85,13 @@ def _parser() -> argparse.ArgumentParser:
     common(p_run)
     p_run.add_argument("--policy", help="a policy file (default: the scenario's)")
 
-    p_cmp = sub.add_parser("compare", help="compare two policies on one scenario, paired by seed")
+    p_cmp = sub.add_parser(
+        "compare", help="compare policies on one scenario, paired by seed: each against the first (A)"
+    )
     common(p_cmp)
-    p_cmp.add_argument("--policy", action="append", required=True, help="policy A, then policy B")
+    p_cmp.add_argument(
+        "--policy", action="append", required=True, help="policy A (the baseline), then B, and more if wanted"
+    )
 
     p_val = sub.add_parser("validate", help="check scenario and policy files without running them")
     p_val.add_argument("files", nargs="+")
@@ -208,44 +212,56 @@ def cmd_run(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from sim.runs.experiment import compare
+    from sim.runs.experiment import paired_difference, run_many
     from sim.runs.store import clean, run_summary, write_run
 
-    if len(args.policy) != 2:
+    if len(args.policy) < 2:
         raise SandboxError(
-            f"give exactly two policies (--policy A --policy B), got {len(args.policy)}", place="--policy"
+            f"give two policies or more (--policy A --policy B ...), got {len(args.policy)}", place="--policy"
         )
+    if len(args.policy) > len(SIDES):
+        raise SandboxError(f"at most {len(SIDES)} policies in one comparison", place="--policy")
     sets = _sets(args)
-    setup_a = load_setup(args.scenario, args.policy[0], sets, **_backends(args))
-    setup_b = load_setup(args.scenario, args.policy[1], sets, **_backends(args))
+    setups = [load_setup(args.scenario, p, sets, **_backends(args)) for p in args.policy]
     if args.out is not None:
         check_target(Path(args.out), overwrite=args.overwrite)
-    result_a, result_b, diff = compare(
-        setup_a, setup_b, workers=args.workers, audit=args.out is not None, activity=args.out is not None
-    )
-    a, b = run_summary(result_a), run_summary(result_b)
-    diff = clean(diff)
+    recorded = args.out is not None
+    replicates = setups[0].scenario.replicates
+    results = run_many(setups, replicates, workers=args.workers, audit=recorded, activity=recorded)
+    a = run_summary(results[0])
+    days = setups[0].scenario.days
+    pairs = []  # each policy after the first, against the first
+    for result in results[1:]:
+        b = run_summary(result)
+        diff = clean(paired_difference(results[0].kpis, result.kpis))
+        spent = spending(result.daily, result.actions, len(result.kpis))
+        said = {
+            "text": verdict(a, b, diff, days, spent),
+            "members": members_parts(diff),
+            "spending_b": spent,
+            "judgements": {k: judgement(d, a["kpis"][k]["mean"]) for k, d in diff.items()},
+        }
+        pairs.append({"B": b, "diff": diff, "verdict": said, "spent": spent})
+    first = {"A": a, "B": pairs[0]["B"], "diff": pairs[0]["diff"], "verdict": pairs[0]["verdict"]}
+    more = [{k: pair[k] for k in ("B", "diff", "verdict")} for pair in pairs[1:]]
+    document = {**first, **({"more": more} if more else {})}
     if args.out is not None:
 
         def write(tmp: Path) -> None:
-            write_run(tmp / "A", result_a)
-            write_run(tmp / "B", result_b)
-            (tmp / "comparison.json").write_text(json.dumps({"A": a, "B": b, "diff": diff}, indent=2))
+            for side, result in zip(SIDES, results):
+                write_run(tmp / side, result)
+            (tmp / "comparison.json").write_text(json.dumps(document, indent=2))
 
         write_result(args.out, "comparison", write, overwrite=args.overwrite)
-    spent_b = spending(result_b.daily, result_b.actions, len(result_b.kpis))
-    days = setup_a.scenario.days
     if args.json:
-        said = {
-            "text": verdict(a, b, diff, days, spent_b),
-            "members": members_parts(diff),
-            "spending_b": spent_b,
-            "judgements": {k: judgement(d, a["kpis"][k]["mean"]) for k, d in diff.items()},
-        }
-        print(json.dumps({"A": a, "B": b, "diff": diff, "verdict": said}))
+        print(json.dumps(document))
     else:
-        print(compare_table(a, b, diff, days, spent_b, show_all=args.all))
+        print("\n\n".join(compare_table(a, p["B"], p["diff"], days, p["spent"], show_all=args.all) for p in pairs))
     return 0
+
+
+SIDES = tuple("ABCDEFGH")
+"""The folders of a comparison's policies under ``--out``: A is the first (the baseline)."""
 
 
 def cmd_explain(args) -> int:

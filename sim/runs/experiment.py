@@ -157,14 +157,20 @@ def run(
     return _result(setup, parts, time.perf_counter() - started, workers, audit)
 
 
-def run_many(setups: list[Setup], replicates: int | range, workers: int | None = None) -> list[RunResult]:
+def run_many(
+    setups: list[Setup],
+    replicates: int | range,
+    workers: int | None = None,
+    audit: bool = False,
+    activity: bool = False,
+) -> list[RunResult]:
     """Several setups on the same replicate seeds (a count, or a range of replicate indices), in one pool."""
     count = replicates if isinstance(replicates, int) else len(replicates)
     workers = default_workers(setups[0], len(setups) * count) if workers is None else workers
     started = time.perf_counter()
-    parts = _run_all(list(setups), replicates, workers, False)
+    parts = _run_all(list(setups), replicates, workers, audit, activity)
     seconds = time.perf_counter() - started
-    return [_result(setup, p, seconds, workers, False) for setup, p in zip(setups, parts)]
+    return [_result(setup, p, seconds, workers, audit) for setup, p in zip(setups, parts)]
 
 
 def compare(
