@@ -229,3 +229,40 @@ def test_mechanisms_lists_an_implementation_for_every_mechanism(capsys):
     out = capsys.readouterr().out
     assert all(f"{code:<4} " in out for code in MECHANISMS)
     assert "engine.members.first_contributions" in out and "sales-push" in out
+
+
+def _stderr_on_a_terminal(*args: str) -> bytes:
+    """What a command writes to stderr when stderr is a terminal (a pseudo-terminal of 120 columns)."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "sim", *args], stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    data = b""
+    while select.select([master], [], [], 60)[0]:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        data += chunk
+    assert proc.wait(timeout=60) == 0
+    return data
+
+
+def test_a_progress_bar_on_a_terminal_and_silence_otherwise(capsys):
+    args = ("run", scenario("existing-group"), "--set", "days=20", "--replicates", "3", "--workers", "1")
+    shown = _stderr_on_a_terminal(*args)
+    assert b"replicates of 20 days" in shown and b"0/3" in shown
+    assert b"replicates" not in _stderr_on_a_terminal(*args, "--json")
+    code, _, err = run_cli(capsys, *args)  # captured: not a terminal
+    assert code == 0 and err == ""

@@ -21,6 +21,7 @@ with no traceback and no output directory left behind.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -196,6 +197,18 @@ def _backends(args) -> dict:
     return {"rules_backend": args.rules_backend, "community_backend": args.community_backend, "engine": args.engine}
 
 
+@contextlib.contextmanager
+def _progress(args, total: int, days: int):
+    """A progress bar of replicates on the terminal (stderr); nothing when output is not a terminal or with --json."""
+    if args.json or not sys.stderr.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=f"replicates of {days} days", unit="replicate", file=sys.stderr, leave=False) as bar:
+        yield lambda: bar.update(1)
+
+
 def cmd_run(args) -> int:
     from sim.runs.experiment import run
     from sim.runs.store import run_summary, write_run
@@ -203,7 +216,8 @@ def cmd_run(args) -> int:
     setup = load_setup(args.scenario, args.policy, _sets(args), **_backends(args))
     if args.out is not None:  # refuse a bad --out before the run, not after it
         check_target(Path(args.out), overwrite=args.overwrite)
-    result = run(setup, workers=args.workers, audit=args.out is not None, activity=args.out is not None)
+    with _progress(args, setup.scenario.replicates, setup.scenario.days) as done:
+        result = run(setup, workers=args.workers, audit=args.out is not None, activity=args.out is not None, done=done)
     summary = run_summary(result)
     if args.out is not None:
         write_result(args.out, "run", lambda tmp: write_run(tmp, result), overwrite=args.overwrite)
@@ -227,7 +241,8 @@ def cmd_compare(args) -> int:
         check_target(Path(args.out), overwrite=args.overwrite)
     recorded = args.out is not None
     replicates = setups[0].scenario.replicates
-    results = run_many(setups, replicates, workers=args.workers, audit=recorded, activity=recorded)
+    with _progress(args, replicates * len(setups), setups[0].scenario.days) as done:
+        results = run_many(setups, replicates, workers=args.workers, audit=recorded, activity=recorded, done=done)
     a = run_summary(results[0])
     days = setups[0].scenario.days
     pairs = []  # each policy after the first, against the first

@@ -12,7 +12,8 @@ import math
 import multiprocessing as mp
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -98,9 +99,16 @@ def default_workers(setup: Setup, replicates: int) -> int:
 
 
 def _run_all(
-    setups: list[Setup], replicates: int | range, workers: int, audit: bool, activity: bool = False
+    setups: list[Setup],
+    replicates: int | range,
+    workers: int,
+    audit: bool,
+    activity: bool = False,
+    done: Callable[[], None] | None = None,
 ) -> list[list[dict]]:
-    """Every replicate (a count, or a range of indices) of every setup, in one pool when ``workers`` > 1."""
+    """Every replicate (a count, or a range of indices) of every setup, in one pool when ``workers`` > 1.
+
+    ``done`` is called once as each replicate finishes (a progress bar), in whatever order they do."""
     indices = range(replicates) if isinstance(replicates, int) else replicates
     replicates = len(indices)
     tasks = [(which, r) for which in range(len(setups)) for r in indices]
@@ -111,11 +119,20 @@ def _run_all(
             with ProcessPoolExecutor(
                 max_workers=workers, mp_context=mp.get_context("fork"), initializer=row_threads.one_thread
             ) as pool:  # the pool fills the cores
-                parts = list(pool.map(_run_in_worker, tasks))
+                futures = [pool.submit(_run_in_worker, task) for task in tasks]
+                for future in as_completed(futures):
+                    future.result()  # a failure stops here, as pool.map would
+                    if done is not None:
+                        done()
+                parts = [future.result() for future in futures]
         finally:
             _WORKER_SETUPS = []
     else:
-        parts = [run_replicate(setups[which], r, audit, activity=activity) for which, r in tasks]
+        parts = []
+        for which, r in tasks:
+            parts.append(run_replicate(setups[which], r, audit, activity=activity))
+            if done is not None:
+                done()
     return [parts[i * replicates : (i + 1) * replicates] for i in range(len(setups))]
 
 
@@ -144,6 +161,7 @@ def run(
     workers: int | None = None,
     audit: bool = False,
     activity: bool = False,
+    done: Callable[[], None] | None = None,
 ) -> RunResult:
     """Run every replicate of a setup; tables are concatenated with a ``replicate`` column.
 
@@ -153,7 +171,7 @@ def run(
     replicates = replicates or setup.scenario.replicates
     workers = default_workers(setup, replicates) if workers is None else workers
     started = time.perf_counter()
-    (parts,) = _run_all([setup], replicates, workers, audit, activity)
+    (parts,) = _run_all([setup], replicates, workers, audit, activity, done)
     return _result(setup, parts, time.perf_counter() - started, workers, audit)
 
 
@@ -163,12 +181,13 @@ def run_many(
     workers: int | None = None,
     audit: bool = False,
     activity: bool = False,
+    done: Callable[[], None] | None = None,
 ) -> list[RunResult]:
     """Several setups on the same replicate seeds (a count, or a range of replicate indices), in one pool."""
     count = replicates if isinstance(replicates, int) else len(replicates)
     workers = default_workers(setups[0], len(setups) * count) if workers is None else workers
     started = time.perf_counter()
-    parts = _run_all(list(setups), replicates, workers, audit, activity)
+    parts = _run_all(list(setups), replicates, workers, audit, activity, done)
     seconds = time.perf_counter() - started
     return [_result(setup, p, seconds, workers, audit) for setup, p in zip(setups, parts)]
 
