@@ -94,3 +94,16 @@ def test_text_values_and_amounts_read_plainly_in_explain(capsys, tmp_path):
     text = capsys.readouterr().out
     assert "because day=3, stage=cold_start" in text and "nan" not in text
     assert "a cash gift of 5 each" in text and "AMOUNT" not in text
+
+
+def test_explain_a_group_gives_its_stages_and_cause_of_death(capsys, tmp_path):
+    out = tmp_path / "life"
+    assert main(["run", scenario("birth-to-death"), "--replicates", "1", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["explain", str(out), "--group", "0"]) == 0
+    text = capsys.readouterr().out
+    stages = [line.split(": ")[0].split()[-1] for line in text.splitlines() if " -> " in line]
+    assert stages == ["growth", "maturity", "decline", "dead"], text
+    assert "cause: boredom" in text and "no community rule fired for it" in text
+    groups = pd.read_parquet(out / "groups.parquet")
+    assert groups.groupby("day")["group"].nunique().max() == 1 and groups["stage"].iloc[-1] == "dead"

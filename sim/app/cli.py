@@ -309,9 +309,17 @@ def cmd_explain(args) -> int:
             place="--group",
         )
     lines = explain(firings, conditions, member=args.member, group=args.group, replicate=args.replicate)
+    nothing = "  no rule fired for them" if args.member is not None else "  no community rule fired for it"
+    fired = [nothing] if lines[0].startswith("nothing fired") else lines[1:]
     if args.member is not None:
-        fired = ["  no rule fired for them"] if lines[0].startswith("nothing fired") else lines[1:]
         lines = [f"member {args.member}, replicate {args.replicate}:", *_member_path(out, args), *fired]
+    elif (out / "groups.parquet").is_file():
+        from sim.engine.audit import group_path
+
+        groups = read_table(out / "groups.parquet")
+        own = groups[(groups["replicate"] == args.replicate) & (groups["group"] == args.group)]
+        path = ["  " + line for line in group_path(own)] if len(own) else []
+        lines = [f"group {args.group}, replicate {args.replicate}:", *path, *fired]
     print("\n".join(lines))
     return 0
 

@@ -43,6 +43,7 @@ class RunResult:
     firings: pd.DataFrame | None = None  # the audit trail, when asked for
     conditions: pd.DataFrame | None = None
     activity: pd.DataFrame | None = None  # members' messages per day, when asked for (sandbox observe)
+    groups: pd.DataFrame | None = None  # each group's day (size, activity, stage...), kept with the audit trail
 
     def kpi_summary(self) -> dict[str, dict]:
         return {name: interval(self.kpis[name].to_numpy()) for name in self.kpis.columns if name != "replicate"}
@@ -86,7 +87,7 @@ _WORKER_RECORD = (False, False)  # (audit, activity)
 def _run_in_worker(task: tuple[int, int]) -> dict:
     which, replicate = task
     audit, activity = _WORKER_RECORD
-    return run_replicate(_WORKER_SETUPS[which], replicate, audit, activity=activity)
+    return run_replicate(_WORKER_SETUPS[which], replicate, audit, group_daily=audit, activity=activity)
 
 
 def default_workers(setup: Setup, replicates: int) -> int:
@@ -130,7 +131,7 @@ def _run_all(
     else:
         parts = []
         for which, r in tasks:
-            parts.append(run_replicate(setups[which], r, audit, activity=activity))
+            parts.append(run_replicate(setups[which], r, audit, group_daily=audit, activity=activity))
             if done is not None:
                 done()
     return [parts[i * replicates : (i + 1) * replicates] for i in range(len(setups))]
@@ -152,6 +153,7 @@ def _result(setup: Setup, parts: list[dict], seconds: float, workers: int, audit
         firings=concat("firings") if audit else None,
         conditions=concat("conditions") if audit else None,
         activity=concat("activity") if "activity" in parts[0] else None,
+        groups=concat("groups") if "groups" in parts[0] else None,
     )
 
 

@@ -103,6 +103,8 @@ def write_run(directory: Path, result: RunResult) -> None:
         result.conditions.to_parquet(directory / "conditions.parquet", index=False)
     if result.activity is not None:
         result.activity.to_parquet(directory / "activity.parquet", index=False)
+    if result.groups is not None:
+        result.groups.to_parquet(directory / "groups.parquet", index=False)
     (directory / "summary.json").write_text(json.dumps(run_summary(result), indent=2))
     (directory / "manifest.json").write_text(json.dumps(manifest(result), indent=2, default=str))
 
