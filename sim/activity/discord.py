@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from sim.activity.events import named_events
-from sim.activity.sources import parse_json, read_text, short
+from sim.activity.sources import parse_json, read_csv_text, read_text, short
 from sim.errors import SandboxError
 
 EXPECTED = "a DiscordChatExporter JSON export (guild, channel, messages)"
@@ -65,17 +65,9 @@ def _object(value: Any) -> dict:
 
 def read_discord_csv(path: str | Path, *, salt: str | None = None) -> pd.DataFrame:
     """The event table of one channel exported by DiscordChatExporter as CSV."""
-    import io
-
     path = Path(path)
     name = str(path)
-    try:
-        raw = pd.read_csv(io.StringIO(read_text(path)), dtype=str, keep_default_na=False)
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise SandboxError(f"cannot be read as CSV ({type(exc).__name__}); expected {CSV_COLUMNS}", file=name) from None
-    missing = [c for c in CSV_COLUMNS if c not in raw.columns]
-    if missing:
-        raise SandboxError(f"missing column(s) {', '.join(missing)}; expected DiscordChatExporter's CSV", file=name)
+    raw = read_csv_text(path, CSV_COLUMNS, "DiscordChatExporter's CSV")
     at = pd.to_datetime(raw["Date"], errors="coerce", utc=True, format="ISO8601")
     rest = at.isna()
     if rest.any():  # older exports write dates such as 06-May-21 02:14 PM

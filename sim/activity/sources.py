@@ -6,9 +6,12 @@ nested a million deep) is refused with one line naming it, never a traceback.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from sim.errors import SandboxError
 
@@ -38,6 +41,21 @@ def read_text(path: Path) -> str:
     """A text file of an export, decoded (see :func:`decode`)."""
     check_file(path)
     return decode(path.read_bytes(), str(path))
+
+
+def read_csv_text(path: Path, columns: tuple[str, ...], expected: str) -> pd.DataFrame:
+    """A CSV export as text columns (UTF-8 or GB18030), or one line naming the file and what is missing."""
+    name = str(path)
+    try:
+        raw = pd.read_csv(io.StringIO(read_text(path)), dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise SandboxError(f"cannot be read as CSV ({type(exc).__name__}); expected {expected}", file=name) from None
+    missing = [c for c in columns if c not in raw.columns]
+    if missing:
+        raise SandboxError(
+            f"missing column(s) {', '.join(missing)}; expected {expected} ({', '.join(columns)})", file=name
+        )
+    return raw
 
 
 def parse_json(text: str, name: str, expected: str) -> Any:

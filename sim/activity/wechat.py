@@ -12,14 +12,13 @@ GB18030 files are both read.
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 
 import pandas as pd
 
 from sim.activity.events import named_events
-from sim.activity.sources import read_text, short
+from sim.activity.sources import read_csv_text, short
 from sim.errors import SandboxError
 
 COLUMNS = ("TalkerId", "Type", "IsSender", "CreateTime", "StrContent", "NickName", "Sender")
@@ -35,17 +34,7 @@ def read_wechat(path: str | Path, *, salt: str | None = None) -> pd.DataFrame:
     """The event table of a WeChatMsg CSV export."""
     path = Path(path)
     name = str(path)
-    try:
-        raw = pd.read_csv(io.StringIO(read_text(path)), dtype=str, keep_default_na=False)
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise SandboxError(
-            f"cannot be read as CSV ({type(exc).__name__}); expected WeChatMsg's CSV", file=name
-        ) from None
-    missing = [c for c in COLUMNS if c not in raw.columns]
-    if missing:
-        raise SandboxError(
-            f"missing column(s) {', '.join(missing)}; expected WeChatMsg's CSV ({', '.join(COLUMNS)})", file=name
-        )
+    raw = read_csv_text(path, COLUMNS, "WeChatMsg's CSV")
     seconds = pd.to_numeric(raw["CreateTime"].str.strip(), errors="coerce")
     bad = seconds.isna() | ~seconds.between(0, 2**33)
     if bad.any():
