@@ -85,9 +85,6 @@ def test_death_by_boredom():
     }
     assert max(causes, key=causes.get) == "boredom"
     assert (result.daily.groupby("replicate")["stage"].last() == "dead").all()
-    # each death is attributed to boredom, the cause that led its last 30 days (G2), not to ads
-    assert (result.kpis["dead_groups_boredom"] == result.kpis["dead_groups"]).all()
-    assert (result.kpis["spam_messages_per_day"] < result.kpis["member_messages_per_day"]).all()
 
 
 def test_a_spam_outbreak_with_and_without_moderation():

@@ -263,9 +263,8 @@ class Member(mesa.Agent):
             self.fatigue += p.fatigue_gain * day.overload[g] + day.broadcast_strain[g]
         self.days_inactive = 0 if active else self.days_inactive + 1
 
-        # a disaffected member who stays and still reads turns spammer (M6); the muted do not
-        listening = self.days_inactive < p.silent_after_days
-        if not self.spammer and self.interest < p.spam_turn_interest and listening and rnd.random() < p.spam_turn_prob:
+        # a disaffected member who stays turns spammer (M6)
+        if not self.spammer and self.interest < p.spam_turn_interest and rnd.random() < p.spam_turn_prob:
             self.spammer = True
 
         if active:

@@ -422,11 +422,9 @@ def _drift(
         # fatigue (M3): overload wears down members who still listen
         d = days_inactive[i]
         fatigue[i] = fatigue[i] * k_fatigue + (overload_g[g] if d < silent_after_days else zero)
-        d = 0 if active else d + 1
-        days_inactive[i] = d
-        # a disaffected member who stays and still reads may turn spammer (M6); the muted do not
+        days_inactive[i] = 0 if active else d + 1
         candidates[m] = i
-        m += (not spammer[i]) & (x < spam_turn_interest) & (d < silent_after_days)
+        m += (not spammer[i]) & (x < spam_turn_interest)
         refer_prob[k] = referral_scale * t * referral_table[archetype[i]]
         if points_on:
             pa = np.float32(np.float64(points[i]) + (points_active_day + points_post * np.float64(active_posts[k])))
