@@ -104,6 +104,7 @@ def test_explain_a_group_gives_its_stages_and_cause_of_death(capsys, tmp_path):
     text = capsys.readouterr().out
     stages = [line.split(": ")[0].split()[-1] for line in text.splitlines() if " -> " in line]
     assert stages == ["growth", "maturity", "decline", "dead"], text
-    assert "cause: boredom" in text and "no community rule fired for it" in text
+    # the cause that led its last 30 days (G2), as the run recorded it for this group
     groups = pd.read_parquet(out / "groups.parquet")
+    assert f"cause: {groups['dead_cause'].iloc[-1]}" in text and "no community rule fired for it" in text
     assert groups.groupby("day")["group"].nunique().max() == 1 and groups["stage"].iloc[-1] == "dead"

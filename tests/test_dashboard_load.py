@@ -60,7 +60,9 @@ def test_25_sessions_changing_inputs_at_random_leave_the_server_alive_and_no_pag
                 pages.append(page)
             for page in pages:  # a small first load: 2 replicates, a small scenario
                 page.locator('[data-testid="stSidebar"] input[type="range"]').first.wait_for(timeout=180_000)
-                page.locator('[data-testid="stSidebar"] input[type="range"][aria-label="Replicates"]').focus()
+                page.locator('[data-testid="stSidebar"] input[type="range"][aria-label="Replicates"]').focus(
+                    timeout=180_000
+                )
                 page.keyboard.press("Home")
                 page.set_default_timeout(2_000)  # a widget busy in a rerun: move on to another session
             actions, done, deadline = 0, 0, time.time() + MINUTES * 60
