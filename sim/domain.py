@@ -63,3 +63,9 @@ def content_hash(obj: Any) -> str:
     """A short, stable hash of validated content (for manifests, cache keys and ruleset names)."""
     blob = json.dumps(obj, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def newcomer_since(day: float, newcomer_days: float) -> float:
+    """On ``day``, a member is a newcomer (M7) when they joined after this day: within their first
+    ``newcomer_days``, and never one of the members already there on day 0."""
+    return max(day - newcomer_days, 0.0)

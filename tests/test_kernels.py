@@ -13,7 +13,7 @@ import pytest
 from conftest import scenario
 
 import sim
-from sim.domain import CAUSES
+from sim.domain import CAUSES, newcomer_since
 from sim.engine.churn import churn_candidates, departures, leaderless_share
 from sim.engine.model import CommunityModel
 from sim.engine.state import kernels
@@ -136,7 +136,7 @@ def test_activity_kernels_give_the_numpy_draw(name, day):
         pop.stimulus,
         pop.days_inactive,
         pop.join_day,
-        model.day - int(p.newcomer_days),
+        newcomer_since(model.day, p.newcomer_days),
         F32(p.act_interest),
         F32(p.act_trust),
         F32(p.act_habit),

@@ -31,6 +31,7 @@ from sim.activity.formats import FORMATS
 from sim.app.report import compare_table, judgement, members_parts, run_table, spending, verdict
 from sim.config.library import copy_examples, library_dir
 from sim.config.scenario import MAX_REPLICATES, load_setup, validate_file
+from sim.domain import newcomer_since
 from sim.errors import INTERNAL_ERROR_EXIT, USER_ERROR_EXIT, SandboxError
 from sim.runs.output_folder import check_target, write_result
 from sim.version import __version__
@@ -339,7 +340,7 @@ def _member_path(out: Path, args) -> list[str]:
         params = json.loads((out / "manifest.json").read_text())["params"]
         exit_day = record["exit_day"] if record["status"] != "member" else -1
         silent = record["days_inactive"] >= params["silent_after_days"]
-        newcomer = 0 < record["join_day"] and record["join_day"] > exit_day - params["newcomer_days"]
+        newcomer = record["join_day"] > newcomer_since(exit_day, params["newcomer_days"])
     except (OSError, ValueError, KeyError, TypeError):
         raise SandboxError("manifest.json is missing or unreadable; write the run again", file=str(out)) from None
     return ["  " + line for line in member_path(record, params, silent=silent, newcomer=newcomer)]

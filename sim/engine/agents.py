@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from sim.domain import CAUSES, CHURNED, IN_GROUP
+from sim.domain import CAUSES, CHURNED, IN_GROUP, newcomer_since
 
 if TYPE_CHECKING:
     from sim.engine.model import CommunityModel
@@ -159,7 +159,7 @@ class Member(mesa.Agent):
         plus a newcomer's curiosity in their first days.  Posts are a geometric count whose mean grows
         with interest and the member's voice (participation inequality, M5).
         """
-        e, m, p = self.engine, self.model, self.model.params
+        e, p = self.engine, self.model.params
         z = (
             pull
             + self.arch_activity
@@ -169,7 +169,7 @@ class Member(mesa.Agent):
             - p.act_fatigue * self.fatigue
             + self.stimulus
             + momentum(p, self.days_inactive)  # recent activity pulls: days come in runs, breaks last
-            + (p.act_newcomer if 0 < self.join_day and self.join_day > m.day - p.newcomer_days else 0.0)
+            + (p.act_newcomer if self.is_newcomer() else 0.0)
         )
         self.stimulus = 0.0
         rnd = e.member_random
@@ -181,7 +181,7 @@ class Member(mesa.Agent):
         mean = (
             e.arch_posts[self.archetype] * self.interest * self.voice * 2.0 * p.post_rate * e.posting_factor[self.group]
         )
-        if 0 < self.join_day and self.join_day > m.day - p.newcomer_days and self.first_post_day < 0:
+        if self.is_newcomer() and self.first_post_day < 0:
             mean += p.newcomer_intro  # a newcomer who has said nothing yet says hello (M7)
         if mean > 0:
             q = mean / (1.0 + mean)  # P(k) = (1 - q) q^k
@@ -283,6 +283,10 @@ class Member(mesa.Agent):
             self.points += earned
             e.points_awarded += earned
 
+    def is_newcomer(self) -> bool:
+        """Within their first ``newcomer_days``, and not there on day 0 (M7)."""
+        return self.join_day > newcomer_since(self.model.day, self.model.params.newcomer_days)
+
     def is_core(self) -> bool:
         """A core member (M5): habit, trust and posts over the core thresholds."""
         p = self.model.params
@@ -296,7 +300,7 @@ class Member(mesa.Agent):
         commitment (P2), belonging (M4), long silence, a title, and a newcomer's first days (M7),
         and by the member's own frailty, drawn at joining: the prone leave first.
         """
-        m, e, p = self.model, self.engine, self.model.params
+        e, p = self.engine, self.model.params
         parts = (
             p.churn_base,  # evaporation
             p.churn_boredom * (1 - self.interest) ** 2,  # boredom
@@ -318,7 +322,7 @@ class Member(mesa.Agent):
             hazard *= p.silent_churn_factor
         if self.title > 0:
             hazard *= p.title_churn_factor
-        if 0 < self.join_day and self.join_day > m.day - p.newcomer_days:  # members there on day 0 are no newcomers
+        if self.is_newcomer():
             hazard *= 1 + p.newcomer_churn_weight
         if e.member_random.random() < hazard:
             return CAUSES[parts.index(max(parts))]

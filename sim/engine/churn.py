@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.domain import CAUSES, CHURNED
+from sim.domain import CAUSES, CHURNED, newcomer_since
 from sim.engine.state import kernels, row_threads
 
 F32 = np.float32
@@ -106,7 +106,7 @@ def departures(model, u: np.ndarray, rows: np.ndarray, leaderless: np.ndarray) -
         float(p.silent_after_days),
         F32(p.silent_churn_factor),
         F32(p.title_churn_factor),
-        float(model.day - p.newcomer_days),
+        newcomer_since(model.day, p.newcomer_days),
         F32(1 + p.newcomer_churn_weight),
     )
 

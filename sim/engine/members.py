@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.domain import ARCHETYPES, WEEKDAYS
+from sim.domain import ARCHETYPES, WEEKDAYS, newcomer_since
 from sim.engine.state import kernels, row_threads
 
 EXPERT = ARCHETYPES.index("expert")
@@ -151,7 +151,7 @@ def active_members(model, content: OperatorContent) -> np.ndarray:
                 pop.stimulus,
                 pop.days_inactive,
                 pop.join_day,
-                model.day - int(p.newcomer_days),
+                newcomer_since(model.day, p.newcomer_days),
                 *constants,
                 z,
                 start,
@@ -225,7 +225,7 @@ def member_posts(model, idx: np.ndarray) -> np.ndarray:
             F32(2.0 * p.post_rate),
             pop.join_day,
             pop.first_post_day,
-            model.day - int(p.newcomer_days),
+            newcomer_since(model.day, p.newcomer_days),
             F32(p.newcomer_intro),
             q[a:b],
         )

@@ -54,8 +54,8 @@ def activity_logits(
     """Minus each member's activity log-odds today (M3, M5), into ``out``, for rows ``lo..hi``.
 
     ``momentum[d]`` is the pull of having last been active ``d + 1`` days ago (``days_inactive``
-    is ``d`` as of yesterday), zero from the end of the table on; a member who joined after day 0
-    and after ``newcomer_since`` is a newcomer, drawn in by ``c_newcomer``."""
+    is ``d`` as of yesterday), zero from the end of the table on; a member who joined after
+    ``newcomer_since`` (:func:`sim.domain.newcomer_since`) is a newcomer, drawn in by ``c_newcomer``."""
     _activity_logits(
         pull,
         group[lo:hi],
@@ -109,7 +109,7 @@ def _activity_logits(
         z = z + stimulus[i]
         d = days_inactive[i]
         z = z + (momentum[d] if d < len(momentum) else zero)
-        z = z + (c_newcomer if (join_day[i] > newcomer_since) & (join_day[i] > 0) else zero)
+        z = z + (c_newcomer if join_day[i] > newcomer_since else zero)
         out[i] = -z
 
 
@@ -169,7 +169,7 @@ def posting_odds(
         if use_factor:
             mean = mean * factor[group[i]]
         mean = mean * scale
-        new = (join_day[i] > newcomer_since) & (join_day[i] > 0) & (first_post_day[i] < 0)
+        new = (join_day[i] > newcomer_since) & (first_post_day[i] < 0)
         mean = mean + (intro if new else zero)
         q = mean / (one + mean)
         out[k] = q if q > floor else floor
@@ -655,7 +655,7 @@ def departures(
             h = h * silent_factor
         if title[i] > 0:
             h = h * title_factor
-        if (join_day[i] > newcomer_since) & (join_day[i] > 0):  # members there on day 0 are no newcomers
+        if join_day[i] > newcomer_since:
             h = h * newcomer_factor
         if u[i] < h:
             best = 0
