@@ -77,9 +77,13 @@ def measures(events: pd.DataFrame) -> dict[str, float | int | None]:
     member, active_day = active // span_days, active % span_days
     out["daily_posters"] = _round(len(active) / span_days) if span_days else None
     out["dau_mau"] = _dau_mau(member, active_day, span_days)
+    first = np.full(seen, np.iinfo(np.int64).max)  # each member's first and last message
+    last = np.full(seen, np.iinfo(np.int64).min)
+    np.minimum.at(first, poster, at)
+    np.maximum.at(last, poster, at)
     replies = events.loc[is_message, "reply_to"].to_numpy()
-    out.update(_newcomers(poster, at, member, replies, names, seen, end))
-    out.update(_hazards(poster, at, seen, end))
+    out.update(_newcomers(first, poster, at, member, replies, names, end))
+    out.update(_hazards(first[counts > 0], last[counts > 0], end))
     out.update(_gaps(member, active_day))
     out["size_slope"] = _size_slope(member, active_day, day)
     return out
@@ -130,16 +134,16 @@ def _dau_mau(member: np.ndarray, active_day: np.ndarray, span_days: int) -> floa
 
 
 def _newcomers(
+    first: np.ndarray,
     poster: np.ndarray,
     at: np.ndarray,
     member: np.ndarray,
     replies: np.ndarray,
     names: pd.Index,
-    seen: int,
     end: int,
 ) -> dict[str, float | None]:
-    first = np.full(seen, np.iinfo(np.int64).max)
-    np.minimum.at(first, poster, at)
+    """``first``: each member's first message (the int64 maximum for those who never posted)."""
+    seen = len(first)
     eligible = first <= end - MONTH_DAYS * DAY
     if not eligible.any():
         return {"newcomer_return": None, "first_reply_effect": None}
@@ -164,24 +168,24 @@ def _newcomers(
     return out
 
 
-def _hazards(poster: np.ndarray, at: np.ndarray, seen: int, end: int) -> dict[str, float | None]:
-    wrote = np.bincount(poster, minlength=seen) > 0
-    first = np.full(seen, np.iinfo(np.int64).max)
-    last = np.full(seen, np.iinfo(np.int64).min)
-    np.minimum.at(first, poster, at)
-    np.maximum.at(last, poster, at)
-    first, last = first[wrote], last[wrote]
+def departures_by_month(first: np.ndarray, last: np.ndarray, end: int, months: int) -> tuple[np.ndarray, np.ndarray]:
+    """Departures and posters at risk in each month of tenure 1..months, from each poster's first
+    and last message (the definition of ``hazard_m1_3`` and ``hazard_m9_11``)."""
     horizon = end - DEPARTURE_SILENCE_DAYS * DAY  # after this, silence cannot be told from leaving
     departed = last <= horizon
     tenure_months = (np.where(departed, last, horizon) - first) / (MONTH_DAYS * DAY)
+    month = np.arange(1, months + 1)[:, None]
+    began = tenure_months >= month - 1  # observed into month m
+    return (began & departed & (tenure_months < month)).sum(axis=1), began.sum(axis=1)
+
+
+def _hazards(first: np.ndarray, last: np.ndarray, end: int) -> dict[str, float | None]:
+    """``first``, ``last``: each poster's first and last message."""
+    departures, at_risk = departures_by_month(first, last, end, 11)
     out: dict[str, float | None] = {}
     for name, first_month, last_month in (("hazard_m1_3", 1, 3), ("hazard_m9_11", 9, 11)):
-        at_risk = departures = 0
-        for m in range(first_month, last_month + 1):
-            began = tenure_months >= m - 1  # observed into month m
-            at_risk += int(began.sum())
-            departures += int((began & departed & (tenure_months < m)).sum())
-        out[name] = _round(departures / at_risk) if at_risk else None
+        risk = int(at_risk[first_month - 1 : last_month].sum())
+        out[name] = _round(int(departures[first_month - 1 : last_month].sum()) / risk) if risk else None
     return out
 
 

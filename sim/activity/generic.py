@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from sim.activity.events import KINDS, event_table, pseudonymise
+from sim.activity.sources import short
 from sim.errors import SandboxError
 
 REQUIRED = ("timestamp", "member", "kind")
@@ -50,7 +51,7 @@ def read_generic(path: str | Path, *, salt: str | None = None) -> pd.DataFrame:
     if bad.any():
         row = int(bad.to_numpy().argmax())
         raise SandboxError(
-            f"row {row + 2}: kind must be message, join or leave, got {_short(raw['kind'].iloc[row])}", file=name
+            f"row {row + 2}: kind must be message, join or leave, got {short(raw['kind'].iloc[row])}", file=name
         )
     members = raw["member"].str.strip()
     empty = members == ""
@@ -92,7 +93,7 @@ def _timestamps(column: pd.Series, name: str) -> pd.Series:
     if bad.any():
         row = int(bad.to_numpy().argmax())
         raise SandboxError(
-            f"row {row + 2}: timestamp must be Unix seconds or ISO 8601, got {_short(column.iloc[row])}", file=name
+            f"row {row + 2}: timestamp must be Unix seconds or ISO 8601, got {short(column.iloc[row])}", file=name
         )
     return values.astype("int64")
 
@@ -103,11 +104,6 @@ def _whole_numbers(column: pd.Series) -> pd.Series | None:
         return column.astype("int64")
     except (ValueError, TypeError, OverflowError, pa.ArrowException):
         return None
-
-
-def _short(value) -> str:
-    text = str(value)
-    return repr(text) if len(text) <= 30 and text.isprintable() else f"a text of {len(text)} characters"
 
 
 def write_generic(events: pd.DataFrame, path: str | Path) -> None:

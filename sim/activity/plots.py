@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.activity.fingerprint import DAY, DEPARTURE_SILENCE_DAYS, MONTH_DAYS, fingerprint
+from sim.activity.fingerprint import DAY, departures_by_month
 
 TENURE_MONTHS = 24
 
@@ -25,26 +25,18 @@ TENURE_MONTHS = 24
 def hazard_by_month(messages: pd.DataFrame, end: int, months: int = TENURE_MONTHS) -> np.ndarray:
     """The monthly departure hazard in each month of tenure 1..months (the fingerprint's definition)."""
     spans = messages.groupby("member", observed=True)["timestamp"].agg(["min", "max"])
-    horizon = end - DEPARTURE_SILENCE_DAYS * DAY
-    departed = (spans["max"] <= horizon).to_numpy()
-    last = np.where(departed, spans["max"], horizon)
-    tenure = (last - spans["min"].to_numpy()) / (MONTH_DAYS * DAY)
-    out = np.full(months, np.nan)
-    for m in range(1, months + 1):
-        at_risk = tenure >= m - 1
-        if at_risk.sum():
-            out[m - 1] = (at_risk & departed & (tenure < m)).sum() / at_risk.sum()
-    return out
+    departures, at_risk = departures_by_month(spans["min"].to_numpy(), spans["max"].to_numpy(), end, months)
+    return np.where(at_risk > 0, departures / np.maximum(at_risk, 1), np.nan)
 
 
-def write_plots(events: pd.DataFrame, folder: Path, source: str) -> None:
-    """Write ``fingerprint.json`` and one PNG per group of ``events`` into ``folder``."""
+def write_plots(events: pd.DataFrame, measures: dict[str, dict], folder: Path, source: str) -> None:
+    """Write ``fingerprint.json`` and one PNG per group of ``events`` into ``folder``; ``measures``:
+    their fingerprint (:func:`sim.activity.fingerprint.fingerprint`), already computed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    measures = fingerprint(events)
     index = {}
     for number, (name, group) in enumerate(events.groupby("group", sort=True, observed=True), start=1):
         file = f"group-{number}.png"

@@ -43,8 +43,7 @@ def read_telegram(path: str | Path, *, salt: str | None = None) -> pd.DataFrame:
             raise SandboxError(f"expected {EXPECTED}", file=name, place=(place + ".messages").lstrip("."))
         group = str(chat.get("name") or chat.get("id") or f"chat {c}")
         rows.extend(_chat_rows(chat["messages"], group, name, place))
-    frame = pd.DataFrame(rows, columns=["timestamp", "name", "kind", "group", "reply_name", "id"])
-    return named_events(frame.drop(columns="id"), salt=salt)
+    return named_events(pd.DataFrame(rows, columns=["timestamp", "name", "kind", "group", "reply_name"]), salt=salt)
 
 
 def _chat_rows(messages: list[Any], group: str, name: str, place: str) -> list[tuple]:
@@ -71,7 +70,7 @@ def _chat_rows(messages: list[Any], group: str, name: str, place: str) -> list[t
                 )
             who = str(msg["from_id"])
             author_of[msg.get("id")] = who
-            rows.append((at, who, "message", group, author_of.get(msg.get("reply_to_message_id"), ""), msg.get("id")))
+            rows.append((at, who, "message", group, author_of.get(msg.get("reply_to_message_id"), "")))
             continue
         action = msg.get("action")
         if action not in JOINS and action not in LEAVES:
@@ -83,7 +82,7 @@ def _chat_rows(messages: list[Any], group: str, name: str, place: str) -> list[t
                 who = str(msg["actor_id"])
             else:
                 who = id_of_name.get(member, "name:" + member)
-            rows.append((at, who, "join" if action in JOINS else "leave", group, "", None))
+            rows.append((at, who, "join" if action in JOINS else "leave", group, ""))
     return rows
 
 

@@ -446,7 +446,10 @@ def cmd_observe(args) -> int:
         from sim.activity.plots import write_plots
 
         write_result(
-            args.plots, "observation", lambda tmp: write_plots(events, tmp, str(source)), overwrite=args.overwrite
+            args.plots,
+            "observation",
+            lambda tmp: write_plots(events, groups, tmp, str(source)),
+            overwrite=args.overwrite,
         )
     if args.json:
         print(json.dumps({"source": str(source), "groups": {g: {"measures": m} for g, m in groups.items()}}))

@@ -219,19 +219,18 @@ def member_path(record: dict, params: dict[str, float], *, silent: bool, newcome
     return lines
 
 
-def group_path(days: pd.DataFrame, chart_states: list[str] | None = None) -> list[str]:
+def group_path(days: pd.DataFrame) -> list[str]:
     """A group's life from the ``groups`` table (one row per day it had members): each stage it
     entered, on which day, with its size, active members, members' messages and core members that
     day; and, if it died, the cause that led its last 30 days (G1, G2)."""
     days = days.sort_values("day")
     first = days.iloc[0]
     lines = [f"opened by day {first['day']} with {first['size']} members, in {first['stage']}"]
-    changed = days[days["stage"] != days["stage"].shift()].iloc[1:]
-    before = days["stage"].shift()
+    days = days.assign(came_from=days["stage"].shift())
+    changed = days[days["stage"] != days["came_from"]].iloc[1:]
     for row in changed.itertuples(index=False):
-        came_from = before.loc[days["day"] == row.day].iloc[0]
         lines.append(
-            f"day {row.day:>4}  {came_from} -> {row.stage}: {row.size} members, {row.active} active, "
+            f"day {row.day:>4}  {row.came_from} -> {row.stage}: {row.size} members, {row.active} active, "
             f"{row.member_messages:g} members' messages, {row.core} core"
         )
     last = days.iloc[-1]

@@ -273,7 +273,7 @@ def activity_of_day(model) -> tuple[np.ndarray, ...]:
     export shows that reply as a message addressing them, and ``sandbox observe`` rebuilds it.
     """
     pop = model.pop
-    wrote = (pop.status[: pop.n] == 0) & ((pop.posts_today[: pop.n] > 0) | pop.asked_today[: pop.n])
+    wrote = (pop.status == 0) & ((pop.posts_today > 0) | pop.asked_today)
     rows = np.flatnonzero(wrote)
     messages = pop.posts_today[rows].astype(np.int64) + pop.asked_today[rows]
     welcomed = (pop.first_post_day[rows] == model.day) & (pop.first_reply[rows] == 1)
