@@ -170,11 +170,8 @@ def run(
     With ``audit``, the result also carries the ``firings`` and ``conditions`` tables; with
     ``activity``, the members' messages per day (the ``activity`` table ``sandbox observe`` reads).
     """
-    replicates = replicates or setup.scenario.replicates
-    workers = default_workers(setup, replicates) if workers is None else workers
-    started = time.perf_counter()
-    (parts,) = _run_all([setup], replicates, workers, audit, activity, done)
-    return _result(setup, parts, time.perf_counter() - started, workers, audit)
+    (result,) = run_many([setup], replicates or setup.scenario.replicates, workers, audit, activity, done)
+    return result
 
 
 def run_many(
@@ -203,13 +200,7 @@ def compare(
     activity: bool = False,
 ) -> tuple[RunResult, RunResult, dict[str, dict]]:
     """Run A and B on the same replicate seeds, in one pool; return both and paired B - A intervals."""
-    replicates = replicates or a.scenario.replicates
-    workers = default_workers(a, 2 * replicates) if workers is None else workers
-    started = time.perf_counter()
-    parts_a, parts_b = _run_all([a, b], replicates, workers, audit, activity)
-    seconds = time.perf_counter() - started
-    result_a = _result(a, parts_a, seconds, workers, audit)
-    result_b = _result(b, parts_b, seconds, workers, audit)
+    result_a, result_b = run_many([a, b], replicates or a.scenario.replicates, workers, audit, activity)
     return result_a, result_b, paired_difference(result_a.kpis, result_b.kpis)
 
 
