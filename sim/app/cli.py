@@ -26,6 +26,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from sim.activity.formats import FORMATS
 from sim.app.report import compare_table, judgement, members_parts, run_table, spending, verdict
@@ -294,7 +295,7 @@ def cmd_explain(args) -> int:
             file=str(out),
         )
     firings, conditions = (read_table(p) for p in paths)
-    members = read_table(out / "members.parquet", columns=["replicate", "member_id", "group"])
+    members = read_table(out / "members.parquet")  # whole rows: a member's path is told from theirs
     members = members[members["replicate"] == args.replicate]
     if members.empty:
         raise SandboxError(f"this result has no replicate {args.replicate}", place="--replicate")
@@ -313,7 +314,8 @@ def cmd_explain(args) -> int:
     nothing = "  no rule fired for them" if args.member is not None else "  no community rule fired for it"
     fired = [nothing] if lines[0].startswith("nothing fired") else lines[1:]
     if args.member is not None:
-        lines = [f"member {args.member}, replicate {args.replicate}:", *_member_path(out, args), *fired]
+        row = members[members["member_id"] == args.member].iloc[0]
+        lines = [f"member {args.member}, replicate {args.replicate}:", *_member_path(out, row), *fired]
     elif (out / "groups.parquet").is_file():
         from sim.engine.audit import group_path
 
@@ -325,16 +327,14 @@ def cmd_explain(args) -> int:
     return 0
 
 
-def _member_path(out: Path, args) -> list[str]:
-    """The member's path and, if they left, the hazard terms of their last day (sim.engine.audit.member_path)."""
+def _member_path(out: Path, row) -> list[str]:
+    """The member's path (their ``row`` of the members table) and, if they left, the hazard terms of
+    their last day (sim.engine.audit.member_path)."""
     from sim.engine.audit import member_path
-    from sim.runs.store import read_table
 
-    members = read_table(out / "members.parquet")
-    row = members[(members["replicate"] == args.replicate) & (members["member_id"] == args.member)]
-    record = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.iloc[0].to_dict().items()}
-    record = {
-        k: (str(v) if k in ("source", "archetype", "status", "title", "exit_cause") else v) for k, v in record.items()
+    names = ("source", "archetype", "status", "title", "exit_cause")  # categories: their names, as text
+    record: dict[str, Any] = {
+        k: str(v) if k in names else (v.item() if hasattr(v, "item") else v) for k, v in row.to_dict().items()
     }
     try:
         params = json.loads((out / "manifest.json").read_text())["params"]
