@@ -27,6 +27,9 @@ from sim.errors import SandboxError
 RESERVED_SOURCES = ("seed", "initial", "referral")
 
 
+MAX_DAYS = 3650
+"""The longest horizon: ten years."""
+
 MAX_REPLICATES = 1_000
 """Replicates of one run: each keeps its tables in memory until the run ends."""
 
@@ -64,9 +67,9 @@ class Channel(_Strict):
     """An acquisition channel (P1): a pool of prospects pushed to on a schedule."""
 
     name: str = Field(min_length=1)
-    pool_size: int = Field(ge=0, le=100_000_000, description="prospects reachable through this channel")
+    pool_size: int = Field(0, ge=0, le=100_000_000, description="prospects reachable through this channel")
     pushes_per_week: float = Field(1.0, ge=0, le=70)
-    conversion_rate: float = Field(ge=0, le=1, description="share of the remaining pool that joins per push")
+    conversion_rate: float = Field(0.0, ge=0, le=1, description="share of the remaining pool that joins per push")
     cost_per_push: float = Field(0.0, ge=0, le=1e7)
     interest: float = Field(0.5, ge=0, le=1, description="mean interest of recruits (relevance of the channel)")
     word_of_mouth: float = Field(
@@ -77,6 +80,13 @@ class Channel(_Strict):
         "push, times the share of this channel's pool that has joined",
     )
 
+    weekly_joins: list[int] | None = Field(
+        None,
+        max_length=MAX_DAYS // 7 + 1,
+        description="prospects arriving in each week, as observed (a calibrated group's history); "
+        "replaces the pool, pushes and conversion",
+    )
+
     @field_validator("name")
     @classmethod
     def _name(cls, name: str) -> str:
@@ -84,11 +94,26 @@ class Channel(_Strict):
             raise ValueError(f"'{name}' is reserved; choose another channel name")
         return name
 
+    @field_validator("weekly_joins")
+    @classmethod
+    def _weekly(cls, weekly: list[int] | None) -> list[int] | None:
+        if weekly is not None and any(n < 0 or n > 1_000_000 for n in weekly):
+            raise ValueError("each week's joins must be a whole number from 0 to 1,000,000")
+        return weekly
+
+    @model_validator(mode="after")
+    def _source(self) -> Channel:
+        if self.weekly_joins is not None:
+            self.pool_size = sum(self.weekly_joins)  # everyone the schedule brings
+        elif not {"pool_size", "conversion_rate"} <= self.model_fields_set:
+            raise ValueError("a channel needs pool_size and conversion_rate, or weekly_joins")
+        return self
+
 
 class Scenario(_Strict):
     name: str = "unnamed"
     description: str = ""
-    days: int = Field(180, ge=1, le=3650)
+    days: int = Field(180, ge=1, le=MAX_DAYS)
     replicates: int = Field(10, ge=1, le=MAX_REPLICATES)
     seed: int = Field(0, ge=0, le=2**63 - 1)
     population: PopulationSection = PopulationSection()
@@ -264,3 +289,28 @@ def validate_file(path: str | Path) -> str:
     policy, _, root = load_policy(path)
     compile_policy(policy, file=str(path), root=root)
     return "policy"
+
+
+def setup_of_data(
+    scenario: dict, policy_text: str, *, name: str = "scenario", community_backend: str = "numpy"
+) -> Setup:
+    """A setup from a scenario's data and a policy's text, with no file read.
+
+    What a worker process gets when the caller ships contents, not paths (a calibration's
+    candidates, a cluster without a shared disk).  Validated as a file would be.
+    """
+    data = validate(Scenario, copy.deepcopy(scenario), file=name, root=None, origin={})
+    assert isinstance(data, Scenario)
+    policy_name = f"{name}: policy"
+    policy, _, root = load_policy(policy_name, text=policy_text)
+    compiled = compile_policy(policy, file=policy_name, root=root, sources=source_names(data), reads_files=False)
+    return Setup(
+        scenario=data,
+        policy=compiled,
+        params=Params(data.params, source=name, preset=data.preset),
+        scenario_file=name,
+        policy_file=policy_name,
+        scenario_hash=content_hash(data.model_dump()),
+        policy_hash=compiled.hash,
+        community_backend=community_backend,
+    )

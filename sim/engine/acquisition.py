@@ -1,7 +1,8 @@
 """Acquisition and admission: who arrives at the door today and who gets in (P1, P2, P3, P10).
 
 Channels push to their pools on an even weekly schedule; each push converts a share of the
-remaining pool (lowered by a fee, P2).  Friends brought by members yesterday arrive as
+remaining pool (lowered by a fee, P2).  A channel with ``weekly_joins`` (a calibrated group's
+observed history) brings exactly that many prospects each week, spread evenly over its days.  Friends brought by members yesterday arrive as
 referral prospects (P10).  The policy's admission rule filters prospects as a vectorised mask;
 admitted members are placed in the newest group with room, and a full group is split or
 closed as the policy says (P3).
@@ -84,6 +85,16 @@ def acquire(model) -> None:
     reallocate_channels(model)
     batches = []  # (source code, interest array)
     for i, channel in enumerate(scenario.channels):
+        if channel.weekly_joins is not None:  # a calibrated history: the week's observed arrivals
+            week = model.day // 7
+            arriving = scheduled(model.day % 7, channel.weekly_joins[week], 7) if week < len(channel.weekly_joins) else 0
+            arriving = min(arriving, model.channel_remaining[i])
+            if fee_factor < 1 and arriving:  # a fee deters some who would have come (P2)
+                arriving = int(rng.binomial(arriving, fee_factor))
+            model.channel_remaining[i] -= arriving
+            if arriving:
+                batches.append((model.source_code(channel.name), beta_around(rng, channel.interest, k, arriving)))
+            continue
         pushes = scheduled(model.day, channel.pushes_per_week * model.channel_weight[i], 7)
         if pushes == 0 or model.channel_remaining[i] == 0:
             continue

@@ -18,11 +18,13 @@ used, and a result left aside by a kill between them is put back by the next cal
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sim.errors import SandboxError
@@ -173,3 +175,69 @@ def _exchange(a: Path, b: Path) -> bool:
     if errno in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: this filesystem or kernel cannot
         return False
     raise OSError(errno, os.strerror(errno))
+
+
+@contextmanager
+def claimed(out: Path, *, kind: str, identity: str, resume: bool, manifest: dict, work: str) -> Iterator[None]:
+    """Hold ``out`` as the folder of a job that grows in place and resumes (a sweep, a calibration).
+
+    Checked, locked, its manifest and marker written.  A folder with anything else in it
+    (someone's files, another kind of result, another job's) is refused untouched, and so is one
+    another job is writing right now (an exclusive lock on the folder, held until this job ends:
+    two jobs racing on one folder cannot both pass the checks).  ``work`` names the entry whose
+    presence means work is done there: the job then needs ``--resume``.  The manifest carries
+    the job's identity as ``{kind}_id``.
+    """
+    _check_claim(out, kind, identity, resume, work)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        lock = os.open(out, os.O_RDONLY)
+    except OSError as exc:
+        raise cannot_write(out, exc) from None
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise SandboxError(
+                f"another {kind} is writing here now; wait for it or choose another folder", file=str(out)
+            ) from None
+        _check_claim(out, kind, identity, resume, work)  # again, now that no other job can change the folder
+        try:
+            write_json(out / "manifest.json", manifest)
+            write_marker(out, kind)
+        except OSError as exc:
+            raise cannot_write(out, exc) from None
+        yield
+    finally:
+        os.close(lock)  # releases the folder for the next job
+
+
+def _check_claim(out: Path, kind: str, identity: str, resume: bool, work: str) -> None:
+    check_place(out)
+    marker = read_marker(out) if out.is_dir() else None
+    if marker is not None and marker.get("kind") != kind:
+        raise SandboxError(
+            f"holds a {marker.get('kind')} result, not a {kind}; choose another --out folder", file=str(out)
+        )
+    path = out / "manifest.json"
+    if path.exists():
+        try:
+            existing = json.loads(path.read_text()).get(f"{kind}_id")
+        except (json.JSONDecodeError, AttributeError):
+            existing = None
+        if existing != identity:
+            raise SandboxError(f"holds a different {kind}'s results; choose another --out directory", file=str(out))
+        done = out / work
+        if not resume and done.exists() and (not done.is_dir() or any(done.iterdir())):
+            raise SandboxError(f"already holds this {kind}'s work; add --resume to finish it", file=str(out))
+    elif out.exists() and any(p.name != MARKER for p in out.iterdir()):
+        raise SandboxError(f"exists and is not a {kind}'s directory; choose another --out directory", file=str(out))
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write JSON through a temporary file and a rename: a reader never sees half a file."""
+    from sim.runs.store import clean
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(clean(data), indent=2, default=str))
+    os.replace(tmp, path)

@@ -17,7 +17,6 @@ A sweep runs a scenario (and policy) at every point of a design, R replicates ea
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import itertools
 import json
@@ -27,9 +26,8 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +40,7 @@ from sim.config.scenario import MAX_REPLICATES
 from sim.domain import content_hash
 from sim.engine.state import row_threads
 from sim.errors import SandboxError
-from sim.runs.output_folder import MARKER, cannot_write, check_place, read_marker, write_marker
+from sim.runs.output_folder import claimed, write_json
 from sim.runs.store import read_table
 from sim.runs.workers import worker_guard
 
@@ -471,7 +469,7 @@ def sweep(
         }
     )
     manifest["sweep_id"] = identity
-    with _claimed(out_dir, identity, resume, manifest):
+    with claimed(out_dir, kind="sweep", identity=identity, resume=resume, manifest=manifest, work="runs"):
         tasks = plan(design, replicates)
         done = finished(out_dir) if resume else {}
         todo = [(t, design.points[t.point]) for t in tasks if done.get(t.run_id) != "ok"]
@@ -533,7 +531,7 @@ def sweep(
             "workers": workers,
             "backend": backend,
         }
-        _write_json(out_dir / "manifest.json", manifest)
+        write_json(out_dir / "manifest.json", manifest)
         return SweepResult(
             runs=runs,
             out=out_dir,
@@ -550,67 +548,6 @@ def _terminate(signum, frame) -> None:
     since a library running at that moment (durable-rules calls back into Python) may swallow it."""
     _STOPPED.append(signum)
     raise SystemExit(128 + signum)
-
-
-@contextmanager
-def _claimed(out: Path, identity: str, resume: bool, manifest: dict) -> Iterator[None]:
-    """Hold ``out`` as this sweep's directory: checked, locked, its manifest and marker written.
-
-    A folder with anything else in it (someone's files, a run's result) is refused untouched, and
-    so is one another sweep is writing right now (an exclusive lock on the folder, held until
-    this sweep ends: two sweeps racing on one folder cannot both pass the checks).
-    """
-    _check_claim(out, identity, resume)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        lock = os.open(out, os.O_RDONLY)
-    except OSError as exc:
-        raise cannot_write(out, exc) from None
-    try:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise SandboxError(
-                "another sweep is writing here now; wait for it or choose another folder", file=str(out)
-            ) from None
-        _check_claim(out, identity, resume)  # again, now that no other sweep can change the folder
-        try:
-            _write_json(out / "manifest.json", manifest)
-            write_marker(out, "sweep")
-        except OSError as exc:
-            raise cannot_write(out, exc) from None
-        yield
-    finally:
-        os.close(lock)  # releases the folder for the next sweep
-
-
-def _check_claim(out: Path, identity: str, resume: bool) -> None:
-    check_place(out)
-    marker = read_marker(out) if out.is_dir() else None
-    if marker is not None and marker.get("kind") != "sweep":
-        raise SandboxError(
-            f"holds a {marker.get('kind')} result, not a sweep; choose another --out folder", file=str(out)
-        )
-    path = out / "manifest.json"
-    if path.exists():
-        try:
-            existing = json.loads(path.read_text()).get("sweep_id")
-        except json.JSONDecodeError:
-            existing = None
-        if existing != identity:
-            raise SandboxError("holds a different sweep's results; choose another --out directory", file=str(out))
-        if not resume and (out / "runs").is_dir() and any((out / "runs").iterdir()):
-            raise SandboxError("already holds this sweep's runs; add --resume to finish it", file=str(out))
-    elif out.exists() and any(p.name != MARKER for p in out.iterdir()):
-        raise SandboxError("exists and is not a sweep's directory; choose another --out directory", file=str(out))
-
-
-def _write_json(path: Path, data: dict) -> None:
-    from sim.runs.store import clean
-
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(clean(data), indent=2, default=str))
-    os.replace(tmp, path)
 
 
 __all__ = ["sweep", "grid_design", "sampled_design", "Design", "SweepResult", "gather"]
