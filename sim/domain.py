@@ -69,3 +69,10 @@ def newcomer_since(day: float, newcomer_days: float) -> float:
     """On ``day``, a member is a newcomer (M7) when they joined after this day: within their first
     ``newcomer_days``, and never one of the members already there on day 0."""
     return max(day - newcomer_days, 0.0)
+
+
+MAX_POSTS_PER_DAY = 1000
+"""Most messages one member writes in a day: a bound on the posting draw, so a fit's extreme
+candidates (a very loud voice, a high posting rate) stay finite."""
+POSTS_Q_CEILING = 0.999
+"""Largest chance of one more message in the geometric posting draw (a mean of 999 a day)."""

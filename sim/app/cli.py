@@ -166,6 +166,23 @@ def _parser() -> argparse.ArgumentParser:
     p_obs.add_argument("--plots", help="write each group's curves (PNG) and fingerprint.json into this new folder")
     p_obs.add_argument("--overwrite", action="store_true", help="replace a --plots folder this tool wrote before")
 
+    p_cal = sub.add_parser(
+        "calibrate",
+        help="fit the model to a real group's export; write a scenario of that group, fit.json and report.html",
+    )
+    p_cal.add_argument("source", help="an export, in any format 'sandbox observe' reads")
+    p_cal.add_argument("--out", required=True, help="a new folder (or this fit's own, with --resume)")
+    p_cal.add_argument("--format", choices=FORMATS, help="the export's format, when it cannot be told from the file")
+    p_cal.add_argument("--group", help="the group to fit (default: the export's busiest)")
+    p_cal.add_argument("--until", metavar="YYYY-MM-DD", help="fit on the data before this date; check on the rest")
+    p_cal.add_argument("--budget", type=int, default=None, help="candidates to simulate (default: 96)")
+    p_cal.add_argument("--workers", type=int, default=1, help="processes (default: 1)")
+    p_cal.add_argument("--backend", default="local", help="local (a process pool) or dask")
+    p_cal.add_argument("--scheduler", help="a Dask scheduler address to join instead of a local cluster")
+    p_cal.add_argument("--seed", type=int, default=0)
+    p_cal.add_argument("--resume", action="store_true", help="go on with the fit already in --out")
+    p_cal.add_argument("--json", action="store_true", help="print exactly one JSON object: fit.json")
+
     p_ex = sub.add_parser("examples", help="copy the shipped scenarios and policies into a folder, for editing")
     p_ex.add_argument("out", help="a new or empty folder")
 
@@ -461,6 +478,68 @@ def cmd_observe(args) -> int:
     return 0
 
 
+def cmd_calibrate(args) -> int:
+    from sim.runs.calibration import DEFAULT_BUDGET, calibrate
+
+    if args.workers < 1:
+        raise SandboxError("must be at least 1", place="--workers")
+    if args.seed < 0:
+        raise SandboxError("must be 0 or more", place="--seed")
+    with contextlib.ExitStack() as stack:
+        progress = None
+        if not args.json and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            bar = stack.enter_context(tqdm(total=args.budget or DEFAULT_BUDGET, desc="candidates", file=sys.stderr))
+
+            def progress(done: int, budget: int, best: float) -> None:
+                bar.total = budget
+                bar.n = done
+                bar.set_postfix_str(f"best distance {best:.3f}")
+
+        result = calibrate(
+            args.source,
+            args.out,
+            format=args.format,
+            group=args.group,
+            until=args.until,
+            budget=args.budget or DEFAULT_BUDGET,
+            workers=args.workers,
+            backend=args.backend,
+            scheduler=args.scheduler,
+            seed=args.seed,
+            resume=args.resume,
+            progress=progress,
+        )
+    fit = result.fit
+    if args.json:
+        print(json.dumps(fit))
+        return 0
+    print(
+        f"fitted {fit['candidates']} candidates: distance {fit['distance']} (defaults: {fit['distance_of_defaults']})"
+    )
+    print(f"  {'measure':<24} {'observed':>9} {'interval':>19} {'simulated':>10}")
+    for name, m in fit["measures"].items():
+        interval = "-" if m["interval"] is None else f"{m['interval'][0]:.3g} to {m['interval'][1]:.3g}"
+        shown = [("-" if m[k] is None else f"{m[k]:.4g}") for k in ("observed", "simulated")]
+        print(f"  {name:<24} {shown[0]:>9} {interval:>19} {shown[1]:>10}")
+    print("  parameters (fitted, range over the best tenth of candidates):")
+    for name, p in fit["params"].items():
+        print(f"    {name:<22} {p['value']:>10.4g}   {p['interval'][0]:.3g} to {p['interval'][1]:.3g}")
+    if fit["held_out"]:
+        w = fit["held_out"]["weekly_posters"]
+        print(
+            f"  held out from {fit['held_out']['from']}: posters a week {w['observed_mean']} observed, "
+            f"{w['simulated_mean']} simulated (error {w['model_mean_abs_error']}), naive {w['naive_forecast']} "
+            f"(error {w['naive_mean_abs_error']})"
+        )
+    print(
+        f"wrote {Path(args.out) / 'scenario.yaml'}, fit.json and report.html; next: sandbox compare "
+        f"{Path(args.out) / 'scenario.yaml'} --policy baseline --policy POLICY"
+    )
+    return 0
+
+
 def cmd_examples(args) -> int:
     copied = copy_examples(args.out)
     print(
@@ -502,6 +581,7 @@ def main(argv: list[str] | None = None) -> int:
             "mechanisms": cmd_mechanisms,
             "examples": cmd_examples,
             "observe": cmd_observe,
+            "calibrate": cmd_calibrate,
             "dashboard": cmd_dashboard,
         }
         return commands[args.command](args)

@@ -87,7 +87,9 @@ def acquire(model) -> None:
     for i, channel in enumerate(scenario.channels):
         if channel.weekly_joins is not None:  # a calibrated history: the week's observed arrivals
             week = model.day // 7
-            arriving = scheduled(model.day % 7, channel.weekly_joins[week], 7) if week < len(channel.weekly_joins) else 0
+            arriving = (
+                scheduled(model.day % 7, channel.weekly_joins[week], 7) if week < len(channel.weekly_joins) else 0
+            )
             arriving = min(arriving, model.channel_remaining[i])
             if fee_factor < 1 and arriving:  # a fee deters some who would have come (P2)
                 arriving = int(rng.binomial(arriving, fee_factor))

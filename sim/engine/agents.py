@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from sim.domain import CAUSES, CHURNED, IN_GROUP, newcomer_since
+from sim.domain import CAUSES, CHURNED, IN_GROUP, MAX_POSTS_PER_DAY, POSTS_Q_CEILING, newcomer_since
 
 if TYPE_CHECKING:
     from sim.engine.model import CommunityModel
@@ -184,8 +184,9 @@ class Member(mesa.Agent):
         if self.is_newcomer() and self.first_post_day < 0:
             mean += p.newcomer_intro  # a newcomer who has said nothing yet says hello (M7)
         if mean > 0:
-            q = mean / (1.0 + mean)  # P(k) = (1 - q) q^k
-            self.posts_today = int(math.log(max(rnd.random(), 1e-30)) / math.log(max(q, 1e-12)))
+            q = min(mean / (1.0 + mean), POSTS_Q_CEILING)  # P(k) = (1 - q) q^k
+            draw = math.log(max(rnd.random(), 1e-30)) / math.log(max(q, 1e-12))
+            self.posts_today = int(min(draw, MAX_POSTS_PER_DAY))
         self.posts += self.posts_today
         self.asked = rnd.random() < p.question_rate * e.arch_questions[self.archetype] * self.voice
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from sim.domain import MAX_POSTS_PER_DAY, POSTS_Q_CEILING
+
 F32 = np.float32
 
 
@@ -162,6 +164,7 @@ def posting_odds(
     one = np.float32(1.0)
     zero = np.float32(0.0)
     floor = np.float32(1e-12)
+    ceiling = np.float32(POSTS_Q_CEILING)
     for k in range(len(idx)):
         i = idx[k]
         mean = posts_table[archetype[i]] * interest[i]
@@ -172,6 +175,7 @@ def posting_odds(
         new = (join_day[i] > newcomer_since) & (first_post_day[i] < 0)
         mean = mean + (intro if new else zero)
         q = mean / (one + mean)
+        q = q if q < ceiling else ceiling
         out[k] = q if q > floor else floor
 
 
@@ -181,7 +185,7 @@ def record_posts(idx, log_u, log_q, posts_today, posts):
     out = np.empty(len(idx), dtype=np.int32)
     for k in range(len(idx)):
         i = idx[k]
-        c = np.int32(log_u[k] / log_q[k])
+        c = np.int32(min(log_u[k] / log_q[k], MAX_POSTS_PER_DAY))
         out[k] = c
         posts_today[i] = c
         posts[i] += c

@@ -1,0 +1,552 @@
+"""Fit the member model to a real group's activity (``sandbox calibrate``): simulated method of moments.
+
+The group's export gives its history (span, starting members, weekly arrivals:
+:mod:`sim.activity.history`) and its fingerprint (:mod:`sim.activity.fingerprint`).  A
+candidate set of parameters is simulated along that same history, under the shipped baseline
+policy, and measured with the same code; the distance between the two fingerprints weighs each
+measure by its observed sampling error (half-sampling of members, :mod:`sim.activity.sampling`).
+Optuna's TPE sampler proposes candidates in rounds of :data:`ROUND` (each round's sampler seeded
+from the seed and the round's number); every candidate runs on the same replicate seeds (common
+random numbers), so candidates differ by their parameters, not their luck, and the same seed
+gives the same fit on one worker, on several and on a cluster.  The study lives in
+``DIR/study.db`` (Optuna's RDB storage, SQLite): a killed fit resumes with ``--resume``.
+
+Fitted (:data:`KNOBS`) are the parameters an export can identify; the rest (reading without
+posting, interest and trust levels, costs: :data:`NOT_IDENTIFIED`) stay at their documented
+defaults.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.activity.fingerprint import measures
+from sim.activity.fit_report import write_report
+from sim.activity.formats import read_activity
+from sim.activity.history import DAY, History, before, date_of, day_of, history, one_group
+from sim.activity.sampling import standard_errors
+from sim.activity.simulated import events_of_run
+from sim.config.params import PARAMS
+from sim.config.scenario import MAX_DAYS, setup_of_data
+from sim.domain import content_hash
+from sim.errors import SandboxError
+from sim.runs.experiment import run_replicate
+from sim.runs.output_folder import claimed, write_json, write_marker
+from sim.runs.pool import ordered_pool
+
+
+@dataclass(frozen=True)
+class Knob:
+    """A fitted parameter and the range searched (log scale for rates spanning decades)."""
+
+    name: str
+    low: float
+    high: float
+    log: bool = False
+    tells: str = ""
+
+
+KNOBS = (
+    Knob("act_bias", -9.0, -2.0, tells="activity level: daily posters, DAU/MAU"),
+    Knob("act_momentum", 0.0, 5.0, tells="habit of coming back the next days: one-day gaps, burstiness"),
+    Knob("voice_sigma", 0.3, 3.5, tells="spread of posting propensity: Gini, top 1% share, one-post share"),
+    Knob("post_rate", 0.01, 20.0, log=True, tells="messages per active day"),
+    Knob("act_newcomer", 0.0, 5.0, tells="newcomers' curiosity: newcomers' return"),
+    Knob("newcomer_intro", 0.0, 0.5, tells="newcomers' hello: posters' share"),
+    Knob("welcome_stimulus", 0.0, 5.0, tells="the first reply's effect on return"),
+    Knob("churn_base", 1e-4, 1e-2, log=True, tells="departure hazard"),
+    Knob("churn_frailty_sigma", 0.0, 3.0, tells="how departure hazard falls with tenure"),
+    Knob("post_dilution", 0.0, 1.5, tells="how posting per member falls as the group grows"),
+)
+
+NOT_IDENTIFIED = {
+    "reading without posting": "an export shows messages, not who read them: lurkers' activity is the model's default",
+    "interest and trust levels": "the export shows what members did, not why; interest and trust start at defaults",
+    "costs": "an export carries no spending: costs are the policy's own figures",
+    "operators": "the formats read do not mark operators; their posts count as members' and the baseline policy's "
+    "3 operator posts a week and 30% answered questions stand for the group's own operations",
+}
+
+FIT_MEASURES = (
+    "posters_share",
+    "one_post_share",
+    "top1_share",
+    "gini_posters",
+    "daily_posters",
+    "dau_mau",
+    "messages_per_active_day",
+    "newcomer_return",
+    "first_reply_effect",
+    "hazard_m1_3",
+    "hazard_m9_11",
+    "gap_1d_share",
+    "burstiness",
+    "size_slope",
+)
+
+ROUND = 8
+"""Candidates proposed per round: fixed, so the fit does not depend on the number of workers."""
+MIN_BUDGET = 2 * ROUND
+DEFAULT_BUDGET = 96
+FIT_REPLICATES = 2
+FINAL_REPLICATES = 6
+MISSING_PENALTY = 9.0
+"""A measure the export gives and a candidate's run does not: as far off as three standard errors."""
+ACCEPTED_SHARE = 0.1
+"""The best tenth of candidates (at least five) give each parameter's reported interval."""
+NAIVE_DAYS = 90
+
+
+def derived(m: dict) -> dict:
+    """Measures computed from others: messages per active member-day."""
+    active = (m.get("daily_posters") or 0) * (round(float(m.get("days") or 0)) + 1)
+    return {"messages_per_active_day": round(m["messages"] / active, 4) if active else None}
+
+
+def fingerprint_of(events: pd.DataFrame) -> dict:
+    out = measures(events)
+    out.update(derived(out))
+    return out
+
+
+def weekly_posters(events: pd.DataFrame, first_day: int, weeks: int) -> np.ndarray:
+    """Distinct posters in each week from ``first_day`` on."""
+    msg = events[events["kind"] == "message"]
+    week = (msg["timestamp"].to_numpy(np.int64) // DAY - first_day) // 7
+    pairs = pd.DataFrame({"week": week, "member": msg["member"].to_numpy()}).drop_duplicates()
+    pairs = pairs[(pairs["week"] >= 0) & (pairs["week"] < weeks)]
+    return np.bincount(pairs["week"].to_numpy(np.int64), minlength=weeks).astype(float)
+
+
+def scenario_data(history: History, params: dict, *, seed: int, replicates: int, name: str, description: str) -> dict:
+    """A scenario that replays a group's history with the given parameters."""
+    return {
+        "name": name,
+        "description": description,
+        "days": history.days,
+        "replicates": replicates,
+        "seed": seed,
+        "population": {"initial_members": history.starting_members},
+        "channels": [{"name": "observed", "weekly_joins": list(history.weekly_joins), "interest": 0.5}],
+        "preset": "chat",
+        "params": {k: float(v) for k, v in params.items()},
+    }
+
+
+def baseline_text() -> str:
+    """The shipped baseline policy: the calibrated group's operations stand at it."""
+    from sim.config.library import resolve
+
+    return Path(resolve("baseline", "policies")).read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One simulation a worker runs: contents only, so it needs no file and no shared disk."""
+
+    scenario: dict
+    policy_text: str
+    replicate: int
+    joins_known: bool
+    cut_day: int | None = None  # day (from the start) after which held-out measures are taken
+    keep_events: bool = False
+
+
+def simulate(c: Candidate) -> dict:
+    """Run one candidate replicate and measure it as the export was measured."""
+    setup = setup_of_data(c.scenario, c.policy_text, name="calibration candidate")
+    tables = run_replicate(setup, c.replicate, activity=True)
+    events = events_of_run(tables["members"], tables["activity"], whole=True)
+    if not c.joins_known:  # the export showed posters only
+        events = events[events["kind"] == "message"].reset_index(drop=True)
+    out: dict = {}
+    if c.cut_day is None:
+        out["measures"] = fingerprint_of(events)
+    else:
+        out["measures"] = fingerprint_of(before(events, c.cut_day))
+        after = events[events["timestamp"].to_numpy(np.int64) >= c.cut_day * DAY]
+        out["held_out"] = fingerprint_of(after) if (after["kind"] == "message").any() else {}
+    out["weekly_posters"] = weekly_posters(events, 0, (c.scenario["days"] + 6) // 7).tolist()
+    if c.keep_events:
+        out["events"] = events
+    return out
+
+
+UNBOUNDED = ("daily_posters", "messages_per_active_day", "size_slope")
+"""Measures that are no shares: their intervals are not clipped to 0..1 (signed ones to -1..1)."""
+SIGNED = ("first_reply_effect", "burstiness")
+
+
+def observed_interval(name: str, observed: float, se: float) -> list[float]:
+    """The 95% interval of an observed measure, kept within the measure's range."""
+    lo, hi = observed - 1.96 * se, observed + 1.96 * se
+    if name in SIGNED:
+        lo, hi = max(lo, -1.0), min(hi, 1.0)
+    elif name not in UNBOUNDED:
+        lo, hi = max(lo, 0.0), min(hi, 1.0)
+    elif name != "size_slope":
+        lo = max(lo, 0.0)
+    return [round(lo, 4), round(hi, 4)]
+
+
+def _floor(observed: float) -> float:
+    return max(0.05 * abs(observed), 0.01)
+
+
+def distance(runs: list[dict], observed: dict, errors: dict) -> float:
+    """Mean squared standardised difference over the measures the export gives."""
+    terms = []
+    for name in FIT_MEASURES:
+        obs = observed.get(name)
+        if obs is None:
+            continue
+        values = [r[name] for r in runs if r.get(name) is not None]
+        if not values:
+            terms.append(MISSING_PENALTY)
+            continue
+        se = max(errors.get(name) or 0.0, _floor(obs))
+        terms.append(((float(np.mean(values)) - obs) / se) ** 2)
+    return float(np.mean(terms)) if terms else math.inf
+
+
+@dataclass
+class Target:
+    """What the fit aims at: the export's history and fingerprint, with sampling errors."""
+
+    source: str
+    group: str
+    history: History
+    observed: dict
+    errors: dict
+    cut_day: int | None  # --until, as days from the export's first day
+    full_history: History
+    events: pd.DataFrame
+
+    @property
+    def identity(self) -> str:
+        return content_hash(
+            {
+                "history": [self.full_history.days, self.full_history.starting_members, self.full_history.weekly_joins],
+                "observed": self.observed,
+                "cut": self.cut_day,
+                "knobs": [(k.name, k.low, k.high, k.log) for k in KNOBS],
+                "measures": FIT_MEASURES,
+            }
+        )
+
+
+def target_of(source: str, *, format: str | None, group: str | None, until: str | None) -> Target:
+    """Read an export and set the fit's target; every refusal comes before anything is written."""
+    events = read_activity(source, format=format)
+    name, events = one_group(events, group, source=source)
+    stamps = events["timestamp"].to_numpy(np.int64)
+    last_day = int(stamps.max() // DAY) if len(stamps) else 0
+    if len(stamps) and last_day - int(stamps.min() // DAY) + 1 > MAX_DAYS:  # the sandbox runs ten years at most
+        events = events[stamps >= (last_day - MAX_DAYS + 1) * DAY].reset_index(drop=True)
+    full = history(events, source=source)
+    cut_day = None
+    fit_events = events
+    if until is not None:
+        day = day_of(until, place="--until")
+        if not full.first_day < day <= full.first_day + full.days - 1:
+            raise SandboxError(
+                f"--until {until[:40]} is outside the export's span, {date_of(full.first_day)} to "
+                f"{date_of(full.first_day + full.days - 1)}; choose a date inside it",
+                place="--until",
+            )
+        fit_events = before(events, day)
+        cut_day = day - full.first_day
+    fit_history = history(fit_events, source=source)
+    observed = fingerprint_of(fit_events)
+    errors = standard_errors(fit_events, FIT_MEASURES, derive=derived)
+    return Target(source, name, fit_history, observed, errors, cut_day, full, events)
+
+
+@dataclass
+class Calibration:
+    fit: dict
+    out: Path
+    scenario: dict
+
+
+def _defaults() -> dict[str, float]:
+    from sim.config.params import PRESETS
+
+    values = {k.name: float(PRESETS["chat"].get(k.name, PARAMS[k.name].default)) for k in KNOBS}
+    return {k.name: min(max(values[k.name], k.low), k.high) for k in KNOBS}
+
+
+def calibrate(
+    source: str,
+    out: str | Path,
+    *,
+    format: str | None = None,
+    group: str | None = None,
+    until: str | None = None,
+    budget: int = DEFAULT_BUDGET,
+    workers: int = 1,
+    backend: str = "local",
+    scheduler: str | None = None,
+    seed: int = 0,
+    resume: bool = False,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> Calibration:
+    """Fit the model to an export; write scenario.yaml, fit.json and report.html into ``out``."""
+    from sim.runs.output_folder import check_place
+    from sim.runs.sweep import check_scheduler
+
+    out = Path(out)
+    check_place(out)
+    if budget < MIN_BUDGET:
+        raise SandboxError(
+            f"a budget of {budget} is too small; give at least {MIN_BUDGET} candidates", place="--budget"
+        )
+    if backend == "dask" and scheduler:
+        check_scheduler(scheduler)
+    target = target_of(source, format=format, group=group, until=until)
+    policy_text = baseline_text()
+    manifest = {
+        "calibration_id": target.identity,
+        "source": os.path.basename(source),
+        "group": target.group,
+        "seed": seed,
+        "until": until,
+    }
+    with claimed(out, kind="calibration", identity=target.identity, resume=resume, manifest=manifest, work="study.db"):
+        with ordered_pool(backend, workers, scheduler) as pool:
+            study = _search(
+                target, policy_text, out / "study.db", budget=budget, seed=seed, pool=pool, progress=progress
+            )
+            fit, scenario, finals = _final(target, policy_text, study, seed=seed, pool=pool)
+        _write(out, target, fit, scenario, policy_text, finals)
+        write_marker(out, "calibration")
+    return Calibration(fit=fit, out=out, scenario=scenario)
+
+
+def _search(target: Target, policy_text: str, path: Path, *, budget: int, seed: int, pool, progress):
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    spaces: dict[str, optuna.distributions.BaseDistribution] = {
+        k.name: optuna.distributions.FloatDistribution(k.low, k.high, log=k.log) for k in KNOBS
+    }
+    study = optuna.create_study(
+        storage=f"sqlite:///{path.resolve()}", study_name="calibration", direction="minimize", load_if_exists=True
+    )
+    if not study.trials:
+        study.enqueue_trial(_defaults())  # the model as shipped is the first candidate
+    state = optuna.trial.TrialState
+
+    def evaluate(trials: list) -> None:
+        tasks = [
+            Candidate(
+                scenario_data(
+                    target.history, t.params, seed=seed, replicates=FIT_REPLICATES, name="candidate", description=""
+                ),
+                policy_text,
+                r,
+                target.history.joins_known,
+            )
+            for t in trials
+            for r in range(FIT_REPLICATES)
+        ]
+        results = pool.map(simulate, tasks)
+        for i, trial in enumerate(trials):
+            runs = [res["measures"] for res in results[i * FIT_REPLICATES : (i + 1) * FIT_REPLICATES]]
+            optuna.trial.Trial(study, trial._trial_id).set_user_attr("measures", _mean_measures(runs))
+            study.tell(trial.number, distance(runs, target.observed, target.errors))
+
+    # a killed fit left its last round asked and not told: run those same candidates first
+    waiting = [t for t in study.get_trials(deepcopy=False) if t.state == state.RUNNING]
+    if waiting:
+        evaluate(waiting)
+    while True:
+        done = len(study.get_trials(deepcopy=False, states=(state.COMPLETE,)))
+        if progress is not None:
+            progress(done, budget, _best_value(study))
+        if done >= budget:
+            break
+        round_no = len(study.trials) // ROUND
+        study.sampler = optuna.samplers.TPESampler(
+            seed=int(seed) * 100_003 + round_no, multivariate=True, constant_liar=True, n_startup_trials=2 * ROUND
+        )
+        trials = [study.ask(spaces) for _ in range(min(ROUND, budget - done))]
+        evaluate(trials)
+    return study
+
+
+def _best_value(study) -> float:
+    try:
+        return float(study.best_value)
+    except ValueError:
+        return math.inf
+
+
+def _mean_measures(runs: list[dict]) -> dict:
+    out = {}
+    for name in FIT_MEASURES:
+        values = [r[name] for r in runs if r.get(name) is not None]
+        out[name] = round(float(np.mean(values)), 4) if values else None
+    return out
+
+
+def _final(target: Target, policy_text: str, study, *, seed: int, pool) -> tuple[dict, dict, list[dict]]:
+    """Re-run the best candidate on more replicates over the whole span; the fit's figures."""
+    import optuna
+
+    complete = sorted(
+        study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)), key=lambda t: (t.value, t.number)
+    )
+    best = complete[0]
+    accepted = complete[: max(5, int(math.ceil(ACCEPTED_SHARE * len(complete))))]
+    params = {k.name: round(float(best.params[k.name]), 6) for k in KNOBS}
+    full = target.full_history
+    description = (
+        f"Calibrated on {os.path.basename(target.source)} (group {target.group}): its history from "
+        f"{date_of(full.first_day)}, {full.starting_members} starting members and {sum(full.weekly_joins)} arrivals "
+        f"as observed; fitted by sandbox calibrate ({len(complete)} candidates, distance {best.value:.3f})."
+    )
+    scenario = scenario_data(
+        full, params, seed=seed, replicates=10, name=f"calibrated-{target.group}"[:60], description=description
+    )
+    scenario["policy"] = "baseline.yaml"
+    tasks = [
+        Candidate(
+            {**scenario, "policy": None},
+            policy_text,
+            r,
+            full.joins_known,
+            cut_day=target.cut_day,
+            keep_events=r == 0,
+        )
+        for r in range(FINAL_REPLICATES)
+    ]
+    finals = pool.map(simulate, tasks)
+    runs = [f["measures"] for f in finals]
+    fit_measures = {}
+    for name in FIT_MEASURES:
+        obs = target.observed.get(name)
+        values = [r[name] for r in runs if r.get(name) is not None]
+        se = target.errors.get(name)
+        fit_measures[name] = {
+            "observed": obs,
+            "simulated": round(float(np.mean(values)), 4) if values else None,
+            "interval": observed_interval(name, obs, se) if obs is not None and se else None,
+            "simulated_range": [round(float(min(values)), 4), round(float(max(values)), 4)] if values else None,
+        }
+    fit = {
+        "source": os.path.basename(target.source),
+        "group": target.group,
+        "history": {
+            "first_day": date_of(full.first_day),
+            "days": full.days,
+            "starting_members": full.starting_members,
+            "arrivals": sum(full.weekly_joins),
+            "joins_recorded": full.joins_known,
+            "fitted_days": target.history.days,
+        },
+        "measures": fit_measures,
+        "params": {
+            k.name: {
+                "value": params[k.name],
+                "interval": [
+                    round(min(float(t.params[k.name]) for t in accepted), 6),
+                    round(max(float(t.params[k.name]) for t in accepted), 6),
+                ],
+                "default": _defaults()[k.name],
+                "tells": k.tells,
+            }
+            for k in KNOBS
+        },
+        "kept_at_defaults": NOT_IDENTIFIED,
+        "distance": round(float(best.value), 4),
+        "distance_of_defaults": round(float(complete_default_value(study)), 4),
+        "candidates": len(complete),
+        "replicates": {"per_candidate": FIT_REPLICATES, "final": FINAL_REPLICATES},
+        "seed": seed,
+        "held_out": _held_out(target, finals) if target.cut_day is not None else None,
+    }
+    return fit, scenario, finals
+
+
+def complete_default_value(study) -> float:
+    """The distance of the shipped defaults (the study's first candidate)."""
+    first = study.trials[0]
+    return float(first.value) if first.value is not None else math.nan
+
+
+def _held_out(target: Target, finals: list[dict]) -> dict:
+    """The period after --until: observed against simulated, and weekly posters against a naive forecast."""
+    assert target.cut_day is not None
+    cut_day, first_day = target.cut_day, target.full_history.first_day
+    after = target.events[target.events["timestamp"].to_numpy(np.int64) >= (first_day + cut_day) * DAY]
+    observed = fingerprint_of(after) if (after["kind"] == "message").any() else {}
+    weeks = (target.full_history.days + 6) // 7
+    real = weekly_posters(target.events, first_day, weeks)
+    simulated = np.mean([f["weekly_posters"][:weeks] for f in finals], axis=0)
+    first_week = (cut_day + 6) // 7
+    last_fitted = real[max(0, (cut_day - NAIVE_DAYS) // 7) : cut_day // 7]
+    naive = float(last_fitted.mean()) if len(last_fitted) else 0.0
+    held = real[first_week:]
+    model = simulated[first_week:]
+    measures_out = {}
+    for name in FIT_MEASURES:
+        values = [f["held_out"].get(name) for f in finals if f.get("held_out", {}).get(name) is not None]
+        measures_out[name] = {
+            "observed": observed.get(name),
+            "simulated": round(float(np.mean(values)), 4) if values else None,
+        }
+    return {
+        "from": date_of(first_day + cut_day),
+        "weeks": int(len(held)),
+        "measures": measures_out,
+        "weekly_posters": {
+            "observed_mean": round(float(held.mean()), 3) if len(held) else None,
+            "simulated_mean": round(float(model.mean()), 3) if len(model) else None,
+            "naive_forecast": round(naive, 3),
+            "model_mean_abs_error": round(float(np.abs(model - held).mean()), 3) if len(held) else None,
+            "naive_mean_abs_error": round(float(np.abs(naive - held).mean()), 3) if len(held) else None,
+        },
+    }
+
+
+def _write(out: Path, target: Target, fit: dict, scenario: dict, policy_text: str, finals: list[dict]) -> None:
+    """scenario.yaml (with its baseline.yaml beside it), fit.json, report.html: each written whole."""
+    import yaml
+
+    header = (
+        "# A scenario calibrated by 'sandbox calibrate' on a real group's export: its history and the\n"
+        "# fitted parameters (fit.json says how well each measure was met).  Run any policy on it:\n"
+        "#   sandbox run scenario.yaml --policy POLICY ; sandbox compare scenario.yaml --policy A --policy B\n"
+    )
+
+    class _Flow(list):
+        pass
+
+    class _Dumper(yaml.SafeDumper):
+        pass
+
+    _Dumper.add_representer(_Flow, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
+    data = {**scenario, "channels": [{**c, "weekly_joins": _Flow(c["weekly_joins"])} for c in scenario["channels"]]}
+    text = header + yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True)
+    _atomic_text(out / "scenario.yaml", text)
+    _atomic_text(out / "baseline.yaml", policy_text)
+    write_json(out / "fit.json", fit)
+    simulated = finals[0]["events"]
+    write_report(out / "report.html", fit, target.events, simulated)
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+__all__ = ["calibrate", "Calibration", "KNOBS", "FIT_MEASURES", "NOT_IDENTIFIED", "DEFAULT_BUDGET", "MIN_BUDGET"]

@@ -1,0 +1,135 @@
+"""``sandbox calibrate``: bad input refused before anything is written, a fit written whole, the
+calibrated scenario usable by every policy, and the same fit on one worker, two, and Dask."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from calibration_data import synthetic_export
+from conftest import POLICIES
+
+from sim.app.cli import main
+from sim.runs.calibration import MIN_BUDGET, calibrate
+
+TRUTH = {"act_bias": -4.8, "voice_sigma": 2.0, "post_rate": 0.3}
+BUDGET = MIN_BUDGET
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory) -> Path:
+    return synthetic_export(tmp_path_factory.mktemp("export") / "group.csv", TRUTH, weeks=20, starting=40, per_week=3)
+
+
+@pytest.fixture(scope="module")
+def fitted(export, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("fits") / "fit"
+    assert main(["calibrate", str(export), "--out", str(out), "--budget", str(BUDGET), "--json"]) == 0
+    return out
+
+
+def run_cli(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_fit_writes_a_scenario_its_figures_and_a_report(fitted):
+    fit = json.loads((fitted / "fit.json").read_text())
+    assert {"measures", "params", "distance", "held_out"} <= set(fit)
+    for name, m in fit["measures"].items():
+        assert set(m) >= {"observed", "simulated", "interval"}, name
+    assert fit["measures"]["daily_posters"]["simulated"] is not None
+    assert fit["distance"] <= fit["distance_of_defaults"]  # the defaults were a candidate
+    for p in fit["params"].values():
+        assert p["interval"][0] <= p["value"] <= p["interval"][1]
+    scenario = yaml.safe_load((fitted / "scenario.yaml").read_text())
+    # the export's first week: the 40 starting members, the operators' pseudonym and any friend they brought
+    assert scenario["days"] == 140 and 40 <= scenario["population"]["initial_members"] <= 45
+    weekly = scenario["channels"][0]["weekly_joins"]
+    assert len(weekly) == 20 and weekly[0] == 0 and all(w >= 3 for w in weekly[1:])  # 3 a week, and referrals
+    page = (fitted / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 3 and "<script" not in page
+
+
+@pytest.mark.parametrize("policy", [p.stem for p in POLICIES])
+def test_every_shipped_policy_runs_on_a_calibrated_group(fitted, policy, capsys):
+    code, out, err = run_cli(
+        capsys, "run", fitted / "scenario.yaml", "--policy", policy, "--replicates", "2", "--set", "days=60", "--json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["kpis"]["members_end"]["mean"] > 0
+
+
+def test_compare_on_a_calibrated_group_gives_verdicts(fitted, capsys):
+    code, out, err = run_cli(
+        capsys,
+        "compare",
+        fitted / "scenario.yaml",
+        "--policy",
+        "baseline",
+        "--policy",
+        "weekly-ritual",
+        "--replicates",
+        "3",
+        "--json",
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["verdict"]["members"]
+
+
+def test_same_seed_and_budget_give_the_same_fit_on_one_worker_two_and_dask(export, fitted, tmp_path):
+    one = json.loads((fitted / "fit.json").read_text())
+    two = calibrate(str(export), tmp_path / "two", budget=BUDGET, workers=2).fit
+    dask = calibrate(str(export), tmp_path / "dask", budget=BUDGET, workers=2, backend="dask").fit
+    assert two == one
+    assert dask == one
+
+
+def test_a_fit_resumed_with_a_larger_budget_equals_one_run_at_that_budget(export, fitted, tmp_path):
+    import shutil
+
+    resumed = tmp_path / "resumed"
+    shutil.copytree(fitted, resumed)
+    bigger = BUDGET + 8
+    fit = calibrate(str(export), resumed, budget=bigger, resume=True).fit
+    fresh = calibrate(str(export), tmp_path / "fresh", budget=bigger).fit
+    assert fit["candidates"] == bigger
+    assert fit == fresh
+
+
+def test_a_fit_folder_is_not_reused_without_resume(export, fitted, capsys):
+    before = sorted(p.name for p in fitted.iterdir())
+    code, _, err = run_cli(capsys, "calibrate", export, "--out", fitted, "--budget", BUDGET)
+    assert code == 2 and "--resume" in err and err.count("\n") == 1
+    assert sorted(p.name for p in fitted.iterdir()) == before
+
+
+def _short_export(path: Path) -> Path:
+    rows = [{"timestamp": 86_400 * d, "member": f"m{d % 5}", "kind": "message"} for d in range(40)]
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    "case, args, expected",
+    [
+        ("too short", ["--budget", "16"], "a fit needs at least 30 members, 90 days and 300 messages"),
+        ("no such group", ["--group", "elsewhere"], "no group 'elsewhere'"),
+        ("until outside", ["--until", "2001-01-01"], "outside the export's span"),
+        ("until not a date", ["--until", "soon"], "not a date"),
+        ("small budget", ["--budget", "3"], f"at least {MIN_BUDGET} candidates"),
+        ("no scheduler", ["--backend", "dask", "--scheduler", "tcp://127.0.0.1:1"], "cannot reach the Dask scheduler"),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(case, args, expected, export, tmp_path, capsys):
+    source = _short_export(tmp_path / "short.csv") if case == "too short" else export
+    out = tmp_path / "out"
+    code, stdout, err = run_cli(capsys, "calibrate", source, "--out", out, *args)
+    assert code == 2, err
+    assert expected in err and err.count("\n") == 1
+    assert not out.exists()
