@@ -3,11 +3,15 @@
 A calibration (``sandbox calibrate``) simulates a group along its own history, so the model is
 measured against what it could have done, not against a made-up group.  What an export tells:
 
-- the span: from the calendar day (UTC) of the first event to that of the last;
-- the starting members: those whose first event falls in the first ``START_DAYS`` days (a group
-  that existed before its export begins already has members: they show up in its first days);
+- the span: from the Monday on or before the calendar day (UTC) of the first event to the day of
+  the last (a simulated day 0 is a Monday, so weekdays line up);
+- the starting members: those whose first event falls in the first ``START_DAYS`` days from the
+  first event (a group that existed before its export begins already has members: they show up
+  in its first days);
 - the arrivals: every other member, counted in the week of their first event (a join where
-  joins are recorded, else their first message).
+  joins are recorded, else their first message);
+- a weekly ritual: the weekday holding at least ``RITUAL_SHARE`` of the messages, if one does
+  (a weekly meeting, a Friday thread: the operators' visible rhythm).
 
 Where an export records no joins, only members who posted are seen: members who only read are
 invisible and the history counts posters alone (the fit says so).
@@ -24,6 +28,9 @@ from sim.errors import SandboxError
 
 DAY = 86_400
 START_DAYS = 7
+RITUAL_SHARE = 0.4
+"""A weekday with this share of the messages (uniform: 1/7) is the group's ritual day."""
+WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MIN_MEMBERS = 30
 MIN_DAYS = 90
 MIN_MESSAGES = 300
@@ -33,12 +40,13 @@ MIN_MESSAGES = 300
 class History:
     """Span, starting members and weekly arrivals of one group (see the module's notes)."""
 
-    first_day: int  # calendar day (days since 1970-01-01, UTC) of the first event
-    days: int  # span in calendar days, first to last event's day, both included
+    first_day: int  # the Monday (days since 1970-01-01, UTC) on or before the first event's day
+    days: int  # span in calendar days, that Monday to the last event's day, both included
     starting_members: int
     weekly_joins: tuple[int, ...]  # arrivals in each week after day 0 (week w: days 7w .. 7w+6)
     joins_known: bool
     messages: int
+    ritual_weekday: str | None = None
 
     @property
     def members(self) -> int:
@@ -69,6 +77,11 @@ def day_of(date: str, *, place: str) -> int:
     return int(stamp.normalize().value // (DAY * 10**9))
 
 
+def weekday(day: int) -> int:
+    """Monday 0 .. Sunday 6 of a day counted from 1970-01-01 (a Thursday)."""
+    return (day + 3) % 7
+
+
 def date_of(day: int) -> str:
     """Days since 1970-01-01 as YYYY-MM-DD."""
     return str(pd.Timestamp(day * DAY, unit="s").date())
@@ -91,14 +104,21 @@ def history(events: pd.DataFrame, *, source: str) -> History:
             f"{MIN_MEMBERS} members, {MIN_DAYS} days and {MIN_MESSAGES} messages",
             file=source,
         )
-    first_day = int(stamps.min() // DAY)
+    first_event = int(stamps.min() // DAY)
+    first_day = first_event - weekday(first_event)
+    days += first_event - first_day
     joins_known = bool((events["kind"] == "join").any())
     seen = events if joins_known else events[events["kind"] == "message"]
     first_seen = seen.groupby("member", observed=True)["timestamp"].min().to_numpy(np.int64) // DAY - first_day
-    starting = int((first_seen < START_DAYS).sum())
-    later = first_seen[first_seen >= START_DAYS]
+    starting_until = first_event - first_day + START_DAYS
+    starting = int((first_seen < starting_until).sum())
+    later = first_seen[first_seen >= starting_until]
     weeks = (days + 6) // 7
     weekly = np.bincount(later // 7, minlength=weeks)[:weeks]
+    message_days = events.loc[events["kind"] == "message", "timestamp"].to_numpy(np.int64) // DAY
+    by_weekday = np.bincount(weekday(message_days), minlength=7)
+    busiest = int(by_weekday.argmax())
+    ritual = WEEKDAY_NAMES[busiest] if by_weekday[busiest] >= RITUAL_SHARE * max(1, by_weekday.sum()) else None
     return History(
         first_day=first_day,
         days=days,
@@ -106,4 +126,5 @@ def history(events: pd.DataFrame, *, source: str) -> History:
         weekly_joins=tuple(int(n) for n in weekly),
         joins_known=joins_known,
         messages=messages,
+        ritual_weekday=ritual,
     )

@@ -110,8 +110,18 @@ def momentum(p, days_inactive: int) -> float:
 
 
 def momentum_table(p) -> np.ndarray:
-    """:func:`momentum` for 0 .. MOMENTUM_DAYS - 1 days inactive, for the compiled pass."""
-    return np.array([momentum(p, d) for d in range(MOMENTUM_DAYS)], dtype=F32)
+    """:func:`momentum` for 0 .. MOMENTUM_DAYS - 1 days inactive, for the compiled pass (computed
+    once per parameter set: a run's parameters do not change)."""
+    key = (p.act_momentum, p.momentum_days)
+    table = _MOMENTUM_TABLES.get(key)
+    if table is None:
+        table = np.array([momentum(p, d) for d in range(MOMENTUM_DAYS)], dtype=F32)
+        table.flags.writeable = False
+        _MOMENTUM_TABLES[key] = table
+    return table
+
+
+_MOMENTUM_TABLES: dict[tuple[float, float], np.ndarray] = {}
 
 
 def active_members(model, content: OperatorContent) -> np.ndarray:

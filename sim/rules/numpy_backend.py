@@ -195,7 +195,10 @@ class NumpyStages:
         before = stage[gids]
         after = before.copy()
         for (source, target, _), mask in zip(self.chart.transitions, self.chart.masks):
-            hit = (before == source) & mask(env)[gids]
+            here = before == source
+            if not here.any():  # no group in this transition's stage: its condition need not be computed
+                continue
+            hit = here & mask(env)[gids]
             after[hit] = target
         return after
 

@@ -2,8 +2,9 @@
 
 The group's export gives its history (span, starting members, weekly arrivals:
 :mod:`sim.activity.history`) and its fingerprint (:mod:`sim.activity.fingerprint`).  A
-candidate set of parameters is simulated along that same history, under the shipped baseline
-policy, and measured with the same code; the distance between the two fingerprints weighs each
+candidate set of parameters is simulated along that same history, under the group's own
+operations as far as the export shows them (the shipped baseline policy, with a weekly ritual
+where the messages gather on one weekday), and measured with the same code; the distance between the two fingerprints weighs each
 measure by its observed sampling error (half-sampling of members, :mod:`sim.activity.sampling`).
 Optuna's TPE sampler proposes candidates in rounds of :data:`ROUND` (each round's sampler seeded
 from the seed and the round's number); every candidate runs on the same replicate seeds (common
@@ -63,15 +64,25 @@ KNOBS = (
     Knob("welcome_stimulus", 0.0, 5.0, tells="the first reply's effect on return"),
     Knob("churn_base", 1e-4, 1e-2, log=True, tells="departure hazard"),
     Knob("churn_frailty_sigma", 0.0, 3.0, tells="how departure hazard falls with tenure"),
+    Knob("newcomer_churn_weight", 0.0, 20.0, tells="how much more newcomers leave than veterans"),
     Knob("post_dilution", 0.0, 1.5, tells="how posting per member falls as the group grows"),
 )
+
+RITUAL_KNOB = Knob("act_ritual", 0.0, 5.0, tells="pull of the weekly ritual day (where the export shows one)")
+
+
+def knobs_for(history: History) -> tuple[Knob, ...]:
+    """The parameters a group's export can identify: the ritual's pull only where it has a ritual."""
+    return KNOBS + ((RITUAL_KNOB,) if history.ritual_weekday else ())
+
 
 NOT_IDENTIFIED = {
     "reading without posting": "an export shows messages, not who read them: lurkers' activity is the model's default",
     "interest and trust levels": "the export shows what members did, not why; interest and trust start at defaults",
     "costs": "an export carries no spending: costs are the policy's own figures",
-    "operators": "the formats read do not mark operators; their posts count as members' and the baseline policy's "
-    "3 operator posts a week and 30% answered questions stand for the group's own operations",
+    "operators": "the formats read do not mark operators; their posts count as members'; the baseline policy's "
+    "3 operator posts a week and 30% answered questions stand for the group's own operations (with its weekly "
+    "ritual where the export shows one)",
 }
 
 FIT_MEASURES = (
@@ -145,6 +156,23 @@ def baseline_text() -> str:
     from sim.config.library import resolve
 
     return Path(resolve("baseline", "policies")).read_text(encoding="utf-8")
+
+
+def operations_text(history: History) -> str:
+    """The group's own operations as far as the export shows them: the baseline policy, with the
+    weekly ritual on the weekday the export's messages gather on (if they do)."""
+    import yaml
+
+    if history.ritual_weekday is None:
+        return baseline_text()
+    policy = yaml.safe_load(baseline_text())
+    policy["name"] = "observed-operations"
+    policy["description"] = (
+        f"The calibrated group's own operations as its export shows them: the baseline policy with a weekly "
+        f"ritual on {history.ritual_weekday.title()}s, the day that holds most of its messages."
+    )
+    policy.setdefault("content", {})["ritual_weekday"] = history.ritual_weekday
+    return yaml.safe_dump(policy, sort_keys=False, width=100)
 
 
 @dataclass(frozen=True)
@@ -236,7 +264,7 @@ class Target:
                 "history": [self.full_history.days, self.full_history.starting_members, self.full_history.weekly_joins],
                 "observed": self.observed,
                 "cut": self.cut_day,
-                "knobs": [(k.name, k.low, k.high, k.log) for k in KNOBS],
+                "knobs": [(k.name, k.low, k.high, k.log) for k in knobs_for(self.history)],
                 "measures": FIT_MEASURES,
             }
         )
@@ -276,11 +304,11 @@ class Calibration:
     scenario: dict
 
 
-def _defaults() -> dict[str, float]:
+def _defaults(knobs: tuple[Knob, ...]) -> dict[str, float]:
     from sim.config.params import PRESETS
 
-    values = {k.name: float(PRESETS["chat"].get(k.name, PARAMS[k.name].default)) for k in KNOBS}
-    return {k.name: min(max(values[k.name], k.low), k.high) for k in KNOBS}
+    values = {k.name: float(PRESETS["chat"].get(k.name, PARAMS[k.name].default)) for k in knobs}
+    return {k.name: min(max(values[k.name], k.low), k.high) for k in knobs}
 
 
 def calibrate(
@@ -311,7 +339,7 @@ def calibrate(
     if backend == "dask" and scheduler:
         check_scheduler(scheduler)
     target = target_of(source, format=format, group=group, until=until)
-    policy_text = baseline_text()
+    policy_text = operations_text(target.full_history)
     manifest = {
         "calibration_id": target.identity,
         "source": os.path.basename(source),
@@ -334,14 +362,15 @@ def _search(target: Target, policy_text: str, path: Path, *, budget: int, seed: 
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    knobs = knobs_for(target.history)
     spaces: dict[str, optuna.distributions.BaseDistribution] = {
-        k.name: optuna.distributions.FloatDistribution(k.low, k.high, log=k.log) for k in KNOBS
+        k.name: optuna.distributions.FloatDistribution(k.low, k.high, log=k.log) for k in knobs
     }
     study = optuna.create_study(
         storage=f"sqlite:///{path.resolve()}", study_name="calibration", direction="minimize", load_if_exists=True
     )
     if not study.trials:
-        study.enqueue_trial(_defaults())  # the model as shipped is the first candidate
+        study.enqueue_trial(_defaults(knobs))  # the model as shipped is the first candidate
     state = optuna.trial.TrialState
 
     def evaluate(trials: list) -> None:
@@ -374,9 +403,14 @@ def _search(target: Target, policy_text: str, path: Path, *, budget: int, seed: 
         if done >= budget:
             break
         round_no = len(study.trials) // ROUND
-        study.sampler = optuna.samplers.TPESampler(
-            seed=int(seed) * 100_003 + round_no, multivariate=True, constant_liar=True, n_startup_trials=2 * ROUND
-        )
+        if os.environ.get("XSAMPLER") == "cma":
+            study.sampler = optuna.samplers.CmaEsSampler(
+                seed=int(seed) * 100_003 + round_no, n_startup_trials=0, x0=_defaults(knobs), popsize=ROUND
+            )
+        else:
+            study.sampler = optuna.samplers.TPESampler(
+                seed=int(seed) * 100_003 + round_no, multivariate=True, constant_liar=True, n_startup_trials=2 * ROUND
+            )
         trials = [study.ask(spaces) for _ in range(min(ROUND, budget - done))]
         evaluate(trials)
     return study
@@ -406,7 +440,8 @@ def _final(target: Target, policy_text: str, study, *, seed: int, pool) -> tuple
     )
     best = complete[0]
     accepted = complete[: max(5, int(math.ceil(ACCEPTED_SHARE * len(complete))))]
-    params = {k.name: round(float(best.params[k.name]), 6) for k in KNOBS}
+    knobs = knobs_for(target.history)
+    params = {k.name: round(float(best.params[k.name]), 6) for k in knobs}
     full = target.full_history
     description = (
         f"Calibrated on {os.path.basename(target.source)} (group {target.group}): its history from "
@@ -416,7 +451,7 @@ def _final(target: Target, policy_text: str, study, *, seed: int, pool) -> tuple
     scenario = scenario_data(
         full, params, seed=seed, replicates=10, name=f"calibrated-{target.group}"[:60], description=description
     )
-    scenario["policy"] = "baseline.yaml"
+    scenario["policy"] = "operations.yaml"
     tasks = [
         Candidate(
             {**scenario, "policy": None},
@@ -451,6 +486,7 @@ def _final(target: Target, policy_text: str, study, *, seed: int, pool) -> tuple
             "arrivals": sum(full.weekly_joins),
             "joins_recorded": full.joins_known,
             "fitted_days": target.history.days,
+            "ritual_weekday": full.ritual_weekday,
         },
         "measures": fit_measures,
         "params": {
@@ -460,10 +496,10 @@ def _final(target: Target, policy_text: str, study, *, seed: int, pool) -> tuple
                     round(min(float(t.params[k.name]) for t in accepted), 6),
                     round(max(float(t.params[k.name]) for t in accepted), 6),
                 ],
-                "default": _defaults()[k.name],
+                "default": _defaults(knobs)[k.name],
                 "tells": k.tells,
             }
-            for k in KNOBS
+            for k in knobs
         },
         "kept_at_defaults": NOT_IDENTIFIED,
         "distance": round(float(best.value), 4),
@@ -518,7 +554,8 @@ def _held_out(target: Target, finals: list[dict]) -> dict:
 
 
 def _write(out: Path, target: Target, fit: dict, scenario: dict, policy_text: str, finals: list[dict]) -> None:
-    """scenario.yaml (with its baseline.yaml beside it), fit.json, report.html: each written whole."""
+    """scenario.yaml (with operations.yaml, the group's own policy, beside it), fit.json, report.html:
+    each written whole."""
     import yaml
 
     header = (
@@ -537,7 +574,7 @@ def _write(out: Path, target: Target, fit: dict, scenario: dict, policy_text: st
     data = {**scenario, "channels": [{**c, "weekly_joins": _Flow(c["weekly_joins"])} for c in scenario["channels"]]}
     text = header + yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True)
     _atomic_text(out / "scenario.yaml", text)
-    _atomic_text(out / "baseline.yaml", policy_text)
+    _atomic_text(out / "operations.yaml", policy_text)
     write_json(out / "fit.json", fit)
     simulated = finals[0]["events"]
     write_report(out / "report.html", fit, target.events, simulated)

@@ -68,6 +68,8 @@ def ranges(n: int, min_rows: int | None = None) -> list[tuple[int, int]]:
     """Contiguous row ranges covering ``0..n``: one per thread, or one in all below ``min_rows``
     (default :data:`MIN_ROWS`; less for work that costs more per row)."""
     parts = _threads if n >= (MIN_ROWS if min_rows is None else min_rows) else 1
+    if parts == 1:  # a small group's every pass: no arithmetic to spread it
+        return [(0, n)]
     bounds = [n * k // parts for k in range(parts + 1)]
     return list(zip(bounds[:-1], bounds[1:]))
 

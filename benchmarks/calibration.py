@@ -1,0 +1,74 @@
+"""Speed for calibration: a small group's year, and a whole fit of the real file.
+
+Run on its own:  python benchmarks/calibration.py [--fit] [--workers 2] [--budget 96]
+
+Prints the wall time of a 500-member group's year (the shipped existing-group under the
+baseline policy, 365 days, one replicate, after a warm-up) with each daily phase, best of 5;
+with ``--fit``, the wall time of ``sandbox calibrate`` on the real file in ``../shared/data``
+over its full span.  Speed is measured here, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import sim
+from sim.engine.model import CommunityModel
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL = ROOT.parent / "shared" / "data" / "duraspace-irc.csv.gz"
+
+
+def group_year(members: int = 500, days: int = 365, repeats: int = 5) -> tuple[float, dict[str, float]]:
+    setup = sim.load_setup(
+        "existing-group",
+        "baseline",
+        sets=[f"population.initial_members={members}", f"days={days}", "replicates=1"],
+        community_backend="numpy",
+    )
+    CommunityModel(setup).run()  # compile the kernels, warm the caches
+    best, phases = float("inf"), {}
+    for r in range(repeats):
+        started = time.perf_counter()
+        model = CommunityModel(setup, replicate=r, activity=True).run()
+        seconds = time.perf_counter() - started
+        if seconds < best:
+            best, phases = seconds, dict(model.phase_seconds)
+    return best, phases
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fit", action="store_true", help="also time a calibration of the real file")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--budget", type=int, default=None)
+    args = parser.parse_args()
+
+    print(f"cores: {os.cpu_count()}")
+    for members in (100, 500, 2000):
+        seconds, phases = group_year(members)
+        parts = "  ".join(f"{k} {v * 1000:.0f}" for k, v in phases.items())
+        print(
+            f"{members:>5} members, 365 days: {seconds * 1000:6.0f} ms  ({seconds / 365 * 1000:.2f} ms a day; {parts})"
+        )
+    if args.fit:
+        from sim.runs.calibration import DEFAULT_BUDGET, calibrate
+
+        out = Path(tempfile.mkdtemp()) / "fit"
+        started = time.perf_counter()
+        result = calibrate(str(REAL), out, budget=args.budget or DEFAULT_BUDGET, workers=args.workers)
+        seconds = time.perf_counter() - started
+        print(
+            f"calibrate {REAL.name}, full span, budget {result.fit['candidates']}, {args.workers} workers: "
+            f"{seconds:.0f} s (distance {result.fit['distance']}, defaults {result.fit['distance_of_defaults']})"
+        )
+        shutil.rmtree(out.parent)
+
+
+if __name__ == "__main__":
+    main()

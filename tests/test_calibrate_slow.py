@@ -1,0 +1,49 @@
+"""Calibration against known truth and against the real file (slow tier: whole fits).
+
+- Parameter recovery: groups simulated from known parameters, then calibrated, give back the
+  parameters an export identifies best within their reported intervals, for several seeds.
+- The real file (``../shared/data``), fitted on its first two thirds: the held-out check is
+  computed, fit.json and report.html are written, and the fit beats the model's defaults.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from calibration_data import synthetic_export
+
+from sim.runs.calibration import calibrate
+
+pytestmark = pytest.mark.slow
+
+REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "duraspace-irc.csv.gz"
+
+TRUTH = {"act_bias": -4.5, "voice_sigma": 2.2, "post_rate": 0.4, "churn_base": 0.002}
+RECOVERED = ("act_bias", "voice_sigma", "post_rate")
+"""The parameters with the sharpest fingerprint: activity level, the spread of voices, messages per day."""
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_known_parameters_are_recovered_within_their_intervals(seed, tmp_path):
+    export = synthetic_export(tmp_path / "truth.csv", TRUTH, starting=150, weeks=40, per_week=8, seed=100 + seed)
+    fit = calibrate(str(export), tmp_path / "fit", budget=64, workers=2, seed=seed).fit
+    for name in RECOVERED:
+        lo, hi = fit["params"][name]["interval"]
+        assert lo <= TRUTH[name] <= hi, (name, TRUTH[name], fit["params"][name])
+    assert fit["distance"] < 2.0
+
+
+@pytest.mark.skipif(not REAL.is_file(), reason="the shared data folder is not beside the repository")
+def test_the_real_file_fitted_on_two_thirds_is_checked_on_the_rest(tmp_path):
+    out = tmp_path / "fit"
+    fit = calibrate(str(REAL), out, until="2015-07-16", workers=2).fit
+    assert (out / "report.html").is_file() and json.loads((out / "fit.json").read_text()) == json.loads(json.dumps(fit))
+    held = fit["held_out"]
+    assert held["from"] == "2015-07-16" and held["weeks"] > 100
+    for key in ("observed_mean", "simulated_mean", "naive_forecast", "model_mean_abs_error", "naive_mean_abs_error"):
+        assert held["weekly_posters"][key] is not None
+    assert all(m["observed"] is not None for m in held["measures"].values() if m["simulated"] is not None)
+    assert fit["history"]["ritual_weekday"] == "wednesday"  # its weekly meeting
+    assert fit["distance"] < fit["distance_of_defaults"] / 3
