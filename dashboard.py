@@ -6,4 +6,5 @@ The page itself is :mod:`sim.app.dashboard` (shipped in the package, so an insta
 
 from sim.app.dashboard import main
 
-main()
+if __name__ == "__main__":  # Streamlit runs this file as __main__; a spawned worker imports it as __mp_main__
+    main()

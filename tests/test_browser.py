@@ -138,3 +138,33 @@ def test_sandbox_dashboard_serves_the_page(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_your_group_page_calibrates_an_upload_and_offers_it_to_compare(dashboard_url, tmp_path):
+    """Upload an export, see its fingerprint, calibrate (a progress bar, then the fit), and find the
+    calibrated group in the Compare view's scenario list; no member's name appears on the page."""
+    import pandas as pd
+    from calibration_data import synthetic_export
+    from playwright.sync_api import sync_playwright
+
+    export = synthetic_export(tmp_path / "group.csv", {"act_bias": -4.8}, weeks=16, starting=40, per_week=3)
+    table = pd.read_csv(export, dtype=str, keep_default_na=False)
+    named = table.assign(member="Zorblax " + table["member"])  # names a person would recognise on a page
+    named["reply_to"] = named["reply_to"].where(named["reply_to"] == "", "Zorblax " + named["reply_to"])
+    named.to_csv(export, index=False)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(dashboard_url)
+        page.get_by_role("tab", name="Your group").click()
+        page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(export))
+        page.get_by_role("button", name="Calibrate").wait_for(state="visible", timeout=120_000)
+        assert page.locator('[data-testid="stDataFrame"]:visible').count() >= 1  # the fingerprint
+        page.get_by_role("button", name="Calibrate").click()
+        page.get_by_text("Download the report").wait_for(state="visible", timeout=300_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert "Zorblax" not in page.content()  # no member's name on the page
+        page.get_by_role("tab", name="Compare").click()
+        page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+        page.get_by_role("option", name="your group 1 (calibrated)").wait_for(state="visible", timeout=30_000)
+        browser.close()

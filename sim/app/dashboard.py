@@ -54,11 +54,25 @@ def policy_text(name: str) -> str:
     return (POLICY_DIR / name).read_text()
 
 
+def scenario_path(scenario: str) -> Path:
+    """The file of a scenario in the lists: a shipped one, or a group this session calibrated (in its
+    private folder).  Any other name is refused: the dashboard reads only where it was told to."""
+    if scenario in SCENARIOS:
+        return SCENARIO_DIR / scenario
+    own = st.session_state.get("own_groups", {})
+    if scenario in own:
+        return Path(own[scenario])
+    raise SandboxError("choose a scenario from the list", place="scenario")
+
+
+def scenario_names() -> list[str]:
+    """Shipped scenarios, then the groups calibrated in this session ("Your group" page)."""
+    return SCENARIOS + list(st.session_state.get("own_groups", {}))
+
+
 def load(scenario: str, text: str, sets: list[str]) -> Setup:
-    """A setup from a shipped scenario and a policy's text: no file is written, none a policy names is read."""
-    if scenario not in SCENARIOS:
-        raise SandboxError("choose a scenario from the list", place="scenario")
-    return load_setup(SCENARIO_DIR / scenario, EDITED, sets, policy_text=text)
+    """A setup from a listed scenario and a policy's text: no file is written, none a policy names is read."""
+    return load_setup(scenario_path(scenario), EDITED, sets, policy_text=text)
 
 
 def plain(text: object) -> str:
@@ -86,14 +100,17 @@ FIRST_PASS = 1  # replicates run first, so the first charts appear while the res
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def run_replicates(scenario: str, policies: tuple[tuple[str, str], ...], first: int, last: int, days: int) -> list:
-    """Replicates first..last-1 of every policy, on the same seeds; plain, cacheable tables."""
+def run_replicates(path: str, policies: tuple[tuple[str, str], ...], first: int, last: int, days: int) -> list:
+    """Replicates first..last-1 of every policy, on the same seeds; plain, cacheable tables.
+
+    ``path``: the scenario's file, from :func:`scenario_path` (the cache keys on it, so two
+    sessions' calibrated groups never share results)."""
     sets = (f"days={days}",)
     for _, text in policies:
-        load(scenario, text, list(sets))  # a mistake is one line here, before any worker starts
+        load_setup(path, EDITED, list(sets), policy_text=text)  # a mistake is one line here, before any worker starts
     out = []
     for _, text in policies:
-        parts = isolated.replicates(str(SCENARIO_DIR / scenario), text, sets, range(first, last))
+        parts = isolated.replicates(path, text, sets, range(first, last))
         out.append(
             {
                 "kpis": pd.DataFrame([p["kpis"] for p in parts]),
@@ -183,7 +200,7 @@ def _channels_chart(scenario: str) -> None:
 
     Drawn before the runs start, so the page's chart renderer is loaded while they run."""
     channels = pd.DataFrame(
-        [{"channel": c.name, "prospects": c.pool_size} for c in load_scenario(SCENARIO_DIR / scenario)[0].channels]
+        [{"channel": c.name, "prospects": c.pool_size} for c in load_scenario(scenario_path(scenario))[0].channels]
     )
     if len(channels):
         bars = (
@@ -197,7 +214,8 @@ def _channels_chart(scenario: str) -> None:
 def compare_view() -> None:
     with st.sidebar:
         st.header("Compare")
-        scenario = st.selectbox("Scenario", SCENARIOS, index=SCENARIOS.index("large-community.yaml"), key="scenario")
+        names = scenario_names()
+        scenario = st.selectbox("Scenario", names, index=names.index("large-community.yaml"), key="scenario")
         options = POLICIES + ([EDITED] if "edited_policy" in st.session_state else [])
         chosen = st.multiselect(
             "Policies (the first is A, the baseline)",
@@ -217,12 +235,13 @@ def compare_view() -> None:
     started = time.perf_counter()
     try:
         first = min(FIRST_PASS, replicates)
-        chunks = [run_replicates(scenario, policies, 0, first, days)]
+        path = str(scenario_path(scenario))
+        chunks = [run_replicates(path, policies, 0, first, days)]
         if first < replicates:  # draw the first replicates at once, then the rest
             with view.container():
                 st.caption(f"{first} of {replicates} replicates so far; the rest are running...")
                 _comparison_body(comparison(labels, chunks), days, final=False)
-            chunks.append(run_replicates(scenario, policies, first, replicates, days))
+            chunks.append(run_replicates(path, policies, first, replicates, days))
         data = comparison(labels, chunks)
         st.session_state["last_comparison"] = data
     except SandboxError as exc:
@@ -543,6 +562,149 @@ def _show_result(path: Path) -> None:
             download_table(table, name, "results")
 
 
+# --- your group: an export, its fingerprint, a calibration ---------------------------------
+
+MAX_UPLOAD_BYTES = 50 * 1024**2
+UPLOAD_SUFFIXES = (".csv.gz", ".parquet", ".json", ".csv", ".txt", ".zip")
+
+
+def _private_folder() -> Path:
+    """This session's own temporary folder (mode 0700): the only place the page writes."""
+    import tempfile
+
+    folder = st.session_state.get("private_folder")
+    if folder is None or not Path(folder).is_dir():
+        folder = tempfile.mkdtemp(prefix="sandbox-group-")
+        st.session_state["private_folder"] = folder
+    return Path(folder)
+
+
+def _saved_upload(upload) -> Path:
+    """The uploaded export, saved in the private folder under a name of the tool's choosing (only its
+    suffix is kept, from a fixed list, so the format can be told)."""
+    data = upload.getvalue()
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise SandboxError(
+            f"the export is {len(data) / 1e6:.0f} MB; the dashboard takes at most 50 MB (use the command line)"
+        )
+    name = upload.name.lower()
+    suffix = next((s for s in UPLOAD_SUFFIXES if name.endswith(s)), None)
+    if suffix is None:
+        raise SandboxError(f"an export ends in one of: {', '.join(UPLOAD_SUFFIXES)}", place="upload")
+    path = _private_folder() / f"export{suffix}"
+    path.write_bytes(data)
+    return path
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _fingerprint_of(path: str, digest: str) -> dict:
+    from sim.activity.fingerprint import fingerprint
+    from sim.activity.formats import read_activity
+
+    return fingerprint(read_activity(path))
+
+
+def your_group_view() -> None:
+    """Upload an export, see its fingerprint, calibrate the model on it, then compare on it."""
+    import hashlib
+
+    st.subheader("Your group")
+    st.caption(
+        "Upload an export of your group (any format 'sandbox observe' reads, at most 50 MB). It stays in a "
+        "private temporary folder on the server; members' names are never shown."
+    )
+    upload = st.file_uploader("Export", key="own_upload")
+    if upload is None:
+        return
+    path = _saved_upload(upload)
+    groups = _fingerprint_of(str(path), hashlib.sha256(path.read_bytes()).hexdigest())
+    labels = [f"group {i + 1} ({m['messages']:,} messages)" for i, m in enumerate(groups.values())]
+    which = st.selectbox("Group", range(len(labels)), format_func=lambda i: labels[i], key="own_group")
+    name, measures = list(groups.items())[which]
+    st.dataframe(
+        pd.DataFrame({"measure": list(measures), "value": ["-" if v is None else str(v) for v in measures.values()]}),
+        hide_index=True,
+    )
+    budget = st.slider("Candidates to simulate", 16, 128, 32, step=8, key="own_budget")
+    if st.button("Calibrate", key="own_calibrate"):
+        _run_calibration(path, name, budget, len(st.session_state.get("own_groups", {})) + 1)
+    fit_path = st.session_state.get("own_fit")
+    if fit_path and Path(fit_path).is_file():
+        _show_fit(Path(fit_path))
+
+
+def _run_calibration(export: Path, group: str, budget: int, number: int) -> None:
+    """Calibrate in a separate process (the server keeps serving), showing its progress."""
+    import multiprocessing as mp
+
+    out = _private_folder() / f"fit-{number}"
+    progress = _private_folder() / f"progress-{number}.json"
+    process = mp.get_context("spawn").Process(
+        target=isolated.calibrate_job,
+        args=(str(export), group, str(out), budget, str(progress), os.getpid()),
+        daemon=True,
+    )
+    process.start()
+    bar = st.progress(0.0, text="starting the simulations...")
+    while process.is_alive():
+        time.sleep(0.5)
+        try:
+            state = json.loads(progress.read_text())
+        except (OSError, ValueError):
+            continue
+        if "error" in state:
+            break
+        best = state["best"]
+        shown = "none yet" if best is None else f"{best:.3f}"
+        bar.progress(
+            min(1.0, state["done"] / state["budget"]),
+            text=f"{state['done']} of {state['budget']} candidates; best distance {shown}",
+        )
+    process.join()
+    try:
+        state = json.loads(progress.read_text())
+    except (OSError, ValueError):
+        state = {"error": "the calibration stopped before it began; details are in the server's log"}
+    if "error" in state:
+        bar.empty()
+        st.error(plain(state["error"]))
+        return
+    bar.progress(1.0, text="done")
+    own = dict(st.session_state.get("own_groups", {}))
+    own[f"your group {number} (calibrated)"] = str(out / "scenario.yaml")
+    st.session_state["own_groups"] = own
+    st.session_state["own_fit"] = str(out / "fit.json")
+    st.rerun()  # again from the top, so the Compare view's list holds the new group
+
+
+def _show_fit(path: Path) -> None:
+    fit = json.loads(path.read_text())
+    st.markdown("**Fit**: observed against simulated")
+    rows = [
+        {
+            "measure": name,
+            "observed": m["observed"],
+            "interval": "" if m["interval"] is None else f"{m['interval'][0]:.3g} to {m['interval'][1]:.3g}",
+            "simulated": m["simulated"],
+        }
+        for name, m in fit["measures"].items()
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.dataframe(
+        pd.DataFrame(
+            [{"parameter": n, "fitted": p["value"], "default": p["default"]} for n, p in fit["params"].items()]
+        ),
+        hide_index=True,
+    )
+    st.download_button(
+        "Download the report (HTML)", (path.parent / "report.html").read_bytes(), "report.html", "text/html"
+    )
+    st.info(
+        "Compare policies on this group: choose it in the Compare view's Scenario list "
+        f"({', '.join(st.session_state.get('own_groups', {}))})."
+    )
+
+
 def _guarded(view) -> None:
     """Run one view; a user's mistake shows as one line, anything else as a line with details in the log."""
     try:
@@ -557,9 +719,13 @@ def _guarded(view) -> None:
 def main() -> None:
     st.set_page_config(page_title="Community policy sandbox", layout="wide")
     st.title("Community policy sandbox")
-    compare, editor, replay, results = st.tabs(["Compare", "Policy editor", "Lifecycle replay", "Results"])
+    compare, editor, replay, results, own = st.tabs(
+        ["Compare", "Policy editor", "Lifecycle replay", "Results", "Your group"]
+    )
     with compare:
         _guarded(compare_view)
+    with own:
+        _guarded(your_group_view)
     with editor:
         _guarded(editor_view)
     with replay:

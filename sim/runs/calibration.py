@@ -65,6 +65,8 @@ KNOBS = (
     Knob("churn_base", 1e-4, 1e-2, log=True, tells="departure hazard"),
     Knob("churn_frailty_sigma", 0.0, 3.0, tells="how departure hazard falls with tenure"),
     Knob("newcomer_churn_weight", 0.0, 20.0, tells="how much more newcomers leave than veterans"),
+    Knob("interest_decay", 0.0, 0.02, tells="how members' interest fades without fresh value: activity by tenure"),
+    Knob("churn_boredom", 0.0, 0.03, tells="departures of members whose interest has faded: long-tenure hazard"),
     Knob("post_dilution", 0.0, 1.5, tells="how posting per member falls as the group grows"),
 )
 
@@ -105,7 +107,7 @@ FIT_MEASURES = (
 ROUND = 8
 """Candidates proposed per round: fixed, so the fit does not depend on the number of workers."""
 MIN_BUDGET = 2 * ROUND
-DEFAULT_BUDGET = 96
+DEFAULT_BUDGET = 128
 FIT_REPLICATES = 2
 FINAL_REPLICATES = 6
 MISSING_PENALTY = 9.0
@@ -403,14 +405,9 @@ def _search(target: Target, policy_text: str, path: Path, *, budget: int, seed: 
         if done >= budget:
             break
         round_no = len(study.trials) // ROUND
-        if os.environ.get("XSAMPLER") == "cma":
-            study.sampler = optuna.samplers.CmaEsSampler(
-                seed=int(seed) * 100_003 + round_no, n_startup_trials=0, x0=_defaults(knobs), popsize=ROUND
-            )
-        else:
-            study.sampler = optuna.samplers.TPESampler(
-                seed=int(seed) * 100_003 + round_no, multivariate=True, constant_liar=True, n_startup_trials=2 * ROUND
-            )
+        study.sampler = optuna.samplers.TPESampler(
+            seed=int(seed) * 100_003 + round_no, multivariate=True, constant_liar=True, n_startup_trials=2 * ROUND
+        )
         trials = [study.ask(spaces) for _ in range(min(ROUND, budget - done))]
         evaluate(trials)
     return study

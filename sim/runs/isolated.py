@@ -87,6 +87,34 @@ def _setup(scenario: str, policy_text: str, sets: tuple[str, ...]):
     return load_setup(scenario, "edited policy", list(sets), policy_text=policy_text)
 
 
+def calibrate_job(export: str, group: str, out: str, budget: int, progress: str, parent: int) -> None:
+    """A calibration for the dashboard, run in its own spawned process (which dies with the server,
+    ``parent``): progress and the outcome (or a user's mistake, one line) go to ``progress`` as JSON."""
+    import json
+    import math
+
+    from sim.runs.calibration import calibrate
+
+    worker_guard(parent)
+
+    def write(state: dict) -> None:
+        tmp = progress + ".tmp"
+        with open(tmp, "w") as handle:
+            json.dump(state, handle)
+        os.replace(tmp, progress)
+
+    def report(done: int, total: int, best: float) -> None:
+        write({"done": done, "budget": total, "best": None if math.isinf(best) else best})
+
+    try:
+        calibrate(export, out, group=group, budget=budget, workers=1, progress=report)
+    except SandboxError as exc:
+        write({"error": str(exc).replace(export, "the export").replace(out, "the fit")})
+    except Exception:
+        LOG.exception("a calibration failed")
+        write({"error": "the calibration failed; details are in the server's log"})
+
+
 def shutdown() -> None:
     """Stop the worker processes (they also stop by themselves when this process ends)."""
     global _POOL
