@@ -266,3 +266,19 @@ def test_a_progress_bar_on_a_terminal_and_silence_otherwise(capsys):
     assert b"replicates" not in _stderr_on_a_terminal(*args, "--json")
     code, _, err = run_cli(capsys, *args)  # captured: not a terminal
     assert code == 0 and err == ""
+
+
+def test_intervals_stay_in_each_kpis_range_and_few_replicates_are_flagged(capsys):
+    code, out, _ = run_cli(capsys, "run", scenario("existing-group"), "--set", "days=40", "--replicates", "2", "--json")
+    assert code == 0
+    kpis = json.loads(out)["kpis"]
+    for name in ("churned_total", "removed_total", "spammers_end", "cost_total"):  # counts and costs: from 0 up
+        assert kpis[name]["ci95"][0] >= 0, name
+    for name in ("retention_d30", "active_ratio_mean", "zero_post_share"):  # shares: 0 to 1
+        lo, hi = kpis[name]["ci95"]
+        assert 0 <= lo <= hi <= 1, name
+    assert all(k.get("few_replicates") for k in kpis.values() if k["mean"] is not None)
+    code, out, _ = run_cli(capsys, "run", scenario("existing-group"), "--set", "days=40", "--replicates", "2")
+    assert "intervals are rough below 5" in out
+    code, out, _ = run_cli(capsys, "run", scenario("existing-group"), "--set", "days=40", "--replicates", "5")
+    assert "intervals are rough" not in out

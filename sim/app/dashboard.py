@@ -33,7 +33,7 @@ from sim.config.library import library_dir
 from sim.config.scenario import Setup, load_scenario, load_setup
 from sim.errors import SandboxError
 from sim.runs import isolated
-from sim.runs.experiment import interval, paired_difference
+from sim.runs.experiment import interval, kpi_bounds, paired_difference
 from sim.runs.store import clean
 
 SCENARIO_DIR, POLICY_DIR = library_dir("scenarios"), library_dir("policies")
@@ -133,7 +133,9 @@ def comparison(labels: list[str], chunks: list[list[dict]]) -> dict:
         )
     summaries = {}
     for label, m in zip(labels, merged):
-        kpis = {k: interval(m["kpis"][k].to_numpy()) for k in m["kpis"].columns if k != "replicate"}
+        kpis = {
+            k: interval(m["kpis"][k].to_numpy(), bounds=kpi_bounds(k)) for k in m["kpis"].columns if k != "replicate"
+        }
         summaries[label] = clean({"policy": label, "replicates": len(m["kpis"]), "kpis": kpis})
     a = merged[0]["kpis"]
     return {

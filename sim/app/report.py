@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sim.domain import CAUSES
+from sim.runs.experiment import FEW_REPLICATES
 
 PRACTICAL = 0.01
 """A difference smaller than this share of A's value is too small to matter, however sure it is."""
@@ -187,7 +188,14 @@ def run_table(summary: dict, show_all: bool = False) -> str:
             lines.append(f"{name:<28}{_num(value['mean']):>14}  {_ci(value['ci95']):<28}")
     if hidden:
         lines.append(f"({hidden} KPIs are zero throughout; --all shows them)")
+    lines.extend(_few_replicates(summary["replicates"]))
     return "\n".join(lines)
+
+
+def _few_replicates(replicates: int) -> list[str]:
+    if replicates >= FEW_REPLICATES:
+        return []
+    return [f"note: {replicates} replicates: intervals are rough below {FEW_REPLICATES}; add --replicates"]
 
 
 def compare_table(
@@ -217,4 +225,5 @@ def compare_table(
             )
     if hidden:
         lines.append(f"({hidden} KPIs are zero under both policies; --all shows them)")
+    lines.extend(_few_replicates(a["replicates"]))
     return "\n".join(lines)

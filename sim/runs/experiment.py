@@ -46,23 +46,57 @@ class RunResult:
     groups: pd.DataFrame | None = None  # each group's day (size, activity, stage...), kept with the audit trail
 
     def kpi_summary(self) -> dict[str, dict]:
-        return {name: interval(self.kpis[name].to_numpy()) for name in self.kpis.columns if name != "replicate"}
+        return {
+            name: interval(self.kpis[name].to_numpy(), bounds=kpi_bounds(name))
+            for name in self.kpis.columns
+            if name != "replicate"
+        }
 
 
-def interval(values: np.ndarray) -> dict:
-    """Mean and 95% t-interval across replicates; NaN values (undefined KPIs) are left out."""
+FEW_REPLICATES = 5
+"""Below this many replicates an interval is rough: the t quantile is wide and the spread itself unsure."""
+
+SHARE_WORDS = ("ratio", "share", "retention", "mean_trust", "mean_interest", "health_end")
+SIGNED_KPIS = ("first_reply_effect",)
+
+
+def kpi_bounds(name: str) -> tuple[float | None, float | None]:
+    """The range a KPI can take: shares and health scores 0..1, differences of shares -1..1,
+    everything else (counts, costs, rates) from 0 up."""
+    if name in SIGNED_KPIS:
+        return (-1.0, 1.0)
+    if any(word in name for word in SHARE_WORDS):
+        return (0.0, 1.0)
+    return (0.0, None)
+
+
+def interval(values: np.ndarray, bounds: tuple[float | None, float | None] = (None, None)) -> dict:
+    """Mean and 95% t-interval across replicates; NaN values (undefined KPIs) are left out.
+
+    ``bounds``: the KPI's range; the interval is cut to it (the t-interval of a count near zero
+    would otherwise reach below zero, which no replicate can show).  Fewer than
+    :data:`FEW_REPLICATES` replicates add ``"few_replicates": true``.
+    """
     values = np.asarray(values, dtype=float)
     values = values[~np.isnan(values)]
     if len(values) == 0:
         return {"mean": None, "ci95": [None, None]}
     mean = float(values.mean())
     if len(values) < 2:
-        return {"mean": mean, "ci95": [None, None]}
+        return {"mean": mean, "ci95": [None, None], "few_replicates": True}
     sem = float(values.std(ddof=1)) / math.sqrt(len(values))
     from scipy.special import stdtrit  # Student's t quantile; imported on first use (start-up time)
 
     half = float(stdtrit(len(values) - 1, 0.975)) * sem
-    return {"mean": mean, "ci95": [mean - half, mean + half]}
+    lo, hi = mean - half, mean + half
+    if bounds[0] is not None:
+        lo = max(lo, bounds[0])
+    if bounds[1] is not None:
+        hi = min(hi, bounds[1])
+    out: dict = {"mean": mean, "ci95": [lo, hi]}
+    if len(values) < FEW_REPLICATES:
+        out["few_replicates"] = True
+    return out
 
 
 def run_replicate(
