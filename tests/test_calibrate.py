@@ -133,3 +133,30 @@ def test_bad_input_is_one_line_and_writes_nothing(case, args, expected, export, 
     assert code == 2, err
     assert expected in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_a_killed_fit_resumes_to_the_same_fit(export, fitted, tmp_path):
+    """kill -9 mid-fit, then --resume: the candidates asked and not told are run again, and the fit
+    ends exactly as one that was never stopped."""
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "killed"
+    args = [sys.executable, "-m", "sim", "calibrate", str(export), "--out", str(out), "--budget", str(BUDGET)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            with sqlite3.connect(out / "study.db") as db:
+                if db.execute("select count(*) from trials where state = 'COMPLETE'").fetchone()[0] >= 1:
+                    break
+        except sqlite3.Error:
+            pass
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert main(["calibrate", str(export), "--out", str(out), "--budget", str(BUDGET), "--resume", "--json"]) == 0
+    assert json.loads((out / "fit.json").read_text()) == json.loads((fitted / "fit.json").read_text())
