@@ -2,8 +2,11 @@
 
 - Parameter recovery: groups simulated from known parameters, then calibrated, give back the
   parameters an export identifies best within their reported intervals, for several seeds.
-- The real file (``../shared/data``), fitted on its first two thirds: the held-out check is
-  computed, fit.json and report.html are written, and the fit beats the model's defaults.
+- The real file (``../shared/data``), fitted on its first two thirds with the default budget:
+  fit.json and report.html are written, the held-out check is computed (not judged), the fit is
+  far closer than the model's defaults, and at least 12 of the 14 measures are met (the simulated
+  value within the observed interval or within 25% of the observed value).  The two the model
+  misses on this channel are named in the README: newcomers' return and the long-tenure hazard.
 """
 
 from __future__ import annotations
@@ -46,4 +49,6 @@ def test_the_real_file_fitted_on_two_thirds_is_checked_on_the_rest(tmp_path):
         assert held["weekly_posters"][key] is not None
     assert all(m["observed"] is not None for m in held["measures"].values() if m["simulated"] is not None)
     assert fit["history"]["ritual_weekday"] == "wednesday"  # its weekly meeting
-    assert fit["distance"] < fit["distance_of_defaults"] / 3
+    assert fit["distance"] < fit["distance_of_defaults"] / 10
+    met = [name for name, m in fit["measures"].items() if m["met"]]
+    assert len(met) >= 12, sorted(set(fit["measures"]) - set(met))

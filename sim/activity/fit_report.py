@@ -29,6 +29,18 @@ th { text-align: left; } td.n { text-align: right; font-variant-numeric: tabular
 """
 
 
+MET_WITHIN = 0.25
+"""A measure is met when the simulated value lies in the observed interval or within this share of it."""
+
+
+def is_met(m: dict) -> bool:
+    """Whether a fitted measure (``observed``, ``simulated``, ``interval``) is met."""
+    if m.get("observed") is None or m.get("simulated") is None:
+        return False
+    lo, hi = m.get("interval") or (m["observed"], m["observed"])
+    return lo <= m["simulated"] <= hi or abs(m["simulated"] - m["observed"]) <= MET_WITHIN * abs(m["observed"])
+
+
 def _num(value) -> str:
     if value is None:
         return "–"

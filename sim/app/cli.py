@@ -522,7 +522,11 @@ def cmd_calibrate(args) -> int:
     for name, m in fit["measures"].items():
         interval = "-" if m["interval"] is None else f"{m['interval'][0]:.3g} to {m['interval'][1]:.3g}"
         shown = [("-" if m[k] is None else f"{m[k]:.4g}") for k in ("observed", "simulated")]
-        print(f"  {name:<24} {shown[0]:>9} {interval:>19} {shown[1]:>10}")
+        mark = "met" if m["met"] else ("off" if m["observed"] is not None else "")
+        print(f"  {name:<24} {shown[0]:>9} {interval:>19} {shown[1]:>10}  {mark}")
+    met = sum(m["met"] for m in fit["measures"].values())
+    given = sum(m["observed"] is not None for m in fit["measures"].values())
+    print(f"  {met} of {given} measures met (in the observed interval, or within 25% of the observed value)")
     print("  parameters (fitted, range over the best tenth of candidates):")
     for name, p in fit["params"].items():
         print(f"    {name:<22} {p['value']:>10.4g}   {p['interval'][0]:.3g} to {p['interval'][1]:.3g}")

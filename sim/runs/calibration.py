@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from sim.activity.fingerprint import measures
-from sim.activity.fit_report import write_report
+from sim.activity.fit_report import is_met, write_report
 from sim.activity.formats import read_activity
 from sim.activity.history import DAY, History, before, date_of, day_of, history, one_group
 from sim.activity.sampling import standard_errors
@@ -473,6 +473,7 @@ def _final(target: Target, policy_text: str, study, *, seed: int, pool) -> tuple
             "interval": observed_interval(name, obs, se) if obs is not None and se else None,
             "simulated_range": [round(float(min(values)), 4), round(float(max(values)), 4)] if values else None,
         }
+        fit_measures[name]["met"] = is_met(fit_measures[name])
     fit = {
         "source": os.path.basename(target.source),
         "group": target.group,
