@@ -180,7 +180,7 @@ def render(fit: dict, real: pd.DataFrame, simulated: pd.DataFrame) -> str:
         "'met': the simulated value lies in it or within 25% of the observed value.</p>"
         "<table><tr><th>measure</th><th>observed</th><th>interval</th><th>simulated</th><th></th></tr>"
         f"{''.join(rows)}</table>"
-        "<h2>Fitted parameters</h2><p class=note>Interval: the range over the best tenth of candidates.</p>"
+        "<h2>Fitted parameters</h2><p class=note>Interval: the range over candidates within the 95% chi-square bound of the best.</p>"
         "<table><tr><th>parameter</th><th>fitted</th><th>interval</th><th>default</th><th>what it tells</th></tr>"
         f"{params}</table><h2>What the fit cannot tell</h2><ul>{cannot}</ul>{held}"
         f"<h2>Real against simulated</h2>{images}</body></html>"

@@ -527,7 +527,7 @@ def cmd_calibrate(args) -> int:
     met = sum(m["met"] for m in fit["measures"].values())
     given = sum(m["observed"] is not None for m in fit["measures"].values())
     print(f"  {met} of {given} measures met (in the observed interval, or within 25% of the observed value)")
-    print("  parameters (fitted, range over the best tenth of candidates):")
+    print("  parameters (fitted; interval: candidates within the 95% chi-square bound of the best):")
     for name, p in fit["params"].items():
         print(f"    {name:<22} {p['value']:>10.4g}   {p['interval'][0]:.3g} to {p['interval'][1]:.3g}")
     if fit["held_out"]:

@@ -112,8 +112,20 @@ FIT_REPLICATES = 2
 FINAL_REPLICATES = 6
 MISSING_PENALTY = 9.0
 """A measure the export gives and a candidate's run does not: as far off as three standard errors."""
-ACCEPTED_SHARE = 0.1
-"""The best tenth of candidates (at least five) give each parameter's reported interval."""
+MIN_ACCEPTED = 5
+
+
+def accepted_trials(complete: list, knobs: int, measures: int) -> list:
+    """The candidates whose fit is not told apart from the best's: those whose summed squared
+    standardised differences lie within the 95% chi-square bound (``knobs`` degrees of freedom)
+    of the best's, at least :data:`MIN_ACCEPTED`.  Each parameter's range over them is its reported
+    interval: the projection of an approximate joint 95% confidence region, so conservative."""
+    from scipy.stats import chi2
+
+    ordered = sorted(complete, key=lambda t: (t.value, t.number))
+    bound = ordered[0].value + float(chi2.ppf(0.95, knobs)) / max(1, measures)
+    inside = [t for t in ordered if t.value <= bound]
+    return inside if len(inside) >= MIN_ACCEPTED else ordered[:MIN_ACCEPTED]
 NAIVE_DAYS = 90
 
 
@@ -436,8 +448,9 @@ def _final(target: Target, policy_text: str, study, *, seed: int, pool) -> tuple
         study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)), key=lambda t: (t.value, t.number)
     )
     best = complete[0]
-    accepted = complete[: max(5, int(math.ceil(ACCEPTED_SHARE * len(complete))))]
     knobs = knobs_for(target.history)
+    given = sum(target.observed.get(name) is not None for name in FIT_MEASURES)
+    accepted = accepted_trials(complete, len(knobs), given)
     params = {k.name: round(float(best.params[k.name]), 6) for k in knobs}
     full = target.full_history
     description = (
