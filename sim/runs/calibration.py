@@ -126,6 +126,8 @@ def accepted_trials(complete: list, knobs: int, measures: int) -> list:
     bound = ordered[0].value + float(chi2.ppf(0.95, knobs)) / max(1, measures)
     inside = [t for t in ordered if t.value <= bound]
     return inside if len(inside) >= MIN_ACCEPTED else ordered[:MIN_ACCEPTED]
+
+
 NAIVE_DAYS = 90
 
 

@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+from sim.engine.state import row_threads
 from sim.errors import SandboxError
 from sim.runs.workers import worker_guard
 
@@ -55,6 +56,15 @@ def ordered_pool(backend: str = "local", workers: int = 1, scheduler: str | None
         ) as executor:
             yield OrderedPool(executor=executor)
         return
+    with dask_client(workers, scheduler) as client:
+        yield OrderedPool(client=client)
+
+
+@contextmanager
+def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
+    """A Dask client: of the cluster at ``scheduler``, or of a local cluster of ``workers``
+    single-threaded processes on loopback (closed afterwards).  Every worker has imported the
+    engine before the client is handed over."""
     from dask.distributed import Client, LocalCluster
 
     cluster = None
@@ -78,9 +88,18 @@ def ordered_pool(backend: str = "local", workers: int = 1, scheduler: str | None
         )
         client = Client(cluster)
     try:
-        client.wait_for_workers(1)
-        yield OrderedPool(client=client)
+        client.wait_for_workers(1 if scheduler else max(1, workers))
+        client.run(warm_up)
+        yield client
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def warm_up() -> None:
+    """Import the engine in a worker (before any clock starts), and keep the worker to one row thread:
+    it is one of several processes that fill the cores."""
+    import sim.runs.experiment  # noqa: F401  (pandas, numpy, mesa, durable-rules come with it)
+
+    row_threads.one_thread()

@@ -38,9 +38,9 @@ import pyarrow as pa
 from sim.config.files import parse_set
 from sim.config.scenario import MAX_REPLICATES
 from sim.domain import content_hash
-from sim.engine.state import row_threads
 from sim.errors import SandboxError
 from sim.runs.output_folder import claimed, write_json
+from sim.runs.pool import dask_client
 from sim.runs.store import read_table
 from sim.runs.workers import worker_guard
 
@@ -296,53 +296,18 @@ def _local(spec: SweepSpec, todo: list[tuple[Task, dict]], workers: int, on_done
 
 def _dask(spec: SweepSpec, todo: list[tuple[Task, dict]], workers: int, scheduler: str | None, on_done) -> float:
     """Run the tasks on Dask; return the seconds spent starting or joining the cluster."""
-    import logging
-
-    from dask.distributed import Client, LocalCluster
     from dask.distributed import as_completed as dask_completed
 
     started = time.perf_counter()
-    cluster = None
-    try:
-        if scheduler:
-            try:
-                client = Client(scheduler, timeout="5s")
-            except Exception as exc:
-                raise SandboxError(
-                    f"cannot reach the Dask scheduler at {scheduler} ({type(exc).__name__}); "
-                    "check the address or omit --scheduler to start a local cluster",
-                    place="--scheduler",
-                ) from None
-        else:
-            cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                host="127.0.0.1",
-                silence_logs=logging.CRITICAL,
-            )
-            client = Client(cluster)
-        client.wait_for_workers(1 if scheduler else workers)
-        client.run(_warm_up)  # import the engine in every worker before the clock for runs starts
+    with dask_client(workers, scheduler) as client:
         startup = time.perf_counter() - started
-        with client:
-            futures = [
-                client.submit(run_task, spec, task, point, key=f"run-{task.run_id}-{os.getpid()}", pure=False)
-                for task, point in todo
-            ]
-            for future in dask_completed(futures):
-                on_done(future.result())
+        futures = [
+            client.submit(run_task, spec, task, point, key=f"run-{task.run_id}-{os.getpid()}", pure=False)
+            for task, point in todo
+        ]
+        for future in dask_completed(futures):
+            on_done(future.result())
         return startup
-    finally:
-        if cluster is not None:
-            cluster.close()
-
-
-def _warm_up() -> None:
-    import sim.runs.experiment  # noqa: F401  (pandas, numpy, mesa, durable-rules come with it)
-
-    row_threads.one_thread()  # a worker is one of several processes that fill the cores
 
 
 def check_scheduler(address: str) -> None:
