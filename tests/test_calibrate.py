@@ -37,6 +37,7 @@ def run_cli(capsys, *args):
     return code, out, err
 
 
+@pytest.mark.smoke
 def test_a_fit_writes_a_scenario_its_figures_and_a_report(fitted):
     fit = json.loads((fitted / "fit.json").read_text())
     assert {"measures", "params", "distance", "held_out"} <= set(fit)
