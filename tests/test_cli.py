@@ -282,3 +282,34 @@ def test_intervals_stay_in_each_kpis_range_and_few_replicates_are_flagged(capsys
     assert "intervals are rough below 5" in out
     code, out, _ = run_cli(capsys, "run", scenario("existing-group"), "--set", "days=40", "--replicates", "5")
     assert "intervals are rough" not in out
+
+
+def test_compare_out_writes_a_report_page_with_every_name_escaped(capsys, tmp_path):
+    import yaml
+
+    hostile = yaml.safe_load(open(policy("weekly-ritual")).read())
+    hostile["name"] = "<img src=x onerror=alert(1)>"
+    (tmp_path / "hostile.yaml").write_text(yaml.safe_dump(hostile))
+    out = tmp_path / "cmp"
+    code, _, err = run_cli(
+        capsys,
+        "compare",
+        scenario("existing-group"),
+        "--policy",
+        "baseline",
+        "--policy",
+        tmp_path / "hostile.yaml",
+        "--set",
+        "days=40",
+        "--replicates",
+        "3",
+        "--out",
+        out,
+    )
+    assert code == 0, err
+    page = (out / "report.html").read_text()
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page and "<img src=x" not in page
+    assert page.count("data:image/png;base64,") == 3  # members, active share, cost over the days
+    document = json.loads((out / "comparison.json").read_text())
+    assert document["verdict"]["text"].split(";")[0].replace("&", "&amp;") in page
+    assert "intervals are rough" in page

@@ -9,8 +9,6 @@ the page opens anywhere and can be sent on.  Every text (a group's name included
 
 from __future__ import annotations
 
-import base64
-import io
 from html import escape
 from pathlib import Path
 
@@ -18,15 +16,10 @@ import numpy as np
 import pandas as pd
 
 from sim.activity.fingerprint import DAY
+from sim.activity.pages import COLOURS, num, page, picture, write_page
 from sim.activity.plots import hazard_by_month
 
-REAL, SIMULATED = "#1f4e79", "#d9822b"
-STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; } td, th { padding: 4px 10px; border-bottom: 1px solid #ddd; }
-th { text-align: left; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
-.off { color: #a33; } .ok { color: #2a6; } img { max-width: 100%; } .note { color: #555; }
-"""
+REAL, SIMULATED = COLOURS[0], COLOURS[1]
 
 
 MET_WITHIN = 0.25
@@ -41,30 +34,6 @@ def is_met(m: dict) -> bool:
     return lo <= m["simulated"] <= hi or abs(m["simulated"] - m["observed"]) <= MET_WITHIN * abs(m["observed"])
 
 
-def _num(value) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return escape(str(value))
-
-
-def _picture(draw) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 3.4), dpi=100)
-    draw(ax)
-    ax.legend(frameon=False)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return f'<img alt="" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
-
-
 def _weekly(messages: pd.DataFrame) -> pd.Series:
     day = messages["timestamp"].to_numpy(np.int64) // DAY
     week = (day - day.min()) // 7
@@ -73,7 +42,7 @@ def _weekly(messages: pd.DataFrame) -> pd.Series:
 
 def _survival(messages: pd.DataFrame) -> np.ndarray:
     hazard = hazard_by_month(messages, int(messages["timestamp"].max()))
-    return np.cumprod(1 - np.nan_to_num(hazard))
+    return np.cumprod(1 - np.nan_tonum(hazard))
 
 
 def _per_poster(messages: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -118,7 +87,7 @@ def pictures(real: pd.DataFrame, simulated: pd.DataFrame) -> list[tuple[str, str
         ("Survival by tenure", survival),
         ("Messages per poster", per_poster),
     ):
-        out.append((title, _picture(draw)))
+        out.append((title, picture(draw)))
     return out
 
 
@@ -141,14 +110,14 @@ def render(fit: dict, real: pd.DataFrame, simulated: pd.DataFrame) -> str:
             if inside
             else ('<span class="off">off</span>' if m["observed"] is not None else "")
         )
-        shown = f"{_num(interval[0])} to {_num(interval[1])}" if interval else "–"
+        shown = f"{num(interval[0])} to {num(interval[1])}" if interval else "–"
         rows.append(
-            f"<tr><td>{escape(name)}</td><td class=n>{_num(m['observed'])}</td><td class=n>{shown}</td>"
-            f"<td class=n>{_num(m['simulated'])}</td><td>{mark}</td></tr>"
+            f"<tr><td>{escape(name)}</td><td class=n>{num(m['observed'])}</td><td class=n>{shown}</td>"
+            f"<td class=n>{num(m['simulated'])}</td><td>{mark}</td></tr>"
         )
     params = "".join(
-        f"<tr><td>{escape(n)}</td><td class=n>{_num(p['value'])}</td>"
-        f"<td class=n>{_num(p['interval'][0])} to {_num(p['interval'][1])}</td><td class=n>{_num(p['default'])}</td>"
+        f"<tr><td>{escape(n)}</td><td class=n>{num(p['value'])}</td>"
+        f"<td class=n>{num(p['interval'][0])} to {num(p['interval'][1])}</td><td class=n>{num(p['default'])}</td>"
         f"<td>{escape(p['tells'])}</td></tr>"
         for n, p in fit["params"].items()
     )
@@ -157,25 +126,24 @@ def render(fit: dict, real: pd.DataFrame, simulated: pd.DataFrame) -> str:
     if fit.get("held_out"):
         w = fit["held_out"]["weekly_posters"]
         held_rows = "".join(
-            f"<tr><td>{escape(n)}</td><td class=n>{_num(m['observed'])}</td><td class=n>{_num(m['simulated'])}</td></tr>"
+            f"<tr><td>{escape(n)}</td><td class=n>{num(m['observed'])}</td><td class=n>{num(m['simulated'])}</td></tr>"
             for n, m in fit["held_out"]["measures"].items()
         )
         held = (
             f"<h2>Held out: from {escape(fit['held_out']['from'])} ({fit['held_out']['weeks']} weeks)</h2>"
-            f"<p>Posters per week: observed {_num(w['observed_mean'])}, simulated {_num(w['simulated_mean'])} "
-            f"(mean absolute error {_num(w['model_mean_abs_error'])}), naive forecast {_num(w['naive_forecast'])} "
-            f"(the last 90 fitted days carried forward; error {_num(w['naive_mean_abs_error'])}).</p>"
+            f"<p>Posters per week: observed {num(w['observed_mean'])}, simulated {num(w['simulated_mean'])} "
+            f"(mean absolute error {num(w['model_mean_abs_error'])}), naive forecast {num(w['naive_forecast'])} "
+            f"(the last 90 fitted days carried forward; error {num(w['naive_mean_abs_error'])}).</p>"
             f"<table><tr><th>measure</th><th>observed</th><th>simulated</th></tr>{held_rows}</table>"
         )
     images = "".join(f"<h3>{escape(t)}</h3>{img}" for t, img in pictures(real, simulated))
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Calibration report</title>"
-        f"<style>{STYLE}</style></head><body>"
+    return page(
+        "Calibration report",
         f"<h1>Calibration of {escape(fit['group'])}</h1>"
         f"<p class=note>Source {escape(fit['source'])}: {h['days']} days from {escape(h['first_day'])}, "
         f"{h['starting_members']} starting members, {h['arrivals']} arrivals; fitted on {h['fitted_days']} days. "
         f"{fit['candidates']} candidates, {fit['replicates']['per_candidate']} replicates each; distance "
-        f"{_num(fit['distance'])} (the model's defaults: {_num(fit['distance_of_defaults'])}).</p>"
+        f"{num(fit['distance'])} (the model's defaults: {num(fit['distance_of_defaults'])}).</p>"
         "<h2>Measures</h2><p class=note>Observed interval: 95%, from half-samples of the members. "
         "'met': the simulated value lies in it or within 25% of the observed value.</p>"
         "<table><tr><th>measure</th><th>observed</th><th>interval</th><th>simulated</th><th></th></tr>"
@@ -183,14 +151,10 @@ def render(fit: dict, real: pd.DataFrame, simulated: pd.DataFrame) -> str:
         "<h2>Fitted parameters</h2><p class=note>Interval: the range over candidates within the 95% chi-square bound of the best.</p>"
         "<table><tr><th>parameter</th><th>fitted</th><th>interval</th><th>default</th><th>what it tells</th></tr>"
         f"{params}</table><h2>What the fit cannot tell</h2><ul>{cannot}</ul>{held}"
-        f"<h2>Real against simulated</h2>{images}</body></html>"
+        f"<h2>Real against simulated</h2>{images}",
     )
 
 
 def write_report(path: Path, fit: dict, real: pd.DataFrame, simulated: pd.DataFrame) -> None:
     """Write the page through a temporary file and a rename."""
-    import os
-
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(render(fit, real, simulated), encoding="utf-8")
-    os.replace(tmp, path)
+    write_page(path, render(fit, real, simulated))

@@ -282,9 +282,13 @@ def cmd_compare(args) -> int:
     if args.out is not None:
 
         def write(tmp: Path) -> None:
+            from sim.app.comparison_report import write_report
+
             for side, result in zip(SIDES, results):
                 write_run(tmp / side, result)
             (tmp / "comparison.json").write_text(json.dumps(document, indent=2))
+            dailies = [(str(run_summary(r)["policy"]), r.daily) for r in results]
+            write_report(tmp / "report.html", document, dailies)
 
         write_result(args.out, "comparison", write, overwrite=args.overwrite)
     if args.json:
