@@ -134,3 +134,60 @@ def test_a_damaged_result_shows_one_line_not_a_traceback(tmp_path, capsys, monke
     assert not app.exception
     errors = [_as_text(e.value) for e in app.error]
     assert any("cannot be read" in e for e in errors) and not any(str(tmp_path) in e for e in errors)
+
+
+def test_results_view_opens_a_comparison_a_calibration_and_a_sweeps_intervals(tmp_path, capsys, monkeypatch):
+    from calibration_data import synthetic_export
+
+    args = ["--set", "days=20", "--replicates", "2"]
+    assert (
+        main(
+            [
+                "compare",
+                scenario("existing-group"),
+                "--policy",
+                "baseline",
+                "--policy",
+                "neglect",
+                *args,
+                "--out",
+                str(tmp_path / "cmp"),
+            ]
+        )
+        == 0
+    )
+    export = synthetic_export(tmp_path / "export.csv", {}, weeks=16, starting=40, per_week=3)
+    assert main(["calibrate", str(export), "--out", str(tmp_path / "fit"), "--budget", "16"]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                scenario("existing-group"),
+                "--grid",
+                "days=10,20",
+                "--replicates",
+                "2",
+                "--out",
+                str(tmp_path / "sweep"),
+                "--no-progress",
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
+    monkeypatch.setenv("SANDBOX_RESULTS_ROOT", str(tmp_path))
+    app = _app(results_dir="cmp")
+    assert not app.exception
+    texts = [_as_text(m.value) for m in app.markdown]
+    assert any("Comparison on existing-group: 2 replicates per policy" in t for t in texts)
+    assert any(t.startswith("B keeps") or "members" in t for t in texts)
+    frames = [f.value for f in app.dataframe]
+    assert any({"KPI", "A", "B", "B - A", "95% interval", "verdict"} <= set(f.columns) for f in frames)
+    app = _app(results_dir="fit")
+    assert not app.exception
+    assert any({"measure", "observed", "interval", "simulated"} <= set(f.value.columns) for f in app.dataframe)
+    app = _app(results_dir="sweep")
+    assert not app.exception
+    sweep = next(f.value for f in app.dataframe if "members_end 95%" in f.value.columns)
+    assert len(sweep) == 2 and sweep["members_end 95%"].str.contains(" to ").all()

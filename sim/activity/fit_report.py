@@ -42,7 +42,7 @@ def _weekly(messages: pd.DataFrame) -> pd.Series:
 
 def _survival(messages: pd.DataFrame) -> np.ndarray:
     hazard = hazard_by_month(messages, int(messages["timestamp"].max()))
-    return np.cumprod(1 - np.nan_tonum(hazard))
+    return np.cumprod(1 - np.nan_to_num(hazard))
 
 
 def _per_poster(messages: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -499,7 +499,8 @@ def results_root() -> Path:
 
 
 def result_folders(root: Path, depth: int = 3, limit: int = 500) -> list[str]:
-    """Folders under ``root`` that hold a run or a sweep, as paths relative to it (symlinks not followed)."""
+    """Folders under ``root`` that hold a run, a comparison, a sweep or a calibration, as paths relative
+    to it (symlinks not followed)."""
     found: list[str] = []
     if not root.is_dir():
         return found
@@ -508,7 +509,7 @@ def result_folders(root: Path, depth: int = 3, limit: int = 500) -> list[str]:
         if len(here.relative_to(root).parts) >= depth:
             dirs[:] = []
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        if "runs.parquet" in files or "daily.parquet" in files:
+        if {"runs.parquet", "daily.parquet", "comparison.json", "fit.json"} & set(files):
             found.append(str(here.relative_to(root)))
             if len(found) >= limit:
                 break
@@ -525,7 +526,7 @@ def results_view() -> None:
             "or start the dashboard with 'sandbox dashboard --results DIR'."
         )
         return
-    choice = st.selectbox("A run or a sweep under the results folder", folders, key="results_dir")
+    choice = st.selectbox("A result under the results folder", folders, key="results_dir")
     if choice not in folders:
         st.error("Choose a folder from the list.")
         return
@@ -542,12 +543,13 @@ def results_view() -> None:
 
 def _show_result(path: Path) -> None:
     if (path / "runs.parquet").is_file():
-        runs = pd.read_parquet(path / "runs.parquet")
-        st.write(f"Sweep: {len(runs)} runs, {int((runs['status'] != 'ok').sum())} failed")
-        params = [c for c in runs.columns if c.startswith("param:")]
-        kpis = [c for c in ("members_end", "active_ratio_mean", "cost_total") if c in runs]
-        st.dataframe(runs[runs["status"] == "ok"].groupby(params or ["point"])[kpis].mean().reset_index())
-        download_table(runs, "runs", "results")
+        _show_sweep(path)
+        return
+    if (path / "comparison.json").is_file():
+        _show_comparison(path)
+        return
+    if (path / "fit.json").is_file():
+        _show_fit(path / "fit.json", compare_hint=False)
         return
     summary = json.loads((path / "summary.json").read_text())
     st.write(
@@ -562,6 +564,73 @@ def _show_result(path: Path) -> None:
             table = pd.read_parquet(path / f"{name}.parquet")
             st.dataframe(table.head(1000))
             download_table(table, name, "results")
+
+
+SWEEP_KPIS = ("members_end", "retention_d30", "active_ratio_mean", "cost_total")
+
+
+def _show_sweep(path: Path) -> None:
+    """A sweep: each design point's KPIs as the mean over its replicates with a 95% interval."""
+    runs = pd.read_parquet(path / "runs.parquet")
+    st.write(f"Sweep: {len(runs)} runs, {int((runs['status'] != 'ok').sum())} failed")
+    params = [c for c in runs.columns if c.startswith("param:")] or ["point"]
+    kpis = [c for c in SWEEP_KPIS if c in runs]
+    rows = []
+    for point, group in runs[runs["status"] == "ok"].groupby(params):
+        row = dict(zip(params, point if isinstance(point, tuple) else (point,)))
+        row["replicates"] = len(group)
+        for kpi in kpis:
+            value = interval(group[kpi].to_numpy(float), bounds=kpi_bounds(kpi))
+            lo, hi = value["ci95"]
+            row[kpi] = value["mean"]
+            row[f"{kpi} 95%"] = "" if lo is None else f"{lo:.4g} to {hi:.4g}"
+        rows.append(row)
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    if rows and min(r["replicates"] for r in rows) < 5:
+        st.caption("Some points have fewer than 5 replicates: their intervals are rough.")
+    download_table(runs, "runs", "results")
+
+
+def _show_comparison(path: Path) -> None:
+    """A comparison written by ``sandbox compare --out``: verdicts, the KPI table, members over time."""
+    document = json.loads((path / "comparison.json").read_text())
+    pairs = [{k: document[k] for k in ("B", "diff", "verdict")}, *document.get("more", [])]
+    a = document["A"]
+    st.write(plain(f"Comparison on {a['scenario']}: {a['replicates']} replicates per policy"))
+    for pair in pairs:
+        st.markdown(f"**{plain(pair['B']['policy'])}** against **{plain(a['policy'])}**")
+        st.write(plain(pair["verdict"]["text"]))
+        rows = [
+            {
+                "KPI": name,
+                "A": a["kpis"][name]["mean"],
+                "B": pair["B"]["kpis"][name]["mean"],
+                "B - A": d["mean"],
+                "95% interval": "" if d["ci95"][0] is None else f"{d['ci95'][0]:.4g} to {d['ci95'][1]:.4g}",
+                "verdict": judgement(d, a["kpis"][name]["mean"]),
+            }
+            for name, d in pair["diff"].items()
+        ]
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
+    sides = sorted(p for p in path.iterdir() if p.is_dir() and (p / "daily.parquet").is_file())
+    daily = pd.concat(
+        [
+            pd.read_parquet(side / "daily.parquet").assign(
+                policy=str(json.loads((side / "summary.json").read_text())["policy"])
+            )
+            for side in sides
+        ],
+        ignore_index=True,
+    )
+    st.altair_chart(band_chart(daily, "members", "Members"), width="stretch")
+    if (path / "report.html").is_file():
+        st.download_button(
+            "Download the report (HTML)",
+            (path / "report.html").read_bytes(),
+            "report.html",
+            "text/html",
+            key="results_report",
+        )
 
 
 # --- your group: an export, its fingerprint, a calibration ---------------------------------
@@ -679,7 +748,7 @@ def _run_calibration(export: Path, group: str, budget: int, number: int) -> None
     st.rerun()  # again from the top, so the Compare view's list holds the new group
 
 
-def _show_fit(path: Path) -> None:
+def _show_fit(path: Path, compare_hint: bool = True) -> None:
     fit = json.loads(path.read_text())
     st.markdown("**Fit**: observed against simulated")
     rows = [
@@ -699,8 +768,14 @@ def _show_fit(path: Path) -> None:
         hide_index=True,
     )
     st.download_button(
-        "Download the report (HTML)", (path.parent / "report.html").read_bytes(), "report.html", "text/html"
+        "Download the report (HTML)",
+        (path.parent / "report.html").read_bytes(),
+        "report.html",
+        "text/html",
+        key=f"fit_report_{compare_hint}",
     )
+    if not compare_hint:
+        return
     st.info(
         "Compare policies on this group: choose it in the Compare view's Scenario list "
         f"({', '.join(st.session_state.get('own_groups', {}))})."
