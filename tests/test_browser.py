@@ -92,7 +92,7 @@ def test_default_comparison_in_a_real_browser(dashboard_url, tmp_path):
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1300})
+        page = browser.new_page(viewport={"width": 1280, "height": 800})  # the default window the charts must suit
         started = time.perf_counter()
         page.goto(dashboard_url)
         page.locator('[data-testid="stMain"] [data-testid="stVegaLiteChart"]').first.wait_for(
@@ -123,10 +123,30 @@ def test_default_comparison_in_a_real_browser(dashboard_url, tmp_path):
         shot = tmp_path / "compare.png"
         page.screenshot(path=str(shot), full_page=False)
         assert shot.stat().st_size > 20_000
+        _every_chart_drawn(page, "compare")
+        page.get_by_role("tab", name="Lifecycle replay").click()
+        page.get_by_text("Stage of the community").first.wait_for(state="attached", timeout=120_000)
+        _settle(page)
+        _every_chart_drawn(page, "replay")
+        page.screenshot(path=str(tmp_path / "replay.png"), full_page=False)
         if os.environ.get("SANDBOX_SCREENSHOT"):
             shutil.copy(shot, os.environ["SANDBOX_SCREENSHOT"])
         browser.close()
     print(f"first chart after {first_chart:.1f} s")
+
+
+def _every_chart_drawn(page, view: str) -> None:
+    """Every chart on the visible tab has drawn a plot with room for its marks: a canvas or an SVG at
+    least 100 px high (a chart Streamlit squeezed shows its title over nothing)."""
+    charts = page.locator('[data-testid="stVegaLiteChart"]:visible')
+    assert charts.count() >= 2, view
+    for i in range(charts.count()):
+        chart = charts.nth(i)
+        chart.scroll_into_view_if_needed()
+        drawn = chart.locator("canvas, svg").first
+        drawn.wait_for(state="visible", timeout=60_000)
+        box = drawn.bounding_box()
+        assert box is not None and box["height"] >= 100 and box["width"] >= 150, (view, i, box)
 
 
 def test_sandbox_dashboard_serves_the_page(tmp_path):

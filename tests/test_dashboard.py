@@ -191,3 +191,37 @@ def test_results_view_opens_a_comparison_a_calibration_and_a_sweeps_intervals(tm
     assert not app.exception
     sweep = next(f.value for f in app.dataframe if "members_end 95%" in f.value.columns)
     assert len(sweep) == 2 and sweep["members_end 95%"].str.contains(" to ").all()
+
+
+def _layers(spec: dict) -> list[dict]:
+    return [spec] if "layer" not in spec else [layer for part in spec["layer"] for layer in _layers(part)]
+
+
+def test_every_chart_has_a_title_room_to_draw_labelled_axes_and_a_legend():
+    """Streamlit gives a chart its 'height' in all: below ~120 px the title and axes leave no room to
+    draw (an empty stage strip, an empty channels chart); unlabelled axes and hidden legends leave a
+    reader guessing.  Every chart of the Compare view, its sidebar and the replay is checked."""
+    import json
+
+    app = _app()
+    charts = [json.loads(c.proto.spec) for c in app.get("vega_lite_chart")]
+    assert len(charts) >= 12
+    for spec in charts:
+        title = spec.get("title")
+        assert title and (title if isinstance(title, str) else title.get("text")), spec.get("title")
+        height = spec.get("height")
+        assert isinstance(height, dict) or height >= 120, (title, height)  # a Step grows with the rows
+        layers = _layers(spec)
+        for axis in ("x", "y"):
+            quantitative = [
+                e[axis]
+                for layer in layers
+                if (e := layer.get("encoding", {})).get(axis, {}).get("type") == "quantitative"
+            ]
+            if quantitative:
+                assert any(q.get("title") or q.get("field") for q in quantitative), (title, axis)
+        coloured = [
+            layer["encoding"]["color"] for layer in layers if "field" in layer.get("encoding", {}).get("color", {})
+        ]
+        if coloured:
+            assert any(c.get("legend", {}) is not None for c in coloured), title  # some layer shows the legend

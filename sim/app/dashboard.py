@@ -187,11 +187,33 @@ def download_table(table: pd.DataFrame, name: str, where: str = "compare") -> No
     right.download_button(f"{name}.parquet", buffer.getvalue(), f"{name}.parquet", key=f"{where}-pq-{name}")
 
 
+POLICY_COLOURS = alt.Scale(scheme="tableau10")
+LEGEND_BELOW = alt.Legend(orient="bottom", title=None, symbolType="stroke", symbolStrokeWidth=3, labelLimit=200)
+
+
+def shown_number(value: float | None, signed: bool = False) -> str:
+    """A KPI as a card shows it: thousands separated, no exponent (15,700, not 1.57e+04)."""
+    if value is None:
+        return "-"
+    sign = "+" if signed else ""
+    if abs(value) >= 100:
+        return f"{value:{sign},.0f}"
+    if abs(value) >= 1:
+        return f"{value:{sign},.2f}"
+    return f"{value:{sign}.3f}"
+
+
 def band_chart(daily: pd.DataFrame, column: str, title: str) -> alt.LayerChart:
+    """Mean over replicates, with the 10-90% band, one colour per policy; the legend below the plot."""
     data = views.replicate_bands(daily, column)
-    base = alt.Chart(data).encode(x=alt.X("day:Q", title="day"), color="policy:N")
-    band = base.mark_area(opacity=0.2).encode(y=alt.Y("lo:Q", title=title), y2="hi:Q")
-    return (band + base.mark_line().encode(y="mean:Q")).properties(title=title, height=220)
+    base = alt.Chart(data).encode(x=alt.X("day:Q", title="day"))
+    band = base.mark_area(opacity=0.2).encode(
+        y=alt.Y("lo:Q", title=title), y2="hi:Q", color=alt.Color("policy:N", scale=POLICY_COLOURS, legend=None)
+    )
+    line = base.mark_line(strokeWidth=2).encode(
+        y="mean:Q", color=alt.Color("policy:N", scale=POLICY_COLOURS, legend=LEGEND_BELOW)
+    )
+    return (band + line).properties(title=alt.Title(title, anchor="start"), height=280)
 
 
 # --- views ------------------------------------------------------------------------------------
@@ -206,10 +228,17 @@ def _channels_chart(scenario: str) -> None:
     )
     if len(channels):
         bars = (
-            alt.Chart(channels).mark_bar().encode(x=alt.X("prospects:Q", title=None), y=alt.Y("channel:N", title=None))
+            alt.Chart(channels)
+            .mark_bar()
+            .encode(
+                x=alt.X("prospects:Q", title="prospects", axis=alt.Axis(format="~s")),
+                y=alt.Y("channel:N", title=None, axis=alt.Axis(labelLimit=90)),
+                tooltip=["channel", "prospects"],
+            )
         )
         st.altair_chart(
-            bars.properties(title="Channels: prospects at the start", height=25 * len(channels) + 20), width="stretch"
+            bars.properties(width=200, height=max(130, 25 * len(channels) + 90), title="Prospects by channel"),
+            width="content",
         )
 
 
@@ -281,8 +310,8 @@ def _comparison_body(data: dict, days: int, final: bool) -> None:
             )
             card.metric(
                 name,
-                f"{summary_b['kpis'][name]['mean']:.3g}",
-                delta=f"{d['mean']:+.3g}",
+                shown_number(summary_b["kpis"][name]["mean"]),
+                delta=shown_number(d["mean"], signed=True),
                 help=f"{label} - {a}; {spread}",
             )
 
@@ -310,16 +339,17 @@ def _comparison_body(data: dict, days: int, final: bool) -> None:
         .properties(title=f"Retention by join cohort: {cohort_policy}", height=260)
     )
     left.altair_chart(heat, width="stretch")
+    lost = views.churn_by_cause(data["kpis"])
     causes = (
-        alt.Chart(views.churn_by_cause(data["kpis"]))
+        alt.Chart(lost)
         .mark_bar()
         .encode(
             x=alt.X("members:Q", title="members lost (mean)"),
-            y=alt.Y("cause:N", title=None),
-            color="policy:N",
+            y=alt.Y("cause:N", title=None, axis=alt.Axis(labelOverlap=False, labelLimit=160)),
+            color=alt.Color("policy:N", scale=POLICY_COLOURS, legend=LEGEND_BELOW),
             yOffset="policy:N",
         )
-        .properties(title="Churn by cause", height=260)
+        .properties(title="Churn by cause", height=alt.Step(9 * max(1, len(data["labels"]))))
     )
     right.altair_chart(causes, width="stretch")
     cost = (
@@ -328,7 +358,7 @@ def _comparison_body(data: dict, days: int, final: bool) -> None:
         .encode(
             x=alt.X("cost_total:Q", title="total cost"),
             y=alt.Y("members_end:Q", title="members at the end"),
-            color="policy:N",
+            color=alt.Color("policy:N", scale=POLICY_COLOURS, legend=LEGEND_BELOW),
             tooltip=["policy", "replicate", "cost_total", "members_end"],
         )
         .properties(title="Cost against outcome (one point per replicate)", height=260)
@@ -460,37 +490,88 @@ def _replay_frame(data: dict, day: int) -> None:
     cards[2].metric("active today", int(today["active"]))
     cards[3].metric("member messages", int(today["member_messages"]))
     upto = daily[daily["day"] <= day]
+    last = int(daily["day"].max())
+    days_axis = alt.X("day:Q", title="day", scale=alt.Scale(domain=[0, last]))
+    series = upto.melt("day", list(REPLAY_SERIES), var_name="series").replace({"series": REPLAY_SERIES})
     lines = (
-        alt.Chart(upto.melt("day", ["members", "active", "member_messages"]))
-        .mark_line()
-        .encode(x=alt.X("day:Q", scale=alt.Scale(domain=[0, int(daily["day"].max())])), y="value:Q", color="variable:N")
+        alt.Chart(series)
+        .mark_line(strokeWidth=1.5)
+        .encode(
+            x=days_axis,
+            y=alt.Y("value:Q", title="members / messages a day"),
+            color=alt.Color(
+                "series:N", scale=alt.Scale(scheme="tableau10"), legend=alt.Legend(title=None, orient="bottom")
+            ),
+        )
     )
     marks = (
         alt.Chart(events[events["day"] <= day])
-        .mark_rule(opacity=0.35)
-        .encode(x="day:Q", color=alt.value("gray"), tooltip=["day", "event"])
+        .mark_rule(opacity=0.5, strokeDash=[3, 3])
+        .encode(
+            x="day:Q",
+            color=alt.Color(
+                "event:N", scale=alt.Scale(scheme="set2"), legend=alt.Legend(title="events", orient="right")
+            ),
+            tooltip=["day", "event"],
+        )
     )
-    st.altair_chart((lines + marks).properties(height=300, title="Members, activity and events"), width="stretch")
-    stages = alt.Chart(upto).mark_rect().encode(x="day:O", color="stage:N").properties(height=40, title="Stage")
-    st.altair_chart(stages, width="stretch")
+    st.altair_chart(
+        (lines + marks).resolve_scale(color="independent").properties(height=380, title="Members, messages and events"),
+        width="stretch",
+    )
+    bands = views.stage_bands(upto)
+    # bars on one row (Streamlit's theme draws no rect marks without a y channel)
+    strip = (
+        alt.Chart(bands.assign(row="stage"))
+        .mark_bar()
+        .encode(
+            x=alt.X("start:Q", title="day", scale=alt.Scale(domain=[0, last + 1])),
+            x2="end:Q",
+            y=alt.Y("row:N", title=None),
+            color=alt.Color("stage:N", scale=alt.Scale(scheme="tableau10"), legend=alt.Legend(orient="right")),
+            tooltip=["stage", "start", alt.Tooltip("end:Q", title="until")],
+        )
+    )
+    changes = (
+        alt.Chart(bands[bands["start"] > 0].assign(row="stage"))
+        .mark_text(align="left", dx=2, dy=-16, fontSize=11)
+        .encode(x="start:Q", y=alt.Y("row:N", title=None), text=alt.Text("start:Q"))
+    )
+    # Streamlit gives a chart its 'height' in all, title, axis and legend included: room for a band of ~40 px
+    st.altair_chart(
+        (strip + changes).properties(height=180, title="Stage of the community (days of each change)"),
+        width="stretch",
+    )
     on_day = groups[groups["day"] == day].drop(columns=["replicate"], errors="ignore")
     if len(on_day):
         largest = on_day.sort_values("size", ascending=False).iloc[0]
+        names = [c for c in on_day.columns if c.startswith("health_")]
         parts = pd.DataFrame(
-            {
-                "part": [c[len("health_") :] for c in on_day.columns if c.startswith("health_")],
-                "value": [largest[c] for c in on_day.columns if c.startswith("health_")],
-            }
+            {"part": [c[len("health_") :].replace("_", " ") for c in names], "value": [largest[c] for c in names]}
         )
         health = (
             alt.Chart(parts)
             .mark_bar()
-            .encode(x=alt.X("value:Q", scale=alt.Scale(domain=[0, 1])), y=alt.Y("part:N", sort=None, title=None))
+            .encode(
+                x=alt.X("value:Q", title="score (0 to 1)", scale=alt.Scale(domain=[0, 1])),
+                y=alt.Y("part:N", sort=None, title=None, axis=alt.Axis(labelOverlap=False, labelLimit=160)),
+                tooltip=["part", alt.Tooltip("value:Q", format=".2f")],
+            )
         )
         st.altair_chart(
-            health.properties(height=160, title=f"Health of group {int(largest['group'])} (G4)"), width="stretch"
+            health.properties(height=alt.Step(24), title=f"Health of group {int(largest['group'])} (G4)"),
+            width="stretch",
         )
     st.dataframe(on_day, width="stretch")
+
+
+REPLAY_SERIES = {
+    "members": "members",
+    "active": "active members",
+    "member_messages": "messages by members",
+    "operator_messages": "messages by operators",
+    "spam_messages": "ads (spam)",
+}
 
 
 def results_root() -> Path:

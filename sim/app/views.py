@@ -72,6 +72,18 @@ def cost_outcome(kpis: dict[str, pd.DataFrame], outcome: str = "members_end") ->
     )
 
 
+def stage_bands(daily: pd.DataFrame) -> pd.DataFrame:
+    """The stage's runs over the days: one row per stretch, ``start`` (its first day), ``end`` (the
+    day after its last) and ``stage``: the bands of a stage timeline, with the transition days."""
+    if daily.empty:
+        return pd.DataFrame(columns=["stage", "start", "end"])
+    stage = daily["stage"].astype(str).to_numpy()
+    day = daily["day"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, stage[1:] != stage[:-1]])
+    ends = np.r_[day[starts[1:]], day[-1] + 1]
+    return pd.DataFrame({"stage": stage[starts], "start": day[starts], "end": ends})
+
+
 def events(daily: pd.DataFrame, actions: pd.DataFrame) -> pd.DataFrame:
     """The days a trainer marks on a timeline: splits, talks, rituals, campaigns, stage changes."""
     rows = []
