@@ -225,3 +225,15 @@ def test_every_chart_has_a_title_room_to_draw_labelled_axes_and_a_legend():
         ]
         if coloured:
             assert any(c.get("legend", {}) is not None for c in coloured), title  # some layer shows the legend
+
+
+def test_editor_sliders_keep_the_writers_comments_and_order():
+    app = _app()
+    text = "# my policy: keep this note\nname: mine\ncontent:\n  operator_posts_per_week: 3  # three a week\n"
+    app.text_area(key="editor_text").input(text).run()
+    app.slider(key="knob_posts").set_value(7.0).run()
+    assert not app.exception
+    edited = app.session_state["editor_text"]
+    assert edited.startswith("# my policy: keep this note\nname: mine\n")
+    line = next(ln for ln in edited.splitlines() if "operator_posts_per_week" in ln)
+    assert "7.0" in line and line.endswith("# three a week")

@@ -403,10 +403,21 @@ def _knob_values(policy: dict) -> dict:
 
 
 def _apply_knobs() -> None:
-    """Write the sliders' values back into the policy text (on a slider's change)."""
+    """Write the sliders' values back into the policy text (on a slider's change).
+
+    The text is checked by the bounded parser first (size, depth, aliases), then edited in place
+    by ruamel.yaml's round-trip mode, so the writer's comments, order and quoting survive a slider."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
     try:
-        policy, _ = parse_yaml(st.session_state["editor_text"], file=EDITED)
-    except SandboxError:
+        parse_yaml(st.session_state["editor_text"], file=EDITED)
+        rt = YAML(typ="rt")
+        rt.preserve_quotes = True
+        policy = rt.load(st.session_state["editor_text"])
+    except (SandboxError, YAMLError):
+        return
+    if not isinstance(policy, dict):
         return
     s = st.session_state
     threshold = s["knob_threshold"]
@@ -418,7 +429,9 @@ def _apply_knobs() -> None:
         rules.append({"name": "prune-inactive", "when": f"days_inactive >= {int(s['knob_prune'])}", "do": "remove"})
     policy["rules"] = rules
     policy.setdefault("rewards", {}).setdefault("points", {})["post"] = float(s["knob_points"])
-    s["editor_text"] = yaml.safe_dump(policy, sort_keys=False, allow_unicode=True)
+    text = io.StringIO()
+    rt.dump(policy, text)
+    s["editor_text"] = text.getvalue()
 
 
 def editor_view() -> None:
