@@ -237,3 +237,14 @@ def test_editor_sliders_keep_the_writers_comments_and_order():
     assert edited.startswith("# my policy: keep this note\nname: mine\n")
     line = next(ln for ln in edited.splitlines() if "operator_posts_per_week" in ln)
     assert "7.0" in line and line.endswith("# three a week")
+
+
+def test_compare_takes_days_and_replicates_from_the_chosen_scenario():
+    import yaml
+
+    app = _app()
+    assert app.slider(key="days").value == 60  # set before the first run: kept
+    app.selectbox(key="scenario").set_value("cold-start.yaml").run()
+    own = yaml.safe_load((ROOT / "scenarios" / "cold-start.yaml").read_text())
+    assert app.slider(key="days").value == own["days"]
+    assert app.slider(key="replicates").value == min(own["replicates"], 30)

@@ -242,11 +242,31 @@ def _channels_chart(scenario: str) -> None:
         )
 
 
+DEFAULT_SCENARIO = "existing-group.yaml"
+
+
+def _follow_scenario(scenario: str) -> None:
+    """Set the Days and Replicates sliders to a scenario's own values when the scenario is first shown
+    or changed (a value the visitor set for the same scenario stays)."""
+    if st.session_state.get("_sliders_for") == scenario:
+        return
+    first = "_sliders_for" not in st.session_state
+    st.session_state["_sliders_for"] = scenario
+    own = load_scenario(scenario_path(scenario))[0]
+    for key, value in (
+        ("days", min(max(own.days, 30), 365) // 10 * 10),
+        ("replicates", min(max(own.replicates, 2), 30)),
+    ):
+        if not (first and key in st.session_state):  # a value set before the first run (a test, a link) stays
+            st.session_state[key] = value
+
+
 def compare_view() -> None:
     with st.sidebar:
         st.header("Compare")
         names = scenario_names()
-        scenario = st.selectbox("Scenario", names, index=names.index("large-community.yaml"), key="scenario")
+        scenario = st.selectbox("Scenario", names, index=names.index(DEFAULT_SCENARIO), key="scenario")
+        _follow_scenario(scenario)
         options = POLICIES + ([EDITED] if "edited_policy" in st.session_state else [])
         chosen = st.multiselect(
             "Policies (the first is A, the baseline)",
@@ -254,8 +274,8 @@ def compare_view() -> None:
             default=["baseline.yaml", "weekly-ritual.yaml"],
             key="policies",
         )
-        replicates = st.slider("Replicates", 2, 30, 10, key="replicates")
-        days = st.slider("Days", 30, 365, 180, step=10, key="days")
+        replicates = st.slider("Replicates", 2, 30, key="replicates")
+        days = st.slider("Days", 30, 365, step=10, key="days")
         _channels_chart(scenario)
     if len(chosen) < 2:
         st.info("Pick at least two policies to compare.")
@@ -452,7 +472,7 @@ def editor_view() -> None:
     with left:
         st.text_area("Policy (YAML)", key="editor_text", height=420)
         text = st.session_state["editor_text"]
-        scenario = st.session_state.get("scenario", "large-community.yaml")
+        scenario = st.session_state.get("scenario", DEFAULT_SCENARIO)
         try:
             load(scenario, text, [])
         except SandboxError as exc:
