@@ -85,6 +85,13 @@ def test_death_by_boredom():
     }
     assert max(causes, key=causes.get) == "boredom"
     assert (result.daily.groupby("replicate")["stage"].last() == "dead").all()
+    assert (result.kpis["dead_groups_boredom"] == result.kpis["dead_groups"]).all()  # every death is boredom's
+    assert result.daily["spam_messages"].sum() == 0
+    stages = result.daily.groupby("replicate")["stage"]
+    cold_days = stages.apply(lambda s: int((s == "cold_start").sum()))
+    assert cold_days.mean() >= 5, cold_days.tolist()  # a slow start, not a two-day formality
+    for stage in ("growth", "maturity", "decline"):
+        assert stages.apply(lambda s, stage=stage: int((s == stage).sum())).min() >= 7, stage
 
 
 def test_a_spam_outbreak_with_and_without_moderation():
