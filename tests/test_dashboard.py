@@ -248,3 +248,10 @@ def test_compare_takes_days_and_replicates_from_the_chosen_scenario():
     own = yaml.safe_load((ROOT / "scenarios" / "cold-start.yaml").read_text())
     assert app.slider(key="days").value == own["days"]
     assert app.slider(key="replicates").value == min(own["replicates"], 30)
+
+
+def test_the_replay_follows_the_chosen_scenario():
+    app = _app()
+    app.selectbox(key="replay_scenario").set_value("ritual-vs-random.yaml").run()
+    assert not app.exception
+    assert app.selectbox(key="replay_policy").value == "weekly-ritual.yaml"  # the scenario's own policy

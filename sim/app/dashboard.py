@@ -24,7 +24,6 @@ import altair as alt
 import pandas as pd
 import pyarrow as pa
 import streamlit as st
-import yaml
 
 from sim.app import views
 from sim.app.report import is_clear, judgement, verdict
@@ -489,10 +488,15 @@ def replay_view() -> None:
     scenario = left.selectbox(
         "Scenario", SCENARIOS, index=SCENARIOS.index("birth-to-death.yaml"), key="replay_scenario"
     )
-    scenario_policy = yaml.safe_load((SCENARIO_DIR / scenario).read_text()).get("policy", "")
-    default = Path(scenario_policy).name if Path(scenario_policy).name in POLICIES else "baseline.yaml"
-    policy = middle.selectbox("Policy", POLICIES, index=POLICIES.index(default), key="replay_policy")
-    seed = right.number_input("Seed", 0, 10_000, 3, key="replay_seed")
+    own = load_scenario(SCENARIO_DIR / scenario)[0]
+    default = Path(own.policy or "").name if Path(own.policy or "").name in POLICIES else "baseline.yaml"
+    if st.session_state.get("_replay_for") != scenario:  # a scenario chosen: its own policy and seed
+        if "_replay_for" in st.session_state or "replay_policy" not in st.session_state:
+            st.session_state["replay_policy"] = default
+            st.session_state["replay_seed"] = int(own.seed) % 10_001
+        st.session_state["_replay_for"] = scenario
+    policy = middle.selectbox("Policy", POLICIES, key="replay_policy")
+    seed = right.number_input("Seed", 0, 10_000, key="replay_seed")
     try:
         data = run_replay(scenario, policy_text(policy), int(seed))
     except SandboxError as exc:
