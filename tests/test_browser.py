@@ -188,3 +188,48 @@ def test_your_group_page_calibrates_an_upload_and_offers_it_to_compare(dashboard
         page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
         page.get_by_role("option", name="your group 1 (calibrated)").wait_for(state="visible", timeout=30_000)
         browser.close()
+
+
+def test_report_pages_open_with_no_network_fetch(tmp_path):
+    """compare's and calibrate's report.html are self-contained: opened in Chromium, they ask for
+    nothing but themselves (pictures are inlined), and show their pictures."""
+    from calibration_data import synthetic_export
+    from conftest import scenario
+    from playwright.sync_api import sync_playwright
+
+    from sim.app.cli import main
+
+    compare_out, fit_out = tmp_path / "cmp", tmp_path / "fit"
+    args = ["--set", "days=30", "--replicates", "2"]
+    assert (
+        main(
+            [
+                "compare",
+                scenario("existing-group"),
+                "--policy",
+                "baseline",
+                "--policy",
+                "neglect",
+                *args,
+                "--out",
+                str(compare_out),
+            ]
+        )
+        == 0
+    )
+    export = synthetic_export(tmp_path / "export.csv", {}, weeks=16, starting=40, per_week=3)
+    assert main(["calibrate", str(export), "--out", str(fit_out), "--budget", "16"]) == 0
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        for report in (compare_out / "report.html", fit_out / "report.html"):
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            asked: list[str] = []
+            page.on("request", lambda request, asked=asked: asked.append(request.url))
+            page.goto(report.as_uri())
+            page.wait_for_load_state("networkidle")
+            assert [u for u in asked if not u.startswith("data:")] == [report.as_uri()]
+            images = page.locator("img")
+            assert images.count() == 3
+            assert all(images.nth(i).evaluate("i => i.naturalWidth") > 100 for i in range(3))
+            page.close()
+        browser.close()

@@ -255,3 +255,12 @@ def test_the_replay_follows_the_chosen_scenario():
     app.selectbox(key="replay_scenario").set_value("ritual-vs-random.yaml").run()
     assert not app.exception
     assert app.selectbox(key="replay_policy").value == "weekly-ritual.yaml"  # the scenario's own policy
+
+
+def test_editor_without_a_threshold_writes_no_condition():
+    app = _app()
+    app.slider(key="knob_threshold").set_value(0.4).run()
+    assert "when: interest >= 0.4" in app.session_state["editor_text"]
+    app.slider(key="knob_threshold").set_value(0.0).run()
+    text = app.session_state["editor_text"]
+    assert not app.exception and "when:" not in text and "null" not in text and "\n'" not in text

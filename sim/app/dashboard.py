@@ -274,7 +274,7 @@ def compare_view() -> None:
             key="policies",
         )
         replicates = st.slider("Replicates", 2, 30, key="replicates")
-        days = st.slider("Days", 30, 365, step=10, key="days")
+        days = st.slider("Days", 30, st.session_state.get("_days_max", 365), step=10, key="days")
         _channels_chart(scenario)
     if len(chosen) < 2:
         st.info("Pick at least two policies to compare.")
@@ -440,7 +440,10 @@ def _apply_knobs() -> None:
         return
     s = st.session_state
     threshold = s["knob_threshold"]
-    policy.setdefault("admission", {})["when"] = f"interest >= {threshold:g}" if threshold > 0 else None
+    if threshold > 0:
+        policy.setdefault("admission", {})["when"] = f"interest >= {threshold:g}"
+    elif isinstance(policy.get("admission"), dict):
+        policy["admission"].pop("when", None)  # no threshold: no condition, rather than 'when: null'
     policy.setdefault("groups", {})["cap"] = int(s["knob_cap"])
     policy.setdefault("content", {})["operator_posts_per_week"] = float(s["knob_posts"])
     rules = [r for r in policy.get("rules") or [] if r.get("name") != "prune-inactive"]
