@@ -191,6 +191,10 @@ def test_results_view_opens_a_comparison_a_calibration_and_a_sweeps_intervals(tm
     assert not app.exception
     sweep = next(f.value for f in app.dataframe if "members_end 95%" in f.value.columns)
     assert len(sweep) == 2 and sweep["members_end 95%"].str.contains(" to ").all()
+    import json
+
+    titles = [json.loads(c.proto.spec).get("title", {}) for c in app.get("vega_lite_chart")]
+    assert any("by days (95% interval)" in str(t) for t in titles)  # the main effect of the swept value
 
 
 def _layers(spec: dict) -> list[dict]:

@@ -706,7 +706,23 @@ def _show_sweep(path: Path) -> None:
             row[kpi] = value["mean"]
             row[f"{kpi} 95%"] = "" if lo is None else f"{lo:.4g} to {hi:.4g}"
         rows.append(row)
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    table = pd.DataFrame(rows)
+    st.dataframe(table, hide_index=True)
+    if rows and kpis and params != ["point"]:  # main effects: each swept value's mean with its interval
+        kpi = st.selectbox("KPI", kpis, key="sweep_kpi")
+        for param in params:
+            effect = table.groupby(param)[kpi].mean().reset_index()
+            spread = runs[runs["status"] == "ok"].groupby(param)[kpi]
+            effect["lo"] = [interval(g.to_numpy(float), bounds=kpi_bounds(kpi))["ci95"][0] for _, g in spread]
+            effect["hi"] = [interval(g.to_numpy(float), bounds=kpi_bounds(kpi))["ci95"][1] for _, g in spread]
+            base = alt.Chart(effect).encode(x=alt.X(f"{param}:Q", title=param.removeprefix("param:")))
+            chart = base.mark_line(point=True).encode(y=alt.Y(f"{kpi}:Q", title=kpi)) + base.mark_errorbar().encode(
+                y="lo:Q", y2="hi:Q"
+            )
+            st.altair_chart(
+                chart.properties(height=260, title=f"{kpi} by {param.removeprefix('param:')} (95% interval)"),
+                width="stretch",
+            )
     if rows and min(r["replicates"] for r in rows) < 5:
         st.caption("Some points have fewer than 5 replicates: their intervals are rough.")
     download_table(runs, "runs", "results")
