@@ -711,12 +711,13 @@ def _show_sweep(path: Path) -> None:
     if rows and kpis and params != ["point"]:  # main effects: each swept value's mean with its interval
         kpi = st.selectbox("KPI", kpis, key="sweep_kpi")
         for param in params:
-            effect = table.groupby(param)[kpi].mean().reset_index()
+            effect = table.groupby(param)[kpi].mean().reset_index().rename(columns={param: "value", kpi: "mean"})
             spread = runs[runs["status"] == "ok"].groupby(param)[kpi]
             effect["lo"] = [interval(g.to_numpy(float), bounds=kpi_bounds(kpi))["ci95"][0] for _, g in spread]
             effect["hi"] = [interval(g.to_numpy(float), bounds=kpi_bounds(kpi))["ci95"][1] for _, g in spread]
-            base = alt.Chart(effect).encode(x=alt.X(f"{param}:Q", title=param.removeprefix("param:")))
-            chart = base.mark_line(point=True).encode(y=alt.Y(f"{kpi}:Q", title=kpi)) + base.mark_errorbar().encode(
+            # plain column names: a ':' in a field name would read as Altair's type shorthand
+            base = alt.Chart(effect).encode(x=alt.X("value:Q", title=param.removeprefix("param:")))
+            chart = base.mark_line(point=True).encode(y=alt.Y("mean:Q", title=kpi)) + base.mark_errorbar().encode(
                 y="lo:Q", y2="hi:Q"
             )
             st.altair_chart(
