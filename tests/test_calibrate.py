@@ -161,3 +161,19 @@ def test_a_killed_fit_resumes_to_the_same_fit(export, fitted, tmp_path):
     proc.wait()
     assert main(["calibrate", str(export), "--out", str(out), "--budget", str(BUDGET), "--resume", "--json"]) == 0
     assert json.loads((out / "fit.json").read_text()) == json.loads((fitted / "fit.json").read_text())
+
+
+def test_an_export_without_joins_fits_how_many_members_stand_behind_each_poster(export, tmp_path):
+    """Where an export records no joins it shows posters only: the fit scales the history's members
+    by a fitted 'members_per_poster', which stays out of the scenario's parameters."""
+    table = pd.read_csv(export, dtype=str, keep_default_na=False)
+    posters_only = tmp_path / "messages.csv"
+    table[table["kind"] == "message"].to_csv(posters_only, index=False)
+    fit = calibrate(str(posters_only), tmp_path / "fit", budget=BUDGET).fit
+    assert fit["history"]["joins_recorded"] is False and fit["measures"]["posters_share"]["observed"] is None
+    scale = fit["params"]["members_per_poster"]["value"]
+    assert 1.0 <= scale <= 10.0
+    scenario = yaml.safe_load((tmp_path / "fit" / "scenario.yaml").read_text())
+    assert "members_per_poster" not in scenario["params"]
+    assert scenario["population"]["initial_members"] == round(fit["history"]["starting_members"] * scale)
+    assert sum(scenario["channels"][0]["weekly_joins"]) == round(fit["history"]["arrivals"] * scale)

@@ -73,9 +73,24 @@ KNOBS = (
 RITUAL_KNOB = Knob("act_ritual", 0.0, 5.0, tells="pull of the weekly ritual day (where the export shows one)")
 
 
+READERS_KNOB = Knob(
+    "members_per_poster",
+    1.0,
+    10.0,
+    log=True,
+    tells="members for each member seen posting, where the export records no joins (it shows posters only)",
+)
+"""Not a model parameter: it scales the history's starting members and arrivals."""
+
+
 def knobs_for(history: History) -> tuple[Knob, ...]:
-    """The parameters a group's export can identify: the ritual's pull only where it has a ritual."""
-    return KNOBS + ((RITUAL_KNOB,) if history.ritual_weekday else ())
+    """The parameters a group's export can identify: the ritual's pull only where it has a ritual;
+    how many members stand behind each poster only where joins are not recorded."""
+    return (
+        KNOBS
+        + ((RITUAL_KNOB,) if history.ritual_weekday else ())
+        + ((READERS_KNOB,) if not history.joins_known else ())
+    )
 
 
 NOT_IDENTIFIED = {
@@ -153,15 +168,20 @@ def weekly_posters(events: pd.DataFrame, first_day: int, weeks: int) -> np.ndarr
 
 
 def scenario_data(history: History, params: dict, *, seed: int, replicates: int, name: str, description: str) -> dict:
-    """A scenario that replays a group's history with the given parameters."""
+    """A scenario that replays a group's history with the given parameters (``members_per_poster``,
+    where present, scales the starting members and the arrivals instead of entering ``params:``)."""
+    params = dict(params)
+    scale = float(params.pop(READERS_KNOB.name, 1.0))
+    cumulative = np.rint(np.cumsum(history.weekly_joins) * scale).astype(np.int64)  # rounding never drifts
+    weekly = np.diff(cumulative, prepend=0)
     return {
         "name": name,
         "description": description,
         "days": history.days,
         "replicates": replicates,
         "seed": seed,
-        "population": {"initial_members": history.starting_members},
-        "channels": [{"name": "observed", "weekly_joins": list(history.weekly_joins), "interest": 0.5}],
+        "population": {"initial_members": int(round(history.starting_members * scale))},
+        "channels": [{"name": "observed", "weekly_joins": [int(n) for n in weekly], "interest": 0.5}],
         "preset": "chat",
         "params": {k: float(v) for k, v in params.items()},
     }
@@ -323,7 +343,10 @@ class Calibration:
 def _defaults(knobs: tuple[Knob, ...]) -> dict[str, float]:
     from sim.config.params import PRESETS
 
-    values = {k.name: float(PRESETS["chat"].get(k.name, PARAMS[k.name].default)) for k in knobs}
+    values = {
+        k.name: float(PRESETS["chat"].get(k.name, PARAMS[k.name].default)) if k.name in PARAMS else k.low
+        for k in knobs
+    }
     return {k.name: min(max(values[k.name], k.low), k.high) for k in knobs}
 
 
