@@ -3,6 +3,7 @@ appear, edits validate inline, a replay moves, results on disk open, and nothing
 
 from __future__ import annotations
 
+import pytest
 from conftest import ROOT, scenario
 from streamlit.testing.v1 import AppTest
 
@@ -268,3 +269,24 @@ def test_editor_without_a_threshold_writes_no_condition():
     app.slider(key="knob_threshold").set_value(0.0).run()
     text = app.session_state["editor_text"]
     assert not app.exception and "when:" not in text and "null" not in text and "\n'" not in text
+
+
+@pytest.mark.slow  # one replay of every shipped scenario: about a minute
+def test_the_stage_timeline_has_bands_for_every_library_scenario():
+    """The replay's stage strip, for each shipped scenario under its own policy: bands that cover
+    the run from day 0, in a chart with room to draw them."""
+    import json
+
+    import pyarrow as pa
+    from conftest import SCENARIOS
+
+    app = _app()
+    for path in SCENARIOS:
+        app.selectbox(key="replay_scenario").set_value(path.name).run()
+        assert not app.exception, path.name
+        strips = [c.proto for c in app.get("vega_lite_chart") if "Stage of the community" in c.proto.spec]
+        assert len(strips) == 1, path.name
+        tables = [pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in strips[0].datasets]
+        bands = [t for t in tables if {"stage", "start", "end"} <= set(t.columns)]
+        assert bands and len(bands[0]) >= 1 and bands[0]["start"].min() == 0, path.name
+        assert json.loads(strips[0].spec)["height"] >= 120
