@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -165,17 +166,25 @@ def run_replay(scenario: str, text: str, seed: int) -> dict:
 # --- small helpers ----------------------------------------------------------------------------
 
 
+_CONVERT_LOCK = threading.Lock()
+"""vl-convert's renderer is shared by every session of the server: one chart at a time (under 25
+sessions at once it failed now and then with 'SVG has an invalid size')."""
+
+
 def download_chart(chart: alt.TopLevelMixin, name: str, where: str = "compare") -> None:
     import vl_convert as vlc
 
     spec = chart.to_json()
+    try:
+        with _CONVERT_LOCK:
+            png, svg = vlc.vegalite_to_png(spec), vlc.vegalite_to_svg(spec)
+    except ValueError:  # a chart the converter cannot draw: no download, the page goes on
+        LOG.exception("chart %s could not be converted for download", name)
+        st.caption(f"{name}: no PNG or SVG download for this chart (see the server's log)")
+        return
     left, right = st.columns(2)
-    left.download_button(
-        f"{name}.png", vlc.vegalite_to_png(spec), f"{name}.png", "image/png", key=f"{where}-png-{name}"
-    )
-    right.download_button(
-        f"{name}.svg", vlc.vegalite_to_svg(spec), f"{name}.svg", "image/svg+xml", key=f"{where}-svg-{name}"
-    )
+    left.download_button(f"{name}.png", png, f"{name}.png", "image/png", key=f"{where}-png-{name}")
+    right.download_button(f"{name}.svg", svg, f"{name}.svg", "image/svg+xml", key=f"{where}-svg-{name}")
 
 
 def download_table(table: pd.DataFrame, name: str, where: str = "compare") -> None:

@@ -344,8 +344,7 @@ def _defaults(knobs: tuple[Knob, ...]) -> dict[str, float]:
     from sim.config.params import PRESETS
 
     values = {
-        k.name: float(PRESETS["chat"].get(k.name, PARAMS[k.name].default)) if k.name in PARAMS else k.low
-        for k in knobs
+        k.name: float(PRESETS["chat"].get(k.name, PARAMS[k.name].default)) if k.name in PARAMS else k.low for k in knobs
     }
     return {k.name: min(max(values[k.name], k.low), k.high) for k in knobs}
 
