@@ -290,3 +290,20 @@ def test_the_stage_timeline_has_bands_for_every_library_scenario():
         bands = [t for t in tables if {"stage", "start", "end"} <= set(t.columns)]
         assert bands and len(bands[0]) >= 1 and bands[0]["start"].min() == 0, path.name
         assert json.loads(strips[0].spec)["height"] >= 120
+
+
+def test_a_chart_the_converter_cannot_draw_costs_its_downloads_not_the_view():
+    """A legend below a chart with no data has no size: vl-convert refuses it ('SVG has an invalid
+    size', seen under the load test).  The download buttons go; the view goes on."""
+    import altair as alt
+    import pandas as pd
+
+    from sim.app.dashboard import LEGEND_BELOW, download_chart
+
+    empty = pd.DataFrame({"policy": [], "cost_total": [], "members_end": []})
+    chart = (
+        alt.Chart(empty)
+        .mark_point()
+        .encode(x="cost_total:Q", y="members_end:Q", color=alt.Color("policy:N", legend=LEGEND_BELOW))
+    )
+    download_chart(chart, "empty")  # no exception

@@ -167,8 +167,7 @@ def run_replay(scenario: str, text: str, seed: int) -> dict:
 
 
 _CONVERT_LOCK = threading.Lock()
-"""vl-convert's renderer is shared by every session of the server: one chart at a time (under 25
-sessions at once it failed now and then with 'SVG has an invalid size')."""
+"""vl-convert's renderer is one runtime shared by every session of the server: one chart at a time."""
 
 
 def download_chart(chart: alt.TopLevelMixin, name: str, where: str = "compare") -> None:
@@ -178,7 +177,7 @@ def download_chart(chart: alt.TopLevelMixin, name: str, where: str = "compare") 
     try:
         with _CONVERT_LOCK:
             png, svg = vlc.vegalite_to_png(spec), vlc.vegalite_to_svg(spec)
-    except ValueError:  # a chart the converter cannot draw: no download, the page goes on
+    except ValueError:  # a chart the converter cannot draw (a legend below no data at all has no size)
         LOG.exception("chart %s could not be converted for download", name)
         st.caption(f"{name}: no PNG or SVG download for this chart (see the server's log)")
         return
