@@ -193,32 +193,11 @@ def test_your_group_page_calibrates_an_upload_and_offers_it_to_compare(dashboard
 def test_report_pages_open_with_no_network_fetch(tmp_path):
     """compare's and calibrate's report.html are self-contained: opened in Chromium, they ask for
     nothing but themselves (pictures are inlined), and show their pictures."""
-    from calibration_data import synthetic_export
-    from conftest import scenario
     from playwright.sync_api import sync_playwright
+    from saved_results import saved_calibration, saved_comparison
 
-    from sim.app.cli import main
-
-    compare_out, fit_out = tmp_path / "cmp", tmp_path / "fit"
-    args = ["--set", "days=30", "--replicates", "2"]
-    assert (
-        main(
-            [
-                "compare",
-                scenario("existing-group"),
-                "--policy",
-                "baseline",
-                "--policy",
-                "neglect",
-                *args,
-                "--out",
-                str(compare_out),
-            ]
-        )
-        == 0
-    )
-    export = synthetic_export(tmp_path / "export.csv", {}, weeks=16, starting=40, per_week=3)
-    assert main(["calibrate", str(export), "--out", str(fit_out), "--budget", "16"]) == 0
+    compare_out = saved_comparison(tmp_path / "cmp", days=30)
+    fit_out = saved_calibration(tmp_path / "fit", tmp_path / "export.csv")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         for report in (compare_out / "report.html", fit_out / "report.html"):

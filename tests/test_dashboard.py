@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import ROOT, scenario
+from saved_results import saved_calibration, saved_comparison, saved_sweep
 from streamlit.testing.v1 import AppTest
 
 from sim.app.cli import main
@@ -97,24 +98,7 @@ def test_results_view_opens_a_run_and_a_sweep(tmp_path, capsys, monkeypatch):
     assert (
         main(["run", scenario("existing-group"), "--set", "days=20", "--replicates", "2", "--out", str(run_dir)]) == 0
     )
-    assert (
-        main(
-            [
-                "sweep",
-                scenario("existing-group"),
-                "--grid",
-                "days=10,20",
-                "--replicates",
-                "1",
-                "--out",
-                str(sweep_dir),
-                "--no-progress",
-                "--workers",
-                "1",
-            ]
-        )
-        == 0
-    )
+    saved_sweep(sweep_dir, replicates=1)
     monkeypatch.setenv("SANDBOX_RESULTS_ROOT", str(tmp_path))
     app = _app(results_dir="run")
     assert not app.exception and any("Run: scenario existing-group" in m.value for m in app.markdown)
@@ -138,45 +122,9 @@ def test_a_damaged_result_shows_one_line_not_a_traceback(tmp_path, capsys, monke
 
 
 def test_results_view_opens_a_comparison_a_calibration_and_a_sweeps_intervals(tmp_path, capsys, monkeypatch):
-    from calibration_data import synthetic_export
-
-    args = ["--set", "days=20", "--replicates", "2"]
-    assert (
-        main(
-            [
-                "compare",
-                scenario("existing-group"),
-                "--policy",
-                "baseline",
-                "--policy",
-                "neglect",
-                *args,
-                "--out",
-                str(tmp_path / "cmp"),
-            ]
-        )
-        == 0
-    )
-    export = synthetic_export(tmp_path / "export.csv", {}, weeks=16, starting=40, per_week=3)
-    assert main(["calibrate", str(export), "--out", str(tmp_path / "fit"), "--budget", "16"]) == 0
-    assert (
-        main(
-            [
-                "sweep",
-                scenario("existing-group"),
-                "--grid",
-                "days=10,20",
-                "--replicates",
-                "2",
-                "--out",
-                str(tmp_path / "sweep"),
-                "--no-progress",
-                "--workers",
-                "1",
-            ]
-        )
-        == 0
-    )
+    saved_comparison(tmp_path / "cmp")
+    saved_calibration(tmp_path / "fit", tmp_path / "export.csv")
+    saved_sweep(tmp_path / "sweep", replicates=2)
     monkeypatch.setenv("SANDBOX_RESULTS_ROOT", str(tmp_path))
     app = _app(results_dir="cmp")
     assert not app.exception
