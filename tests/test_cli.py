@@ -313,3 +313,35 @@ def test_compare_out_writes_a_report_page_with_every_name_escaped(capsys, tmp_pa
     document = json.loads((out / "comparison.json").read_text())
     assert document["verdict"]["text"].split(";")[0].replace("&", "&amp;") in page
     assert "intervals are rough" in page
+
+
+def test_practical_threshold_can_be_raised_for_all_or_one_kpi(capsys):
+    """A clear difference under the practical threshold is 'small'; --practical moves the threshold."""
+    args = [
+        "compare",
+        scenario("existing-group"),
+        "--policy",
+        "baseline",
+        "--policy",
+        "weekly-ritual",
+        "--set",
+        "days=60",
+        "--replicates",
+        "5",
+        "--json",
+    ]
+    code, out, _ = run_cli(capsys, *args)
+    base = json.loads(out)["verdict"]["judgements"]
+    clear = [k for k, word in base.items() if word == "clear"]
+    assert "active_ratio_mean" in clear
+    code, out, _ = run_cli(capsys, *args, "--practical", "active_ratio_mean=10")
+    raised = json.loads(out)
+    assert raised["verdict"]["judgements"]["active_ratio_mean"] == "small"
+    assert all(raised["verdict"]["judgements"][k] == "clear" for k in clear if k != "active_ratio_mean")
+    assert raised["verdict"]["practical"] == {"active_ratio_mean": 10.0}
+    code, out, _ = run_cli(capsys, *args, "--practical", "10")
+    assert all(json.loads(out)["verdict"]["judgements"][k] == "small" for k in clear)
+    code, _, err = run_cli(capsys, *args, "--practical", "nonsense_kpi=0.1")
+    assert code == 2 and "unknown KPI 'nonsense_kpi'" in err
+    code, _, err = run_cli(capsys, *args, "--practical", "-1")
+    assert code == 2 and "not a share" in err

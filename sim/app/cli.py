@@ -23,13 +23,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from sim.activity.formats import FORMATS
-from sim.app.report import compare_table, judgement, members_parts, run_table, spending, verdict
+from sim.app.report import (
+    compare_table,
+    judgement,
+    members_parts,
+    practical_share,
+    run_table,
+    spending,
+    verdict,
+)
 from sim.config.library import copy_examples, library_dir
 from sim.config.scenario import MAX_REPLICATES, load_setup, validate_file
 from sim.domain import newcomer_since
@@ -94,6 +103,14 @@ def _parser() -> argparse.ArgumentParser:
     common(p_cmp)
     p_cmp.add_argument(
         "--policy", action="append", required=True, help="policy A (the baseline), then B, and more if wanted"
+    )
+    p_cmp.add_argument(
+        "--practical",
+        action="append",
+        default=[],
+        metavar="[KPI=]SHARE",
+        help="the smallest difference that matters, as a share of A's value (default 0.01): for every KPI, "
+        "or KPI=SHARE for one (repeatable)",
     )
 
     p_val = sub.add_parser("validate", help="check scenario and policy files without running them")
@@ -254,6 +271,7 @@ def cmd_compare(args) -> int:
         )
     if len(args.policy) > len(SIDES):
         raise SandboxError(f"at most {len(SIDES)} policies in one comparison", place="--policy")
+    practical = _practical(args.practical)
     sets = _sets(args)
     setups = [load_setup(args.scenario, p, sets, **_backends(args)) for p in args.policy]
     if args.out is not None:
@@ -270,10 +288,13 @@ def cmd_compare(args) -> int:
         diff = clean(paired_difference(results[0].kpis, result.kpis))
         spent = spending(result.daily, result.actions, len(result.kpis))
         said = {
-            "text": verdict(a, b, diff, days, spent),
+            "text": verdict(a, b, diff, days, spent, practical),
             "members": members_parts(diff),
             "spending_b": spent,
-            "judgements": {k: judgement(d, a["kpis"][k]["mean"]) for k, d in diff.items()},
+            "judgements": {
+                k: judgement(d, a["kpis"][k]["mean"], practical_share(k, practical)) for k, d in diff.items()
+            },
+            "practical": practical,  # thresholds given with --practical (the rest: 1% of A's value)
         }
         pairs.append({"B": b, "diff": diff, "verdict": said, "spent": spent})
     first = {"A": a, "B": pairs[0]["B"], "diff": pairs[0]["diff"], "verdict": pairs[0]["verdict"]}
@@ -294,8 +315,35 @@ def cmd_compare(args) -> int:
     if args.json:
         print(json.dumps(document))
     else:
-        print("\n\n".join(compare_table(a, p["B"], p["diff"], days, p["spent"], show_all=args.all) for p in pairs))
+        print(
+            "\n\n".join(
+                compare_table(a, p["B"], p["diff"], days, p["spent"], show_all=args.all, practical=practical)
+                for p in pairs
+            )
+        )
     return 0
+
+
+def _practical(options: list[str]) -> dict[str, float]:
+    """``--practical SHARE`` (every KPI, as ``*``) and ``--practical KPI=SHARE`` (one KPI)."""
+    from sim.app.report import KPI_GROUPS
+
+    known = {name for names in KPI_GROUPS.values() for name in names}
+    out: dict[str, float] = {}
+    for option in options:
+        name, _, text = option.rpartition("=")
+        try:
+            share = float(text)
+        except ValueError:
+            share = math.nan
+        if not (math.isfinite(share) and 0 <= share <= 10):
+            raise SandboxError(
+                f"'{text[:20]}' is not a share from 0 to 10 (0.05 is 5%)", place=f"--practical {option[:40]}"
+            )
+        if name and name not in known:
+            raise SandboxError(f"unknown KPI '{name[:40]}'; see the names 'compare' prints", place="--practical")
+        out[name or "*"] = share
+    return out
 
 
 SIDES = tuple("ABCDEFGH")

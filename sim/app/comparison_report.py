@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.activity.pages import COLOURS, num, page, picture, write_page
-from sim.app.report import grouped, judgement
+from sim.app.report import grouped, judgement, practical_share
 
 CURVES = (
     ("members", "Members", "members"),
@@ -34,7 +34,7 @@ def _pair(document: dict, pair: dict) -> str:
         for name in names:
             d = diff[name]
             lo, hi = d["ci95"]
-            word = judgement(d, a["kpis"][name]["mean"])
+            word = judgement(d, a["kpis"][name]["mean"], practical_share(name, said.get("practical")))
             rows.append(
                 f"<tr><td>{escape(name)}</td><td class=n>{num(a['kpis'][name]['mean'])}</td>"
                 f"<td class=n>{num(b['kpis'][name]['mean'])}</td><td class=n>{num(d['mean'])}</td>"

@@ -6,7 +6,15 @@ from sim.domain import CAUSES
 from sim.runs.experiment import FEW_REPLICATES
 
 PRACTICAL = 0.01
-"""A difference smaller than this share of A's value is too small to matter, however sure it is."""
+"""A difference smaller than this share of A's value is too small to matter, however sure it is
+(``compare --practical``: another share for every KPI, or ``KPI=SHARE`` for one)."""
+
+
+def practical_share(name: str, practical: dict[str, float] | None) -> float:
+    """The practical threshold of one KPI: its own, else the one given for all (``*``), else 1%."""
+    if not practical:
+        return PRACTICAL
+    return practical.get(name, practical.get("*", PRACTICAL))
 
 
 def is_clear(diff: dict) -> bool:
@@ -69,7 +77,14 @@ def spending(daily, actions, replicates: int, top: int = 3) -> dict[str, float]:
     return dict(sorted(((k, v) for k, v in lines.items() if v > 0), key=lambda kv: -kv[1])[:top])
 
 
-def verdict(a: dict, b: dict, diff: dict, days: int, spent_b: dict[str, float] | None = None) -> str:
+def verdict(
+    a: dict,
+    b: dict,
+    diff: dict,
+    days: int,
+    spent_b: dict[str, float] | None = None,
+    practical: dict[str, float] | None = None,
+) -> str:
     """Members kept and where the difference comes from, retention, cost and what it buys, B against A."""
     change = _mean(diff, "members_end")
     members = _relative(diff["members_end"]["mean"], a["kpis"]["members_end"]["mean"])
@@ -86,7 +101,11 @@ def verdict(a: dict, b: dict, diff: dict, days: int, spent_b: dict[str, float] |
             + (f" ({change:+.0f}: {', '.join(pieces)})" if pieces else "")
         )
     if "retention_d30" in diff and diff["retention_d30"]["mean"] is not None:
-        word = judgement(diff["retention_d30"], a["kpis"]["retention_d30"]["mean"])
+        word = judgement(
+            diff["retention_d30"],
+            a["kpis"]["retention_d30"]["mean"],
+            practical_share("retention_d30", practical),
+        )
         parts.append(f"day-30 retention {diff['retention_d30']['mean']:+.3f} ({word})")
     extra_cost = _mean(diff, "cost_total")
     if cost is not None:
@@ -96,10 +115,11 @@ def verdict(a: dict, b: dict, diff: dict, days: int, spent_b: dict[str, float] |
         parts.append(f"costs {extra_cost:+,.0f} more")
     if spent_b:
         parts.append("B spends most on " + ", ".join(f"{k} {v:,.0f}" for k, v in spent_b.items()))
-    word = judgement(diff["members_end"], a["kpis"]["members_end"]["mean"])
+    share = practical_share("members_end", practical)
+    word = judgement(diff["members_end"], a["kpis"]["members_end"]["mean"], share)
     tail = {
         "clear": "the difference in members is clear",
-        "small": "the difference in members is sure but under 1%",
+        "small": f"the difference in members is sure but under {share:.0%}",
         "same": "the members are the same",
         "noise": "the difference in members is not distinguishable from noise",
     }[word]
@@ -199,12 +219,18 @@ def _few_replicates(replicates: int) -> list[str]:
 
 
 def compare_table(
-    a: dict, b: dict, diff: dict, days: int, spent_b: dict[str, float] | None = None, show_all: bool = False
+    a: dict,
+    b: dict,
+    diff: dict,
+    days: int,
+    spent_b: dict[str, float] | None = None,
+    show_all: bool = False,
+    practical: dict[str, float] | None = None,
 ) -> str:
     """The verdict, then the KPIs by theme; a KPI that is the same and zero in both is left out unless ``show_all``."""
     lines = [
         f"scenario {a['scenario']}  A = {a['policy']}  B = {b['policy']}  replicates {a['replicates']}",
-        verdict(a, b, diff, days, spent_b),
+        verdict(a, b, diff, days, spent_b, practical),
         "",
         f"{'KPI':<28}{'A':>12}{'B':>12}{'B - A':>12}  {'95% interval':<26}{'verdict'}",
     ]
@@ -218,7 +244,7 @@ def compare_table(
         lines.append(f"-- {theme}")
         for name in names:
             d = diff[name]
-            mark = judgement(d, a["kpis"][name]["mean"])
+            mark = judgement(d, a["kpis"][name]["mean"], practical_share(name, practical))
             lines.append(
                 f"{name:<28}{_num(a['kpis'][name]['mean']):>12}{_num(b['kpis'][name]['mean']):>12}"
                 f"{_num(d['mean']):>12}  {_ci(d['ci95']):<26}{mark}"
