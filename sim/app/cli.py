@@ -591,7 +591,7 @@ def cmd_calibrate(args) -> int:
         )
     print(
         f"wrote {Path(args.out) / 'scenario.yaml'}, fit.json and report.html; next: sandbox compare "
-        f"{Path(args.out) / 'scenario.yaml'} --policy baseline --policy POLICY"
+        f"{Path(args.out) / 'scenario.yaml'} --policy {Path(args.out) / 'operations.yaml'} --policy POLICY"
     )
     return 0
 
