@@ -255,3 +255,20 @@ def test_a_chart_the_converter_cannot_draw_costs_its_downloads_not_the_view():
         .encode(x="cost_total:Q", y="members_end:Q", color=alt.Color("policy:N", legend=LEGEND_BELOW))
     )
     download_chart(chart, "empty")  # no exception
+
+
+def test_the_replay_marks_the_day_a_group_died():
+    import pandas as pd
+
+    from sim.app import views
+
+    daily = pd.DataFrame({"day": [0, 1, 2, 3], "stage": ["growth"] * 4})
+    groups = pd.DataFrame(
+        {
+            "group": [0, 0, 0, 0, 1, 1],
+            "day": [0, 1, 2, 3, 2, 3],
+            "stage": ["decline", "dead", "dead", "dead", "growth", "dead"],
+        }
+    )
+    marked = views.events(daily, pd.DataFrame(), groups)
+    assert marked[marked["event"] == "group died"]["day"].tolist() == [1, 3]

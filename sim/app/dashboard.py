@@ -158,7 +158,7 @@ def run_replay(scenario: str, text: str, seed: int) -> dict:
         "daily": out["daily"],
         "groups": out["groups"],
         "actions": out["actions"],
-        "events": views.events(out["daily"], out["actions"]),
+        "events": views.events(out["daily"], out["actions"], out["groups"]),
         "days": setup.scenario.days,
     }
 

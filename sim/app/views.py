@@ -84,9 +84,15 @@ def stage_bands(daily: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"stage": stage[starts], "start": day[starts], "end": ends})
 
 
-def events(daily: pd.DataFrame, actions: pd.DataFrame) -> pd.DataFrame:
-    """The days a trainer marks on a timeline: splits, talks, rituals, campaigns, stage changes."""
+def events(daily: pd.DataFrame, actions: pd.DataFrame, groups: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The days a trainer marks on a timeline: splits, talks, rituals, campaigns, stage changes,
+    spam outbreaks and, from each group's days (``groups``), the day a group died."""
     rows = []
+    if groups is not None and len(groups) and {"group", "day", "stage"} <= set(groups.columns):
+        ordered = groups.sort_values(["group", "day"], kind="stable")
+        dead = ordered["stage"].astype(str).eq("dead")
+        turned = dead & ~dead.groupby(ordered["group"]).shift(1, fill_value=False)
+        rows += [{"day": int(d), "event": "group died"} for d in ordered.loc[turned, "day"]]
     for column, kind in (("splits", "split"), ("talks", "guest talk"), ("stage_changes", "stage change")):
         if column in daily:
             rows += [{"day": d, "event": kind} for d in daily.loc[daily[column] > 0, "day"]]
