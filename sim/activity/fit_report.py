@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sim.activity.fingerprint import DAY
-from sim.activity.pages import COLOURS, num, page, picture, write_page
+from sim.activity.pages import COLOURS, num, page, picture, write_whole
 from sim.activity.plots import hazard_by_month
 
 REAL, SIMULATED = COLOURS[0], COLOURS[1]
@@ -157,4 +157,4 @@ def render(fit: dict, real: pd.DataFrame, simulated: pd.DataFrame) -> str:
 
 def write_report(path: Path, fit: dict, real: pd.DataFrame, simulated: pd.DataFrame) -> None:
     """Write the page through a temporary file and a rename."""
-    write_page(path, render(fit, real, simulated))
+    write_whole(path, render(fit, real, simulated))

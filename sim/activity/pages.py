@@ -1,7 +1,7 @@
 """Self-contained HTML pages the sandbox writes (a calibration's report, a comparison's report).
 
 One style, numbers formatted one way, and pictures as PNGs inlined as data, so a page opens
-anywhere and can be sent on.  Every text goes through :func:`html.escape` before it is placed:
+anywhere and can be sent on; every file is written whole (:func:`write_whole`).  Every text goes through :func:`html.escape` before it is placed:
 names come from users' files.
 """
 
@@ -57,8 +57,9 @@ def page(title: str, body: str) -> str:
     )
 
 
-def write_page(path: Path, text: str) -> None:
-    """Write a page through a temporary file and a rename."""
+def write_whole(path: Path, text: str) -> None:
+    """Write a text file through a temporary file beside it and a rename: a reader (or a kill) never
+    leaves half a file.  Pages, scenarios, JSON: every file the sandbox writes whole."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.activity.pages import COLOURS, num, page, picture, write_page
+from sim.activity.pages import COLOURS, num, page, picture, write_whole
 from sim.app.report import grouped, judgement, practical_share
 
 CURVES = (
@@ -87,4 +87,4 @@ def _curve(dailies: list[tuple[str, pd.DataFrame]], column: str, title: str, lab
 
 
 def write_report(path: Path, document: dict, dailies: list[tuple[str, pd.DataFrame]]) -> None:
-    write_page(path, render(document, dailies))
+    write_whole(path, render(document, dailies))

@@ -32,6 +32,7 @@ from sim.activity.fingerprint import measures
 from sim.activity.fit_report import is_met, write_report
 from sim.activity.formats import read_activity
 from sim.activity.history import DAY, History, before, date_of, day_of, history, one_group
+from sim.activity.pages import write_whole
 from sim.activity.sampling import standard_errors
 from sim.activity.simulated import events_of_run
 from sim.config.params import PARAMS
@@ -608,17 +609,11 @@ def _write(out: Path, target: Target, fit: dict, scenario: dict, policy_text: st
     _Dumper.add_representer(_Flow, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
     data = {**scenario, "channels": [{**c, "weekly_joins": _Flow(c["weekly_joins"])} for c in scenario["channels"]]}
     text = header + yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True)
-    _atomic_text(out / "scenario.yaml", text)
-    _atomic_text(out / "operations.yaml", policy_text)
+    write_whole(out / "scenario.yaml", text)
+    write_whole(out / "operations.yaml", policy_text)
     write_json(out / "fit.json", fit)
     simulated = finals[0]["events"]
     write_report(out / "report.html", fit, target.events, simulated)
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 __all__ = ["calibrate", "Calibration", "KNOBS", "FIT_MEASURES", "NOT_IDENTIFIED", "DEFAULT_BUDGET", "MIN_BUDGET"]

@@ -235,9 +235,8 @@ def _check_claim(out: Path, kind: str, identity: str, resume: bool, work: str) -
 
 
 def write_json(path: Path, data: dict) -> None:
-    """Write JSON through a temporary file and a rename: a reader never sees half a file."""
+    """Write JSON whole (:func:`~sim.activity.pages.write_whole`): a reader never sees half a file."""
+    from sim.activity.pages import write_whole
     from sim.runs.store import clean
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(clean(data), indent=2, default=str))
-    os.replace(tmp, path)
+    write_whole(path, json.dumps(clean(data), indent=2, default=str))
