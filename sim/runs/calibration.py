@@ -131,14 +131,13 @@ MISSING_PENALTY = 9.0
 MIN_ACCEPTED = 5
 
 
-def accepted_trials(complete: list, knobs: int, measures: int) -> list:
-    """The candidates whose fit is not told apart from the best's: those whose summed squared
+def accepted_trials(ordered: list, knobs: int, measures: int) -> list:
+    """``ordered``: the finished candidates, best first.  The candidates whose fit is not told apart from the best's: those whose summed squared
     standardised differences lie within the 95% chi-square bound (``knobs`` degrees of freedom)
     of the best's, at least :data:`MIN_ACCEPTED`.  Each parameter's range over them is its reported
     interval: the projection of an approximate joint 95% confidence region, so conservative."""
     from scipy.stats import chi2
 
-    ordered = sorted(complete, key=lambda t: (t.value, t.number))
     bound = ordered[0].value + float(chi2.ppf(0.95, knobs)) / max(1, measures)
     inside = [t for t in ordered if t.value <= bound]
     return inside if len(inside) >= MIN_ACCEPTED else ordered[:MIN_ACCEPTED]
@@ -238,7 +237,8 @@ def simulate(c: Candidate) -> dict:
         out["measures"] = fingerprint_of(before(events, c.cut_day))
         after = events[events["timestamp"].to_numpy(np.int64) >= c.cut_day * DAY]
         out["held_out"] = fingerprint_of(after) if (after["kind"] == "message").any() else {}
-    out["weekly_posters"] = weekly_posters(events, 0, (c.scenario["days"] + 6) // 7).tolist()
+        # only the held-out check compares weeks: not computed for the search's candidates
+        out["weekly_posters"] = weekly_posters(events, 0, (c.scenario["days"] + 6) // 7).tolist()
     if c.keep_events:
         out["events"] = events
     return out
@@ -458,6 +458,7 @@ def _best_value(study) -> float:
 
 
 def _mean_measures(runs: list[dict]) -> dict:
+    """Each fitted measure's mean over the runs that give it (None where none does), to 4 places."""
     out = {}
     for name in FIT_MEASURES:
         values = [r[name] for r in runs if r.get(name) is not None]
@@ -500,6 +501,7 @@ def _final(target: Target, policy_text: str, study, *, seed: int, pool) -> tuple
     ]
     finals = pool.map(simulate, tasks)
     runs = [f["measures"] for f in finals]
+    means = _mean_measures(runs)
     fit_measures = {}
     for name in FIT_MEASURES:
         obs = target.observed.get(name)
@@ -507,7 +509,7 @@ def _final(target: Target, policy_text: str, study, *, seed: int, pool) -> tuple
         se = target.errors.get(name)
         fit_measures[name] = {
             "observed": obs,
-            "simulated": round(float(np.mean(values)), 4) if values else None,
+            "simulated": means[name],
             "interval": observed_interval(name, obs, se) if obs is not None and se else None,
             "simulated_range": [round(float(min(values)), 4), round(float(max(values)), 4)] if values else None,
         }
@@ -568,13 +570,8 @@ def _held_out(target: Target, finals: list[dict]) -> dict:
     naive = float(last_fitted.mean()) if len(last_fitted) else 0.0
     held = real[first_week:]
     model = simulated[first_week:]
-    measures_out = {}
-    for name in FIT_MEASURES:
-        values = [f["held_out"].get(name) for f in finals if f.get("held_out", {}).get(name) is not None]
-        measures_out[name] = {
-            "observed": observed.get(name),
-            "simulated": round(float(np.mean(values)), 4) if values else None,
-        }
+    simulated_after = _mean_measures([f["held_out"] for f in finals])
+    measures_out = {name: {"observed": observed.get(name), "simulated": simulated_after[name]} for name in FIT_MEASURES}
     return {
         "from": date_of(first_day + cut_day),
         "weeks": int(len(held)),
