@@ -59,7 +59,8 @@ def one_group(events: pd.DataFrame, group: str | None, *, source: str) -> tuple[
     if group is not None:
         if not (names == group).any():
             known = sorted(names.unique())
-            shown = ", ".join(known[:5]) + (", ..." if len(known) > 5 else "")
+            printable = ["".join(c if c.isprintable() else "?" for c in k[:40]) for k in known[:5]]  # no escapes
+            shown = ", ".join(printable) + (", ..." if len(known) > 5 else "")
             raise SandboxError(f"no group '{group}' in this export; its groups: {shown}", file=source, place="--group")
         return group, events[names == group]
     busiest = str(names[events["kind"] == "message"].value_counts().idxmax()) if len(events) else ""

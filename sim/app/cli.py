@@ -506,10 +506,10 @@ def cmd_observe(args) -> int:
     if args.plots is not None:  # refuse a bad folder before reading a large export, not after
         check_target(Path(args.plots), overwrite=args.overwrite, option="--plots")
     events = read_activity(source, format=args.format)
-    if args.group is not None:
-        events = events[events["group"] == args.group]
-        if events.empty:
-            raise SandboxError(f"no group '{args.group}' in this export", file=str(source), place="--group")
+    if args.group is not None:  # the same check and message as calibrate's
+        from sim.activity.history import one_group
+
+        _, events = one_group(events, args.group, source=str(source))
     groups = fingerprint(events)
     if args.plots is not None:
         from sim.activity.plots import write_plots

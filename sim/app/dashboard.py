@@ -721,8 +721,8 @@ def _show_sweep(path: Path) -> None:
         for param in params:
             effect = table.groupby(param)[kpi].mean().reset_index().rename(columns={param: "value", kpi: "mean"})
             spread = runs[runs["status"] == "ok"].groupby(param)[kpi]
-            effect["lo"] = [interval(g.to_numpy(float), bounds=kpi_bounds(kpi))["ci95"][0] for _, g in spread]
-            effect["hi"] = [interval(g.to_numpy(float), bounds=kpi_bounds(kpi))["ci95"][1] for _, g in spread]
+            bounds = [interval(g.to_numpy(float), bounds=kpi_bounds(kpi))["ci95"] for _, g in spread]
+            effect["lo"], effect["hi"] = [b[0] for b in bounds], [b[1] for b in bounds]
             # plain column names: a ':' in a field name would read as Altair's type shorthand
             base = alt.Chart(effect).encode(x=alt.X("value:Q", title=param.removeprefix("param:")))
             chart = base.mark_line(point=True).encode(y=alt.Y("mean:Q", title=kpi)) + base.mark_errorbar().encode(
@@ -796,9 +796,12 @@ def _private_folder() -> Path:
     return Path(folder)
 
 
-def _saved_upload(upload) -> Path:
+def _saved_upload(upload) -> tuple[Path, str]:
     """The uploaded export, saved in the private folder under a name of the tool's choosing (only its
-    suffix is kept, from a fixed list, so the format can be told)."""
+    suffix is kept, from a fixed list, so the format can be told), and its digest.  Written once per
+    upload, not on every rerun of the page."""
+    import hashlib
+
     data = upload.getvalue()
     if len(data) > MAX_UPLOAD_BYTES:
         raise SandboxError(
@@ -809,8 +812,11 @@ def _saved_upload(upload) -> Path:
     if suffix is None:
         raise SandboxError(f"an export ends in one of: {', '.join(UPLOAD_SUFFIXES)}", place="upload")
     path = _private_folder() / f"export{suffix}"
-    path.write_bytes(data)
-    return path
+    digest = hashlib.sha256(data).hexdigest()
+    if st.session_state.get("own_upload_saved") != (str(path), digest) or not path.is_file():
+        path.write_bytes(data)
+        st.session_state["own_upload_saved"] = (str(path), digest)
+    return path, digest
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -823,7 +829,6 @@ def _fingerprint_of(path: str, digest: str) -> dict:
 
 def your_group_view() -> None:
     """Upload an export, see its fingerprint, calibrate the model on it, then compare on it."""
-    import hashlib
 
     st.subheader("Your group")
     st.caption(
@@ -833,8 +838,8 @@ def your_group_view() -> None:
     upload = st.file_uploader("Export", key="own_upload")
     if upload is None:
         return
-    path = _saved_upload(upload)
-    groups = _fingerprint_of(str(path), hashlib.sha256(path.read_bytes()).hexdigest())
+    path, digest = _saved_upload(upload)
+    groups = _fingerprint_of(str(path), digest)
     labels = [f"group {i + 1} ({m['messages']:,} messages)" for i, m in enumerate(groups.values())]
     which = st.selectbox("Group", range(len(labels)), format_func=lambda i: labels[i], key="own_group")
     name, measures = list(groups.items())[which]
