@@ -11,6 +11,9 @@ import sim
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 POLICIES = sorted((ROOT / "policies").glob("*.yaml"))
+REAL = ROOT.parent / "shared" / "data" / "duraspace-irc.csv.gz"
+"""The real channel's activity (IRC logs of the #duraspace channel, DuraSpace, 2009-2018, CC BY 4.0):
+CI clones the repository with ../shared beside it; without it, the real-data tests fail, not skip."""
 
 
 def scenario(name: str) -> str:

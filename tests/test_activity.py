@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import REAL
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,8 +15,6 @@ from sim.activity.fingerprint import fingerprint
 from sim.activity.generic import read_generic, write_generic
 from sim.app.cli import main
 from sim.errors import SandboxError
-
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "duraspace-irc.csv.gz"
 
 
 def test_the_real_chat_has_the_fingerprint_the_readme_shows(capsys):

@@ -17,16 +17,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from calibration_data import synthetic_export
+from conftest import REAL
 
 from sim.runs.calibration import calibrate
 
 pytestmark = pytest.mark.slow
 
-REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "duraspace-irc.csv.gz"
 
 TRUTH = {"act_bias": -4.5, "voice_sigma": 2.2, "post_rate": 0.4, "churn_base": 0.002}
 RECOVERED = ("voice_sigma", "post_dilution")
@@ -44,7 +43,6 @@ def test_known_parameters_are_recovered_within_their_intervals(seed, tmp_path):
     assert fit["distance"] < fit["distance_of_defaults"] / 2
 
 
-@pytest.mark.skipif(not REAL.is_file(), reason="the shared data folder is not beside the repository")
 def test_the_real_file_fitted_on_two_thirds_is_checked_on_the_rest(tmp_path):
     out = tmp_path / "fit"
     fit = calibrate(str(REAL), out, until="2015-07-16", workers=2).fit
