@@ -177,3 +177,21 @@ def test_an_export_without_joins_fits_how_many_members_stand_behind_each_poster(
     assert "members_per_poster" not in scenario["params"]
     assert scenario["population"]["initial_members"] == round(fit["history"]["starting_members"] * scale)
     assert sum(scenario["channels"][0]["weekly_joins"]) == round(fit["history"]["arrivals"] * scale)
+
+
+def test_a_fit_killed_while_asking_a_round_asks_it_again(export, fitted, tmp_path):
+    """A kill between a trial's creation and its last parameter leaves a trial with some parameters
+    only (CI met it): the resumed fit fails that round and asks it again, and ends as a fit never stopped."""
+    import shutil
+
+    import optuna
+
+    killed = tmp_path / "killed"
+    shutil.copytree(fitted, killed)
+    study = optuna.load_study(study_name="calibration", storage=f"sqlite:///{killed / 'study.db'}")
+    half_asked = study.ask()
+    half_asked.suggest_float("act_bias", -9.0, -2.0)  # the kill came before the other parameters
+    bigger = BUDGET + 8
+    fit = calibrate(str(export), killed, budget=bigger, resume=True).fit
+    fresh = calibrate(str(export), tmp_path / "fresh", budget=bigger).fit
+    assert fit == fresh

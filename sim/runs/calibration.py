@@ -408,9 +408,15 @@ def _search(target: Target, policy_text: str, path: Path, *, budget: int, seed: 
     study = optuna.create_study(
         storage=f"sqlite:///{path.resolve()}", study_name="calibration", direction="minimize", load_if_exists=True
     )
-    if not study.trials:
-        study.enqueue_trial(_defaults(knobs))  # the model as shipped is the first candidate
     state = optuna.trial.TrialState
+    # a fit killed while a round was being asked left trials without all their parameters: that
+    # round is failed whole and asked again (the same sampler seed gives the same candidates)
+    running = [t for t in study.get_trials(deepcopy=False) if t.state == state.RUNNING]
+    if any(set(t.params) != set(spaces) for t in running):
+        for t in running:
+            study.tell(t.number, state=state.FAIL)
+    if not study.get_trials(deepcopy=False, states=(state.COMPLETE, state.RUNNING, state.WAITING)):
+        study.enqueue_trial(_defaults(knobs))  # the model as shipped is the first candidate
 
     def evaluate(trials: list) -> None:
         tasks = [
@@ -441,7 +447,8 @@ def _search(target: Target, policy_text: str, path: Path, *, budget: int, seed: 
             progress(done, budget, _best_value(study))
         if done >= budget:
             break
-        round_no = len(study.trials) // ROUND
+        asked = study.get_trials(deepcopy=False, states=(state.COMPLETE, state.RUNNING))
+        round_no = len(asked) // ROUND  # failed rounds do not count: a re-asked round keeps its seed
         study.sampler = optuna.samplers.TPESampler(
             seed=int(seed) * 100_003 + round_no, multivariate=True, constant_liar=True, n_startup_trials=2 * ROUND
         )
@@ -552,7 +559,10 @@ def _final(target: Target, policy_text: str, study, *, seed: int, pool) -> tuple
 
 def complete_default_value(study) -> float:
     """The distance of the shipped defaults (the study's first candidate)."""
-    first = study.trials[0]
+    import optuna
+
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    first = min(complete, key=lambda t: t.number)  # the enqueued defaults are asked first
     return float(first.value) if first.value is not None else math.nan
 
 
