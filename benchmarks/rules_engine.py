@@ -1,11 +1,14 @@
 """durable-rules as the engine of record: throughput and the cost of community rules.
 
-Run on its own:  python benchmarks/rules_engine.py
+Run on its own:  python benchmarks/rules_engine.py [--platform]
 
 Prints (1) facts per second through durable-rules for the member rules of a shipped policy
 (assert, match, run actions, retract), and (2) at 10, 100 and 1,000 groups of 100 and of 500
 members, on durable-rules and on NumPy, the per-day cost and share of the simulated day of the
-community rules (matched and applied), of the stage chart, and of the whole rule phase.  Speed is measured here, never asserted in tests.
+community rules (matched and applied), of the stage chart, and of the whole rule phase; with
+``--platform``, only a platform's scale: 1,000,000 members in groups of 150 (about 6,700 groups,
+spread over seven copies of each durable-rules ruleset).  Speed is measured here, never asserted
+in tests.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ def member_fact_throughput(members: int = 20_000, days: int = 10) -> tuple[float
     return facts / spent, facts
 
 
-def community_rules_cost(groups: int, backend: str, per_group: int, days: int = 30) -> dict:
+def community_rules_cost(groups: int, backend: str, per_group: int, days: int = 30, members: int | None = None) -> dict:
     """Per day from day 1 on: community rules (matched on the back end and their actions applied),
     the stage chart, and the whole rule phase (with member rules and titles), in ms and as shares
     of the day; and day 0 apart, when durable-rules opens a session (sid) for each group."""
@@ -56,7 +59,7 @@ def community_rules_cost(groups: int, backend: str, per_group: int, days: int = 
         ROOT / "scenarios" / "existing-group.yaml",
         ROOT / "policies" / "community-playbook.yaml",
         [
-            f"population.initial_members={groups * per_group}",
+            f"population.initial_members={members or groups * per_group}",
             f"policy.groups.cap={per_group}",
             "policy.groups.on_full=close",
             f"days={days}",
@@ -96,7 +99,25 @@ def median_of(runs: int, groups: int, backend: str, per_group: int) -> dict:
     return {key: float(np.median([row[key] for row in rows])) for key in rows[0]}
 
 
+def platform(days: int = 8) -> None:
+    """A platform's scale: 1,000,000 members in groups of 150, one run a back end."""
+    print(f"1,000,000 members, groups of 150, {days - 1} days after day 0 (one run each):")
+    for backend in ("durable", "numpy"):
+        r = community_rules_cost(0, backend, 150, days=days, members=1_000_000)
+        print(
+            f"  {backend:>8}: day {r['day_ms']:.0f} ms; community rules {r['community_ms']:.1f} ms "
+            f"({r['community_share']:.1%}); stage chart and group metrics {r['chart_ms']:.1f} ms ({r['chart_share']:.1%}); "
+            f"rule phase {r['all_ms']:.1f} ms ({r['all_share']:.1%}); day 0 {r['first_day_ms']:.0f} ms; "
+            f"{int(r['groups_at_end']):,} groups"
+        )
+
+
 def main() -> None:
+    import sys
+
+    if "--platform" in sys.argv[1:]:
+        platform()
+        return
     rate, facts = member_fact_throughput()
     print(f"durable-rules, member rules of tiered-reactivation: {facts:,} facts, {rate:,.0f} facts/s\n")
     print(
@@ -114,7 +135,7 @@ def main() -> None:
             for backend in ("durable", "numpy"):
                 try:
                     r = median_of(RUNS if groups <= 100 else 1, groups, backend, per_group)
-                except sim.SandboxError as exc:  # splits took the run past durable-rules' 1,024 sids
+                except sim.SandboxError as exc:
                     print(f"{groups:>7} {per_group:>14} {backend:>8}  refused: {exc}")
                     continue
                 print(

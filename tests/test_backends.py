@@ -193,16 +193,49 @@ def test_a_rule_set_larger_than_durable_rules_can_hold_is_refused(tmp_path):
     assert len(_run(path, "numpy", "numpy").kpis) == 2  # NumPy has no such limit
 
 
-def test_more_groups_than_durable_rules_holds_is_a_clear_error(root):
-    from sim.errors import SandboxError
+def test_more_groups_than_one_durable_registration_holds_run_identically_to_numpy():
+    """1,500 groups of 20: past the 1,024 states one registered ruleset holds, the groups spread
+    over copies of it, and community rules and the stage chart give NumPy's tables exactly."""
+    from sim.rules import durable_core
+
+    def run(backend: str):
+        setup = sim.load_setup(
+            scenario("existing-group"),
+            "community-playbook",
+            ["days=40", "population.initial_members=30000", "policy.groups.cap=20"],
+            community_backend=backend,
+        )
+        return sim.run(setup, replicates=1, workers=1)
+
+    fast, durable = run("numpy"), run("durable")
+    assert fast.daily["groups"].iloc[-1] >= 1500
+    assert fast.actions["groups"].sum() > 1000 and fast.daily["stage_changes"].sum() > 100  # the rules did work
+    pd.testing.assert_frame_equal(fast.actions, durable.actions, check_exact=True)
+    pd.testing.assert_frame_equal(fast.daily, durable.daily, check_exact=True)
+    assert not any(durable_core._states.values()), "every state is deleted when the run ends"
+
+
+def test_runs_alive_at_once_share_the_copies_without_running_out(root):
+    """Three runs of 600 groups each alive at once (1,800 states in two copies of each ruleset);
+    they end in any order (durable-rules crashed when a state was deleted from under a newer
+    one) and each gives what it gives alone; at the end every state is deleted."""
+    from sim.engine.model import CommunityModel
+    from sim.rules import durable_core
 
     setup = sim.load_setup(
-        root / "scenarios" / "existing-group.yaml",
-        root / "policies" / "moderated.yaml",
-        ["days=2", "population.initial_members=2100", "policy.groups.cap=2"],
+        scenario("existing-group"),
+        "community-playbook",
+        ["days=3", "population.initial_members=12000", "policy.groups.cap=20"],
     )
-    with pytest.raises(SandboxError, match="at most 1024 groups per run"):
-        sim.run(setup, replicates=1, workers=1)
+    models = [CommunityModel(setup, replicate=r) for r in range(3)]
+    for model in models:
+        model.step()
+    alone = CommunityModel(setup, replicate=2).run()
+    for model in models:
+        model.run()
+    assert models[2].daily_rows == alone.daily_rows
+    assert models[0].daily_rows != alone.daily_rows
+    assert not any(durable_core._states.values())
 
 
 # --- the facts' text --------------------------------------------------------------------------

@@ -100,19 +100,27 @@ def test_a_killed_sweep_resumes_to_exactly_the_full_set(tmp_path):
 
 
 def test_a_failing_run_is_recorded_and_the_others_finish(tmp_path, capsys):
+    """70 community rules that all hold for a group of more than 100 members: durable-rules
+    follows at most 64 conditions a fact meets at once, so the runs with one group of 300 fail
+    (with a plain message) while those with 50 members finish, and the sweep records both."""
+    import yaml
+
+    rules = [
+        {"name": f"r{k}", "when": f"size * {k + 2} > {100 * (k + 2)}", "do": {"red_envelope": 1}} for k in range(70)
+    ]
+    policy = tmp_path / "many-rules.yaml"
+    policy.write_text(yaml.safe_dump({"name": "many rules", "community_rules": rules}))
     out = tmp_path / "failing"
     code = main(
         [
             "sweep",
             scenario("existing-group"),
+            "--policy",
+            str(policy),
             "--grid",
-            "policy.groups.cap=500,2",
+            "population.initial_members=50,300",
             "--set",
-            "population.initial_members=2046",
-            "--set",
-            "days=15",
-            "--set",
-            "channels.moments.conversion_rate=0.2",
+            "days=5",
             "--replicates",
             "2",
             "--out",
@@ -123,12 +131,12 @@ def test_a_failing_run_is_recorded_and_the_others_finish(tmp_path, capsys):
         ]
     )
     err = capsys.readouterr().err
-    assert code == 1 and "2 runs failed" in err
+    assert code == 1 and "2 runs failed" in err, err
     runs = pd.read_parquet(out / "runs.parquet")
     failed = runs[runs["status"] == "failed"]
-    assert set(failed["param:policy.groups.cap"]) == {2}
-    assert failed["error"].str.contains("at most 1024 groups").all()
-    assert set(runs.loc[runs["status"] == "ok", "param:policy.groups.cap"]) == {500}
+    assert set(failed["param:population.initial_members"]) == {300}
+    assert failed["error"].str.contains("more than 64 conditions").all()
+    assert set(runs.loc[runs["status"] == "ok", "param:population.initial_members"]) == {50}
 
 
 @pytest.mark.slow  # a long check: the slow tier, which CI runs too

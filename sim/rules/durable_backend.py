@@ -3,7 +3,9 @@
 Each evaluator opens one state id (sid) per group for the run, sends the day's facts in one
 batch (:mod:`sim.rules.durable_core`), and deletes its sids' state when the run ends, so a
 process can run any number of runs one after another.  durable-rules holds at most 1,024 sids
-per ruleset: :func:`_claim` is the one place that limit is checked.
+per registered ruleset; a run with more groups (or several runs alive at once) has its sids
+placed in further copies of the same rules (:func:`sim.rules.durable_core.place`), so any
+number of groups runs on durable-rules.
 """
 
 from __future__ import annotations
@@ -16,10 +18,36 @@ from sim.rules import durable_core as core
 from sim.rules.expr import fields_used
 
 
-def _claim(held: int, new: int) -> None:
-    """Refuse a run that would hold more sids than durable-rules allows."""
-    if held + new > core.MAX_SIDS:
-        raise core.capacity_error(held + new)
+class _Places:
+    """Which registered copy of a ruleset holds each of one run's sids (-1: not opened yet)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.copy = np.full(0, -1, dtype=np.int32)
+
+    def open(self, sids: np.ndarray) -> list[tuple[int, list[int]]]:
+        """Place the sids among ``sids`` not placed yet; return the new ones by copy."""
+        if len(sids) == 0:
+            return []
+        top = int(sids.max()) + 1
+        if top > len(self.copy):
+            self.copy = np.pad(self.copy, (0, top - len(self.copy)), constant_values=-1)
+        new = np.unique(sids[self.copy[sids] < 0])
+        if len(new) == 0:
+            return []
+        copies = core.place(self.name, len(new))
+        self.copy[new] = copies
+        return [(int(c), new[copies == c].tolist()) for c in np.unique(copies)]
+
+    def opened(self) -> list[tuple[int, list[int]]]:
+        """Every sid placed, by copy."""
+        sids = np.flatnonzero(self.copy >= 0)
+        copies = self.copy[sids]
+        return [(int(c), sids[copies == c].tolist()) for c in np.unique(copies)]
+
+    def forget(self) -> None:
+        """Forget every placement (the run has released its states)."""
+        self.copy = np.full(0, -1, dtype=np.int32)
 
 
 class DurableRules:
@@ -29,22 +57,20 @@ class DurableRules:
         self.rules = rules
         self.ruleset = core.DurableRuleset(kind, rules, vocab)
         self.token = core.new_run_token()
-        self.opened = np.zeros(0, dtype=bool)  # by group: has this run opened its sid?
+        self.places = _Places(self.ruleset.name)
 
     def matches(self, env, eligible: np.ndarray, sid_of_row: np.ndarray) -> list[np.ndarray]:
         """Rows (among the ``eligible`` mask) where each rule fired, one fact per row, sid per group."""
         candidates = np.flatnonzero(eligible)
         sids = sid_of_row[candidates]
-        if len(sids) and (sids.max() >= len(self.opened) or not self.opened[sids].all()):
-            self.opened = np.pad(self.opened, (0, max(0, int(sids.max()) + 1 - len(self.opened))))
-            new = np.unique(sids[~self.opened[sids]]).tolist()
-            _claim(int(np.count_nonzero(self.opened)), len(new))
-            self.ruleset.open_sids(self.token, new)
-            self.opened[new] = True
-        return self.ruleset.evaluate(env, candidates, sids, self.token)
+        for copy, new in self.places.open(sids):
+            self.ruleset.open_sids(self.token, new, copy)
+        return self.ruleset.evaluate(env, candidates, sids, self.places.copy[sids], self.token)
 
     def close(self) -> None:
-        self.ruleset.forget(self.token, np.flatnonzero(self.opened).tolist())
+        for copy, sids in self.places.opened():
+            self.ruleset.forget(self.token, sids, copy)
+        self.places.forget()
 
 
 class DurableStages:
@@ -73,29 +99,37 @@ class DurableStages:
                     "to": chart.states[target],
                 }
             states[state] = triggers
+        self.states = states
         self.name = f"sandbox_stages_{content_hash(states)}"
-        self.dispatcher = core.register_statechart(self.name, states)
+        self.recorders = {0: core.register_statechart(self.name, states)}  # by copy
         self.token = core.new_run_token()
-        self.sids: set[int] = set()
-        self._keys = None  # the last day's groups as fact keys, reused while unchanged
+        self.places = _Places(self.name)
+        self._keys: dict[int, core.FactKeys] = {}  # by copy: the last day's groups as fact keys
 
     def step(self, env, stage: np.ndarray, gids: np.ndarray) -> np.ndarray:
         """The stage of each group in ``gids`` after today's (at most one) transition."""
         if len(gids) == 0:
             return stage[gids]
-        new = set(gids.tolist()) - self.sids
-        _claim(len(self.sids), len(new))
-        self.sids |= new
-        self._keys = core.FactKeys.reused(self._keys, self.token, gids, gids)
-        facts = core.Facts(self._keys)
-        for name in self.fields:
-            facts.add(self.properties[name], stage if name == "stage" else env[name], self.chart.vocab.fields[name])
-        moves = core.run_facts(self.name, self.dispatcher, facts)
+        for copy, new in self.places.open(gids):  # their states are created by this batch, in this order
+            core.created(core.copy_name(self.name, copy), self.token, new)
         after = stage[gids].copy()
         position = {g: i for i, g in enumerate(gids.tolist())}
-        for target, gid in moves:
-            after[position[gid]] = self.chart.states.index(target)
+        for copy, part in core.by_copy(self.places.copy[gids]):
+            name = core.copy_name(self.name, copy)
+            if copy not in self.recorders:
+                self.recorders[copy] = core.register_statechart(name, self.states)
+            keys = core.FactKeys.reused(self._keys.get(copy), self.token, gids[part], gids[part])
+            self._keys[copy] = keys
+            facts = core.Facts(keys)
+            for field in self.fields:
+                facts.add(
+                    self.properties[field], stage if field == "stage" else env[field], self.chart.vocab.fields[field]
+                )
+            for target, gid in core.run_facts(name, self.recorders[copy], facts):
+                after[position[gid]] = self.chart.states.index(target)
         return after
 
     def close(self) -> None:
-        core.delete_states(self.name, self.token, sorted(self.sids))
+        for copy, sids in self.places.opened():
+            core.release(core.copy_name(self.name, copy), self.token, sids)
+        self.places.forget()

@@ -16,8 +16,9 @@ durable-rules 2.0.28 facts designed around (see DESIGN.md):
 - a ruleset name can be registered once per process: names carry a hash of the content,
   and a ruleset is registered on first use and reused by every later run in the process;
 - the definition passed in is mutated (``run`` is removed): it is deep-copied first;
-- at most 1,024 state ids per ruleset: one sid per group and run, a clear error past that,
-  and every sid's state deleted when the run ends;
+- at most 1,024 state ids per registered ruleset: one sid per group and run, the same rules
+  registered again as further copies when a process needs more (:func:`place`), and every
+  sid's state deleted when the run ends;
 - facts, not events: an event is consumed by the first rule it matches, a fact is seen by
   every rule, which is the semantics of the NumPy back end;
 - "no rule matched" is the normal case for most facts; the Python wrapper raises
@@ -274,13 +275,19 @@ def _derive(node: tuple, derived: list) -> tuple:
 # --- registration and evaluation ---------------------------------------------------------------
 
 _ERRORS = {
-    "MemoryError": "durable-rules ran out of room (at most 1,024 groups per ruleset)",
+    "MemoryError": "durable-rules ran out of room for the rules",
     "ParseError": "durable-rules could not parse the ruleset",
 }
 
 
 class DurableRuleset:
-    """A list of rules registered with durable-rules, evaluated on facts, one batch a day."""
+    """A list of rules registered with durable-rules, evaluated on facts, one batch a day.
+
+    durable-rules holds at most 1,024 sids per registered ruleset, so the same rules are
+    registered again as copies (:func:`copy_name`) when a process needs more: each sid lives in
+    one copy (:func:`place`), and a day's facts go to each copy that holds some of them.
+    Which copy a fact goes to changes no outcome: every rule matches one fact alone.
+    """
 
     @serialised
     def __init__(self, kind: str, rules: list, vocab: Vocabulary):
@@ -304,43 +311,119 @@ class DurableRuleset:
             for i, condition in enumerate(self.translation.conditions)
         }
         definition[SENTINEL_RULE] = {"all": [{"m": {SENTINEL: 1}}]}
+        self.definition = definition
         self.name = f"sandbox_{kind}_{content_hash(definition)}"
-        self.dispatcher = _register(self.name, definition)
-        self._keys: FactKeys | None = None  # the last batch's ids and sids, reused while unchanged
+        self._dispatchers = {0: _register(self.name, definition)}  # by copy; the first checks the rules now
+        self._keys: dict[int, FactKeys] = {}  # by copy: its last batch's ids and sids, reused while unchanged
+
+    def dispatcher(self, copy: int) -> _Dispatcher:
+        """The actions of one copy of these rules, registered on first use."""
+        if copy not in self._dispatchers:
+            self._dispatchers[copy] = _register(copy_name(self.name, copy), self.definition)
+        return self._dispatchers[copy]
 
     @serialised
-    def evaluate(self, env, ids: np.ndarray, sids: np.ndarray, run_token: str) -> list[np.ndarray]:
-        """Row indices matched by each rule, given column values in ``env`` for rows ``ids``."""
+    def evaluate(self, env, ids: np.ndarray, sids: np.ndarray, copies: np.ndarray, run_token: str) -> list[np.ndarray]:
+        """Row indices matched by each rule, given column values in ``env`` for rows ``ids``
+        (each in state ``sids`` of the ruleset's copy ``copies``)."""
         if not self.rule_names or len(ids) == 0:
             return [_NONE for _ in self.rule_names]
-        self._keys = FactKeys.reused(self._keys, run_token, ids, sids)
-        facts = Facts(self._keys)
-        for name in self.fields:
-            facts.add(self.properties[name], env[name], self.vocab.fields[name])
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is sent as null: no test holds
-            for k, fn in enumerate(self.derived_fns):
-                facts.add(self.properties[f"_d{k}"], fn(env))
+            derived = [fn(env) for fn in self.derived_fns]
         hits: list[list[int]] = [[] for _ in self.rule_names]
-        for index, entity in run_facts(self.name, self.dispatcher, facts):
-            hits[index].append(entity)
+        for which, part in by_copy(copies):
+            keys = FactKeys.reused(self._keys.get(which), run_token, ids[part], sids[part])
+            self._keys[which] = keys
+            facts = Facts(keys)
+            for name in self.fields:
+                facts.add(self.properties[name], env[name], self.vocab.fields[name])
+            for k, values in enumerate(derived):
+                facts.add(self.properties[f"_d{k}"], values)
+            for index, entity in run_facts(copy_name(self.name, which), self.dispatcher(which), facts):
+                hits[index].append(entity)
         return [np.unique(np.asarray(h, dtype=np.int64)) if h else _NONE for h in hits]
 
     @serialised
-    def open_sids(self, run_token: str, sids) -> None:
-        """Create the state of new sids with a sentinel fact (see the module notes)."""
-        ruleset = host().get_ruleset(self.name)
+    def open_sids(self, run_token: str, sids, copy: int) -> None:
+        """Create the state of new sids in one copy with a sentinel fact (see the module notes)."""
+        self.dispatcher(copy)
+        ruleset = host().get_ruleset(copy_name(self.name, copy))
         _raw(engine.durable_rules_engine.assert_facts, ruleset, json.dumps(_sentinels(run_token, sids)))
+        created(copy_name(self.name, copy), run_token, sids)
         _drain(ruleset)
 
     @serialised
-    def forget(self, run_token: str, sids) -> None:
-        """Retract the sentinels and delete the state of every sid a run used."""
+    def forget(self, run_token: str, sids, copy: int) -> None:
+        """Retract the sentinels of every sid a run used in one copy, and release their state."""
+        name = copy_name(self.name, copy)
         _raw(
-            engine.durable_rules_engine.retract_facts,
-            host().get_ruleset(self.name),
-            json.dumps(_sentinels(run_token, sids)),
+            engine.durable_rules_engine.retract_facts, host().get_ruleset(name), json.dumps(_sentinels(run_token, sids))
         )
-        delete_states(self.name, run_token, sids)
+        release(name, run_token, sids)
+
+
+def by_copy(copies: np.ndarray) -> list[tuple[int, np.ndarray | slice]]:
+    """The positions of each copy's facts: one slice for the usual case of a single copy."""
+    if len(copies) == 0 or copies.min() == copies.max():
+        return [(int(copies[0]) if len(copies) else 0, slice(None))]
+    return [(int(c), np.flatnonzero(copies == c)) for c in np.unique(copies)]
+
+
+def copy_name(name: str, copy: int) -> str:
+    """The registered name of copy ``copy`` of a ruleset (the first keeps the plain name)."""
+    return name if copy == 0 else f"{name}_copy{copy}"
+
+
+_states: dict[str, list[str]] = {}  # by registered copy: the sids whose state it holds, oldest first
+_released: dict[str, set[str]] = {}  # by registered copy: sids whose run has ended, not yet deleted
+
+
+@serialised
+def place(name: str, count: int) -> np.ndarray:
+    """The copy of ruleset ``name`` for each of ``count`` new sids: the first copies with free
+    slots, so any number of groups (and of runs alive at once) fits."""
+    copies: list[int] = []
+    copy = 0
+    while len(copies) < count:
+        take = min(MAX_SIDS - len(_states.get(copy_name(name, copy), ())), count - len(copies))
+        if take > 0:
+            _states.setdefault(copy_name(name, copy), []).extend([""] * take)  # reserved until created
+            copies += [copy] * take
+        copy += 1
+    return np.asarray(copies, dtype=np.int32)
+
+
+@serialised
+def created(registered: str, run_token: str, sids) -> None:
+    """Record that the sids a run was placed in copy ``registered`` now have their state there,
+    in the order durable-rules created them."""
+    states = _states[registered]
+    first = states.index("")  # reserved slots are the newest: created ones fill them in order
+    for k, sid in enumerate(sids):
+        states[first + k] = f"{run_token}.{sid}"
+
+
+@serialised
+def release(registered: str, run_token: str, sids) -> None:
+    """A run has ended: delete its states, newest first, as far as no living run's state is newer.
+
+    durable-rules lists a ruleset's states by their creation order and, when a state is deleted,
+    does not close the gap: a state deleted from under a newer one leaves the list pointing at
+    freed memory, and the next batch crashes the C core.  So a state is deleted only once every
+    newer state of that copy is gone; until then it keeps its slot.
+    """
+    states, released = _states.get(registered, []), _released.setdefault(registered, set())
+    released.update(f"{run_token}.{sid}" for sid in sids)
+    ruleset = host().get_ruleset(registered)
+    while states and states[-1] in released:
+        sid = states.pop()
+        released.discard(sid)
+        ruleset.delete_state(sid)
+
+
+def held(registered: str) -> int:
+    """How many states copy ``registered`` holds (or has reserved) now."""
+    return len(_states.get(registered, ()))
 
 
 SENTINEL = "_sid_opened"
@@ -514,23 +597,22 @@ def _raw(function, ruleset, payload: str) -> None:
         function(ruleset._handle, payload)
     except MemoryError:
         raise capacity_error() from None
+    except Exception as exc:
+        if str(exc).endswith("error code: 303"):  # ERR_MAX_STACK_SIZE: its alpha network's stack of 64
+            raise SandboxError(
+                "durable-rules cannot follow more than 64 conditions that one fact meets at once; "
+                "use fewer rules that can hold together, or --community-backend numpy (and "
+                "--rules-backend numpy)"
+            ) from None
+        raise
 
 
-def capacity_error(groups: int | None = None) -> SandboxError:
-    """The one message for durable-rules' limit of 1,024 state ids (groups) per ruleset and run."""
-    has = f" and this run has {groups}" if groups is not None else ""
+def capacity_error() -> SandboxError:
+    """The message for durable-rules refusing more state (its C core reports it as out of memory)."""
     return SandboxError(
-        f"durable-rules holds at most {MAX_SIDS} groups per run{has}; use --rules-backend numpy "
-        "and --community-backend numpy for bigger communities"
+        "durable-rules refused to hold more state in this process; run fewer models at once, "
+        "or use --rules-backend numpy and --community-backend numpy"
     )
-
-
-@serialised
-def delete_states(name: str, run_token: str, sids) -> None:
-    """Delete a run's state for each sid (frees durable-rules' 1,024 state slots)."""
-    ruleset = host().get_ruleset(name)
-    for sid in sids:
-        ruleset.delete_state(f"{run_token}.{sid}")
 
 
 class _MoveRecorder(_Dispatcher):
@@ -613,8 +695,13 @@ __all__ = [
     "FactKeys",
     "short_names",
     "rename",
-    "delete_states",
+    "created",
+    "release",
+    "held",
     "register_statechart",
     "MAX_SIDS",
     "capacity_error",
+    "copy_name",
+    "place",
+    "by_copy",
 ]
