@@ -125,7 +125,7 @@ class DurableStages:
                 facts.add(
                     self.properties[field], stage if field == "stage" else env[field], self.chart.vocab.fields[field]
                 )
-            for target, gid in core.run_facts(name, self.recorders[copy], facts):
+            for target, gid in core.run_events(name, self.recorders[copy], facts):
                 after[position[gid]] = self.chart.states.index(target)
         return after
 

@@ -591,6 +591,20 @@ def run_facts(name: str, dispatcher: _Dispatcher, facts: Facts) -> list[tuple]:
     return dispatcher.sink
 
 
+@serialised
+def run_events(name: str, dispatcher: _Dispatcher, events: Facts) -> list[tuple]:
+    """Post a batch of events and run every action they trigger.
+
+    An event is consumed by the first trigger it meets and one that meets none is dropped, so
+    nothing is left to retract: the semantics of a statechart's transitions, one per state a day.
+    """
+    ruleset = host().get_ruleset(name)
+    dispatcher.sink = []
+    _raw(engine.durable_rules_engine.assert_events, ruleset, events.payload())
+    _drain(ruleset)
+    return dispatcher.sink
+
+
 def _raw(function, ruleset, payload: str) -> None:
     """A batch call into the C core; 'no rule matched' (code 1) is the normal case."""
     try:
@@ -691,6 +705,7 @@ __all__ = [
     "host",
     "new_run_token",
     "run_facts",
+    "run_events",
     "Facts",
     "FactKeys",
     "short_names",
