@@ -9,6 +9,7 @@ data; pydantic validates it; the first problem becomes a one-line
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import types
 import typing
@@ -244,6 +245,35 @@ def _list_index(items: list, key: str, option: str) -> int:
         + (f" or a name: {', '.join(names)}" if names else ""),
         place=f"--set {option}",
     )
+
+
+def set_options(sets: Any = None, **keywords: Any) -> list[str]:
+    """``--set`` options from Python values: ``sets`` (a mapping of paths to values, or a list of
+    ``KEY=VALUE`` texts) and keywords in Python's spelling, a double underscore for each dot
+    (``policy__groups__cap=150`` is ``--set policy.groups.cap=150``).
+
+    Values are written as JSON, which YAML reads back as the same value (a string stays a
+    string, ``None`` is null, a list a list).
+    """
+    options = []
+    if isinstance(sets, dict):
+        pairs = list(sets.items())
+    else:
+        options += [str(option) for option in sets or ()]
+        pairs = []
+    pairs += [(key.replace("__", "."), value) for key, value in keywords.items()]
+    for path, value in pairs:
+        if hasattr(value, "item"):  # a NumPy number
+            value = value.item()
+        try:
+            text = json.dumps(value)
+        except TypeError:
+            raise SandboxError(
+                f"a {type(value).__name__} cannot be a setting; give a number, text, true/false, a list or a mapping",
+                place=str(path),
+            ) from None
+        options.append(f"{path}={text}")
+    return options
 
 
 def parse_set(option: str) -> tuple[str, Any]:

@@ -66,6 +66,18 @@ KPI_MEANINGS = {
 
 
 MEANS = ("trust", "interest", "habit", "fatigue", "belonging")  # member means in the daily table
+COST_KINDS = ("channels", "content", "service", "rewards", "referrals", "actions")
+DAILY_COLUMNS = (
+    *("day", "members", "joined", "churned", "removed", "active", "silent", "active_ratio"),
+    *("member_messages", "operator_messages", "spam_messages", "questions", "answered"),
+    *("referral_joins", "prospects", "turned_away"),
+    *(f"mean_{name}" for name in MEANS),
+    *("core", "spammers", "groups", "weak_copies", "stage", "stage_changes", "ritual", "talks", "splits"),
+    *("sales", "event_participants", "campaigns", "members_reached", "cost"),
+    *(f"cost_{kind}" for kind in COST_KINDS),
+    "revenue",
+)
+"""The daily table's columns, in order (:func:`record_day` writes them; known before the first day)."""
 
 
 def record_day(model) -> None:

@@ -21,27 +21,35 @@ scenario, the policy, the seed and the replicate index, never on the order runs 
 
 from __future__ import annotations
 
+import random
 import time
-from typing import TYPE_CHECKING
+import weakref
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import mesa
 import numpy as np
 import pandas as pd
 
-from sim.config.scenario import Setup
+from sim.config.files import set_options
+from sim.config.scenario import Setup, load_setup
 from sim.domain import ARCHETYPES, CAUSES, CHURNED
 from sim.engine import metrics
 from sim.engine.acquisition import acquire, populate_day_zero
 from sim.engine.audit import AuditTrail
+from sim.engine.collector import DailyCollector
 from sim.engine.day_record import DayRecord
 from sim.engine.health import community_health
 from sim.engine.members import core_mask, operator_content
 from sim.engine.memory import PlaybookMemory
+from sim.engine.metrics import COST_KINDS
 from sim.engine.rule_inputs import GroupEnv
 from sim.engine.rule_phase import run_rules, update_stages
 from sim.engine.state.groups import CAUSE_WINDOW, Groups
 from sim.engine.state.population import Population
 from sim.engine.vector import VectorMembers
+from sim.errors import SandboxError
 
 if TYPE_CHECKING:
     from sim.engine.agents import AgentMembers
@@ -49,7 +57,34 @@ from sim.rules.backend import RuleEvaluator, StageStepper, rule_engines, stage_e
 
 STREAMS = ("acquisition", "behaviour", "actions", "churn", "groups")
 PHASES = ("acquisition", "content", "members", "stages", "rules", "churn", "metrics")
-COST_KINDS = ("channels", "content", "service", "rewards", "referrals", "actions")
+
+
+def mesa_seed(seed: Any = None, rng: Any = None) -> int:
+    """The seed of a model built in Mesa's keyword style (see :class:`CommunityModel`)."""
+    if seed is not None and rng is not None:
+        raise SandboxError("give seed or rng, not both (Mesa's rule)", place="seed")
+    if seed is not None:
+        value = None
+        if isinstance(seed, int | np.integer) and not isinstance(seed, bool):
+            value = int(seed)
+        elif isinstance(seed, str) and seed.strip().isdigit():  # typed into a viewer's text box
+            value = int(seed.strip())
+        elif isinstance(seed, float) and seed.is_integer():
+            value = int(seed)
+        if value is None or value < 0:
+            raise SandboxError(f"expected a whole number 0 or above, got {seed!r}", place="seed")
+        return value
+    if rng is not None:
+        return int(np.random.default_rng(rng).integers(2**63))
+    return random.getrandbits(63)
+
+
+def _close_engines(rule_engines: dict, stage: StageStepper | None) -> None:
+    """Release what the rules engines of a run hold (durable-rules' states)."""
+    engines: list[RuleEvaluator | StageStepper | None] = [*rule_engines.values(), stage]
+    for engine in engines:
+        if engine is not None:
+            engine.close()
 
 
 def replicate_seed(seed: int, replicate: int) -> np.random.SeedSequence:
@@ -83,15 +118,53 @@ class CommunityModel(mesa.Model):
     member engine the setup names (:func:`member_engine`): vector columns or one agent each.
     """
 
+    running: bool  # Mesa's: False once the scenario's horizon is reached (or the model closed)
+
     def __init__(
         self,
-        setup: Setup,
+        setup: Setup | None = None,
         *,
+        scenario: str | Path | None = None,
+        policy: str | Path | None = None,
+        seed: int | None = None,
+        rng: Any = None,
         replicate: int = 0,
+        sets: Mapping[str, Any] | Sequence[str] | None = None,
+        rules_backend: str = "numpy",
+        community_backend: str = "durable",
+        engine: str = "vector",
         audit: bool = False,
         group_daily: bool = False,
         activity: bool = False,
+        **overrides: Any,
     ):
+        """A model of a loaded ``setup`` (the sandbox's own runs: its scenario's seed and
+        ``replicate``), or, in Mesa's keyword style, of a ``scenario`` file (or a shipped
+        scenario's name) under a ``policy`` with any ``--set`` path as a keyword (dots as double
+        underscores: ``policy__groups__cap=150``) or in ``sets``.
+
+        Seeds in the keyword style follow Mesa: ``seed`` (an integer), or ``rng`` (a generator or
+        anything ``numpy.random.default_rng`` takes) from which a seed is drawn, or, with neither,
+        a seed drawn from Python's ``random`` module, so each of Mesa's batch-run iterations
+        differs and ``random.seed(k)`` before a batch run makes the batch reproducible.  The seed
+        used is ``model.seed`` (a column of the daily table Mesa collects): ``seed=model.seed``
+        gives the same run again.
+        """
+        if setup is None:
+            if scenario is None:
+                raise SandboxError("give a scenario (a file or a shipped scenario's name), or a loaded setup")
+            seed = mesa_seed(seed, rng)
+            setup = load_setup(
+                scenario,
+                policy,
+                [*set_options(sets, **overrides), f"seed={seed}"],
+                rules_backend=rules_backend,
+                community_backend=community_backend,
+                engine=engine,
+            )
+        elif scenario is not None or policy is not None or sets or overrides or seed is not None or rng is not None:
+            raise SandboxError("give a loaded setup or a scenario with its settings, not both")
+        self.seed = setup.scenario.seed
         sequence = replicate_seed(setup.scenario.seed, replicate)
         children = sequence.spawn(len(STREAMS) + 1)
         super().__init__(rng=np.random.Generator(np.random.PCG64(children[0])))
@@ -135,12 +208,20 @@ class CommunityModel(mesa.Model):
         self.rule_engines = rule_engines(self.policy, setup.rules_backend, setup.community_backend)
         self.memory = PlaybookMemory(self.policy.community_rules)
         self.members = member_engine(self)
+        # the rules engines' state is released when the run ends, when the model is closed or
+        # used as a context manager, and at the latest when it is collected, however it ended
+        self._release = weakref.finalize(self, _close_engines, self.rule_engines, self.stage_engine)
+        self.datacollector = DailyCollector(self)
         self._start_day()
         populate_day_zero(self)
 
     # --- the day ---------------------------------------------------------------------
     def step(self) -> None:
-        """Advance the community by one day, phase by phase (each phase's time kept in ``phase_seconds``)."""
+        """Advance the community by one day, phase by phase (each phase's time kept in ``phase_seconds``).
+
+        Past the scenario's horizon a step does nothing (the rules engines are released then)."""
+        if not self.running:
+            return
         lap = time.perf_counter()
         if self.day > 0:
             self._start_day()
@@ -166,6 +247,8 @@ class CommunityModel(mesa.Model):
         self.day += 1
         if self.day >= self.scenario.days:
             self.running = False
+            self.health_end = community_health(self, GroupEnv(self))
+            self.close()
 
     def _lap(self, phase: str, started: float) -> float:
         now = time.perf_counter()
@@ -177,18 +260,21 @@ class CommunityModel(mesa.Model):
         try:
             while self.running:
                 self.step()
-            self.health_end = community_health(self, GroupEnv(self))
         finally:
             self.close()
         return self
 
     def close(self) -> None:
-        """Delete this run's state in the rules engines (durable-rules keeps at most 1,024 sids)."""
-        engines: list[RuleEvaluator | StageStepper | None] = [*self.rule_engines.values(), self.stage_engine]
-        for engine in engines:
-            if engine is not None:
-                engine.close()
-        self.rule_engines, self.stage_engine = {}, None
+        """Release this run's state in the rules engines (once; later calls do nothing).  The
+        model cannot step after this."""
+        self._release()
+        self.running = False
+
+    def __enter__(self) -> CommunityModel:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def _start_day(self) -> None:
         if self.day > 0:
