@@ -31,15 +31,29 @@ _CMP = {
 }
 
 
-def compile_mask(node: tuple, vocab: Vocabulary) -> Callable[[Env], np.ndarray]:
-    """Compile a condition to ``f(env) -> bool array``."""
-    fn = compile_values(node, vocab)
+class Mask:
+    """A compiled condition, ``mask(env) -> bool array``.
 
-    def mask(env: Env) -> np.ndarray:
-        out = fn(env)
+    It pickles as its source (the intermediate form and the vocabulary) and is compiled again
+    where it is unpickled, so a loaded setup can travel to a worker process or a cluster node
+    whole, with no file to read there.
+    """
+
+    def __init__(self, node: tuple, vocab: Vocabulary):
+        self.node, self.vocab = node, vocab
+        self._values = compile_values(node, vocab)
+
+    def __call__(self, env: Env) -> np.ndarray:
+        out = self._values(env)
         return np.asarray(out, dtype=bool) if np.ndim(out) else np.full(_length(env), bool(out))
 
-    return mask
+    def __reduce__(self):
+        return (Mask, (self.node, self.vocab))
+
+
+def compile_mask(node: tuple, vocab: Vocabulary) -> Callable[[Env], np.ndarray]:
+    """Compile a condition to ``f(env) -> bool array`` (a :class:`Mask`)."""
+    return Mask(node, vocab)
 
 
 def _length(env: Env) -> int:

@@ -13,11 +13,13 @@ A sweep runs a scenario (and policy) at every point of a design, R replicates ea
   end; nothing holds all results in memory, and a killed sweep loses no finished run;
 - ``--resume`` skips finished runs and re-runs failed or missing ones;
 - workers: a local process pool, or Dask (a ``LocalCluster`` by default, or ``--scheduler``).
+  Workers get each point's loaded setup (contents, never paths) and send each run's row and
+  daily table back; only the caller writes ``DIR``, so a cluster needs no shared disk and no
+  worker needs the caller's working directory.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
 import math
@@ -36,7 +38,7 @@ import pandas as pd
 import pyarrow as pa
 
 from sim.config.files import parse_set
-from sim.config.scenario import MAX_REPLICATES
+from sim.config.scenario import MAX_REPLICATES, Setup
 from sim.domain import content_hash
 from sim.errors import SandboxError
 from sim.runs.output_folder import claimed, write_json
@@ -165,19 +167,6 @@ class Task:
     sets: tuple[str, ...]
 
 
-@dataclass
-class SweepSpec:
-    """Everything a worker needs to run a task: plain data, picklable for any back end."""
-
-    scenario: str
-    policy: str | None
-    sets: tuple[str, ...]
-    out: str
-    rules_backend: str = "numpy"
-    community_backend: str = "durable"
-    names: list[str] = field(default_factory=list)
-
-
 def _value_text(value) -> str:
     return json.dumps(value) if isinstance(value, str) else str(value)
 
@@ -191,31 +180,28 @@ def plan(design: Design, replicates: int) -> list[Task]:
     return tasks
 
 
-@functools.lru_cache(maxsize=64)
-def _setup(scenario: str, policy: str | None, sets: tuple[str, ...], rules_backend: str, community_backend: str):
-    from sim.config.scenario import load_setup
+def run_task(task: Task, point: dict, setup: Setup) -> tuple[dict, pd.DataFrame | None]:
+    """Run one task of a loaded setup; return its row and its daily table (never raises).
 
-    return load_setup(scenario, policy, list(sets), rules_backend=rules_backend, community_backend=community_backend)
-
-
-def run_task(spec: SweepSpec, task: Task, point: dict) -> dict:
-    """Run one task and write its row and daily table atomically; return its row (never raises)."""
+    A worker gets the setup itself (scenario, compiled policy, parameters: contents, not paths)
+    and writes nothing: the caller writes every file, so workers need neither the caller's
+    working directory nor a disk they share with it.
+    """
     from sim.runs.experiment import run_replicate
 
     started = time.perf_counter()
-    row = {
+    row: dict[str, Any] = {
         "run_id": task.run_id,
         "point": task.point,
         "replicate": task.replicate,
         **{f"param:{k}": (str(v) if isinstance(v, str) else v) for k, v in point.items()},
+        "seed": setup.scenario.seed,
     }
+    daily = None
     try:
-        setup = _setup(spec.scenario, spec.policy, spec.sets + task.sets, spec.rules_backend, spec.community_backend)
-        row["seed"] = setup.scenario.seed
         result = run_replicate(setup, task.replicate)
         kpis = {k: v for k, v in result["kpis"].items() if k != "replicate"}
         daily = result["daily"]  # run_id comes from the partition directory (hive style)
-        _atomic_parquet(daily, Path(spec.out) / "daily" / f"run_id={task.run_id}" / "part-0.parquet")
         row.update(kpis, status="ok", error="")
     except Exception as exc:  # a failed run is recorded and the sweep goes on
         message = str(exc) if isinstance(exc, SandboxError) else f"{type(exc).__name__}: {exc}"
@@ -225,8 +211,14 @@ def run_task(spec: SweepSpec, task: Task, point: dict) -> dict:
             traceback="".join(traceback.format_exception(exc))[-2000:],
         )
     row["seconds"] = time.perf_counter() - started
-    _atomic_parquet(pd.DataFrame([row]), Path(spec.out) / "runs" / f"{task.run_id}.parquet")
-    return row
+    return row, daily
+
+
+def write_task(out: Path, row: dict, daily: pd.DataFrame | None) -> None:
+    """Write one finished task: its daily table, then its row (the row marks it done for --resume)."""
+    if daily is not None:
+        _atomic_parquet(daily, out / "daily" / f"run_id={row['run_id']}" / "part-0.parquet")
+    _atomic_parquet(pd.DataFrame([row]), out / "runs" / f"{row['run_id']}.parquet")
 
 
 def _atomic_parquet(table: pd.DataFrame, path: Path) -> None:
@@ -267,34 +259,36 @@ def gather(out: Path) -> pd.DataFrame:
 # --- execution -------------------------------------------------------------------------------
 
 
-def _local(spec: SweepSpec, todo: list[tuple[Task, dict]], workers: int, on_done) -> None:
+Todo = list[tuple[Task, dict, Setup]]
+
+
+def _local(todo: Todo, workers: int, on_done) -> None:
     if workers <= 1:
-        for task, point in todo:
-            on_done(run_task(spec, task, point))
+        for task, point, setup in todo:
+            on_done(*run_task(task, point, setup))
         return
     import multiprocessing as mp
 
     # Spawned, not forked: a sweep may start in a process that holds threads and durable-rules'
-    # C state (the dashboard, a notebook, a test runner), and a fork copies those mid-use.  The
-    # spec is paths and values, so workers load the files themselves.  Each worker dies with
-    # the sweep (worker_guard), so a killed sweep leaves no worker writing results behind it.
+    # C state (the dashboard, a notebook, a test runner), and a fork copies those mid-use.  Each
+    # worker dies with the sweep (worker_guard), so a killed sweep leaves no worker running.
     with ProcessPoolExecutor(
         max_workers=workers,
         mp_context=mp.get_context("spawn"),
         initializer=worker_guard,
         initargs=(os.getpid(),),
     ) as pool:  # the pool fills the cores
-        futures = [pool.submit(run_task, spec, task, point) for task, point in todo]
+        futures = [pool.submit(run_task, task, point, setup) for task, point, setup in todo]
         try:
             for future in as_completed(futures):
-                on_done(future.result())
+                on_done(*future.result())
         except BaseException:
             for f in futures:
                 f.cancel()
             raise
 
 
-def _dask(spec: SweepSpec, todo: list[tuple[Task, dict]], workers: int, scheduler: str | None, on_done) -> float:
+def _dask(todo: Todo, workers: int, scheduler: str | None, on_done) -> float:
     """Run the tasks on Dask; return the seconds spent starting or joining the cluster."""
     from dask.distributed import as_completed as dask_completed
 
@@ -302,11 +296,11 @@ def _dask(spec: SweepSpec, todo: list[tuple[Task, dict]], workers: int, schedule
     with dask_client(workers, scheduler) as client:
         startup = time.perf_counter() - started
         futures = [
-            client.submit(run_task, spec, task, point, key=f"run-{task.run_id}-{os.getpid()}", pure=False)
-            for task, point in todo
+            client.submit(run_task, task, point, setup, key=f"run-{task.run_id}-{os.getpid()}", pure=False)
+            for task, point, setup in todo
         ]
         for future in dask_completed(futures):
-            on_done(future.result())
+            on_done(*future.result())
         return startup
 
 
@@ -389,15 +383,18 @@ def sweep(
             f"at most {MAX_RUNS:,} per sweep",
             place="--replicates",
         )
-    for point in design.points:  # every point must load: a bad path fails before any run starts
+    setups = []  # every point loaded here: a bad path fails before any run starts, and workers get contents
+    for point in design.points:
         option = " ".join(f"{k}={_value_text(v)}" for k, v in point.items())
         try:
-            load_setup(
-                scenario,
-                policy,
-                [*sets, *(f"{k}={_value_text(v)}" for k, v in point.items())],
-                rules_backend=rules_backend,
-                community_backend=community_backend,
+            setups.append(
+                load_setup(
+                    scenario,
+                    policy,
+                    [*sets, *(f"{k}={_value_text(v)}" for k, v in point.items())],
+                    rules_backend=rules_backend,
+                    community_backend=community_backend,
+                )
             )
         except SandboxError as exc:
             raise SandboxError(f"design point [{option}]: {exc}") from None
@@ -437,16 +434,7 @@ def sweep(
     with claimed(out_dir, kind="sweep", identity=identity, resume=resume, manifest=manifest, work="runs"):
         tasks = plan(design, replicates)
         done = finished(out_dir) if resume else {}
-        todo = [(t, design.points[t.point]) for t in tasks if done.get(t.run_id) != "ok"]
-        spec = SweepSpec(
-            str(scenario),
-            policy and str(policy),
-            tuple(sets),
-            str(out_dir),
-            rules_backend,
-            community_backend,
-            design.names,
-        )
+        todo = [(t, design.points[t.point], setups[t.point]) for t in tasks if done.get(t.run_id) != "ok"]
         workers = workers or (os.cpu_count() or 1)
 
         from tqdm import tqdm
@@ -462,8 +450,9 @@ def sweep(
             dynamic_ncols=True,
         )
 
-        def on_done(row: dict) -> None:
+        def on_done(row: dict, daily: pd.DataFrame | None) -> None:
             nonlocal failures
+            write_task(out_dir, row, daily)  # here, by the caller: workers write nothing
             failures += row["status"] != "ok"
             bar.set_postfix(failed=failures)
             bar.update(1)
@@ -477,9 +466,9 @@ def sweep(
         startup = 0.0
         try:
             if backend == "dask":
-                startup = _dask(spec, todo, workers, scheduler, on_done)
+                startup = _dask(todo, workers, scheduler, on_done)
             else:
-                _local(spec, todo, workers, on_done)
+                _local(todo, workers, on_done)
         except OSError as exc:  # the disk filled, the folder went away: finished runs are kept
             raise SandboxError(
                 f"cannot write the results ({exc.strerror or exc}); make room, then finish with --resume",
