@@ -1,6 +1,9 @@
 """A policy sandbox for community operations.
 
-Load a scenario and a policy with :func:`load_setup`, then :func:`run` or :func:`compare`.
+From Python, one function per command (:mod:`sim.api`), each taking files, shipped names or
+loaded setups alike and returning the tables the command writes: :func:`run`, :func:`compare`,
+:func:`sweep`, :func:`observe`, :func:`calibrate`; :func:`setup` (or :func:`load_setup`) loads a
+scenario and its policy once.  ``CommunityModel`` is the model itself, for Mesa's tools.
 
 The package is in layers, each importing only from the ones below it (``python -m sim.app.layers``
 checks): ``errors``, ``domain`` and ``version`` at the bottom; ``rules`` (the policy language and
@@ -21,17 +24,17 @@ from sim.errors import SandboxError
 from sim.version import __version__
 
 if TYPE_CHECKING:
+    from sim.api import Comparison, calibrate, compare, observe, run, setup, sweep
     from sim.config.scenario import Setup, load_setup
-    from sim.runs.experiment import RunResult, compare, run
-    from sim.runs.sweep import sweep
+    from sim.engine.model import CommunityModel
+    from sim.runs.experiment import RunResult
 
 _WHERE = {
     "Setup": "sim.config.scenario",
     "load_setup": "sim.config.scenario",
     "RunResult": "sim.runs.experiment",
-    "compare": "sim.runs.experiment",
-    "run": "sim.runs.experiment",
-    "sweep": "sim.runs.sweep",
+    "CommunityModel": "sim.engine.model",
+    **dict.fromkeys(("setup", "run", "compare", "sweep", "observe", "calibrate", "Comparison"), "sim.api"),
 }
 
 
@@ -41,4 +44,18 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'sim' has no attribute {name!r}")
 
 
-__all__ = ["SandboxError", "RunResult", "Setup", "compare", "load_setup", "run", "sweep", "__version__"]
+__all__ = [
+    "SandboxError",
+    "CommunityModel",
+    "Comparison",
+    "RunResult",
+    "Setup",
+    "calibrate",
+    "compare",
+    "load_setup",
+    "observe",
+    "run",
+    "setup",
+    "sweep",
+    "__version__",
+]

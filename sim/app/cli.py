@@ -30,15 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from sim.activity.formats import FORMATS
-from sim.app.report import (
-    compare_table,
-    judgement,
-    members_parts,
-    practical_share,
-    run_table,
-    spending,
-    verdict,
-)
+from sim.app.comparison import SIDES, comparison
+from sim.app.report import run_table
 from sim.config.library import copy_examples, library_dir
 from sim.config.scenario import MAX_REPLICATES, load_setup, validate_file
 from sim.domain import newcomer_since
@@ -262,8 +255,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from sim.runs.experiment import paired_difference, run_many
-    from sim.runs.store import clean, run_summary, write_run
+    from sim.runs.experiment import run_many
+    from sim.runs.store import run_summary, write_run
 
     if len(args.policy) < 2:
         raise SandboxError(
@@ -280,26 +273,8 @@ def cmd_compare(args) -> int:
     replicates = setups[0].scenario.replicates
     with _progress(args, replicates * len(setups), setups[0].scenario.days) as done:
         results = run_many(setups, replicates, workers=args.workers, audit=recorded, activity=recorded, done=done)
-    a = run_summary(results[0])
-    days = setups[0].scenario.days
-    pairs = []  # each policy after the first, against the first
-    for result in results[1:]:
-        b = run_summary(result)
-        diff = clean(paired_difference(results[0].kpis, result.kpis))
-        spent = spending(result.daily, result.actions, len(result.kpis))
-        said = {
-            "text": verdict(a, b, diff, days, spent, practical),
-            "members": members_parts(diff),
-            "spending_b": spent,
-            "judgements": {
-                k: judgement(d, a["kpis"][k]["mean"], practical_share(k, practical)) for k, d in diff.items()
-            },
-            "practical": practical,  # thresholds given with --practical (the rest: 1% of A's value)
-        }
-        pairs.append({"B": b, "diff": diff, "verdict": said, "spent": spent})
-    first = {"A": a, "B": pairs[0]["B"], "diff": pairs[0]["diff"], "verdict": pairs[0]["verdict"]}
-    more = [{k: pair[k] for k in ("B", "diff", "verdict")} for pair in pairs[1:]]
-    document = {**first, **({"more": more} if more else {})}
+    compared = comparison(results, practical)
+    document = compared.document
     if args.out is not None:
 
         def write(tmp: Path) -> None:
@@ -312,15 +287,7 @@ def cmd_compare(args) -> int:
             write_report(tmp / "report.html", document, dailies)
 
         write_result(args.out, "comparison", write, overwrite=args.overwrite)
-    if args.json:
-        print(json.dumps(document))
-    else:
-        print(
-            "\n\n".join(
-                compare_table(a, p["B"], p["diff"], days, p["spent"], show_all=args.all, practical=practical)
-                for p in pairs
-            )
-        )
+    print(json.dumps(document) if args.json else compared.table(show_all=args.all))
     return 0
 
 
@@ -346,7 +313,6 @@ def _practical(options: list[str]) -> dict[str, float]:
     return out
 
 
-SIDES = tuple("ABCDEFGH")
 """The folders of a comparison's policies under ``--out``: A is the first (the baseline)."""
 
 

@@ -240,12 +240,14 @@ def compile_policy(
     root=None,
     sources: tuple[str, ...] | None = None,
     reads_files: bool = True,
+    chart: Any = None,
 ) -> CompiledPolicy:
     """Check and compile every expression and action of a policy.
 
     ``sources`` are the scenario's acquisition sources; without them (``sandbox validate``
     on a policy alone) any source name is accepted.  Without ``reads_files`` (a policy typed
-    into the dashboard) a ``stages:`` path is refused rather than followed.
+    into the dashboard) a ``stages:`` path is refused rather than followed; ``chart``, a stage
+    chart already loaded (a setup loaded again from its contents), is used instead of its path.
     """
     titles = ("none",) + tuple(t.name for t in policy.rewards.titles)
     if policy.rewards.seed_title and policy.rewards.seed_title not in titles:
@@ -263,7 +265,7 @@ def compile_policy(
         group_vocab=GROUP,
         hash=content_hash(policy.model_dump()),
     )
-    out.chart = _chart_at(policy, file, root, reads_files)
+    out.chart = chart if chart is not None else _chart_at(policy, file, root, reads_files)
     group = GROUP.with_values(stage=out.chart.states)
 
     if policy.admission.when is not None:

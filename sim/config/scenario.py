@@ -9,12 +9,14 @@ parameter overrides under ``params:``.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import yaml
 from pydantic import Field, field_validator, model_validator
 
 from sim.config.files import FileModel, apply_set, line_of, parse_set, read_yaml, validate
@@ -313,4 +315,42 @@ def setup_of_data(
         scenario_hash=content_hash(data.model_dump()),
         policy_hash=compiled.hash,
         community_backend=community_backend,
+    )
+
+
+def reload_setup(setup: Setup, sets: Sequence[str] = (), **changes: Any) -> Setup:
+    """A loaded setup with more ``--set`` options applied, built again from its contents (no file
+    is read: its policy's stage chart is the one already loaded).  ``changes`` replace fields
+    of the setup itself (``community_backend="numpy"``)."""
+    data = setup.scenario.model_dump(mode="json")
+    origin, policy_sets = {}, []
+    for option in sets:
+        key, value = parse_set(option)
+        if key.startswith("policy.") and key != "policy.":
+            policy_sets.append((key[len("policy.") :], value, option))
+            continue
+        origin[apply_set(data, key, value, option=option)] = option
+    scenario = validate(Scenario, data, file=setup.scenario_file, root=None, origin=origin)
+    assert isinstance(scenario, Scenario)
+    for name, value in scenario.params.items():
+        check_param(name, value)
+    check_memory(scenario, setup.scenario_file)
+    text = yaml.safe_dump(setup.policy.settings.model_dump(mode="json"), sort_keys=False)
+    policy, _, root = load_policy(setup.policy_file, policy_sets, text=text)
+    compiled = compile_policy(
+        policy,
+        file=setup.policy_file,
+        root=root,
+        sources=source_names(scenario),
+        reads_files=False,
+        chart=setup.policy.chart if policy.stages == setup.policy.settings.stages else None,
+    )
+    return dataclasses.replace(
+        setup,
+        scenario=scenario,
+        policy=compiled,
+        params=Params(scenario.params, source=setup.scenario_file, preset=scenario.preset),
+        scenario_hash=content_hash(scenario.model_dump()),
+        policy_hash=compiled.hash,
+        **changes,
     )

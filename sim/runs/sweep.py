@@ -340,8 +340,8 @@ class SweepResult:
 
 
 def sweep(
-    scenario: str,
-    policy: str | None = None,
+    scenario: str | Path | Setup,
+    policy: str | Path | None = None,
     *,
     grid: Sequence[str] = (),
     sample: str | None = None,
@@ -359,8 +359,21 @@ def sweep(
     progress: bool = False,
     command: list[str] | None = None,
 ) -> SweepResult:
-    """Run a sweep and return its runs (and, lazily, its daily tables) as DataFrames."""
-    from sim.config.scenario import load_setup
+    """Run a sweep and return its runs (and, lazily, its daily tables) as DataFrames.
+
+    ``scenario`` is a file, a shipped scenario's name, or a loaded setup (each point is then
+    built again from its contents with the point's settings)."""
+    from sim.config.scenario import load_setup, reload_setup
+
+    def load(options: list[str]) -> Setup:
+        if isinstance(scenario, Setup):
+            if policy is not None:
+                raise SandboxError(
+                    "a loaded setup carries its policy; give the scenario's file to pair it with another"
+                )
+            return reload_setup(scenario, options, rules_backend=rules_backend, community_backend=community_backend)
+        return load_setup(scenario, policy, options, rules_backend=rules_backend, community_backend=community_backend)
+
     from sim.runs.store import versions
     from sim.version import __version__
 
@@ -370,7 +383,7 @@ def sweep(
         raise SandboxError("must be at least 1", place="--workers")
     if sample and grid:
         raise SandboxError("choose a grid or a sampled design, not both", place="--sample")
-    base = load_setup(scenario, policy, list(sets), rules_backend=rules_backend, community_backend=community_backend)
+    base = load(list(sets))
     replicates = replicates or base.scenario.replicates
     if replicates > MAX_REPLICATES:
         raise SandboxError(f"at most {MAX_REPLICATES:,} replicates per point", place="--replicates")
@@ -387,15 +400,7 @@ def sweep(
     for point in design.points:
         option = " ".join(f"{k}={_value_text(v)}" for k, v in point.items())
         try:
-            setups.append(
-                load_setup(
-                    scenario,
-                    policy,
-                    [*sets, *(f"{k}={_value_text(v)}" for k, v in point.items())],
-                    rules_backend=rules_backend,
-                    community_backend=community_backend,
-                )
-            )
+            setups.append(load([*sets, *(f"{k}={_value_text(v)}" for k, v in point.items())]))
         except SandboxError as exc:
             raise SandboxError(f"design point [{option}]: {exc}") from None
     if backend == "dask" and scheduler:
@@ -404,7 +409,10 @@ def sweep(
     out_dir = Path(out)
     manifest: dict[str, Any] = {
         "command": command or sys.argv,
-        "scenario": {"file": str(scenario), "hash": base.scenario_hash},
+        "scenario": {
+            "file": base.scenario_file if isinstance(scenario, Setup) else str(scenario),
+            "hash": base.scenario_hash,
+        },
         "policy": {"file": base.policy_file, "hash": base.policy_hash},
         "sets": list(sets),
         "design": design.as_dict(),

@@ -1,0 +1,204 @@
+"""The sandbox from Python: one function per command, taking paths or loaded objects alike.
+
+Each returns the tables the command writes::
+
+    import sim
+
+    result = sim.run("existing-group", "weekly-ritual", replicates=5, days=120)
+    result.daily, result.members, result.actions, result.kpis        # run --out's tables
+
+    compared = sim.compare("existing-group", "baseline", "weekly-ritual", replicates=10)
+    compared.document["verdict"]["text"], compared.results[1].kpis    # comparison.json, A and B's runs
+
+    swept = sim.sweep("existing-group", grid=["policy.groups.cap=150,500"], out="sweep")
+    swept.runs, swept.daily                                          # runs.parquet, daily/
+
+    sim.observe("chat.csv")                                          # the fingerprint, a group a row
+    sim.calibrate("chat.csv", out="fit").fit                         # fit.json
+
+A scenario is a file, a shipped scenario's name, or a loaded :class:`~sim.config.scenario.Setup`;
+a policy a file or a shipped policy's name (or nothing: the scenario's own).  Any ``--set`` path
+is a keyword, dots as double underscores (``population__initial_members=500``), or goes in
+``sets`` (a mapping, or ``KEY=VALUE`` texts).  ``seed`` replaces the scenario's seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim.app.comparison import SIDES, Comparison, comparison
+from sim.config.files import set_options
+from sim.config.scenario import Setup, load_setup, reload_setup
+from sim.errors import SandboxError
+from sim.runs.experiment import RunResult, run_many
+from sim.runs.sweep import SweepResult
+
+Source = str | Path | Setup
+Sets = Mapping[str, Any] | Sequence[str] | None
+
+
+def setup(
+    scenario: Source,
+    policy: str | Path | None = None,
+    *,
+    seed: int | None = None,
+    sets: Sets = None,
+    rules_backend: str | None = None,
+    community_backend: str | None = None,
+    engine: str | None = None,
+    **overrides: Any,
+) -> Setup:
+    """A loaded setup: a scenario under a policy with settings applied (a setup given is
+    built again from its contents with the settings; its policy stays)."""
+    options = set_options(sets, **overrides) + ([f"seed={seed}"] if seed is not None else [])
+    chosen = {
+        k: v
+        for k, v in (("rules_backend", rules_backend), ("community_backend", community_backend), ("engine", engine))
+        if v is not None
+    }
+    if isinstance(scenario, Setup):
+        if policy is not None:
+            raise SandboxError("a loaded setup carries its policy; give the scenario's file to pair it with another")
+        return reload_setup(scenario, options, **chosen) if options or chosen else scenario
+    return load_setup(scenario, policy, options, **chosen)
+
+
+def run(
+    scenario: Source,
+    policy: str | Path | None = None,
+    *,
+    replicates: int | None = None,
+    seed: int | None = None,
+    workers: int | None = None,
+    audit: bool = False,
+    activity: bool = False,
+    sets: Sets = None,
+    rules_backend: str | None = None,
+    community_backend: str | None = None,
+    engine: str | None = None,
+    **overrides: Any,
+) -> RunResult:
+    """Every replicate of a scenario under a policy (``sandbox run``): the daily, members,
+    actions and KPI tables, a ``replicate`` column in each."""
+    loaded = setup(
+        scenario,
+        policy,
+        seed=seed,
+        sets=sets,
+        rules_backend=rules_backend,
+        community_backend=community_backend,
+        engine=engine,
+        **overrides,
+    )
+    (result,) = run_many([loaded], replicates or loaded.scenario.replicates, workers, audit, activity)
+    return result
+
+
+def compare(
+    scenario: Source,
+    *policies: str | Path | Setup,
+    replicates: int | None = None,
+    seed: int | None = None,
+    workers: int | None = None,
+    practical: Mapping[str, float] | None = None,
+    sets: Sets = None,
+    rules_backend: str | None = None,
+    community_backend: str | None = None,
+    engine: str | None = None,
+    **overrides: Any,
+) -> Comparison:
+    """Policies compared on one scenario, paired by seed, each against the first (``sandbox
+    compare``): ``compare("existing-group", "baseline", "weekly-ritual")``, or loaded setups
+    ``compare(setup_a, setup_b)``.  ``practical``: the smallest difference that matters, as a
+    share of A's value, by KPI (``"*"`` for every KPI)."""
+    options = dict(
+        seed=seed,
+        sets=sets,
+        rules_backend=rules_backend,
+        community_backend=community_backend,
+        engine=engine,
+        **overrides,
+    )
+    if isinstance(scenario, Setup):
+        if not all(isinstance(p, Setup) for p in policies):
+            raise SandboxError("compare loaded setups with loaded setups: compare(setup_a, setup_b, ...)")
+        sides = [setup(s, **options) for s in (scenario, *policies)]
+    else:
+        sides = [setup(scenario, p, **options) for p in policies]  # type: ignore[arg-type]  # paths here
+    if len(sides) < 2:
+        raise SandboxError(f"give two policies or more, got {len(sides)}", place="policies")
+    if len(sides) > len(SIDES):
+        raise SandboxError(f"at most {len(SIDES)} policies in one comparison", place="policies")
+    results = run_many(sides, replicates or sides[0].scenario.replicates, workers)
+    return comparison(results, dict(practical or {}))
+
+
+def sweep(
+    scenario: Source,
+    policy: str | Path | None = None,
+    *,
+    out: str | Path,
+    grid: Sequence[str] = (),
+    sample: str | None = None,
+    n: int | None = None,
+    ranges: Sequence[str] = (),
+    replicates: int | None = None,
+    backend: str = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    sets: Sets = None,
+    rules_backend: str = "numpy",
+    community_backend: str = "durable",
+    **overrides: Any,
+) -> SweepResult:
+    """A design of parameter values with replicates (``sandbox sweep``): ``.runs`` (a row per
+    run, ``runs.parquet``) and ``.daily`` (every run's daily table), written under ``out``."""
+    from sim.runs.sweep import sweep as run_sweep
+
+    return run_sweep(
+        scenario,
+        policy,
+        grid=grid,
+        sample=sample,
+        n=n,
+        ranges=ranges,
+        replicates=replicates,
+        out=str(out),
+        backend=backend,
+        workers=workers,
+        scheduler=scheduler,
+        resume=resume,
+        sets=set_options(sets, **overrides),
+        rules_backend=rules_backend,
+        community_backend=community_backend,
+    )
+
+
+def observe(source: str | Path | pd.DataFrame, *, format: str | None = None, group: str | None = None) -> pd.DataFrame:
+    """A real group's fingerprint (``sandbox observe``): one row per group, one column per measure.
+    ``source`` is an export (a file or folder) or its events already read (``read_activity``)."""
+    from sim.activity.fingerprint import fingerprint
+    from sim.activity.formats import read_activity
+    from sim.activity.history import one_group
+
+    events = source if isinstance(source, pd.DataFrame) else read_activity(Path(source), format=format)
+    if group is not None:
+        _, events = one_group(events, group, source=str(source) if not isinstance(source, pd.DataFrame) else "events")
+    return pd.DataFrame.from_dict(fingerprint(events), orient="index")
+
+
+def calibrate(source: str | Path, out: str | Path, **options: Any):
+    """Fit the sandbox to a real group's export (``sandbox calibrate``; the same options as its
+    flags: ``until``, ``budget``, ``workers``, ``backend``, ``scheduler``, ``seed``, ``resume``...).
+    Returns the fit: ``.fit`` is ``fit.json``, and ``out`` holds the scenario to run policies on."""
+    from sim.runs.calibration import calibrate as fit
+
+    return fit(str(source), Path(out), **options)
+
+
+__all__ = ["setup", "run", "compare", "sweep", "observe", "calibrate", "Comparison"]
