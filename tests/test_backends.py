@@ -216,6 +216,18 @@ def test_more_groups_than_one_durable_registration_holds_run_identically_to_nump
     assert sum(map(len, durable_core._states.values())) == before, "every state is deleted when the run ends"
 
 
+def test_a_platform_of_200000_members_in_groups_of_150_runs_on_the_default_back_ends():
+    """About 1,334 groups: refused before ("durable-rules holds at most 1024 groups per run")."""
+    setup = sim.load_setup(
+        scenario("existing-group"),
+        "community-playbook",
+        ["days=4", "population.initial_members=200000", "policy.groups.cap=150"],
+    )
+    assert setup.community_backend == "durable"
+    result = sim.run(setup, replicates=1, workers=1)
+    assert result.daily["groups"].iloc[-1] >= 1334 and len(result.daily) == 4
+
+
 def test_runs_alive_at_once_share_the_copies_without_running_out(root):
     """Three runs of 600 groups each alive at once (1,800 states in two copies of each ruleset);
     they end in any order (durable-rules crashed when a state was deleted from under a newer

@@ -103,6 +103,7 @@ def test_a_sweep_on_a_cluster_without_shared_disk_equals_the_local_pool(cluster,
         assert not list(folder.rglob("*.parquet")) and not (folder / "on-cluster").exists()
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too
 def test_a_calibration_on_a_cluster_without_shared_disk_equals_one_worker(cluster, tmp_path, monkeypatch, capsys):
     address, _ = cluster
     monkeypatch.chdir(tmp_path)
