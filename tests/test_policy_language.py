@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import sim
 from sim.errors import SandboxError
 from sim.rules import GROUP, MEMBER, compile_mask, parse, to_text
 
@@ -82,3 +83,21 @@ def test_unknown_name_lists_the_known_names():
     with pytest.raises(SandboxError) as info:
         parse("happiness > 1", MEMBER)
     assert "days_inactive" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_named_parameter_sets_a_rules_threshold(tmp_path):
+    """``parameters:`` names numbers a condition uses like a field; --set changes them, and a
+    later pruning threshold removes fewer members (P7)."""
+    policy = tmp_path / "param.yaml"
+    policy.write_text(
+        "name: parameter\nparameters:\n  prune_after: 15\n"
+        'rules:\n  - name: prune\n    when: "days_inactive >= prune_after"\n    do: remove\n'
+    )
+    early = sim.run("existing-group", policy, replicates=3, days=60)
+    late = sim.run("existing-group", policy, replicates=3, days=60, policy__parameters__prune_after=45)
+    assert early.kpis["removed_total"].mean() > 1.5 * late.kpis["removed_total"].mean() > 0
+    inline = sim.load_setup("existing-group", policy, ["policy.parameters.prune_after=45"])
+    assert inline.policy.rules[0].ir == ("cmp", ">=", ("field", "days_inactive"), ("num", 45.0))
+    policy.write_text('name: bad\nparameters: {"two words": 3}\n')
+    with pytest.raises(SandboxError, match="not a name a condition can use"):
+        sim.load_setup("existing-group", policy)

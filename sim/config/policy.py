@@ -10,6 +10,7 @@ every ``do`` against the action vocabulary, and returns rules ready for a back e
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -176,6 +177,21 @@ class Policy(_Strict):
         description="a stage chart file, relative to this policy (default: "
         "the default chart: sim/config/default_stages.yaml)",
     )
+    parameters: dict[str, float] = Field(
+        {},
+        description="named numbers the rules' conditions use like fields (when: 'days_inactive >= "
+        "prune_after'), so a threshold can be set with --set policy.parameters.NAME=... and searched",
+    )
+
+    @field_validator("parameters")
+    @classmethod
+    def _parameters(cls, parameters: dict[str, float]) -> dict[str, float]:
+        for name, value in parameters.items():
+            if not name.isidentifier() or name in ("and", "or", "not", "True", "False"):
+                raise ValueError(f"'{name[:40]}' is not a name a condition can use (letters, digits, _)")
+            if not math.isfinite(value):
+                raise ValueError(f"parameter '{name}' must be a finite number")
+        return parameters
 
 
 @dataclass
@@ -269,18 +285,18 @@ def compile_policy(
     group = GROUP.with_values(stage=out.chart.states)
 
     if policy.admission.when is not None:
-        ir = _parse_at(policy.admission.when, prospect_vocab, file, root, ("admission", "when"))
+        ir = _parse_at(policy.admission.when, prospect_vocab, file, root, ("admission", "when"), policy.parameters)
         out.admission = _mask_at(ir, prospect_vocab, file, root, ("admission", "when"))
     for i, title in enumerate(policy.rewards.titles):
         loc: tuple = ("rewards", "titles", i, "when")
-        ir = _parse_at(title.when, member_vocab, file, root, loc)
+        ir = _parse_at(title.when, member_vocab, file, root, loc, policy.parameters)
         out.titles.append(
             CompiledRule(title.name, title.when, ir, _mask_at(ir, member_vocab, file, root, loc), [], "member")
         )
     seen: set[str] = set()
     for i, rule in enumerate(policy.rules):
         _unique(rule.name, seen, "rules", i, file, root)
-        ir = _parse_at(rule.when, member_vocab, file, root, ("rules", i, "when"))
+        ir = _parse_at(rule.when, member_vocab, file, root, ("rules", i, "when"), policy.parameters)
         mask = _mask_at(ir, member_vocab, file, root, ("rules", i, "when"))
         actions = _actions_at(rule.do, "member", titles, file, root, ("rules", i, "do"))
         out.rules.append(CompiledRule(rule.name, rule.when, ir, mask, actions, "member"))
@@ -305,7 +321,7 @@ def compile_policy(
                 )
             after = names.index(rule.after)
             vocab = SEQUENCE.with_values(stage=out.chart.states)
-        ir = _parse_at(rule.when, vocab, file, root, loc + ("when",))
+        ir = _parse_at(rule.when, vocab, file, root, loc + ("when",), policy.parameters)
         guards = []
         if after is not None:
             ir = qualify(ir, key, SEQUENCE_NAMES)
@@ -402,9 +418,9 @@ def qualify(node: tuple, key: str, names: set[str]) -> tuple:
     return node
 
 
-def _parse_at(text: str, vocab: Vocabulary, file: str, root, loc: tuple) -> tuple:
+def _parse_at(text: str, vocab: Vocabulary, file: str, root, loc: tuple, constants=None) -> tuple:
     try:
-        return parse(text, vocab)
+        return parse(text, vocab, constants)
     except SandboxError as exc:
         raise exc.located(file=file, line=line_of(root, loc), place=place_of(loc)) from None
 

@@ -19,6 +19,7 @@ import ast
 import difflib
 import math
 import warnings
+from collections.abc import Mapping
 
 from sim.errors import InternalError, SandboxError
 from sim.rules.vocabulary import Vocabulary
@@ -51,8 +52,11 @@ MAX_DIGITS = 30
 """Digits of one number (a 400-digit number is a mistake, and slow to compare exactly)."""
 
 
-def parse(text: str, vocab: Vocabulary) -> tuple:
+def parse(text: str, vocab: Vocabulary, constants: Mapping[str, float] | None = None) -> tuple:
     """Parse and type-check one ``when`` expression; return its intermediate form.
+
+    ``constants``: named numbers the expression may use like a field (a policy's
+    ``parameters``), each becoming its number in the intermediate form.
 
     An expression longer than :data:`MAX_LENGTH`, with more than :data:`MAX_TERMS` terms, nested
     deeper than :data:`MAX_DEPTH`, or with a number that is not finite or has more than
@@ -78,43 +82,45 @@ def parse(text: str, vocab: Vocabulary) -> tuple:
     except (RecursionError, MemoryError, ValueError):
         raise SandboxError(f"an expression nested too deeply; at most {MAX_DEPTH} levels") from None
     _check_size(tree.body)
-    node = _build(tree.body, vocab)
+    node = _build(tree.body, vocab, constants or {})
     kind = kind_of(node, vocab)
     if kind not in ("bool", "flag"):
         raise SandboxError(f'"{text.strip()}" is not a condition; compare it, e.g. "{text.strip()} > 0"')
     return node
 
 
-def _build(node: ast.AST, vocab: Vocabulary) -> tuple:
+def _build(node: ast.AST, vocab: Vocabulary, constants: Mapping[str, float]) -> tuple:
     if isinstance(node, ast.BoolOp):
         op = "and" if isinstance(node.op, ast.And) else "or"
-        return (op, [_build(v, vocab) for v in node.values])
+        return (op, [_build(v, vocab, constants) for v in node.values])
     if isinstance(node, ast.UnaryOp):
         if isinstance(node.op, ast.Not):
-            return ("not", _build(node.operand, vocab))
+            return ("not", _build(node.operand, vocab, constants))
         if isinstance(node.op, ast.USub):
-            inner = _build(node.operand, vocab)
+            inner = _build(node.operand, vocab, constants)
             return ("num", -inner[1]) if inner[0] == "num" else ("neg", inner)
         if isinstance(node.op, ast.UAdd):
-            return _build(node.operand, vocab)
+            return _build(node.operand, vocab, constants)
         raise SandboxError(f"operator '{type(node.op).__name__}' is not allowed; use + - * / and comparisons")
     if isinstance(node, ast.BinOp):
         arith = _ARITH.get(type(node.op))
         if arith is None:
             raise SandboxError(f"operator '{type(node.op).__name__}' is not allowed; use + - * /")
-        return ("arith", arith, _build(node.left, vocab), _build(node.right, vocab))
+        return ("arith", arith, _build(node.left, vocab, constants), _build(node.right, vocab, constants))
     if isinstance(node, ast.Compare):
         parts = []
-        left = _build(node.left, vocab)
+        left = _build(node.left, vocab, constants)
         for op_node, right_node in zip(node.ops, node.comparators):
             cmp = _CMP.get(type(op_node))
             if cmp is None:
                 raise SandboxError(f"comparison '{type(op_node).__name__}' is not allowed; use == != < <= > >=")
-            right = _build(right_node, vocab)
+            right = _build(right_node, vocab, constants)
             parts.append(("cmp", cmp, left, right))
             left = right
         return parts[0] if len(parts) == 1 else ("and", parts)
     if isinstance(node, ast.Name):
+        if node.id not in vocab.fields and node.id in constants:
+            return ("num", float(constants[node.id]))
         if node.id not in vocab.fields:
             close = difflib.get_close_matches(node.id, vocab.fields, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""

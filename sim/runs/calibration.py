@@ -42,6 +42,7 @@ from sim.errors import SandboxError
 from sim.runs.experiment import run_replicate
 from sim.runs.output_folder import claimed, write_json, write_marker
 from sim.runs.pool import ordered_pool
+from sim.runs.rounds import ROUND, search_in_rounds
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,6 @@ FIT_MEASURES = (
     "size_slope",
 )
 
-ROUND = 8
-"""Candidates proposed per round: fixed, so the fit does not depend on the number of workers."""
 MIN_BUDGET = 2 * ROUND
 DEFAULT_BUDGET = 128
 FIT_REPLICATES = 2
@@ -409,14 +408,10 @@ def _search(target: Target, policy_text: str, path: Path, *, budget: int, seed: 
         storage=f"sqlite:///{path.resolve()}", study_name="calibration", direction="minimize", load_if_exists=True
     )
     state = optuna.trial.TrialState
-    # a fit killed while a round was being asked left trials without all their parameters: that
-    # round is failed whole and asked again (the same sampler seed gives the same candidates)
-    running = [t for t in study.get_trials(deepcopy=False) if t.state == state.RUNNING]
-    if any(set(t.params) != set(spaces) for t in running):
-        for t in running:
-            study.tell(t.number, state=state.FAIL)
-    if not study.get_trials(deepcopy=False, states=(state.COMPLETE, state.RUNNING, state.WAITING)):
-        study.enqueue_trial(_defaults(knobs))  # the model as shipped is the first candidate
+
+    def first_candidate() -> None:
+        if not study.get_trials(deepcopy=False, states=(state.COMPLETE, state.RUNNING, state.WAITING)):
+            study.enqueue_trial(_defaults(knobs))  # the model as shipped is the first candidate
 
     def evaluate(trials: list) -> None:
         tasks = [
@@ -437,23 +432,18 @@ def _search(target: Target, policy_text: str, path: Path, *, budget: int, seed: 
             optuna.trial.Trial(study, trial._trial_id).set_user_attr("measures", _mean_measures(runs))
             study.tell(trial.number, distance(runs, target.observed, target.errors))
 
-    # a killed fit left its last round asked and not told: run those same candidates first
-    waiting = [t for t in study.get_trials(deepcopy=False) if t.state == state.RUNNING]
-    if waiting:
-        evaluate(waiting)
-    while True:
-        done = len(study.get_trials(deepcopy=False, states=(state.COMPLETE,)))
-        if progress is not None:
-            progress(done, budget, _best_value(study))
-        if done >= budget:
-            break
-        asked = study.get_trials(deepcopy=False, states=(state.COMPLETE, state.RUNNING))
-        round_no = len(asked) // ROUND  # failed rounds do not count: a re-asked round keeps its seed
-        study.sampler = optuna.samplers.TPESampler(
-            seed=int(seed) * 100_003 + round_no, multivariate=True, constant_liar=True, n_startup_trials=2 * ROUND
-        )
-        trials = [study.ask(spaces) for _ in range(min(ROUND, budget - done))]
-        evaluate(trials)
+    search_in_rounds(
+        study,
+        spaces,
+        budget=budget,
+        seed=seed,
+        sampler=lambda round_seed: optuna.samplers.TPESampler(
+            seed=round_seed, multivariate=True, constant_liar=True, n_startup_trials=2 * ROUND
+        ),
+        evaluate=evaluate,
+        before_rounds=first_candidate,
+        progress=None if progress is None else lambda done: progress(done, budget, _best_value(study)),
+    )
     return study
 
 

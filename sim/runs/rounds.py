@@ -1,0 +1,64 @@
+"""A study searched in rounds: the same trials whatever runs them, and a killed search resumed exactly.
+
+Optuna proposes candidates one at a time; a search that runs several at once asks a round of
+:data:`ROUND` trials, evaluates them on any number of workers, and tells their results in the
+order they were asked.  Each round's sampler is seeded from the search's seed and the round's
+number, so one worker, two, or a cluster ask the very same trials.  The study lives in Optuna's
+RDB storage (SQLite), so a killed search resumes from what was told: a round that was asked
+and not told is evaluated again as it was asked, and a round killed while being asked (some
+trials without all their parameters) is failed whole and asked again under the same seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+ROUND = 8
+"""Trials asked together: independent of the number of workers, so results are too."""
+
+REASKED = "reasked"
+"""The user attribute of a trial failed because its round was killed while being asked."""
+
+
+def search_in_rounds(
+    study: Any,
+    spaces: dict[str, Any],
+    *,
+    budget: int,
+    seed: int,
+    sampler: Callable[[int], Any],
+    evaluate: Callable[[list], None],
+    before_rounds: Callable[[], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Ask, evaluate and tell rounds until ``budget`` trials are complete.
+
+    ``sampler(round_seed)`` makes a round's sampler; ``evaluate(trials)`` tells every trial it
+    is given (complete, or failed where its result is undefined: a failed trial is asked again
+    in a later round); ``before_rounds`` runs once the study's state is mended (a search's
+    first candidates enqueued there); ``progress(complete)`` is told after each round.
+    """
+    import optuna
+
+    state = optuna.trial.TrialState
+    running = [t for t in study.get_trials(deepcopy=False) if t.state == state.RUNNING]
+    if any(set(t.params) != set(spaces) for t in running):
+        for t in running:
+            optuna.trial.Trial(study, t._trial_id).set_user_attr(REASKED, True)
+            study.tell(t.number, state=state.FAIL)
+    if before_rounds is not None:
+        before_rounds()
+    waiting = [t for t in study.get_trials(deepcopy=False) if t.state == state.RUNNING]
+    if waiting:  # a killed search left its last round asked and not told: those same trials first
+        evaluate(waiting)
+    while True:
+        done = len(study.get_trials(deepcopy=False, states=(state.COMPLETE,)))
+        if progress is not None:
+            progress(done)
+        if done >= budget:
+            return
+        asked = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(REASKED)]
+        round_no = sum(t.state != state.WAITING for t in asked) // ROUND  # a re-asked round keeps its seed
+        study.sampler = sampler(int(seed) * 100_003 + round_no)
+        evaluate([study.ask(spaces) for _ in range(min(ROUND, budget - done))])
