@@ -193,6 +193,45 @@ def _parser() -> argparse.ArgumentParser:
     p_cal.add_argument("--resume", action="store_true", help="go on with the fit already in --out")
     p_cal.add_argument("--json", action="store_true", help="print exactly one JSON object: fit.json")
 
+    p_opt = sub.add_parser(
+        "optimize",
+        help="search policy settings for the best outcome (per cost): TPE for one objective, NSGA-II's front for more",
+    )
+    p_opt.add_argument("scenario", help="a scenario file, a shipped scenario's name, or a calibrated group's scenario")
+    p_opt.add_argument("--policy", help="the starting policy (default: the scenario's)")
+    p_opt.add_argument(
+        "--search",
+        action="append",
+        default=[],
+        metavar="KEY=LO:HI[:int|:log] | KEY=A,B,C",
+        help="a --set path to search: a range (integer, log scale) or choices (repeatable)",
+    )
+    p_opt.add_argument(
+        "--maximize", dest="objectives", action="append", default=[], metavar="KPI", type=lambda k: ("maximize", k)
+    )
+    p_opt.add_argument(
+        "--minimize", dest="objectives", action="append", default=[], metavar="KPI", type=lambda k: ("minimize", k)
+    )
+    p_opt.add_argument(
+        "--constraint",
+        action="append",
+        default=[],
+        metavar='"KPI >= X"',
+        help="a bound a policy must meet (repeatable)",
+    )
+    p_opt.add_argument("--trials", type=int, default=None, help="trials to complete (default: 48)")
+    p_opt.add_argument(
+        "--replicates", type=int, help="replicates a trial, the same seeds for all (default: the scenario's)"
+    )
+    p_opt.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help="fixed settings")
+    p_opt.add_argument("--workers", type=int, default=1, help="processes (default: 1)")
+    p_opt.add_argument("--backend", default="local", help="local (a process pool) or dask")
+    p_opt.add_argument("--scheduler", help="a Dask scheduler address to join instead of a local cluster")
+    p_opt.add_argument("--seed", type=int, default=0, help="the search's seed (the runs use the scenario's)")
+    p_opt.add_argument("--out", required=True, help="a new folder (or this search's own, with --resume)")
+    p_opt.add_argument("--resume", action="store_true", help="go on with the search already in --out")
+    p_opt.add_argument("--json", action="store_true", help="print exactly one JSON object: optimization.json")
+
     p_ex = sub.add_parser("examples", help="copy the shipped scenarios and policies into a folder, for editing")
     p_ex.add_argument("out", help="a new or empty folder")
 
@@ -562,6 +601,78 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
+def cmd_optimize(args) -> int:
+    from sim.runs.optimization import DEFAULT_TRIALS, optimize
+
+    with contextlib.ExitStack() as stack:
+        progress = None
+        if not args.json and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            bar = stack.enter_context(tqdm(total=args.trials or DEFAULT_TRIALS, desc="trials", file=sys.stderr))
+
+            def progress(done: int, budget: int, best: str) -> None:
+                bar.total = budget
+                bar.n = done
+                bar.set_postfix_str(best)
+
+        result = optimize(
+            args.scenario,
+            args.policy,
+            search=args.search,
+            objectives=args.objectives,
+            constraints=args.constraint,
+            out=args.out,
+            trials=args.trials or DEFAULT_TRIALS,
+            replicates=args.replicates,
+            workers=args.workers,
+            backend=args.backend,
+            scheduler=args.scheduler,
+            seed=args.seed,
+            resume=args.resume,
+            sets=args.sets,
+            progress=progress,
+        )
+    document = result.document
+    if args.json:
+        print(json.dumps(document))
+        return 0
+    print(optimization_table(document))
+    return 0
+
+
+def optimization_table(document: dict) -> str:
+    """The text ``sandbox optimize`` prints: the re-evaluated candidates beside the start."""
+
+    def shown(summary: dict | None) -> str:
+        if not summary or summary.get("mean") is None:
+            return "-"
+        lo, hi = summary["ci95"]
+        return f"{summary['mean']:.4g}" + ("" if lo is None else f" [{lo:.3g}, {hi:.3g}]")
+
+    goals = [kpi for _, kpi in document["objectives"]]
+    bounds = [re_kpi.split()[0] for re_kpi in document["constraints"]]
+    kpis = list(dict.fromkeys(goals + bounds + ["cost_total"]))
+    reeval = document["reevaluation"]
+    lines = [
+        f"{document['trials']['complete']} trials of {document['replicates_a_trial']} replicates; "
+        f"re-evaluated on {reeval['count']} fresh replicates (means, 95% intervals):"
+    ]
+    for c in document["reevaluated"]:
+        params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in c["params"].items())
+        lines.append(f"  {c['name']}{': ' + params if params else ' (the policy as written)'}")
+        for kpi in kpis:
+            diff = c["kpis"][kpi].get("vs_start")
+            lines.append(f"    {kpi:<28} {shown(c['kpis'][kpi]):>30}" + (f"   vs start {shown(diff)}" if diff else ""))
+    out = document.get("out", "")
+    if "best" in document:
+        note = "" if document["best_meets_constraints"] else " (no re-evaluated candidate met every constraint)"
+        lines.append(f"best: {document['best']}{note}; written as best.yaml {out}".rstrip())
+    else:
+        lines.append(f"Pareto front: {len(document['pareto'])} points, written as pareto/*.yaml {out}".rstrip())
+    return "\n".join(lines)
+
+
 def cmd_examples(args) -> int:
     copied = copy_examples(args.out)
     print(
@@ -604,6 +715,7 @@ def main(argv: list[str] | None = None) -> int:
             "examples": cmd_examples,
             "observe": cmd_observe,
             "calibrate": cmd_calibrate,
+            "optimize": cmd_optimize,
             "dashboard": cmd_dashboard,
         }
         return commands[args.command](args)
