@@ -326,11 +326,6 @@ def _search(knobs, goals, limits, path: Path, budget: int, replicates: int, seed
         load_if_exists=True,
     )
 
-    def constraints_of(trial) -> list[float]:
-        return list(trial.user_attrs.get("constraints", [math.inf] * len(limits)))
-
-    constraint_func = constraints_of if limits else None
-
     def sampler(round_seed: int):
         if len(goals) == 1:
             return optuna.samplers.TPESampler(
@@ -338,11 +333,8 @@ def _search(knobs, goals, limits, path: Path, budget: int, replicates: int, seed
                 multivariate=True,
                 constant_liar=True,
                 n_startup_trials=min(2 * ROUND, max(ROUND, budget // 4)),
-                constraints_func=constraint_func,
             )
-        return optuna.samplers.NSGAIISampler(
-            seed=round_seed, population_size=2 * ROUND, constraints_func=constraint_func
-        )
+        return optuna.samplers.NSGAIISampler(seed=round_seed, population_size=2 * ROUND)
 
     failed = 0
 
@@ -354,8 +346,11 @@ def _search(knobs, goals, limits, path: Path, budget: int, replicates: int, seed
             means = _means(runs[i * replicates : (i + 1) * replicates])
             handle = optuna.trial.Trial(study, trial._trial_id)
             handle.set_user_attr("kpis", means)
-            if limits:
-                handle.set_user_attr("constraints", [c.violation(means[c.kpi]) for c in limits])
+            if limits:  # the samplers read a trial's constraints (0 or less: met) from the study
+                violations = [c.violation(means[c.kpi]) for c in limits]
+                handle.set_user_attr("constraints", violations)
+                for k, value in enumerate(violations):
+                    handle.set_constraint(f"c{k}", value)
             values = [means[g.kpi] for g in goals]
             if any(v is None for v in values):
                 failed += 1

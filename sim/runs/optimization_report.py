@@ -6,6 +6,7 @@ A self-contained page (:mod:`sim.activity.pages`): pictures inlined, every text 
 
 from __future__ import annotations
 
+import warnings
 from html import escape
 from pathlib import Path
 
@@ -108,9 +109,11 @@ def _importances(study, goals) -> str:
             return sign * float(trial.values[k])
 
         try:  # PED-ANOVA: Optuna's own, with no scikit-learn to install
-            found = optuna.importance.get_param_importances(
-                study, target=target, evaluator=optuna.importance.PedAnovaImportanceEvaluator()
-            )
+            with warnings.catch_warnings():  # its note that low targets are what it explains: we made them so
+                warnings.simplefilter("ignore", UserWarning)
+                found = optuna.importance.get_param_importances(
+                    study, target=target, evaluator=optuna.importance.PedAnovaImportanceEvaluator()
+                )
         except (RuntimeError, ValueError, ZeroDivisionError):
             continue  # too few trials, or no parameter varied
         rows = "".join(
