@@ -2,7 +2,7 @@
 
 From Python, one function per command (:mod:`sim.api`), each taking files, shipped names or
 loaded setups alike and returning the tables the command writes: :func:`run`, :func:`compare`,
-:func:`sweep`, :func:`observe`, :func:`calibrate`; :func:`setup` (or :func:`load_setup`) loads a
+:func:`sweep`, :func:`observe`, :func:`calibrate`, :func:`optimize`; :func:`setup` (or :func:`load_setup`) loads a
 scenario and its policy once.  ``CommunityModel`` is the model itself, for Mesa's tools.
 
 The package is in layers, each importing only from the ones below it (``python -m sim.app.layers``
@@ -24,7 +24,7 @@ from sim.errors import SandboxError
 from sim.version import __version__
 
 if TYPE_CHECKING:
-    from sim.api import Comparison, calibrate, compare, observe, run, setup, sweep
+    from sim.api import Comparison, calibrate, compare, observe, optimize, run, setup, sweep
     from sim.config.scenario import Setup, load_setup
     from sim.engine.model import CommunityModel
     from sim.runs.experiment import RunResult
@@ -34,7 +34,7 @@ _WHERE = {
     "load_setup": "sim.config.scenario",
     "RunResult": "sim.runs.experiment",
     "CommunityModel": "sim.engine.model",
-    **dict.fromkeys(("setup", "run", "compare", "sweep", "observe", "calibrate", "Comparison"), "sim.api"),
+    **dict.fromkeys(("setup", "run", "compare", "sweep", "observe", "calibrate", "optimize", "Comparison"), "sim.api"),
 }
 
 
@@ -54,6 +54,7 @@ __all__ = [
     "compare",
     "load_setup",
     "observe",
+    "optimize",
     "run",
     "setup",
     "sweep",

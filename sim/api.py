@@ -15,6 +15,8 @@ Each returns the tables the command writes::
 
     sim.observe("chat.csv")                                          # the fingerprint, a group a row
     sim.calibrate("chat.csv", out="fit").fit                         # fit.json
+    sim.optimize("existing-group", search=["policy.service.answer_rate=0:1"],
+                 minimize="cost_total", constraints=["retention_d30 >= 0.85"], out="cheap").document
 
 A scenario is a file, a shipped scenario's name, or a loaded :class:`~sim.config.scenario.Setup`;
 a policy a file or a shipped policy's name (or nothing: the scenario's own).  Any ``--set`` path
@@ -192,6 +194,53 @@ def observe(source: str | Path | pd.DataFrame, *, format: str | None = None, gro
     return pd.DataFrame.from_dict(fingerprint(events), orient="index")
 
 
+def optimize(
+    scenario: Source,
+    policy: str | Path | None = None,
+    *,
+    search: Sequence[str],
+    out: str | Path,
+    maximize: Sequence[str] | str = (),
+    minimize: Sequence[str] | str = (),
+    constraints: Sequence[str] = (),
+    trials: int | None = None,
+    replicates: int | None = None,
+    workers: int = 1,
+    backend: str = "local",
+    scheduler: str | None = None,
+    seed: int = 0,
+    resume: bool = False,
+    sets: Sets = None,
+    **overrides: Any,
+):
+    """Search policy settings for the best outcome (``sandbox optimize``):
+    ``optimize("existing-group", "baseline", search=["policy.content.operator_posts_per_week=0:14"],
+    minimize="cost_total", constraints=["retention_d30 >= 0.85"], out="cheapest")``.
+    Returns ``.document`` (``optimization.json``: the re-evaluated candidates with intervals)
+    and ``.trials`` (``trials.parquet``); ``out`` holds ``best.yaml`` or ``pareto/*.yaml``."""
+    from sim.runs.optimization import DEFAULT_TRIALS
+    from sim.runs.optimization import optimize as search_policies
+
+    goals = [("maximize", k) for k in ([maximize] if isinstance(maximize, str) else maximize)]
+    goals += [("minimize", k) for k in ([minimize] if isinstance(minimize, str) else minimize)]
+    return search_policies(
+        scenario,
+        policy,
+        search=list(search),
+        objectives=goals,
+        constraints=list(constraints),
+        out=out,
+        trials=trials or DEFAULT_TRIALS,
+        replicates=replicates,
+        workers=workers,
+        backend=backend,
+        scheduler=scheduler,
+        seed=seed,
+        resume=resume,
+        sets=set_options(sets, **overrides),
+    )
+
+
 def calibrate(source: str | Path, out: str | Path, **options: Any):
     """Fit the sandbox to a real group's export (``sandbox calibrate``; the same options as its
     flags: ``until``, ``budget``, ``workers``, ``backend``, ``scheduler``, ``seed``, ``resume``...).
@@ -201,4 +250,4 @@ def calibrate(source: str | Path, out: str | Path, **options: Any):
     return fit(str(source), Path(out), **options)
 
 
-__all__ = ["setup", "run", "compare", "sweep", "observe", "calibrate", "Comparison"]
+__all__ = ["setup", "run", "compare", "sweep", "observe", "calibrate", "optimize", "Comparison"]

@@ -644,11 +644,14 @@ def cmd_optimize(args) -> int:
 def optimization_table(document: dict) -> str:
     """The text ``sandbox optimize`` prints: the re-evaluated candidates beside the start."""
 
+    def short(x: float) -> str:
+        return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+
     def shown(summary: dict | None) -> str:
         if not summary or summary.get("mean") is None:
             return "-"
         lo, hi = summary["ci95"]
-        return f"{summary['mean']:.4g}" + ("" if lo is None else f" [{lo:.3g}, {hi:.3g}]")
+        return short(summary["mean"]) + ("" if lo is None else f" [{short(lo)}, {short(hi)}]")
 
     goals = [kpi for _, kpi in document["objectives"]]
     bounds = [re_kpi.split()[0] for re_kpi in document["constraints"]]

@@ -194,7 +194,7 @@ def _means(runs: list[dict]) -> dict[str, float | None]:
 
 
 def optimize(
-    scenario: str | Path,
+    scenario: str | Path | Setup,
     policy: str | Path | None = None,
     *,
     search: Sequence[str],
@@ -211,9 +211,22 @@ def optimize(
     sets: Sequence[str] = (),
     progress: Callable[[int, int, str], None] | None = None,
 ) -> Optimization:
-    """Search, re-evaluate, write; every check of the options happens before the first trial."""
+    """Search, re-evaluate, write; every check of the options happens before the first trial.
+
+    ``scenario`` is a file, a shipped scenario's name or a loaded setup (each trial then built
+    again from its contents with the trial's values)."""
+    from sim.config.scenario import reload_setup
     from sim.runs.output_folder import check_place
     from sim.runs.sweep import check_scheduler
+
+    def load(options: list[str]) -> Setup:
+        if isinstance(scenario, Setup):
+            if policy is not None:
+                raise SandboxError(
+                    "a loaded setup carries its policy; give the scenario's file to pair it with another"
+                )
+            return reload_setup(scenario, options)
+        return load_setup(scenario, policy, options)
 
     out = Path(out)
     check_place(out)
@@ -234,21 +247,24 @@ def optimize(
         raise SandboxError("must be at least 1", place="--workers")
     if seed < 0:
         raise SandboxError("must be 0 or more", place="--seed")
-    base = load_setup(scenario, policy, list(sets))
+    base = load(list(sets))
     replicates = replicates or base.scenario.replicates
     if not 1 <= replicates <= 1000:
         raise SandboxError("give between 1 and 1,000 replicates a trial", place="--replicates")
     for knob in knobs:  # every value a knob can take must load: a bad path or type fails now
         for value in knob.values_to_check():
             try:
-                load_setup(scenario, policy, [*sets, *set_options({knob.path: _plain(value, knob)})])
+                load([*sets, *set_options({knob.path: _plain(value, knob)})])
             except SandboxError as exc:
                 raise SandboxError(exc.message, place=f"--search {knob.option}") from None
     if backend == "dask" and scheduler:
         check_scheduler(scheduler)
 
     spec = {
-        "scenario": {"file": str(scenario), "hash": base.scenario_hash},
+        "scenario": {
+            "file": base.scenario_file if isinstance(scenario, Setup) else str(scenario),
+            "hash": base.scenario_hash,
+        },
         "policy": {"file": base.policy_file, "hash": base.policy_hash},
         "sets": list(sets),
         "search": [k.option for k in knobs],
@@ -264,13 +280,12 @@ def optimize(
         with ordered_pool(backend, workers, scheduler) as pool:
 
             def setup_of(params: dict) -> Setup:
-                return load_setup(
-                    scenario,
-                    policy,
-                    [*sets, *set_options({k.path: _plain(params[k.path], k) for k in knobs})],
-                )
+                return load([*sets, *set_options({k.path: _plain(params[k.path], k) for k in knobs})])
 
-            study = _search(knobs, goals, limits, out / "study.db", trials, replicates, seed, pool, setup_of, progress)
+            start = _start_values(base, knobs)
+            study = _search(
+                knobs, goals, limits, out / "study.db", trials, replicates, seed, pool, setup_of, progress, start
+            )
             candidates = _candidates(study, goals, limits)
             reevaluated = _reevaluate(candidates, base, setup_of, replicates, pool)
         table = _trials_table(study, knobs, goals, limits)
@@ -314,7 +329,36 @@ def _check_resumed_spec(out: Path, spec: dict, identity: str) -> None:
     )
 
 
-def _search(knobs, goals, limits, path: Path, budget: int, replicates: int, seed: int, pool, setup_of, progress):
+def _start_values(base: Setup, knobs: list[Knob]) -> dict:
+    """The starting policy's own value of each searched path that lies in its range (or among
+    its choices): the search's first candidate, so it knows where it starts from."""
+    data = {**base.scenario.model_dump(mode="json"), "policy": base.policy.settings.model_dump(mode="json")}
+    values = {}
+    for knob in knobs:
+        node: Any = data
+        for key in knob.path.split("."):
+            if isinstance(node, list):
+                node = (
+                    next((item for item in node if isinstance(item, dict) and item.get("name") == key), None)
+                    if not key.isdigit()
+                    else (node[int(key)] if int(key) < len(node) else None)
+                )
+            elif isinstance(node, dict):
+                node = node.get(key)
+            else:
+                node = None
+        if knob.choices is not None:
+            if node in knob.choices:
+                values[knob.path] = node
+        elif isinstance(node, int | float) and not isinstance(node, bool) and knob.low <= node <= knob.high:  # type: ignore[operator]
+            if not knob.integer or float(node).is_integer():
+                values[knob.path] = int(node) if knob.integer else float(node)
+    return values
+
+
+def _search(
+    knobs, goals, limits, path: Path, budget: int, replicates: int, seed: int, pool, setup_of, progress, start: dict
+):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -368,7 +412,21 @@ def _search(knobs, goals, limits, path: Path, budget: int, replicates: int, seed
         if progress is not None:
             progress(done, budget, _best_text(study, goals))
 
-    search_in_rounds(study, spaces, budget=budget, seed=seed, sampler=sampler, evaluate=evaluate, progress=told)
+    def first_candidate() -> None:
+        state = optuna.trial.TrialState
+        if start and not study.get_trials(deepcopy=False, states=(state.COMPLETE, state.RUNNING, state.WAITING)):
+            study.enqueue_trial(start)  # the starting policy's own values, where they lie in the space
+
+    search_in_rounds(
+        study,
+        spaces,
+        budget=budget,
+        seed=seed,
+        sampler=sampler,
+        evaluate=evaluate,
+        before_rounds=first_candidate,
+        progress=told,
+    )
     return study
 
 
