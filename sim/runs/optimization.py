@@ -174,14 +174,19 @@ class Optimization:
 
 @dataclass(frozen=True)
 class _Task:
+    """One candidate's replicates: a worker's job (the setup travels whole; no file is read)."""
+
     setup: Setup
-    replicate: int
+    replicates: tuple[int, ...]
 
 
-def _kpis_of(task: _Task) -> dict:
-    """One replicate's KPIs (a worker's job: the setup travels whole, no file is read)."""
-    kpis = run_replicate(task.setup, task.replicate)["kpis"]
-    return {k: (float(v) if v is not None else math.nan) for k, v in kpis.items() if k != "replicate"}
+def _kpis_of(task: _Task) -> list[dict]:
+    """Each replicate's KPIs."""
+    out = []
+    for replicate in task.replicates:
+        kpis = run_replicate(task.setup, replicate)["kpis"]
+        out.append({k: (float(v) if v is not None else math.nan) for k, v in kpis.items() if k != "replicate"})
+    return out
 
 
 def _means(runs: list[dict]) -> dict[str, float | None]:
@@ -279,8 +284,8 @@ def optimize(
     with claimed(out, kind="optimization", identity=identity, resume=resume, manifest=manifest, work="study.db"):
         with ordered_pool(backend, workers, scheduler) as pool:
 
-            def setup_of(params: dict) -> Setup:
-                return load([*sets, *set_options({k.path: _plain(params[k.path], k) for k in knobs})])
+            def setup_of(params: dict) -> Setup:  # the base built again with a trial's values: no file read
+                return reload_setup(base, set_options({k.path: _plain(params[k.path], k) for k in knobs}))
 
             start = _start_values(base, knobs)
             study = _search(
@@ -384,10 +389,9 @@ def _search(
 
     def evaluate(asked: list) -> None:
         nonlocal failed
-        tasks = [_Task(setup_of(t.params), r) for t in asked for r in range(replicates)]
-        runs = pool.map(_kpis_of, tasks)
-        for i, trial in enumerate(asked):
-            means = _means(runs[i * replicates : (i + 1) * replicates])
+        runs = pool.map(_kpis_of, [_Task(setup_of(t.params), tuple(range(replicates))) for t in asked])
+        for trial, own in zip(asked, runs):
+            means = _means(own)
             handle = optuna.trial.Trial(study, trial._trial_id)
             handle.set_user_attr("kpis", means)
             if limits:  # the samplers read a trial's constraints (0 or less: met) from the study
@@ -481,12 +485,10 @@ def _reevaluate(candidates, base: Setup, setup_of, replicates: int, pool) -> lis
     count = max(MIN_REEVALUATION, 2 * replicates)
     indices = range(REEVALUATION_FIRST, REEVALUATION_FIRST + count)
     sides = [("start", None, base)] + [(f"trial {t.number}", t, setup_of(t.params)) for t in candidates]
-    tasks = [_Task(setup, r) for _, _, setup in sides for r in indices]
-    runs = pool.map(_kpis_of, tasks)
-    start_runs = runs[:count]
+    runs = pool.map(_kpis_of, [_Task(setup, tuple(indices)) for _, _, setup in sides])
+    start_runs = runs[0]
     out = []
-    for k, (name, trial, _) in enumerate(sides):
-        own = runs[k * count : (k + 1) * count]
+    for (name, trial, _), own in zip(sides, runs):
         kpis = {}
         for kpi in own[0]:
             values = np.asarray([r[kpi] for r in own], dtype=float)

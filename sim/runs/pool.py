@@ -52,8 +52,9 @@ def ordered_pool(backend: str = "local", workers: int = 1, scheduler: str | None
         # spawned, not forked (the caller may hold threads and durable-rules' C state); each
         # worker dies with this process (worker_guard)
         with ProcessPoolExecutor(
-            max_workers=workers, mp_context=mp.get_context("spawn"), initializer=worker_guard, initargs=(os.getpid(),)
+            max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_start_worker, initargs=(os.getpid(),)
         ) as executor:
+            list(executor.map(_ready, range(workers)))  # every worker started and warm before any clock starts
             yield OrderedPool(executor=executor)
         return
     with dask_client(workers, scheduler) as client:
@@ -95,6 +96,16 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _start_worker(parent: int) -> None:
+    """A local pool's worker: dies with its parent (worker_guard), the engine imported (warm_up)."""
+    worker_guard(parent)
+    warm_up()
+
+
+def _ready(_: int) -> bool:
+    return True
 
 
 def warm_up() -> None:
