@@ -272,3 +272,19 @@ def test_the_replay_marks_the_day_a_group_died():
     )
     marked = views.events(daily, pd.DataFrame(), groups)
     assert marked[marked["event"] == "group died"]["day"].tolist() == [1, 3]
+
+
+def test_optimise_searches_shows_the_reevaluation_and_sends_a_candidate_to_compare():
+    app = _app(opt_trials=8, opt_replicates=2, opt_days=30)
+    assert not app.exception
+    app.button(key="opt_run").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    table = next(d.value for d in app.dataframe if "candidate" in d.value.columns)
+    assert table["candidate"].iloc[0] == "start" and len(table) >= 2
+    assert {"cost_total", "cost_total vs start"} <= set(table.columns)
+    chosen = app.selectbox(key="opt_send_which").value
+    app.button(key="opt_send").click().run()
+    assert not app.exception
+    assert app.session_state["policies"] == ["baseline.yaml", "edited policy"]
+    assert "operator_posts_per_week" in app.session_state["edited_policy"]
+    assert any(chosen in s.value for s in app.success)

@@ -933,6 +933,245 @@ def _show_fit(path: Path, compare_hint: bool = True) -> None:
     )
 
 
+# --- optimise: search policy settings, watch trials arrive, send a point to Compare ---------
+
+KNOB_MENU = {
+    "operator posts a week": ("policy.content.operator_posts_per_week", 0.0, 14.0, 0.5),
+    "share of questions answered": ("policy.service.answer_rate", 0.0, 1.0, 0.05),
+    "quality of operators' posts": ("policy.content.quality", 0.0, 1.0, 0.05),
+    "members a group holds": ("policy.groups.cap", 50, 500, 10),
+}
+"""The knobs the page offers (the command line searches any --set path): label, path, range, step."""
+GOAL_KPIS = ("retention_d30", "members_end", "active_ratio_mean", "core_share_end", "mean_trust_end", "cost_total")
+
+
+def optimize_view() -> None:
+    """Choose a scenario, a starting policy, knobs, objectives and a constraint; search; see the
+    re-evaluated candidates (or the front); send one to the Compare view against the start."""
+    st.subheader("Optimise")
+    st.caption(
+        "Searches the chosen knobs for the best outcome (one objective) or the trade-off between two. "
+        "Every trial runs the same replicates; the best candidates and the starting policy are then run "
+        "again on fresh replicates, and that is what is shown."
+    )
+    names = scenario_names()
+    left, right = st.columns(2)
+    with left:
+        scenario = st.selectbox("Scenario", names, index=names.index(DEFAULT_SCENARIO), key="opt_scenario")
+        start = st.selectbox("Starting policy", POLICIES, index=POLICIES.index("baseline.yaml"), key="opt_policy")
+        labels = st.multiselect("Knobs to search", list(KNOB_MENU), default=list(KNOB_MENU)[:2], key="opt_knobs")
+        search = []
+        for label in labels:
+            path, lo, hi, step = KNOB_MENU[label]
+            low, high = st.slider(label, lo, hi, (lo, hi), step=step, key=f"opt_range_{path}")
+            if low >= high:
+                st.warning(f"{label}: give a range, not one value")
+                return
+            whole = isinstance(lo, int)
+            search.append(f"{path}={low}:{high}" + (":int" if whole else ""))
+    with right:
+        goal = st.selectbox("Objective", GOAL_KPIS, index=GOAL_KPIS.index("cost_total"), key="opt_goal")
+        direction = st.radio(
+            "Direction", ["minimize", "maximize"], horizontal=True, key="opt_direction", label_visibility="collapsed"
+        )
+        objectives = [(direction, goal)]
+        if st.checkbox("A second objective (a trade-off: the Pareto front)", key="opt_second"):
+            second = st.selectbox("Second objective", GOAL_KPIS, index=0, key="opt_goal2")
+            direction2 = st.radio(
+                "Direction of the second",
+                ["maximize", "minimize"],
+                horizontal=True,
+                key="opt_direction2",
+                label_visibility="collapsed",
+            )
+            objectives.append((direction2, second))
+        constraints = []
+        if st.checkbox("A constraint", key="opt_constrained"):
+            kpi = st.selectbox("KPI", GOAL_KPIS, key="opt_c_kpi")
+            op = st.selectbox("must be", [">=", "<="], key="opt_c_op")
+            bound = st.number_input("than", value=0.8, key="opt_c_bound", format="%g")
+            constraints.append(f"{kpi} {op} {bound}")
+        trials = st.slider("Trials", 8, 96, 24, step=8, key="opt_trials")
+        replicates = st.slider("Replicates a trial", 2, 10, 3, key="opt_replicates")
+        days = st.slider("Days", 30, 365, 90, step=10, key="opt_days")
+    if not search:
+        st.info("Pick at least one knob to search.")
+        return
+    if st.button("Search", key="opt_run"):
+        options = {
+            "scenario": str(scenario_path(scenario)),
+            "policy": str(POLICY_DIR / start),
+            "search": search,
+            "objectives": objectives,
+            "constraints": constraints,
+            "trials": trials,
+            "replicates": replicates,
+            "sets": [f"days={days}"],
+        }
+        number = st.session_state.get("opt_number", 0) + 1
+        st.session_state["opt_number"] = number
+        _run_search(options, number, scenario, start)
+    found = st.session_state.get("opt_found")
+    if found and (Path(found["out"]) / "optimization.json").is_file():
+        _show_search(found)
+
+
+def _run_search(options: dict, number: int, scenario: str, start: str) -> None:
+    """Search in a separate process (the server keeps serving), drawing trials as they arrive."""
+    import multiprocessing as mp
+
+    out = _private_folder() / f"search-{number}"
+    progress = _private_folder() / f"search-progress-{number}.json"
+    process = mp.get_context("spawn").Process(
+        target=isolated.optimize_job, args=(options, str(out), str(progress), os.getpid()), daemon=True
+    )
+    process.start()
+    bar = st.progress(0.0, text="starting the simulations...")
+    live = st.empty()
+    goals = [kpi for _, kpi in options["objectives"]]
+    while process.is_alive():
+        time.sleep(0.5)
+        try:
+            state = json.loads(progress.read_text())
+        except (OSError, ValueError):
+            continue
+        if "error" in state or "finished" in state:
+            break
+        bar.progress(
+            min(1.0, state["done"] / state["budget"]),
+            text=f"{state['done']} of {state['budget']} trials; {plain(state['best'])}",
+        )
+        if state["points"]:
+            with live.container():
+                st.altair_chart(_trials_chart(state["points"], goals), use_container_width=True)
+    process.join()
+    try:
+        state = json.loads(progress.read_text())
+    except (OSError, ValueError):
+        state = {"error": "the search stopped before it began; details are in the server's log"}
+    if "error" in state:
+        bar.empty()
+        st.error(plain(state["error"]))
+        return
+    bar.progress(1.0, text="done: re-evaluated on fresh replicates")
+    st.session_state["opt_found"] = {"out": str(out), "scenario": scenario, "start": start}
+
+
+def _trials_chart(points: list, goals: list[str]) -> alt.Chart:
+    """Trials as they arrive: the objective by trial, or the two objectives against each other."""
+    if len(goals) == 1:
+        frame = pd.DataFrame([p[:2] for p in points], columns=["trial", goals[0]])
+        x, title = alt.X("trial:Q", title="trial"), f"trials so far: {goals[0]}"
+    else:
+        frame = pd.DataFrame([p[:3] for p in points], columns=["trial", *goals[:2]])
+        x, title = alt.X(f"{goals[0]}:Q", title=goals[0]), "trials so far: the trade-off"
+    frame["kind"] = "trial (the search's estimate)"
+    y = goals[0] if len(goals) == 1 else goals[1]
+    return (
+        alt.Chart(frame, title=title, height=260)
+        .mark_circle(size=40)
+        .encode(
+            x=x,
+            y=alt.Y(f"{y}:Q", title=y, scale=alt.Scale(zero=False)),
+            color=alt.Color("kind:N", legend=alt.Legend(orient="bottom", title=None)),
+            tooltip=["trial", *goals[:2]],
+        )
+    )
+
+
+def _show_search(found: dict) -> None:
+    from sim.config.edits import policy_with
+
+    out = Path(found["out"])
+    document = json.loads((out / "optimization.json").read_text())
+    kpis = list(
+        dict.fromkeys(
+            [kpi for _, kpi in document["objectives"]]
+            + [c.split()[0] for c in document["constraints"]]
+            + ["cost_total"]
+        )
+    )
+
+    def cell(summary: dict | None) -> str:
+        if not summary or summary.get("mean") is None:
+            return "-"
+        lo, hi = summary["ci95"]
+        return shown_number(summary["mean"]) + ("" if lo is None else f" ({shown_number(lo)} to {shown_number(hi)})")
+
+    rows = []
+    for c in document["reevaluated"]:
+        row = {
+            "candidate": c["name"],
+            "values": ", ".join(
+                f"{k.split('.')[-1]} = {v:.3g}" if isinstance(v, float) else f"{k.split('.')[-1]} = {v}"
+                for k, v in c["params"].items()
+            )
+            or "as written",
+        }
+        for kpi in kpis:
+            row[kpi] = cell(c["kpis"][kpi])
+            row[f"{kpi} vs start"] = cell(c["kpis"][kpi].get("vs_start"))
+        rows.append(row)
+    reeval = document["reevaluation"]
+    st.markdown(f"**Re-evaluated on {reeval['count']} fresh replicates** (means, 95% intervals)")
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    if "best" in document:
+        st.caption(
+            f"Best: {document['best']}"
+            + ("" if document["best_meets_constraints"] else " (no re-evaluated candidate met every constraint)")
+        )
+    else:
+        front = [c for c in document["reevaluated"][1:]]
+        goals = [kpi for _, kpi in document["objectives"]]
+        frame = pd.DataFrame(
+            [
+                {"candidate": c["name"], goals[0]: c["kpis"][goals[0]]["mean"], goals[1]: c["kpis"][goals[1]]["mean"]}
+                for c in front
+            ]
+        )
+        frame["kind"] = "the front, re-evaluated"
+        st.altair_chart(
+            alt.Chart(frame, title="the Pareto front on fresh replicates", height=260)
+            .mark_circle(size=60)
+            .encode(
+                x=alt.X(f"{goals[0]}:Q", title=goals[0], scale=alt.Scale(zero=False)),
+                y=alt.Y(f"{goals[1]}:Q", title=goals[1], scale=alt.Scale(zero=False)),
+                color=alt.Color("kind:N", legend=alt.Legend(orient="bottom", title=None)),
+                tooltip=["candidate", *goals],
+            ),
+            use_container_width=True,
+        )
+    candidates = [c for c in document["reevaluated"][1:]]
+    if not candidates:
+        return
+    chosen = st.selectbox(
+        "Send to the Compare view, against the starting policy", [c["name"] for c in candidates], key="opt_send_which"
+    )
+    start_text = (POLICY_DIR / found["start"]).read_text()
+    pick = next(c for c in candidates if c["name"] == chosen)
+    text = policy_with(
+        start_text,
+        [(k[len("policy.") :], v) for k, v in pick["params"].items() if k.startswith("policy.")],
+        file=EDITED,
+        header=f"{chosen} of a search from {found['start']}",
+    )
+
+    def send() -> None:  # a callback: it may set the Compare view's widgets before they are drawn
+        st.session_state["edited_policy"] = text
+        st.session_state["scenario"] = found["scenario"]
+        st.session_state["policies"] = [found["start"], EDITED]
+        st.session_state["opt_sent"] = chosen
+
+    st.button("Send to Compare", key="opt_send", on_click=send)
+    if st.session_state.get("opt_sent") == chosen:
+        st.success(
+            f"{chosen} is the edited policy in the Compare view, against {found['start']}: open the Compare tab."
+        )
+    st.download_button(
+        "Download the report (HTML)", (out / "report.html").read_bytes(), "report.html", "text/html", key="opt_report"
+    )
+
+
 def _guarded(view) -> None:
     """Run one view; a user's mistake shows as one line, anything else as a line with details in the log."""
     try:
@@ -947,13 +1186,15 @@ def _guarded(view) -> None:
 def main() -> None:
     st.set_page_config(page_title="Community policy sandbox", layout="wide")
     st.title("Community policy sandbox")
-    compare, editor, replay, results, own = st.tabs(
-        ["Compare", "Policy editor", "Lifecycle replay", "Results", "Your group"]
+    compare, editor, replay, results, own, search = st.tabs(
+        ["Compare", "Policy editor", "Lifecycle replay", "Results", "Your group", "Optimise"]
     )
     with compare:
         _guarded(compare_view)
     with own:
         _guarded(your_group_view)
+    with search:
+        _guarded(optimize_view)
     with editor:
         _guarded(editor_view)
     with replay:

@@ -115,6 +115,42 @@ def calibrate_job(export: str, group: str, out: str, budget: int, progress: str,
         write({"error": "the calibration failed; details are in the server's log"})
 
 
+def optimize_job(options: dict, out: str, progress: str, parent: int) -> None:
+    """A policy search for the dashboard, in its own spawned process (dying with the server,
+    ``parent``): its progress (trials done, the best so far, every complete trial's objective
+    values for the live chart) and the outcome, or a user's mistake in one line, go to
+    ``progress`` as JSON.  ``options`` are :func:`sim.runs.optimization.optimize`'s keywords."""
+    import json
+
+    import optuna
+
+    from sim.runs.optimization import optimize
+
+    worker_guard(parent)
+
+    def write(state: dict) -> None:
+        tmp = progress + ".tmp"
+        with open(tmp, "w") as handle:
+            json.dump(state, handle)
+        os.replace(tmp, progress)
+
+    def report(done: int, budget: int, best: str) -> None:
+        study = optuna.load_study(study_name="optimization", storage=f"sqlite:///{out}/study.db")
+        points = [
+            [t.number, *t.values] for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        ]
+        write({"done": done, "budget": budget, "best": best, "points": points})
+
+    try:
+        optimize(**options, out=out, progress=report)
+        write({"finished": True})
+    except SandboxError as exc:
+        write({"error": str(exc).replace(out, "the search's folder")})
+    except Exception:
+        LOG.exception("a policy search failed")
+        write({"error": "the search failed; details are in the server's log"})
+
+
 def shutdown() -> None:
     """Stop the worker processes (they also stop by themselves when this process ends)."""
     global _POOL
