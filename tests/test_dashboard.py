@@ -288,3 +288,17 @@ def test_optimise_searches_shows_the_reevaluation_and_sends_a_candidate_to_compa
     assert app.session_state["policies"] == ["baseline.yaml", "edited policy"]
     assert "operator_posts_per_week" in app.session_state["edited_policy"]
     assert any(chosen in s.value for s in app.success)
+
+
+def test_the_page_module_has_no_bare_strings_streamlit_would_show():
+    """Streamlit runs sim/app/dashboard.py as its script: a string standing alone at its top level
+    (an attribute's docstring) would be written on the page."""
+    import ast
+
+    tree = ast.parse((ROOT / "sim" / "app" / "dashboard.py").read_text())
+    bare = [
+        node.lineno
+        for node in tree.body[1:]
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+    ]
+    assert bare == []

@@ -166,8 +166,10 @@ def run_replay(scenario: str, text: str, seed: int) -> dict:
 # --- small helpers ----------------------------------------------------------------------------
 
 
+# vl-convert's renderer is one runtime shared by every session of the server: one chart at a time.
+# (Comments, not docstrings, at this module's top level: Streamlit runs it as its script and would
+# show a bare string on the page.)
 _CONVERT_LOCK = threading.Lock()
-"""vl-convert's renderer is one runtime shared by every session of the server: one chart at a time."""
 
 
 def download_chart(chart: alt.TopLevelMixin, name: str, where: str = "compare") -> None:
@@ -935,13 +937,13 @@ def _show_fit(path: Path, compare_hint: bool = True) -> None:
 
 # --- optimise: search policy settings, watch trials arrive, send a point to Compare ---------
 
+# The knobs the page offers (the command line searches any --set path): label, path, range, step.
 KNOB_MENU = {
     "operator posts a week": ("policy.content.operator_posts_per_week", 0.0, 14.0, 0.5),
     "share of questions answered": ("policy.service.answer_rate", 0.0, 1.0, 0.05),
     "quality of operators' posts": ("policy.content.quality", 0.0, 1.0, 0.05),
     "members a group holds": ("policy.groups.cap", 50, 500, 10),
 }
-"""The knobs the page offers (the command line searches any --set path): label, path, range, step."""
 GOAL_KPIS = ("retention_d30", "members_end", "active_ratio_mean", "core_share_end", "mean_trust_end", "cost_total")
 
 
