@@ -535,6 +535,25 @@ def cmd_observe(args) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _study_bar(args, total: int, unit: str):
+    """A progress bar on a terminal for a search in rounds (calibrate, optimize): yields
+    ``update(done, budget, best_text)``, or None when stderr is not a terminal or --json is given."""
+    if args.json or not sys.stderr.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=unit, file=sys.stderr) as bar:
+
+        def update(done: int, budget: int, best: str) -> None:
+            bar.total = budget
+            bar.n = done
+            bar.set_postfix_str(best)
+
+        yield update
+
+
 def cmd_calibrate(args) -> int:
     from sim.runs.calibration import DEFAULT_BUDGET, calibrate
 
@@ -542,18 +561,8 @@ def cmd_calibrate(args) -> int:
         raise SandboxError("must be at least 1", place="--workers")
     if args.seed < 0:
         raise SandboxError("must be 0 or more", place="--seed")
-    with contextlib.ExitStack() as stack:
-        progress = None
-        if not args.json and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            bar = stack.enter_context(tqdm(total=args.budget or DEFAULT_BUDGET, desc="candidates", file=sys.stderr))
-
-            def progress(done: int, budget: int, best: float) -> None:
-                bar.total = budget
-                bar.n = done
-                bar.set_postfix_str(f"best distance {best:.3f}")
-
+    with _study_bar(args, args.budget or DEFAULT_BUDGET, "candidates") as bar:
+        progress = None if bar is None else lambda done, budget, best: bar(done, budget, f"best distance {best:.3f}")
         result = calibrate(
             args.source,
             args.out,
@@ -604,18 +613,7 @@ def cmd_calibrate(args) -> int:
 def cmd_optimize(args) -> int:
     from sim.runs.optimization import DEFAULT_TRIALS, optimize
 
-    with contextlib.ExitStack() as stack:
-        progress = None
-        if not args.json and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            bar = stack.enter_context(tqdm(total=args.trials or DEFAULT_TRIALS, desc="trials", file=sys.stderr))
-
-            def progress(done: int, budget: int, best: str) -> None:
-                bar.total = budget
-                bar.n = done
-                bar.set_postfix_str(best)
-
+    with _study_bar(args, args.trials or DEFAULT_TRIALS, "trials") as progress:
         result = optimize(
             args.scenario,
             args.policy,

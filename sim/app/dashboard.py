@@ -868,27 +868,16 @@ def _run_calibration(export: Path, group: str, budget: int, number: int) -> None
         args=(str(export), group, str(out), budget, str(progress), os.getpid()),
         daemon=True,
     )
-    process.start()
     bar = st.progress(0.0, text="starting the simulations...")
-    while process.is_alive():
-        time.sleep(0.5)
-        try:
-            state = json.loads(progress.read_text())
-        except (OSError, ValueError):
-            continue
-        if "error" in state:
-            break
-        best = state["best"]
-        shown = "none yet" if best is None else f"{best:.3f}"
+
+    def shown(state: dict) -> None:
+        best = "none yet" if state["best"] is None else f"{state['best']:.3f}"
         bar.progress(
             min(1.0, state["done"] / state["budget"]),
-            text=f"{state['done']} of {state['budget']} candidates; best distance {shown}",
+            text=f"{state['done']} of {state['budget']} candidates; best distance {best}",
         )
-    process.join()
-    try:
-        state = json.loads(progress.read_text())
-    except (OSError, ValueError):
-        state = {"error": "the calibration stopped before it began; details are in the server's log"}
+
+    state = _watch(process, progress, shown, "calibration")
     if "error" in state:
         bar.empty()
         st.error(plain(state["error"]))
@@ -899,6 +888,26 @@ def _run_calibration(export: Path, group: str, budget: int, number: int) -> None
     st.session_state["own_groups"] = own
     st.session_state["own_fit"] = str(out / "fit.json")
     st.rerun()  # again from the top, so the Compare view's list holds the new group
+
+
+def _watch(process, progress: Path, shown, job: str) -> dict:
+    """Start a job's process and show its progress file (``shown(state)``) until it ends; return
+    its last state (an ``error`` in it is one line for the page)."""
+    process.start()
+    while process.is_alive():
+        time.sleep(0.5)
+        try:
+            state = json.loads(progress.read_text())
+        except (OSError, ValueError):
+            continue
+        if "error" in state or "finished" in state:
+            break
+        shown(state)
+    process.join()
+    try:
+        return json.loads(progress.read_text())
+    except (OSError, ValueError):
+        return {"error": f"the {job} stopped before it began; details are in the server's log"}
 
 
 def _show_fit(path: Path, compare_hint: bool = True) -> None:
@@ -1027,18 +1036,11 @@ def _run_search(options: dict, number: int, scenario: str, start: str) -> None:
     process = mp.get_context("spawn").Process(
         target=isolated.optimize_job, args=(options, str(out), str(progress), os.getpid()), daemon=True
     )
-    process.start()
     bar = st.progress(0.0, text="starting the simulations...")
     live = st.empty()
     goals = [kpi for _, kpi in options["objectives"]]
-    while process.is_alive():
-        time.sleep(0.5)
-        try:
-            state = json.loads(progress.read_text())
-        except (OSError, ValueError):
-            continue
-        if "error" in state or "finished" in state:
-            break
+
+    def shown(state: dict) -> None:
         bar.progress(
             min(1.0, state["done"] / state["budget"]),
             text=f"{state['done']} of {state['budget']} trials; {plain(state['best'])}",
@@ -1046,11 +1048,8 @@ def _run_search(options: dict, number: int, scenario: str, start: str) -> None:
         if state["points"]:
             with live.container():
                 st.altair_chart(_trials_chart(state["points"], goals), use_container_width=True)
-    process.join()
-    try:
-        state = json.loads(progress.read_text())
-    except (OSError, ValueError):
-        state = {"error": "the search stopped before it began; details are in the server's log"}
+
+    state = _watch(process, progress, shown, "search")
     if "error" in state:
         bar.empty()
         st.error(plain(state["error"]))

@@ -159,6 +159,19 @@ def source_names(scenario: Scenario) -> tuple[str, ...]:
     return RESERVED_SOURCES + tuple(c.name for c in scenario.channels)
 
 
+def apply_sets(data: dict, sets: Sequence[str]) -> tuple[dict, list]:
+    """Apply the scenario's ``--set`` options to its data (in place); return where each landed
+    (for errors) and the ``policy.*`` options, left for the policy."""
+    origin, policy_sets = {}, []
+    for option in sets:
+        key, value = parse_set(option)
+        if key.startswith("policy.") and key != "policy.":
+            policy_sets.append((key[len("policy.") :], value, option))
+            continue
+        origin[apply_set(data, key, value, option=option)] = option
+    return origin, policy_sets
+
+
 def load_scenario(path: str | Path, sets: Sequence[str] = ()) -> tuple[Scenario, list]:
     """Read and validate a scenario file with ``--set`` overrides (not the ``policy.*`` ones).
 
@@ -168,13 +181,7 @@ def load_scenario(path: str | Path, sets: Sequence[str] = ()) -> tuple[Scenario,
     path = str(resolve(path, "scenarios"))
     data, root = read_yaml(path)
     data = copy.deepcopy(data)
-    origin, policy_sets = {}, []
-    for option in sets:
-        key, value = parse_set(option)
-        if key.startswith("policy.") and key != "policy.":
-            policy_sets.append((key[len("policy.") :], value, option))
-            continue
-        origin[apply_set(data, key, value, option=option)] = option
+    origin, policy_sets = apply_sets(data, sets)
     scenario = validate(Scenario, data, file=path, root=root, origin=origin)
     assert isinstance(scenario, Scenario)
     for name, value in scenario.params.items():
@@ -323,13 +330,7 @@ def reload_setup(setup: Setup, sets: Sequence[str] = (), **changes: Any) -> Setu
     is read: its policy's stage chart is the one already loaded).  ``changes`` replace fields
     of the setup itself (``community_backend="numpy"``)."""
     data = setup.scenario.model_dump(mode="json")
-    origin, policy_sets = {}, []
-    for option in sets:
-        key, value = parse_set(option)
-        if key.startswith("policy.") and key != "policy.":
-            policy_sets.append((key[len("policy.") :], value, option))
-            continue
-        origin[apply_set(data, key, value, option=option)] = option
+    origin, policy_sets = apply_sets(data, sets)
     scenario = validate(Scenario, data, file=setup.scenario_file, root=None, origin=origin)
     assert isinstance(scenario, Scenario)
     for name, value in scenario.params.items():

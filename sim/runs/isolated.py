@@ -87,21 +87,28 @@ def _setup(scenario: str, policy_text: str, sets: tuple[str, ...]):
     return load_setup(scenario, "edited policy", list(sets), policy_text=policy_text)
 
 
-def calibrate_job(export: str, group: str, out: str, budget: int, progress: str, parent: int) -> None:
-    """A calibration for the dashboard, run in its own spawned process (which dies with the server,
-    ``parent``): progress and the outcome (or a user's mistake, one line) go to ``progress`` as JSON."""
+def _writer(progress: str):
+    """A job's progress file, written whole each time (the page reads it while the job runs)."""
     import json
-    import math
-
-    from sim.runs.calibration import calibrate
-
-    worker_guard(parent)
 
     def write(state: dict) -> None:
         tmp = progress + ".tmp"
         with open(tmp, "w") as handle:
             json.dump(state, handle)
         os.replace(tmp, progress)
+
+    return write
+
+
+def calibrate_job(export: str, group: str, out: str, budget: int, progress: str, parent: int) -> None:
+    """A calibration for the dashboard, run in its own spawned process (which dies with the server,
+    ``parent``): progress and the outcome (or a user's mistake, one line) go to ``progress`` as JSON."""
+    import math
+
+    from sim.runs.calibration import calibrate
+
+    worker_guard(parent)
+    write = _writer(progress)
 
     def report(done: int, total: int, best: float) -> None:
         write({"done": done, "budget": total, "best": None if math.isinf(best) else best})
@@ -120,19 +127,12 @@ def optimize_job(options: dict, out: str, progress: str, parent: int) -> None:
     ``parent``): its progress (trials done, the best so far, every complete trial's objective
     values for the live chart) and the outcome, or a user's mistake in one line, go to
     ``progress`` as JSON.  ``options`` are :func:`sim.runs.optimization.optimize`'s keywords."""
-    import json
-
     import optuna
 
     from sim.runs.optimization import optimize
 
     worker_guard(parent)
-
-    def write(state: dict) -> None:
-        tmp = progress + ".tmp"
-        with open(tmp, "w") as handle:
-            json.dump(state, handle)
-        os.replace(tmp, progress)
+    write = _writer(progress)
 
     def report(done: int, budget: int, best: str) -> None:
         study = optuna.load_study(study_name="optimization", storage=f"sqlite:///{out}/study.db")
