@@ -118,3 +118,23 @@ def test_a_calibration_on_a_cluster_without_shared_disk_equals_one_worker(cluste
     cluster_fit = json.loads((tmp_path / "fit-cluster" / "fit.json").read_text())
     local_fit = json.loads((tmp_path / "fit-local" / "fit.json").read_text())
     assert cluster_fit == local_fit
+
+
+def test_a_policy_search_on_a_cluster_without_shared_disk_equals_one_worker(cluster, tmp_path, monkeypatch, capsys):
+    address, worker_folders = cluster
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(scenario("existing-group"), tmp_path / "my-group.yaml")
+    common = ["optimize", "my-group.yaml", "--policy", "baseline", "--set", "days=45"]
+    common += ["--set", "population.initial_members=150", "--search", "policy.service.answer_rate=0:1"]
+    common += ["--maximize", "retention_d30", "--trials", "8", "--replicates", "2", "--json"]
+    assert main([*common, "--backend", "dask", "--scheduler", address, "--out", "search-cluster"]) == 0
+    assert main([*common, "--workers", "1", "--out", "search-local"]) == 0
+    capsys.readouterr()
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "search-cluster" / "trials.parquet"),
+        pd.read_parquet(tmp_path / "search-local" / "trials.parquet"),
+    )
+    cluster_doc = json.loads((tmp_path / "search-cluster" / "optimization.json").read_text())
+    assert cluster_doc == json.loads((tmp_path / "search-local" / "optimization.json").read_text())
+    for folder in worker_folders:
+        assert not (folder / "search-cluster").exists()
