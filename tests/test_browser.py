@@ -160,6 +160,7 @@ def test_sandbox_dashboard_serves_the_page(tmp_path):
         proc.wait(timeout=20)
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too
 def test_your_group_page_calibrates_an_upload_and_offers_it_to_compare(dashboard_url, tmp_path):
     """Upload an export, see its fingerprint, calibrate (a progress bar, then the fit), and find the
     calibrated group in the Compare view's scenario list; no member's name appears on the page."""

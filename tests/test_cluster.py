@@ -120,6 +120,7 @@ def test_a_calibration_on_a_cluster_without_shared_disk_equals_one_worker(cluste
     assert cluster_fit == local_fit
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too
 def test_a_policy_search_on_a_cluster_without_shared_disk_equals_one_worker(cluster, tmp_path, monkeypatch, capsys):
     address, worker_folders = cluster
     monkeypatch.chdir(tmp_path)

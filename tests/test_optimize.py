@@ -151,6 +151,7 @@ def _complete(db: Path) -> int:
         return 0
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too
 def test_a_killed_search_resumes_to_exactly_the_requested_trials(tmp_path):
     args = [sys.executable, "-m", "sim", "optimize", "existing-group", "--policy", "weekly-ritual", *SETTINGS]
     args += ["--search", f"{POSTS}=0:10", "--maximize", "retention_d30", "--trials", "32", "--replicates", "2"]
