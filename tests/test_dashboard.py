@@ -302,3 +302,12 @@ def test_the_page_module_has_no_bare_strings_streamlit_would_show():
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
     ]
     assert bare == []
+
+
+def test_optimise_with_two_objectives_draws_the_front():
+    app = _app(opt_trials=8, opt_replicates=2, opt_days=40, opt_second=True, opt_goal2="members_end")
+    app.button(key="opt_run").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    table = next(d.value for d in app.dataframe if "candidate" in d.value.columns)
+    assert {"cost_total", "members_end"} <= set(table.columns) and len(table) >= 2
+    assert any("the Pareto front on fresh replicates" in c.proto.spec for c in app.get("vega_lite_chart"))
