@@ -540,7 +540,12 @@ def _document(spec, goals, limits, table: pd.DataFrame, reevaluated: list[dict],
         goal = goals[0]
         sign = 1.0 if goal.direction == "maximize" else -1.0
         meeting = [c for c in candidates if _holds_all(c["kpis"], limits)]
-        ranked = sorted(meeting or candidates, key=lambda c: -sign * (c["kpis"][goal.kpi]["mean"] or -math.inf * sign))
+
+        def score(candidate: dict) -> tuple[bool, float]:  # undefined last; a mean of 0 is a mean
+            mean = candidate["kpis"][goal.kpi]["mean"]
+            return (mean is None, 0.0 if mean is None else -sign * mean)
+
+        ranked = sorted(meeting or candidates, key=score)
         best = ranked[0] if ranked else None
         chosen = {"best": best and best["name"], "best_meets_constraints": bool(meeting)}
     else:
