@@ -218,3 +218,23 @@ def test_a_resumed_search_with_another_space_is_refused(constrained, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "holds a search with other search" in err and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in out.iterdir()) == before
+
+
+def test_the_best_is_picked_on_the_reevaluated_means_zero_included():
+    """A candidate whose re-evaluated mean is exactly 0 is a candidate like any other (a policy
+    that costs nothing), and one whose KPI is undefined comes last."""
+    from sim.runs.optimization import Objective, _document
+
+    def candidate(name, mean):
+        return {"name": name, "kpis": {"cost_total": {"mean": mean, "ci95": [None, None]}}}
+
+    reevaluated = [
+        {**candidate("start", 5.0), "replicates": {"first": REEVALUATION_FIRST, "count": 10}},
+        candidate("trial 1", 3.0),
+        candidate("trial 2", 0.0),
+        candidate("trial 3", None),
+    ]
+    table = pd.DataFrame({"state": []})
+    cheapest = _document({}, [Objective("cost_total", "minimize")], [], table, reevaluated, 2)
+    dearest = _document({}, [Objective("cost_total", "maximize")], [], table, reevaluated, 2)
+    assert (cheapest["best"], dearest["best"]) == ("trial 2", "trial 1")
