@@ -36,7 +36,7 @@ def grid():
     rows = {}
     for posts in range(9):
         kpis = sim.run(
-            "weekly-ritual-check" if False else "existing-group",
+            "existing-group",
             "weekly-ritual",
             replicates=3,
             days=60,
@@ -97,7 +97,8 @@ def test_the_report_is_the_reevaluation_on_fresh_seeds(constrained):
     assert best["kpis"]["cost_total"]["mean"] == pytest.approx(expected["mean"])
     assert best["kpis"]["cost_total"]["ci95"] == pytest.approx(expected["ci95"])
     written = (out / "best.yaml").read_text()
-    assert written.startswith("# Found by sandbox optimize") and "# A fixed Sunday-evening" not in written[:0]
+    assert written.startswith("# Found by sandbox optimize")
+    assert "A fixed Sunday-evening ritual" in written  # the starting policy's own text, kept
     loaded = sim.load_setup("existing-group", out / "best.yaml")
     assert loaded.policy.settings.content.operator_posts_per_week == best["params"][POSTS]
     assert loaded.policy.settings.content.ritual_weekday == "sunday"  # the rest of the starting policy kept
@@ -238,3 +239,19 @@ def test_the_best_is_picked_on_the_reevaluated_means_zero_included():
     cheapest = _document({}, [Objective("cost_total", "minimize")], [], table, reevaluated, 2)
     dearest = _document({}, [Objective("cost_total", "maximize")], [], table, reevaluated, 2)
     assert (cheapest["best"], dearest["best"]) == ("trial 2", "trial 1")
+
+
+def test_a_found_policy_keeps_its_writers_comments_and_order():
+    from sim.config.edits import policy_with
+
+    text = "# our house rules\nname: ours\ncontent:\n  operator_posts_per_week: 3  # Mondays only\n  quality: 0.6\n"
+    found = policy_with(
+        text,
+        [("content.operator_posts_per_week", 5.5), ("service.answer_rate", 0.4)],
+        file="ours",
+        header="found by a search",
+    )
+    assert found.startswith("# found by a search\n# our house rules\nname: ours\n")
+    line = next(x for x in found.splitlines() if "operator_posts_per_week" in x)
+    assert line.split("#")[0].split() == ["operator_posts_per_week:", "5.5"] and line.endswith("# Mondays only")
+    assert found.index("operator_posts_per_week") < found.index("quality") < found.index("answer_rate: 0.4")
