@@ -37,13 +37,12 @@ class _Places:
             return []
         copies = core.place(self.name, len(new))
         self.copy[new] = copies
-        return [(int(c), new[copies == c].tolist()) for c in np.unique(copies)]
+        return [(c, new[part].tolist()) for c, part in core.by_copy(copies)]
 
     def opened(self) -> list[tuple[int, list[int]]]:
         """Every sid placed, by copy."""
         sids = np.flatnonzero(self.copy >= 0)
-        copies = self.copy[sids]
-        return [(int(c), sids[copies == c].tolist()) for c in np.unique(copies)]
+        return [(c, sids[part].tolist()) for c, part in core.by_copy(self.copy[sids])] if len(sids) else []
 
     def forget(self) -> None:
         """Forget every placement (the run has released its states)."""

@@ -421,11 +421,6 @@ def release(registered: str, run_token: str, sids) -> None:
         ruleset.delete_state(sid)
 
 
-def held(registered: str) -> int:
-    """How many states copy ``registered`` holds (or has reserved) now."""
-    return len(_states.get(registered, ()))
-
-
 SENTINEL = "_sid_opened"
 SENTINEL_RULE = "sentinel"
 
@@ -581,14 +576,9 @@ def run_facts(name: str, dispatcher: _Dispatcher, facts: Facts) -> list[tuple]:
 
     Returns what the actions recorded, in the order durable-rules ran them.
     """
-    ruleset = host().get_ruleset(name)
-    dispatcher.sink = []
-    # The C core is called directly because the Python wrapper serialises the whole batch
-    # again into the text of MessageNotHandledException, the normal outcome for most facts.
-    _raw(engine.durable_rules_engine.assert_facts, ruleset, facts.payload())
-    _drain(ruleset)
-    _raw(engine.durable_rules_engine.retract_facts, ruleset, facts.keys.retraction())
-    return dispatcher.sink
+    sink = _post(engine.durable_rules_engine.assert_facts, name, dispatcher, facts)
+    _raw(engine.durable_rules_engine.retract_facts, host().get_ruleset(name), facts.keys.retraction())
+    return sink
 
 
 @serialised
@@ -598,9 +588,16 @@ def run_events(name: str, dispatcher: _Dispatcher, events: Facts) -> list[tuple]
     An event is consumed by the first trigger it meets and one that meets none is dropped, so
     nothing is left to retract: the semantics of a statechart's transitions, one per state a day.
     """
+    return _post(engine.durable_rules_engine.assert_events, name, dispatcher, events)
+
+
+def _post(function, name: str, dispatcher: _Dispatcher, batch: Facts) -> list[tuple]:
+    """Send a batch (facts or events) and drain the actions it scheduled; what they recorded."""
     ruleset = host().get_ruleset(name)
     dispatcher.sink = []
-    _raw(engine.durable_rules_engine.assert_events, ruleset, events.payload())
+    # The C core is called directly because the Python wrapper serialises the whole batch
+    # again into the text of MessageNotHandledException, the normal outcome for most facts.
+    _raw(function, ruleset, batch.payload())
     _drain(ruleset)
     return dispatcher.sink
 
@@ -712,7 +709,6 @@ __all__ = [
     "rename",
     "created",
     "release",
-    "held",
     "register_statechart",
     "MAX_SIDS",
     "capacity_error",
