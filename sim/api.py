@@ -32,11 +32,12 @@ from typing import Any
 
 import pandas as pd
 
-from sim.app.comparison import SIDES, Comparison, comparison
+from sim.app.comparison import Comparison, check_sides, comparison
 from sim.config.files import set_options
-from sim.config.scenario import Setup, load_setup, reload_setup
+from sim.config.scenario import Setup, setup_from
 from sim.errors import SandboxError
 from sim.runs.experiment import RunResult, run_many
+from sim.runs.experiment import run as run_setup
 from sim.runs.sweep import SweepResult
 
 Source = str | Path | Setup
@@ -62,11 +63,7 @@ def setup(
         for k, v in (("rules_backend", rules_backend), ("community_backend", community_backend), ("engine", engine))
         if v is not None
     }
-    if isinstance(scenario, Setup):
-        if policy is not None:
-            raise SandboxError("a loaded setup carries its policy; give the scenario's file to pair it with another")
-        return reload_setup(scenario, options, **chosen) if options or chosen else scenario
-    return load_setup(scenario, policy, options, **chosen)
+    return setup_from(scenario, policy, options, **chosen)
 
 
 def run(
@@ -96,8 +93,7 @@ def run(
         engine=engine,
         **overrides,
     )
-    (result,) = run_many([loaded], replicates or loaded.scenario.replicates, workers, audit, activity)
-    return result
+    return run_setup(loaded, replicates, workers, audit, activity)
 
 
 def compare(
@@ -131,10 +127,7 @@ def compare(
         sides = [setup(s, **options) for s in (scenario, *policies)]
     else:
         sides = [setup(scenario, p, **options) for p in policies]  # type: ignore[arg-type]  # paths here
-    if len(sides) < 2:
-        raise SandboxError(f"give two policies or more, got {len(sides)}", place="policies")
-    if len(sides) > len(SIDES):
-        raise SandboxError(f"at most {len(SIDES)} policies in one comparison", place="policies")
+    check_sides(len(sides), "policies")
     results = run_many(sides, replicates or sides[0].scenario.replicates, workers)
     return comparison(results, dict(practical or {}))
 

@@ -10,11 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sim.app.report import compare_table, judgement, members_parts, practical_share, spending, verdict
+from sim.errors import SandboxError
 from sim.runs.experiment import RunResult, paired_difference
 from sim.runs.store import clean, run_summary
 
 SIDES = tuple("ABCDEFGH")
 """The sides of a comparison, in the order the policies were given (A is the baseline)."""
+
+
+def check_sides(count: int, place: str, how: str = "") -> None:
+    """Refuse a comparison of fewer than two policies or more than :data:`SIDES` holds, before
+    anything runs; ``how`` shows how to give them (the command line's ``--policy A --policy B``)."""
+    if count < 2:
+        raise SandboxError(f"give two policies or more{how}, got {count}", place=place)
+    if count > len(SIDES):
+        raise SandboxError(f"at most {len(SIDES)} policies in one comparison", place=place)
 
 
 @dataclass

@@ -233,6 +233,23 @@ def apply_set(data: dict, path: str, value: Any, *, option: str) -> tuple:
     return tuple(loc)
 
 
+def value_at(data: Any, path: str) -> Any:
+    """The value an ``--set`` path names in plain data (lists by name or index, as
+    :func:`apply_set` reads them), or None where the path leads nowhere."""
+    node = data
+    for key in (k for k in path.split(".") if k):
+        if isinstance(node, list):
+            try:
+                node = node[_list_index(node, key, path)]
+            except SandboxError:
+                return None
+        elif isinstance(node, dict):
+            node = node.get(key)
+        else:
+            return None
+    return node
+
+
 def _list_index(items: list, key: str, option: str) -> int:
     if key.isdigit() and int(key) < len(items):
         return int(key)

@@ -9,7 +9,6 @@ parameter overrides under ``params:``.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -153,6 +152,23 @@ class Setup:
     def sources(self) -> tuple[str, ...]:
         return source_names(self.scenario)
 
+    @classmethod
+    def of(
+        cls, scenario: Scenario, policy: CompiledPolicy, scenario_file: str, policy_file: str, **choices: Any
+    ) -> Setup:
+        """A setup of a validated scenario and a compiled policy: its parameters and the two
+        content hashes (a run's identity) derived the one way every loader derives them."""
+        return cls(
+            scenario=scenario,
+            policy=policy,
+            params=Params(scenario.params, source=scenario_file, preset=scenario.preset),
+            scenario_file=scenario_file,
+            policy_file=policy_file,
+            scenario_hash=content_hash(scenario.model_dump()),
+            policy_hash=policy.hash,
+            **choices,
+        )
+
 
 def source_names(scenario: Scenario) -> tuple[str, ...]:
     """Acquisition sources in code order: seed, initial, referral, then each channel."""
@@ -241,20 +257,16 @@ def load_setup(
     compiled = compile_policy(
         policy, file=policy_path, root=root, sources=source_names(scenario), reads_files=policy_text is None
     )
-    params = Params(scenario.params, source=str(scenario_path), preset=scenario.preset)
     for option, backend in (("--rules-backend", rules_backend), ("--community-backend", community_backend)):
         if backend not in BACKENDS:
             raise SandboxError(f"unknown back end '{backend}'; expected one of: {', '.join(BACKENDS)}", place=option)
     if engine not in ENGINES:
         raise SandboxError(f"unknown engine '{engine}'; expected one of: {', '.join(ENGINES)}", place="--engine")
-    return Setup(
-        scenario=scenario,
-        policy=compiled,
-        params=params,
-        scenario_file=str(scenario_path),
-        policy_file=policy_path,
-        scenario_hash=content_hash(scenario.model_dump()),
-        policy_hash=compiled.hash,
+    return Setup.of(
+        scenario,
+        compiled,
+        str(scenario_path),
+        policy_path,
         rules_backend=rules_backend,
         community_backend=community_backend,
         engine=engine,
@@ -313,16 +325,7 @@ def setup_of_data(
     policy_name = f"{name}: policy"
     policy, _, root = load_policy(policy_name, text=policy_text)
     compiled = compile_policy(policy, file=policy_name, root=root, sources=source_names(data), reads_files=False)
-    return Setup(
-        scenario=data,
-        policy=compiled,
-        params=Params(data.params, source=name, preset=data.preset),
-        scenario_file=name,
-        policy_file=policy_name,
-        scenario_hash=content_hash(data.model_dump()),
-        policy_hash=compiled.hash,
-        community_backend=community_backend,
-    )
+    return Setup.of(data, compiled, name, policy_name, community_backend=community_backend)
 
 
 def reload_setup(setup: Setup, sets: Sequence[str] = (), **changes: Any) -> Setup:
@@ -346,12 +349,22 @@ def reload_setup(setup: Setup, sets: Sequence[str] = (), **changes: Any) -> Setu
         reads_files=False,
         chart=setup.policy.chart if policy.stages == setup.policy.settings.stages else None,
     )
-    return dataclasses.replace(
-        setup,
-        scenario=scenario,
-        policy=compiled,
-        params=Params(scenario.params, source=setup.scenario_file, preset=scenario.preset),
-        scenario_hash=content_hash(scenario.model_dump()),
-        policy_hash=compiled.hash,
-        **changes,
-    )
+    choices = {
+        "rules_backend": setup.rules_backend,
+        "community_backend": setup.community_backend,
+        "engine": setup.engine,
+    }
+    return Setup.of(scenario, compiled, setup.scenario_file, setup.policy_file, **{**choices, **changes})
+
+
+def setup_from(
+    source: str | Path | Setup, policy: str | Path | None = None, sets: Sequence[str] = (), **choices: Any
+) -> Setup:
+    """A setup from a scenario (a file or a shipped name) and its policy, or a loaded setup built
+    again with more ``--set`` options (:func:`reload_setup`; a loaded setup carries its policy).
+    ``choices``: back ends and engine (``community_backend="numpy"``)."""
+    if isinstance(source, Setup):
+        if policy is not None:
+            raise SandboxError("a loaded setup carries its policy; give the scenario's file to pair it with another")
+        return reload_setup(source, sets, **choices) if sets or choices else source
+    return load_setup(source, policy, sets, **choices)

@@ -234,6 +234,19 @@ def _check_claim(out: Path, kind: str, identity: str, resume: bool, work: str) -
         raise SandboxError(f"exists and is not a {kind}'s directory; choose another --out directory", file=str(out))
 
 
+def write_parquet(table, path: Path) -> None:
+    """Write a table as Parquet whole: through a temporary file and a rename, so a full disk or a
+    kill mid-write leaves no half-written file behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        table.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_json(path: Path, data: dict) -> None:
     """Write JSON whole (:func:`~sim.activity.pages.write_whole`): a reader never sees half a file."""
     from sim.activity.pages import write_whole

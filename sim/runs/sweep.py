@@ -41,7 +41,7 @@ from sim.config.files import parse_set
 from sim.config.scenario import MAX_REPLICATES, Setup
 from sim.domain import content_hash
 from sim.errors import SandboxError
-from sim.runs.output_folder import claimed, write_json
+from sim.runs.output_folder import claimed, write_json, write_parquet
 from sim.runs.pool import dask_client
 from sim.runs.store import read_table
 from sim.runs.workers import worker_guard
@@ -217,19 +217,8 @@ def run_task(task: Task, point: dict, setup: Setup) -> tuple[dict, pd.DataFrame 
 def write_task(out: Path, row: dict, daily: pd.DataFrame | None) -> None:
     """Write one finished task: its daily table, then its row (the row marks it done for --resume)."""
     if daily is not None:
-        _atomic_parquet(daily, out / "daily" / f"run_id={row['run_id']}" / "part-0.parquet")
-    _atomic_parquet(pd.DataFrame([row]), out / "runs" / f"{row['run_id']}.parquet")
-
-
-def _atomic_parquet(table: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        table.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:  # a full disk or a kill mid-write leaves no half-written file behind
-        tmp.unlink(missing_ok=True)
-        raise
+        write_parquet(daily, out / "daily" / f"run_id={row['run_id']}" / "part-0.parquet")
+    write_parquet(pd.DataFrame([row]), out / "runs" / f"{row['run_id']}.parquet")
 
 
 def finished(out: Path) -> dict[str, str]:
@@ -252,7 +241,7 @@ def gather(out: Path) -> pd.DataFrame:
     table = pd.concat([read_table(f) for f in files], ignore_index=True) if files else pd.DataFrame()
     if len(table):
         table = table.sort_values("run_id", kind="stable").reset_index(drop=True)
-    _atomic_parquet(table, out / "runs.parquet")
+    write_parquet(table, out / "runs.parquet")
     return table
 
 
@@ -363,19 +352,12 @@ def sweep(
 
     ``scenario`` is a file, a shipped scenario's name, or a loaded setup (each point is then
     built again from its contents with the point's settings)."""
-    from sim.config.scenario import load_setup, reload_setup
-
-    def load(options: list[str]) -> Setup:
-        if isinstance(scenario, Setup):
-            if policy is not None:
-                raise SandboxError(
-                    "a loaded setup carries its policy; give the scenario's file to pair it with another"
-                )
-            return reload_setup(scenario, options, rules_backend=rules_backend, community_backend=community_backend)
-        return load_setup(scenario, policy, options, rules_backend=rules_backend, community_backend=community_backend)
-
+    from sim.config.scenario import setup_from
     from sim.runs.store import versions
     from sim.version import __version__
+
+    def load(options: list[str]) -> Setup:
+        return setup_from(scenario, policy, options, rules_backend=rules_backend, community_backend=community_backend)
 
     if backend not in ("local", "dask"):
         raise SandboxError(f"unknown back end '{backend}'; expected local or dask", place="--backend")
