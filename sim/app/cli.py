@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.activity.formats import FORMATS
-from sim.app.comparison import SIDES, comparison
+from sim.app.comparison import SIDES, check_sides, comparison
 from sim.app.report import run_table
 from sim.config.library import copy_examples, library_dir
 from sim.config.scenario import MAX_REPLICATES, load_setup, validate_file
@@ -297,12 +297,7 @@ def cmd_compare(args) -> int:
     from sim.runs.experiment import run_many
     from sim.runs.store import run_summary, write_run
 
-    if len(args.policy) < 2:
-        raise SandboxError(
-            f"give two policies or more (--policy A --policy B ...), got {len(args.policy)}", place="--policy"
-        )
-    if len(args.policy) > len(SIDES):
-        raise SandboxError(f"at most {len(SIDES)} policies in one comparison", place="--policy")
+    check_sides(len(args.policy), "--policy", " (--policy A --policy B ...)")
     practical = _practical(args.practical)
     sets = _sets(args)
     setups = [load_setup(args.scenario, p, sets, **_backends(args)) for p in args.policy]
@@ -651,9 +646,9 @@ def optimization_table(document: dict) -> str:
         lo, hi = summary["ci95"]
         return short(summary["mean"]) + ("" if lo is None else f" [{short(lo)}, {short(hi)}]")
 
-    goals = [kpi for _, kpi in document["objectives"]]
-    bounds = [re_kpi.split()[0] for re_kpi in document["constraints"]]
-    kpis = list(dict.fromkeys(goals + bounds + ["cost_total"]))
+    from sim.runs.optimization import reported_kpis
+
+    kpis = reported_kpis(document)
     reeval = document["reevaluation"]
     lines = [
         f"{document['trials']['complete']} trials of {document['replicates_a_trial']} replicates; "
@@ -665,12 +660,11 @@ def optimization_table(document: dict) -> str:
         for kpi in kpis:
             diff = c["kpis"][kpi].get("vs_start")
             lines.append(f"    {kpi:<28} {shown(c['kpis'][kpi]):>30}" + (f"   vs start {shown(diff)}" if diff else ""))
-    out = document.get("out", "")
     if "best" in document:
         note = "" if document["best_meets_constraints"] else " (no re-evaluated candidate met every constraint)"
-        lines.append(f"best: {document['best']}{note}; written as best.yaml {out}".rstrip())
+        lines.append(f"best: {document['best']}{note}; written as best.yaml")
     else:
-        lines.append(f"Pareto front: {len(document['pareto'])} points, written as pareto/*.yaml {out}".rstrip())
+        lines.append(f"Pareto front: {len(document['pareto'])} points, written as pareto/*.yaml")
     return "\n".join(lines)
 
 

@@ -1082,16 +1082,12 @@ def _trials_chart(points: list, goals: list[str]) -> alt.Chart:
 
 def _show_search(found: dict) -> None:
     from sim.config.edits import policy_with
+    from sim.runs.optimization import policy_settings, reported_kpis
 
     out = Path(found["out"])
     document = json.loads((out / "optimization.json").read_text())
-    kpis = list(
-        dict.fromkeys(
-            [kpi for _, kpi in document["objectives"]]
-            + [c.split()[0] for c in document["constraints"]]
-            + ["cost_total"]
-        )
-    )
+    kpis = reported_kpis(document)
+    candidates = document["reevaluated"][1:]
 
     def cell(summary: dict | None) -> str:
         if not summary or summary.get("mean") is None:
@@ -1122,12 +1118,11 @@ def _show_search(found: dict) -> None:
             + ("" if document["best_meets_constraints"] else " (no re-evaluated candidate met every constraint)")
         )
     else:
-        front = [c for c in document["reevaluated"][1:]]
         goals = [kpi for _, kpi in document["objectives"]]
         frame = pd.DataFrame(
             [
                 {"candidate": c["name"], goals[0]: c["kpis"][goals[0]]["mean"], goals[1]: c["kpis"][goals[1]]["mean"]}
-                for c in front
+                for c in candidates
             ]
         )
         frame["kind"] = "the front, re-evaluated"
@@ -1142,7 +1137,6 @@ def _show_search(found: dict) -> None:
             ),
             use_container_width=True,
         )
-    candidates = [c for c in document["reevaluated"][1:]]
     if not candidates:
         return
     chosen = st.selectbox(
@@ -1152,7 +1146,7 @@ def _show_search(found: dict) -> None:
     pick = next(c for c in candidates if c["name"] == chosen)
     text = policy_with(
         start_text,
-        [(k[len("policy.") :], v) for k, v in pick["params"].items() if k.startswith("policy.")],
+        policy_settings(pick["params"]),
         file=EDITED,
         header=f"{chosen} of a search from {found['start']}",
     )

@@ -33,16 +33,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.activity.pages import write_whole
 from sim.config.edits import policy_with
-from sim.config.files import parse_set, set_options
-from sim.config.scenario import Setup, load_setup
+from sim.config.files import parse_set, set_options, value_at
+from sim.config.scenario import Setup
 from sim.domain import content_hash
 from sim.engine.metrics import KPI_MEANINGS
 from sim.errors import SandboxError
 from sim.runs.experiment import interval, kpi_bounds, run_replicate
-from sim.runs.output_folder import claimed, write_json, write_marker
+from sim.runs.output_folder import claimed, write_json, write_marker, write_parquet
 from sim.runs.pool import ordered_pool
-from sim.runs.rounds import ROUND, search_in_rounds
+from sim.runs.rounds import REASKED, ROUND, search_in_rounds
 
 DEFAULT_TRIALS = 48
 MAX_TRIALS = 5_000
@@ -220,18 +221,12 @@ def optimize(
 
     ``scenario`` is a file, a shipped scenario's name or a loaded setup (each trial then built
     again from its contents with the trial's values)."""
-    from sim.config.scenario import reload_setup
+    from sim.config.scenario import reload_setup, setup_from
     from sim.runs.output_folder import check_place
     from sim.runs.sweep import check_scheduler
 
     def load(options: list[str]) -> Setup:
-        if isinstance(scenario, Setup):
-            if policy is not None:
-                raise SandboxError(
-                    "a loaded setup carries its policy; give the scenario's file to pair it with another"
-                )
-            return reload_setup(scenario, options)
-        return load_setup(scenario, policy, options)
+        return setup_from(scenario, policy, options)
 
     out = Path(out)
     check_place(out)
@@ -295,7 +290,7 @@ def optimize(
             reevaluated = _reevaluate(candidates, base, setup_of, replicates, pool)
         table = _trials_table(study, knobs, goals, limits)
         document = _document(spec, goals, limits, table, reevaluated, replicates)
-        _write(out, base, knobs, goals, limits, study, table, document, reevaluated)
+        _write(out, base, goals, limits, study, table, document, reevaluated)
         write_marker(out, "optimization")
     return Optimization(document=document, out=out, trials=table)
 
@@ -340,18 +335,7 @@ def _start_values(base: Setup, knobs: list[Knob]) -> dict:
     data = {**base.scenario.model_dump(mode="json"), "policy": base.policy.settings.model_dump(mode="json")}
     values = {}
     for knob in knobs:
-        node: Any = data
-        for key in knob.path.split("."):
-            if isinstance(node, list):
-                node = (
-                    next((item for item in node if isinstance(item, dict) and item.get("name") == key), None)
-                    if not key.isdigit()
-                    else (node[int(key)] if int(key) < len(node) else None)
-                )
-            elif isinstance(node, dict):
-                node = node.get(key)
-            else:
-                node = None
+        node = value_at(data, knob.path)
         if knob.choices is not None:
             if node in knob.choices:
                 values[knob.path] = node
@@ -442,7 +426,7 @@ def _best_text(study, goals) -> str:
         return ""
     if len(goals) > 1:
         return f"front {len(study.best_trials)}"
-    feasible = [t for t in complete if all(v <= 0 for v in t.user_attrs.get("constraints", []))]
+    feasible = [t for t in complete if _feasible(t)]
     if not feasible:
         return "none feasible yet"
     pick = max if goals[0].direction == "maximize" else min
@@ -513,7 +497,7 @@ def _reevaluate(candidates, base: Setup, setup_of, replicates: int, pool) -> lis
 def _trials_table(study, knobs, goals, limits) -> pd.DataFrame:
     rows = []
     for t in study.get_trials(deepcopy=False):
-        if t.user_attrs.get("reasked"):
+        if t.user_attrs.get(REASKED):
             continue
         row: dict[str, Any] = {"trial": t.number, "state": t.state.name.lower()}
         for knob in knobs:
@@ -564,19 +548,15 @@ def _document(spec, goals, limits, table: pd.DataFrame, reevaluated: list[dict],
     }
 
 
-def _write(out: Path, base: Setup, knobs, goals, limits, study, table, document, reevaluated) -> None:
+def _write(out: Path, base: Setup, goals, limits, study, table, document, reevaluated) -> None:
     from sim.runs.optimization_report import write_report
 
-    table.to_parquet(out / "trials.parquet", index=False)
+    write_parquet(table, out / "trials.parquet")
     text = Path(base.policy_file).read_text(encoding="utf-8")
     by_name = {c["name"]: c for c in reevaluated}
 
     def policy_file(candidate: dict, how: str) -> str:
-        settings = [
-            (path[len("policy.") :], _plain(value, _knob(knobs, path)))
-            for path, value in candidate["params"].items()
-            if path.startswith("policy.")
-        ]
+        settings = policy_settings(candidate["params"])
         others = [
             f"--set {path}={value}" for path, value in candidate["params"].items() if not path.startswith("policy.")
         ]
@@ -596,20 +576,28 @@ def _write(out: Path, base: Setup, knobs, goals, limits, study, table, document,
         return policy_with(text, settings, file=base.policy_file, header="\n".join(lines))
 
     if "best" in document and document["best"]:
-        write_text(out / "best.yaml", policy_file(by_name[document["best"]], "the best re-evaluated candidate"))
+        write_whole(out / "best.yaml", policy_file(by_name[document["best"]], "the best re-evaluated candidate"))
     if "pareto" in document:
         folder = out / "pareto"
         folder.mkdir(exist_ok=True)
         for k, name in enumerate(document["pareto"]):
-            write_text(
+            write_whole(
                 folder / f"point-{k + 1:02d}.yaml", policy_file(by_name[name], f"point {k + 1} of the Pareto front")
             )
     write_json(out / "optimization.json", document)
     write_report(out / "report.html", study, document, goals, limits, table)
 
 
-def _knob(knobs, path: str) -> Knob:
-    return next(k for k in knobs if k.path == path)
+def policy_settings(params: dict) -> list[tuple[str, Any]]:
+    """A candidate's values of policy paths, as settings inside the policy (without ``policy.``):
+    what its policy file is the starting policy with.  Optuna gives each value its knob's type."""
+    return [(path[len("policy.") :], value) for path, value in params.items() if path.startswith("policy.")]
+
+
+def reported_kpis(document: dict) -> list[str]:
+    """The KPIs a search's results show: its objectives, its constraints' KPIs, and the cost."""
+    goals = [kpi for _, kpi in document["objectives"]]
+    return list(dict.fromkeys(goals + [parse_constraint(c).kpi for c in document["constraints"]] + ["cost_total"]))
 
 
 def _fmt(summary: dict) -> str:
@@ -621,10 +609,13 @@ def _fmt(summary: dict) -> str:
     return f"{mean:.4g} [{lo:.4g}, {hi:.4g}]"
 
 
-def write_text(path: Path, text: str) -> None:
-    from sim.activity.pages import write_whole
-
-    write_whole(path, text)
-
-
-__all__ = ["optimize", "parse_search", "parse_constraint", "Optimization", "DEFAULT_TRIALS", "REEVALUATION_FIRST"]
+__all__ = [
+    "optimize",
+    "parse_search",
+    "parse_constraint",
+    "policy_settings",
+    "reported_kpis",
+    "Optimization",
+    "DEFAULT_TRIALS",
+    "REEVALUATION_FIRST",
+]

@@ -128,7 +128,9 @@ def _importances(study, goals) -> str:
 
 
 def write_report(path: Path, study, document: dict, goals, limits, table: pd.DataFrame) -> None:
-    kpis = list(dict.fromkeys([g.kpi for g in goals] + [c.kpi for c in limits] + ["cost_total"]))
+    from sim.runs.optimization import reported_kpis
+
+    kpis = reported_kpis(document)
     summary = (
         f"<p>Searched {escape('; '.join(document['search']))} for "
         f"{escape(', '.join(f'{g.direction} {g.kpi}' for g in goals))}"
