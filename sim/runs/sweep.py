@@ -164,7 +164,6 @@ class Task:
     run_id: str
     point: int
     replicate: int
-    sets: tuple[str, ...]
 
 
 def _value_text(value) -> str:
@@ -172,12 +171,8 @@ def _value_text(value) -> str:
 
 
 def plan(design: Design, replicates: int) -> list[Task]:
-    tasks = []
-    for p, point in enumerate(design.points):
-        sets = tuple(f"{k}={_value_text(v)}" for k, v in point.items())
-        for r in range(replicates):
-            tasks.append(Task(f"p{p:05d}-r{r:04d}", p, r, sets))
-    return tasks
+    """Every run of a sweep, point by point (each point's setup is loaded once, by the caller)."""
+    return [Task(f"p{p:05d}-r{r:04d}", p, r) for p in range(len(design.points)) for r in range(replicates)]
 
 
 def run_task(task: Task, point: dict, setup: Setup) -> tuple[dict, pd.DataFrame | None]:
