@@ -21,6 +21,7 @@ import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 from sim.errors import SandboxError
@@ -91,13 +92,9 @@ def _writer(progress: str):
     """A job's progress file, written whole each time (the page reads it while the job runs)."""
     import json
 
-    def write(state: dict) -> None:
-        tmp = progress + ".tmp"
-        with open(tmp, "w") as handle:
-            json.dump(state, handle)
-        os.replace(tmp, progress)
+    from sim.activity.pages import write_whole
 
-    return write
+    return lambda state: write_whole(Path(progress), json.dumps(state))
 
 
 def calibrate_job(export: str, group: str, out: str, budget: int, progress: str, parent: int) -> None:
