@@ -47,25 +47,18 @@ def grid():
     return pd.DataFrame(rows).T
 
 
+def _cheapest(out: Path, search: str, bound: float, *extra: str) -> int:
+    """The cheapest operator posts keeping day-30 retention at ``bound``: 16 trials of 3 replicates."""
+    args = ["--search", search, "--minimize", "cost_total", "--constraint", f"retention_d30 >= {bound}"]
+    return _optimize(out, *args, "--trials", "16", "--replicates", "3", *extra)
+
+
 @pytest.fixture(scope="module")
 def constrained(grid, tmp_path_factory):
     """The cheapest policy keeping day-30 retention above a bound the grid places inside the range."""
     bound = float(np.quantile(grid["retention_d30"], 0.5))
     out = tmp_path_factory.mktemp("opt") / "cheapest"
-    code = _optimize(
-        out,
-        "--search",
-        f"{POSTS}=0:8:int",
-        "--minimize",
-        "cost_total",
-        "--constraint",
-        f"retention_d30 >= {bound}",
-        "--trials",
-        "16",
-        "--replicates",
-        "3",
-        "--json",
-    )
+    code = _cheapest(out, f"{POSTS}=0:8:int", bound, "--json")
     assert code == 0
     return out, bound
 
@@ -202,20 +195,7 @@ def test_bad_options_are_one_line_before_any_trial(extra, expected, tmp_path, ca
 def test_a_resumed_search_with_another_space_is_refused(constrained, capsys):
     out, bound = constrained
     before = sorted(p.name for p in out.iterdir())
-    code = _optimize(
-        out,
-        "--search",
-        f"{POSTS}=0:9:int",
-        "--minimize",
-        "cost_total",
-        "--constraint",
-        f"retention_d30 >= {bound}",
-        "--trials",
-        "16",
-        "--replicates",
-        "3",
-        "--resume",
-    )
+    code = _cheapest(out, f"{POSTS}=0:9:int", bound, "--resume")
     err = capsys.readouterr().err
     assert code == 2 and "holds a search with other search" in err and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in out.iterdir()) == before
