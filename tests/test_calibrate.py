@@ -179,9 +179,18 @@ def test_an_export_without_joins_fits_how_many_members_stand_behind_each_poster(
     assert sum(scenario["channels"][0]["weekly_joins"]) == round(fit["history"]["arrivals"] * scale)
 
 
-def test_a_fit_killed_while_asking_a_round_asks_it_again(export, fitted, tmp_path):
-    """A kill between a trial's creation and its last parameter leaves a trial with some parameters
-    only (CI met it): the resumed fit fails that round and asks it again, and ends as a fit never stopped."""
+@pytest.mark.parametrize(
+    "interrupted",
+    [
+        "one trial with some parameters only",
+        pytest.param("three trials of eight asked", marks=pytest.mark.slow),  # a long check: the slow tier
+    ],
+)
+def test_a_fit_killed_while_asking_a_round_asks_it_again(interrupted, export, fitted, tmp_path):
+    """A kill while a round is being asked (CI met both): a trial created before its last parameter,
+    or only some trials of the round asked, whole.  The resumed fit fails that round and asks it
+    again, and ends as a fit never stopped; evaluating the trials it found would let the sampler
+    ask the round's other trials knowing their results."""
     import shutil
 
     import optuna
@@ -189,8 +198,12 @@ def test_a_fit_killed_while_asking_a_round_asks_it_again(export, fitted, tmp_pat
     killed = tmp_path / "killed"
     shutil.copytree(fitted, killed)
     study = optuna.load_study(study_name="calibration", storage=f"sqlite:///{killed / 'study.db'}")
-    half_asked = study.ask()
-    half_asked.suggest_float("act_bias", -9.0, -2.0)  # the kill came before the other parameters
+    if interrupted == "one trial with some parameters only":
+        half_asked = study.ask()
+        half_asked.suggest_float("act_bias", -9.0, -2.0)  # the kill came before the other parameters
+    else:
+        for _ in range(3):
+            study.ask(study.trials[0].distributions)  # every parameter, but the round not yet asked whole
     bigger = BUDGET + 8
     fit = calibrate(str(export), killed, budget=bigger, resume=True).fit
     fresh = calibrate(str(export), tmp_path / "fresh", budget=bigger).fit

@@ -5,8 +5,11 @@ Optuna proposes candidates one at a time; a search that runs several at once ask
 order they were asked.  Each round's sampler is seeded from the search's seed and the round's
 number, so one worker, two, or a cluster ask the very same trials.  The study lives in Optuna's
 RDB storage (SQLite), so a killed search resumes from what was told: a round that was asked
-and not told is evaluated again as it was asked, and a round killed while being asked (some
-trials without all their parameters) is failed whole and asked again under the same seed.
+whole and not told is evaluated again as it was asked, and a round killed while being asked
+(some of its trials not yet asked, or without all their parameters) is failed whole and asked
+again under the same seed.  A round is marked asked whole only once its last trial is asked:
+evaluating a part of a round would let the sampler ask its other trials with different
+knowledge, and the search would no longer be the one never stopped.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ ROUND = 8
 
 REASKED = "reasked"
 """The user attribute of a trial failed because its round was killed while being asked."""
+
+ASKED_WHOLE = "round_asked_whole"
+"""The user attribute of every trial of a round once the whole round has been asked."""
 
 
 def search_in_rounds(
@@ -43,7 +49,7 @@ def search_in_rounds(
 
     state = optuna.trial.TrialState
     running = [t for t in study.get_trials(deepcopy=False) if t.state == state.RUNNING]
-    if any(set(t.params) != set(spaces) for t in running):
+    if any(set(t.params) != set(spaces) or not t.user_attrs.get(ASKED_WHOLE) for t in running):
         for t in running:
             optuna.trial.Trial(study, t._trial_id).set_user_attr(REASKED, True)
             study.tell(t.number, state=state.FAIL)
@@ -61,4 +67,7 @@ def search_in_rounds(
         asked = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(REASKED)]
         round_no = sum(t.state != state.WAITING for t in asked) // ROUND  # a re-asked round keeps its seed
         study.sampler = sampler(int(seed) * 100_003 + round_no)
-        evaluate([study.ask(spaces) for _ in range(min(ROUND, budget - done))])
+        trials = [study.ask(spaces) for _ in range(min(ROUND, budget - done))]
+        for trial in trials:  # only now is the round whole: a kill before this re-asks it
+            trial.set_user_attr(ASKED_WHOLE, True)
+        evaluate(trials)
