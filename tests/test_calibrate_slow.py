@@ -2,16 +2,17 @@
 
 - Parameter recovery: groups simulated from known parameters (300 members at the start, two
   arrivals a week, 40 weeks), then calibrated with 96 candidates, give back the parameters the
-  fingerprint pins down best (the spread of voices, the dilution by size) within their reported
-  intervals, for three seeds, and fit closer than the model's defaults.  Measured beside them
-  (README): the activity level, messages per active day and the base hazard came back within
-  their intervals in two seeds of three, the momentum in one: with 13 parameters for 14 measures,
-  several trade off against each other (a more active newcomer for a less active veteran).
+  fingerprint pins down in every seed (the activity level, the spread of voices, the newcomer's
+  hello, the welcome, the fading of interest) within their reported intervals, for three seeds,
+  and fit closer than the model's defaults.  Measured beside them (README): all 13 inside in seed
+  1; momentum, messages per active day, the base hazard and the dilution in two seeds of three;
+  in seeds 2 and 3 the search settled where newcomers leave much faster and frailty spreads wider
+  than in the truth, a trade-off the fingerprint cannot tell apart.
 - The real file (``../shared/data``), fitted on its first two thirds with the default budget:
   fit.json and report.html are written, the held-out check is computed (not judged), the fit is
-  far closer than the model's defaults, and at least 12 of the 14 measures are met (the simulated
-  value within the observed interval or within 25% of the observed value).  The two the model
-  misses on this channel are named in the README: newcomers' return and the long-tenure hazard.
+  far closer than the model's defaults, and at least 13 of the 14 measures are met (the simulated
+  value within the observed interval or within 25% of the observed value); the README names the
+  one it misses, the share of one-day gaps.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ pytestmark = pytest.mark.slow
 
 
 TRUTH = {"act_bias": -4.5, "voice_sigma": 2.2, "post_rate": 0.4, "churn_base": 0.002}
-RECOVERED = ("voice_sigma", "post_dilution")
-"""The parameters with the sharpest fingerprint: the spread of voices (Gini, top 1%), the dilution (size slope)."""
+RECOVERED = ("act_bias", "voice_sigma", "newcomer_intro", "welcome_stimulus", "interest_decay")
+"""The parameters the fingerprint pins down whatever the seed: the activity level (daily posters,
+DAU/MAU), the spread of voices (Gini, top 1%), the newcomer's hello (posters' share), the welcome
+(the first reply's effect) and the fading of interest (activity by tenure)."""
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -55,4 +58,4 @@ def test_the_real_file_fitted_on_two_thirds_is_checked_on_the_rest(tmp_path):
     assert fit["history"]["ritual_weekday"] == "wednesday"  # its weekly meeting
     assert fit["distance"] < fit["distance_of_defaults"] / 10
     met = [name for name, m in fit["measures"].items() if m["met"]]
-    assert len(met) >= 12, sorted(set(fit["measures"]) - set(met))
+    assert len(met) >= 13, sorted(set(fit["measures"]) - set(met))

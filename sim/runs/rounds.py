@@ -71,3 +71,31 @@ def search_in_rounds(
         for trial in trials:  # only now is the round whole: a kill before this re-asks it
             trial.set_user_attr(ASKED_WHOLE, True)
         evaluate(trials)
+
+
+def cma_es_in_rounds(seed: int, source: list) -> Any:
+    """Optuna's CMA-ES sampling one generation a round (:data:`ROUND` trials), warm-started from
+    ``source`` (WS-CMA-ES: the best tenth of those trials give its mean and spread).
+
+    CMA-ES seeds each trial's draw with the trial's number, and a round asked again after a kill
+    takes later numbers than the round never stopped did; this sampler numbers a trial by its
+    place among the trials not failed for :data:`REASKED`, so a resumed search asks what one
+    never stopped would."""
+    import copy
+    import warnings
+
+    import optuna
+
+    class Renumbered(optuna.samplers.CmaEsSampler):
+        def sample_relative(self, study, trial, search_space):
+            skipped = sum(
+                1 for t in study.get_trials(deepcopy=False) if t.number < trial.number and t.user_attrs.get(REASKED)
+            )
+            if skipped:
+                trial = copy.copy(trial)
+                trial.number -= skipped
+            return super().sample_relative(study, trial, search_space)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # source_trials
+        return Renumbered(seed=seed, popsize=ROUND, source_trials=source)
