@@ -6,8 +6,9 @@ candidate set of parameters is simulated along that same history, under the grou
 operations as far as the export shows them (the shipped baseline policy, with a weekly ritual
 where the messages gather on one weekday), and measured with the same code; the distance between the two fingerprints weighs each
 measure by its observed sampling error (half-sampling of members, :mod:`sim.activity.sampling`).
-Optuna's TPE sampler proposes candidates in rounds of :data:`ROUND` (each round's sampler seeded
-from the seed and the round's number); every candidate runs on the same replicate seeds (common
+Candidates are proposed in rounds of :data:`ROUND` (each round's sampler seeded from the seed
+and the round's number): Optuna's TPE explores, then CMA-ES refines (:func:`_sampler`); the best
+few are run again on more replicates and the best by that is the fit (:func:`_final`).  Every candidate runs on the same replicate seeds (common
 random numbers), so candidates differ by their parameters, not their luck, and the same seed
 gives the same fit on one worker, on several and on a cluster.  The study lives in
 ``DIR/study.db`` (Optuna's RDB storage, SQLite): a killed fit resumes with ``--resume``.
