@@ -169,18 +169,13 @@ def accepted_trials(ordered: list, knobs: int, observed: dict, errors: dict, var
     and an interval drawn with the export's errors alone left the truth out in most seeds."""
     from scipy.stats import chi2
 
+    se = standard_error(errors)
+
+    def spread(name: str, obs: float) -> float:
+        return math.sqrt((1 + 1 / FIT_REPLICATES) * max(variances.get(name, 0.0), se(name, obs) ** 2))
+
     def summed(trial) -> float:
-        measures, total = trial.user_attrs.get("measures") or {}, 0.0
-        for name in FIT_MEASURES:
-            obs = observed.get(name)
-            if obs is None:
-                continue
-            if measures.get(name) is None:
-                total += MISSING_PENALTY
-                continue
-            spread = max(variances.get(name, 0.0), max(errors.get(name) or 0.0, _floor(obs)) ** 2)
-            total += (measures[name] - obs) ** 2 / ((1 + 1 / FIT_REPLICATES) * spread)
-        return total
+        return sum(squared_differences(trial.user_attrs.get("measures") or {}, observed, spread))
 
     sums = [summed(t) for t in ordered]
     bound = min(sums) + float(chi2.ppf(0.95, knobs))
@@ -310,19 +305,31 @@ def _floor(observed: float) -> float:
     return max(0.05 * abs(observed), 0.01)
 
 
-def distance(runs: list[dict], observed: dict, errors: dict) -> float:
-    """Mean squared standardised difference over the measures the export gives."""
+def squared_differences(means: dict, observed: dict, scale: Callable[[str, float], float]) -> list[float]:
+    """Each measure the export gives: the squared difference of ``means`` from it over
+    ``scale(name, observed)``, or :data:`MISSING_PENALTY` where ``means`` has none."""
     terms = []
     for name in FIT_MEASURES:
         obs = observed.get(name)
         if obs is None:
             continue
+        mean = means.get(name)
+        terms.append(MISSING_PENALTY if mean is None else ((mean - obs) / scale(name, obs)) ** 2)
+    return terms
+
+
+def standard_error(errors: dict) -> Callable[[str, float], float]:
+    """A measure's observed sampling error, at least :func:`_floor` of its value."""
+    return lambda name, obs: max(errors.get(name) or 0.0, _floor(obs))
+
+
+def distance(runs: list[dict], observed: dict, errors: dict) -> float:
+    """Mean squared standardised difference over the measures the export gives."""
+    means = {}
+    for name in FIT_MEASURES:
         values = [r[name] for r in runs if r.get(name) is not None]
-        if not values:
-            terms.append(MISSING_PENALTY)
-            continue
-        se = max(errors.get(name) or 0.0, _floor(obs))
-        terms.append(((float(np.mean(values)) - obs) / se) ** 2)
+        means[name] = float(np.mean(values)) if values else None
+    terms = squared_differences(means, observed, standard_error(errors))
     return float(np.mean(terms)) if terms else math.inf
 
 
@@ -510,8 +517,7 @@ def _sampler(study, round_seed: int, budget: int):
         return optuna.samplers.TPESampler(
             seed=round_seed, multivariate=True, constant_liar=True, n_startup_trials=2 * ROUND
         )
-    explored = sorted((t for t in complete if "cma:generation" not in t.system_attrs), key=lambda t: t.number)
-    return cma_es_in_rounds(round_seed, explored)
+    return cma_es_in_rounds(study, round_seed)
 
 
 def _best_value(study) -> float:
@@ -562,24 +568,14 @@ def _final(target: Target, policy_text: str, study, *, seed: int, pool) -> tuple
         for r in range(FINAL_REPLICATES)
     ]
     runs_of = pool.map(simulate, tasks)
-    rerun = [
-        distance(
-            [f["measures"] for f in runs_of[i * FINAL_REPLICATES : (i + 1) * FINAL_REPLICATES]],
-            target.observed,
-            target.errors,
-        )
-        for i in range(len(finalists))
-    ]
+    by_finalist = [runs_of[i * FINAL_REPLICATES : (i + 1) * FINAL_REPLICATES] for i in range(len(finalists))]
+    measures_of = [[f["measures"] for f in runs] for runs in by_finalist]
+    rerun = [distance(runs, target.observed, target.errors) for runs in measures_of]
     chosen = min(range(len(finalists)), key=lambda i: (rerun[i], i))
-    variances = run_variances(
-        [
-            [f["measures"] for f in runs_of[i * FINAL_REPLICATES : (i + 1) * FINAL_REPLICATES]]
-            for i in range(min(FINALISTS, len(complete)))
-        ]
-    )  # the search's best only: the defaults may run in another regime
+    variances = run_variances(measures_of[:FINALISTS])  # the search's best only: the defaults may run in another regime
     accepted = accepted_trials(complete, len(knobs), target.observed, target.errors, variances)
     best = finalists[chosen]
-    finals = runs_of[chosen * FINAL_REPLICATES : (chosen + 1) * FINAL_REPLICATES]
+    finals = by_finalist[chosen]
     params = _rounded(best.params)
     description = (
         f"Calibrated on {os.path.basename(target.source)} (group {target.group}): its history from "

@@ -73,9 +73,10 @@ def search_in_rounds(
         evaluate(trials)
 
 
-def cma_es_in_rounds(seed: int, source: list) -> Any:
+def cma_es_in_rounds(study: Any, seed: int) -> Any:
     """Optuna's CMA-ES sampling one generation a round (:data:`ROUND` trials), warm-started from
-    ``source`` (WS-CMA-ES: the best tenth of those trials give its mean and spread).
+    the study's complete trials that another sampler asked (WS-CMA-ES: the best tenth of them give
+    its mean and spread).
 
     CMA-ES seeds each trial's draw with the trial's number, and a round asked again after a kill
     takes later numbers than the round never stopped did; this sampler numbers a trial by its
@@ -96,6 +97,8 @@ def cma_es_in_rounds(seed: int, source: list) -> Any:
                 trial.number -= skipped
             return super().sample_relative(study, trial, search_space)
 
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    explored = sorted((t for t in complete if "cma:generation" not in t.system_attrs), key=lambda t: t.number)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # source_trials
-        return Renumbered(seed=seed, popsize=ROUND, source_trials=source)
+        return Renumbered(seed=seed, popsize=ROUND, source_trials=explored)
