@@ -340,3 +340,57 @@ community_rules:
     audit = _run(policy, "durable", "durable")
     pd.testing.assert_frame_equal(fast.actions, audit.actions, check_exact=True)
     assert fast.actions.empty, f"a non-finite value satisfied '{op}'"
+
+
+def test_a_groups_situation_changes_when_a_term_flips_or_a_number_stops_being_finite_only():
+    """What durable-rules is asked again about: the truth of each comparison, not the numbers."""
+    import numpy as np
+
+    from sim.rules.expr import parse
+    from sim.rules.recall import Recall, Situations
+    from sim.rules.vocabulary import GROUP
+
+    condition = parse("active_ratio_7d < 0.15 and (size > 400 or weekday == 4)", GROUP)
+    recall = Recall(Situations([condition], GROUP), outcomes=1)
+    ids = np.arange(4)
+
+    def env(ratio, size, weekday=1):
+        return {"active_ratio_7d": np.array(ratio), "size": np.array(size), "weekday": weekday}
+
+    assert recall.changed(env([0.1, 0.2, 0.1, 0.3], [10, 10, 500, 10]), ids).all()  # first seen
+    recall.answer(ids, [np.array([2])])
+    same = env([0.12, 0.25, 0.05, 0.9], [20, 30, 450, 399])  # numbers moved, no comparison flipped
+    assert not recall.changed(same, ids).any()
+    assert [h.tolist() for h in recall.held(ids)] == [[2]]
+    flipped = env([0.2, 0.25, 0.05, float("nan")], [20, 30, 450, 399])  # group 0's ratio, group 3 not finite
+    assert recall.changed(flipped, ids).tolist() == [True, False, False, True]
+    assert recall.changed(env([0.2, 0.25, 0.05, 0.9], [20, 30, 450, 399], weekday=4), ids).all()  # the day, for all
+
+
+def test_durable_rules_is_asked_only_about_groups_whose_situation_changed():
+    """Community rules and the stage chart on durable-rules: a group's fact or event goes to the
+    engine on the days its situation changed, far fewer than one a group and day, and the run's
+    tables are NumPy's exactly."""
+    from sim.engine.model import CommunityModel
+
+    def load(backend: str):
+        return sim.load_setup(
+            scenario("existing-group"),
+            "community-playbook",
+            ["days=30", "population.initial_members=4000", "policy.groups.cap=20", "replicates=1"],
+            community_backend=backend,
+        )
+
+    model = CommunityModel(load("durable"))
+    group_days = 0
+    for _ in range(30):
+        group_days += int((model.groups.size > 0).sum())
+        model.step()
+    facts, events = model.rule_engines["group"].sent, model.stage_engine.sent
+    model.close()
+    assert group_days >= 30 * 200
+    assert 0 < facts < 0.6 * group_days and 0 < events < 0.4 * group_days, (facts, events, group_days)
+    fast, durable = sim.run(load("numpy"), workers=1), sim.run(load("durable"), workers=1)
+    assert fast.actions["groups"].sum() > 100
+    pd.testing.assert_frame_equal(fast.actions, durable.actions, check_exact=True)
+    pd.testing.assert_frame_equal(fast.daily, durable.daily, check_exact=True)

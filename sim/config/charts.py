@@ -8,8 +8,8 @@ in ``sim/config/default_stages.yaml`` (package data); a policy may point to anot
 
 This module reads and validates the file; :mod:`sim.rules.charts` compiles it, and the back
 ends run it (:func:`sim.rules.backend.stage_engine`): durable-rules' native statechart (the
-engine of record: one fact per group per day, each transition guarded by the fact's ``stage``
-at the start of the day so none chains into another) and a NumPy mirror.
+engine of record: one event per group on each day its situation changed, each transition guarded
+by the event's ``stage`` at the start of the day so none chains into another) and a NumPy mirror.
 """
 
 from __future__ import annotations

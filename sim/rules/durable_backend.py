@@ -16,6 +16,7 @@ from sim.domain import content_hash
 from sim.errors import SandboxError
 from sim.rules import durable_core as core
 from sim.rules.expr import fields_used
+from sim.rules.recall import Recall, Situations
 
 
 class _Places:
@@ -50,13 +51,20 @@ class _Places:
 
 
 class DurableRules:
-    """Rules evaluated by durable-rules on one fact per row, one batch a day (sid = group)."""
+    """Rules evaluated by durable-rules on one fact per row, one batch a day (sid = group).
+
+    Community rules (``kind`` "group", a row per group) send a group's fact only when its
+    situation changed since the engine last answered for it (:mod:`sim.rules.recall`); member
+    rows move when the population is compacted, so member rules send every row every day.
+    """
 
     def __init__(self, kind: str, rules: list, vocab):
         self.rules = rules
         self.ruleset = core.DurableRuleset(kind, rules, vocab)
         self.token = core.new_run_token()
         self.places = _Places(self.ruleset.name)
+        self.recall = Recall(Situations([rule.ir for rule in rules], vocab), len(rules)) if kind == "group" else None
+        self.sent = 0  # facts sent to the engine in this run (benchmarks and tests read it)
 
     def matches(self, env, eligible: np.ndarray, sid_of_row: np.ndarray) -> list[np.ndarray]:
         """Rows (among the ``eligible`` mask) where each rule fired, one fact per row, sid per group."""
@@ -64,16 +72,31 @@ class DurableRules:
         sids = sid_of_row[candidates]
         for copy, new in self.places.open(sids):
             self.ruleset.open_sids(self.token, new, copy)
-        return self.ruleset.evaluate(env, candidates, sids, self.places.copy[sids], self.token)
+        if self.recall is None:
+            self.sent += len(candidates)
+            return self.ruleset.evaluate(env, candidates, sids, self.places.copy[sids], self.token)
+        ask = self.recall.changed(env, candidates)
+        asked, sids = candidates[ask], sids[ask]
+        self.sent += len(asked)
+        self.recall.answer(asked, self.ruleset.evaluate(env, asked, sids, self.places.copy[sids], self.token))
+        return self.recall.held(candidates)
 
     def close(self) -> None:
         for copy, sids in self.places.opened():
             self.ruleset.forget(self.token, sids, copy)
         self.places.forget()
+        if self.recall is not None:
+            self.recall.forget()
 
 
 class DurableStages:
-    """A stage chart run as a durable-rules statechart, one sid per group and run."""
+    """A stage chart run as a durable-rules statechart, one sid per group and run.
+
+    A group's day goes to the engine as an event only when its situation (its stage, and the
+    terms of the transitions out of that stage) changed since the engine last saw it: in the
+    same situation the engine answered "no transition" then (had it moved, the stage would
+    differ now), and would again (:mod:`sim.rules.recall`).
+    """
 
     def __init__(self, chart):
         self.chart = chart
@@ -104,15 +127,24 @@ class DurableStages:
         self.token = core.new_run_token()
         self.places = _Places(self.name)
         self._keys: dict[int, core.FactKeys] = {}  # by copy: the last day's groups as fact keys
+        situations = Situations([cond for _, _, cond in chart.transitions], chart.vocab)
+        self.relevant = np.stack(  # by stage: the bits of a situation its transitions read
+            [situations.used_by([c for s, _, c in chart.transitions if s == k]) for k in range(len(chart.states))]
+        )
+        self.recall = Recall(situations, extra=1)  # the stage
+        self.sent = 0  # events sent to the engine in this run (benchmarks and tests read it)
 
     def step(self, env, stage: np.ndarray, gids: np.ndarray) -> np.ndarray:
         """The stage of each group in ``gids`` after today's (at most one) transition."""
         if len(gids) == 0:
             return stage[gids]
+        after = stage[gids].copy()
+        ask = self.recall.changed(env, gids, self.relevant[after], after)
+        gids = gids[ask]  # the rest stay where they are
+        position = dict(zip(gids.tolist(), np.flatnonzero(ask).tolist()))
+        self.sent += len(gids)
         for copy, new in self.places.open(gids):  # their states are created by this batch, in this order
             core.created(core.copy_name(self.name, copy), self.token, new)
-        after = stage[gids].copy()
-        position = {g: i for i, g in enumerate(gids.tolist())}
         for copy, part in core.by_copy(self.places.copy[gids]):
             name = core.copy_name(self.name, copy)
             if copy not in self.recorders:
@@ -132,3 +164,4 @@ class DurableStages:
         for copy, sids in self.places.opened():
             core.release(core.copy_name(self.name, copy), self.token, sids)
         self.places.forget()
+        self.recall.forget()

@@ -231,6 +231,18 @@ def fields_used(node: tuple) -> set[str]:
     return set()
 
 
+def comparisons(node: tuple) -> list[tuple]:
+    """The terms a condition's truth is made of: its comparisons (and bare flags), after its
+    negations are pushed down as both back ends push them (:func:`negate`).  The condition is an
+    and/or of these terms alone, so rows on which every term is the same get the same answer."""
+    tag = node[0]
+    if tag in ("and", "or"):
+        return [term for n in node[1] for term in comparisons(n)]
+    if tag == "not":
+        return comparisons(negate(node[1]))
+    return [node]
+
+
 def to_text(node: tuple) -> str:
     """Render the intermediate form back to an expression (for audit trails and messages)."""
     tag = node[0]
