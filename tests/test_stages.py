@@ -108,3 +108,39 @@ def test_a_missing_chart_file_is_refused(tmp_path):
     (tmp_path / "p.yaml").write_text("stages: nowhere.yaml\n")
     with pytest.raises(SandboxError, match="stage chart 'nowhere.yaml' not found"):
         sim.load_setup(scenario("existing-group"), tmp_path / "p.yaml")
+
+
+def test_a_chart_that_returns_to_a_stage_and_loops_on_one_runs_alike_on_both_back_ends(tmp_path):
+    """durable-rules' statechart steps run by the sandbox (label events, a reflexive state's label
+    facts): a group that goes back and forth between two stages, and takes a weekly transition
+    from a stage to itself, follows the NumPy mirror day by day."""
+    chart = {
+        "name": "back-and-forth",
+        "states": {
+            "forming": [{"to": "busy", "when": "size >= 1"}],
+            "busy": [
+                {"to": "busy", "when": "weekday == 3"},
+                {"to": "quiet", "when": "active_ratio_7d < 0.3"},
+            ],
+            "quiet": [{"to": "busy", "when": "active_ratio_7d >= 0.3 or weekday == 5"}],
+        },
+    }
+    (tmp_path / "stages.yaml").write_text(yaml.safe_dump(chart, sort_keys=False))
+    policy = yaml.safe_load((ROOT / "policies" / "baseline.yaml").read_text())
+    policy["stages"] = "stages.yaml"
+    (tmp_path / "policy.yaml").write_text(yaml.safe_dump(policy))
+
+    def daily(backend: str):
+        setup = sim.load_setup(
+            scenario("existing-group"),
+            tmp_path / "policy.yaml",
+            ["days=60", "population.initial_members=300", "policy.groups.cap=50"],
+            community_backend=backend,
+        )
+        return sim.run(setup, replicates=2, workers=1).daily
+
+    fast, durable = daily("numpy"), daily("durable")
+    returns = sum(_stages_in_order(d).count("busy") for _, d in fast.groupby("replicate"))
+    assert returns >= 4 and fast["stage_changes"].sum() >= 20, (returns, fast["stage_changes"].sum())
+    assert durable["stage"].tolist() == fast["stage"].tolist()
+    assert durable["stage_changes"].tolist() == fast["stage_changes"].tolist()
