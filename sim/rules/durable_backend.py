@@ -56,6 +56,9 @@ class DurableRules:
     Community rules (``kind`` "group", a row per group) send a group's fact only when its
     situation changed since the engine last answered for it (:mod:`sim.rules.recall`); member
     rows move when the population is compacted, so member rules send every row every day.
+    Community rules match one fact alone and keep nothing in durable-rules from day to day, so
+    every group's fact lives in one state of the run (one sentinel, one batch a day, no copies
+    past 1,024 groups); member facts live in their group's state.
     """
 
     def __init__(self, kind: str, rules: list, vocab):
@@ -69,7 +72,7 @@ class DurableRules:
     def matches(self, env, eligible: np.ndarray, sid_of_row: np.ndarray) -> list[np.ndarray]:
         """Rows (among the ``eligible`` mask) where each rule fired, one fact per row, sid per group."""
         candidates = np.flatnonzero(eligible)
-        sids = sid_of_row[candidates]
+        sids = sid_of_row[candidates] if self.recall is None else np.zeros(len(candidates), dtype=np.intp)
         for copy, new in self.places.open(sids):
             self.ruleset.open_sids(self.token, new, copy)
         if self.recall is None:
