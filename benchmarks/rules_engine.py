@@ -7,7 +7,7 @@ Prints (1) facts per second through durable-rules for the member rules of a ship
 members, on durable-rules and on NumPy, the per-day cost and share of the simulated day of the
 community rules (matched and applied), of the stage chart, and of the whole rule phase; with
 ``--platform``, only a platform's scale: 1,000,000 members in groups of 150 (about 6,700 groups,
-spread over seven copies of each durable-rules ruleset), over N days after day 0 (default 14),
+their stage states spread over seven copies of the durable-rules statechart), over N days after day 0 (default 14),
 with the facts and events sent to durable-rules a day.  Speed is measured here, never asserted
 in tests.
 """

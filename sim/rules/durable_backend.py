@@ -1,8 +1,9 @@
 """The durable-rules back end: member rules, community rules and a stage chart run by durable-rules.
 
-Each evaluator opens one state id (sid) per group for the run, sends the day's facts in one
-batch (:mod:`sim.rules.durable_core`), and deletes its sids' state when the run ends, so a
-process can run any number of runs one after another.  durable-rules holds at most 1,024 sids
+Each evaluator opens state ids (sids) for the run (one a group for member rules and the stage
+chart, one in all for community rules), sends the day's facts in one batch
+(:mod:`sim.rules.durable_core`), and deletes its sids' state when the run ends, so a process can
+run any number of runs one after another.  durable-rules holds at most 1,024 sids
 per registered ruleset; a run with more groups (or several runs alive at once) has its sids
 placed in further copies of the same rules (:func:`sim.rules.durable_core.place`), so any
 number of groups runs on durable-rules.
