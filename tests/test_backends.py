@@ -394,3 +394,19 @@ def test_durable_rules_is_asked_only_about_groups_whose_situation_changed():
     assert fast.actions["groups"].sum() > 100
     pd.testing.assert_frame_equal(fast.actions, durable.actions, check_exact=True)
     pd.testing.assert_frame_equal(fast.daily, durable.daily, check_exact=True)
+
+
+def test_community_rules_that_all_hold_at_once_run_on_durable_rules_past_its_64_conditions(tmp_path):
+    """durable-rules follows at most 64 conditions a fact meets at once; each community rule is a
+    ruleset of its own, so 70 rules that all hold for a group of 300 run, as on NumPy (where only
+    the first acts: the others would give the same red envelope the same day)."""
+    import yaml
+
+    rules = [
+        {"name": f"r{k}", "when": f"size * {k + 2} > {100 * (k + 2)}", "do": {"red_envelope": 1}} for k in range(70)
+    ]
+    policy = tmp_path / "many-rules.yaml"
+    policy.write_text(yaml.safe_dump({"name": "many rules", "community_rules": rules}))
+    fast, durable = (_run(policy, "numpy", backend, ["days=5"]) for backend in ("numpy", "durable"))
+    assert set(fast.actions["rule"]) == {"r0"} and len(fast.actions) == 2 * 5  # 2 replicates, 5 days
+    pd.testing.assert_frame_equal(fast.actions, durable.actions, check_exact=True)

@@ -100,16 +100,17 @@ def test_a_killed_sweep_resumes_to_exactly_the_full_set(tmp_path):
 
 
 def test_a_failing_run_is_recorded_and_the_others_finish(tmp_path, capsys):
-    """70 community rules that all hold for a group of more than 100 members: durable-rules
-    follows at most 64 conditions a fact meets at once, so the runs with one group of 300 fail
-    (with a plain message) while those with 50 members finish, and the sweep records both."""
+    """70 member rules, on durable-rules, that all hold for a member of a group of more than 100:
+    durable-rules follows at most 64 conditions a fact meets at once, so the runs with one group
+    of 300 fail (with a plain message) while those with 50 members finish, and the sweep records
+    both."""
     import yaml
 
     rules = [
-        {"name": f"r{k}", "when": f"size * {k + 2} > {100 * (k + 2)}", "do": {"red_envelope": 1}} for k in range(70)
+        {"name": f"r{k}", "when": f"group_size * {k + 2} > {100 * (k + 2)}", "do": {"add_points": 1}} for k in range(70)
     ]
     policy = tmp_path / "many-rules.yaml"
-    policy.write_text(yaml.safe_dump({"name": "many rules", "community_rules": rules}))
+    policy.write_text(yaml.safe_dump({"name": "many rules", "rules": rules}))
     out = tmp_path / "failing"
     code = main(
         [
@@ -128,6 +129,8 @@ def test_a_failing_run_is_recorded_and_the_others_finish(tmp_path, capsys):
             "--no-progress",
             "--workers",
             "2",
+            "--rules-backend",
+            "durable",
         ]
     )
     err = capsys.readouterr().err

@@ -51,46 +51,73 @@ class _Places:
         self.copy = np.full(0, -1, dtype=np.int32)
 
 
-class DurableRules:
-    """Rules evaluated by durable-rules on one fact per row, one batch a day (sid = group).
+class _Rules:
+    """Some rules on one registered ruleset (and its copies), with the states one run opened there."""
 
-    Community rules (``kind`` "group", a row per group) send a group's fact only when its
-    situation changed since the engine last answered for it (:mod:`sim.rules.recall`); member
-    rows move when the population is compacted, so member rules send every row every day.
-    Community rules match one fact alone and keep nothing in durable-rules from day to day, so
-    every group's fact lives in one state of the run (one sentinel, one batch a day, no copies
-    past 1,024 groups); member facts live in their group's state.
+    def __init__(self, ruleset: core.DurableRuleset, recall: Recall | None):
+        self.ruleset = ruleset
+        self.places = _Places(ruleset.name)
+        self.recall = recall
+        self.sent = 0  # facts sent to the engine in this run
+
+    def matches(self, env, candidates: np.ndarray, sid_of_row: np.ndarray, token: str) -> list[np.ndarray]:
+        sids = sid_of_row[candidates] if self.recall is None else np.zeros(len(candidates), dtype=np.intp)
+        for copy, new in self.places.open(sids):
+            self.ruleset.open_sids(token, new, copy)
+        if self.recall is None:
+            self.sent += len(candidates)
+            return self.ruleset.evaluate(env, candidates, sids, self.places.copy[sids], token)
+        ask = self.recall.changed(env, candidates)
+        asked, sids = candidates[ask], sids[ask]
+        self.sent += len(asked)
+        self.recall.answer(asked, self.ruleset.evaluate(env, asked, sids, self.places.copy[sids], token))
+        return self.recall.held(candidates)
+
+    def close(self, token: str) -> None:
+        for copy, sids in self.places.opened():
+            self.ruleset.forget(token, sids, copy)
+        self.places.forget()
+        if self.recall is not None:
+            self.recall.forget()
+
+
+class DurableRules:
+    """Rules evaluated by durable-rules on one fact per row, one batch a day.
+
+    Member rules: one ruleset, each member's fact in its group's state, every row every day
+    (member rows move when the population is compacted, so nothing is remembered of them).
+
+    Community rules (a row per group): each rule is its own ruleset, so a group's fact goes to a
+    rule only when that rule's situation changed for the group (:mod:`sim.rules.recall`), carrying
+    only what that rule reads, posted as an event (one rule: nothing to retract).  They match one
+    fact alone and keep nothing in durable-rules from day to day, so every group's fact lives in
+    one state of the run (one sentinel a rule, no copies past 1,024 groups).
     """
 
     def __init__(self, kind: str, rules: list, vocab):
         self.rules = rules
-        self.ruleset = core.DurableRuleset(kind, rules, vocab)
         self.token = core.new_run_token()
-        self.places = _Places(self.ruleset.name)
-        self.recall = Recall(Situations([rule.ir for rule in rules], vocab), len(rules)) if kind == "group" else None
-        self.sent = 0  # facts sent to the engine in this run (benchmarks and tests read it)
+        if kind == "group":
+            self.parts = [
+                _Rules(core.DurableRuleset(kind, [rule], vocab, events=True), Recall(Situations([rule.ir], vocab), 1))
+                for rule in rules
+            ]
+        else:
+            self.parts = [_Rules(core.DurableRuleset(kind, rules, vocab), None)]
+
+    @property
+    def sent(self) -> int:
+        """Facts sent to the engine in this run (benchmarks and tests read it)."""
+        return sum(part.sent for part in self.parts)
 
     def matches(self, env, eligible: np.ndarray, sid_of_row: np.ndarray) -> list[np.ndarray]:
-        """Rows (among the ``eligible`` mask) where each rule fired, one fact per row, sid per group."""
+        """Rows (among the ``eligible`` mask) where each rule fired; ``sid_of_row``: each row's group."""
         candidates = np.flatnonzero(eligible)
-        sids = sid_of_row[candidates] if self.recall is None else np.zeros(len(candidates), dtype=np.intp)
-        for copy, new in self.places.open(sids):
-            self.ruleset.open_sids(self.token, new, copy)
-        if self.recall is None:
-            self.sent += len(candidates)
-            return self.ruleset.evaluate(env, candidates, sids, self.places.copy[sids], self.token)
-        ask = self.recall.changed(env, candidates)
-        asked, sids = candidates[ask], sids[ask]
-        self.sent += len(asked)
-        self.recall.answer(asked, self.ruleset.evaluate(env, asked, sids, self.places.copy[sids], self.token))
-        return self.recall.held(candidates)
+        return [hits for part in self.parts for hits in part.matches(env, candidates, sid_of_row, self.token)]
 
     def close(self) -> None:
-        for copy, sids in self.places.opened():
-            self.ruleset.forget(self.token, sids, copy)
-        self.places.forget()
-        if self.recall is not None:
-            self.recall.forget()
+        for part in self.parts:
+            part.close(self.token)
 
 
 class DurableStages:

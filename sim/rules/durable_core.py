@@ -309,10 +309,16 @@ class DurableRuleset:
     registered again as copies (:func:`copy_name`) when a process needs more: each sid lives in
     one copy (:func:`place`), and a day's facts go to each copy that holds some of them.
     Which copy a fact goes to changes no outcome: every rule matches one fact alone.
+
+    With ``events``, a batch is posted as events instead of facts: nothing to retract, and the
+    same outcome when there is one rule (an event is consumed by the first rule it matches).
     """
 
     @serialised
-    def __init__(self, kind: str, rules: list, vocab: Vocabulary):
+    def __init__(self, kind: str, rules: list, vocab: Vocabulary, events: bool = False):
+        if events and len(rules) > 1:
+            raise InternalError("an event is consumed by the first rule it matches: events need one rule")
+        self.events = events
         self.kind = kind
         self.rule_names = [rule.name for rule in rules]
         self.vocab = vocab
@@ -361,7 +367,8 @@ class DurableRuleset:
                 facts.add(self.properties[name], env[name], self.vocab.fields[name])
             for k, values in enumerate(derived):
                 facts.add(self.properties[f"_d{k}"], values)
-            for index, entity in run_facts(copy_name(self.name, which), self.dispatcher(which), facts):
+            run = run_events if self.events else run_facts
+            for index, entity in run(copy_name(self.name, which), self.dispatcher(which), facts):
                 hits[index].append(entity)
         return [np.unique(np.asarray(h, dtype=np.int64)) if h else _NONE for h in hits]
 
@@ -634,8 +641,7 @@ def _raw(function, ruleset, payload: str) -> None:
         if str(exc).endswith("error code: 303"):  # ERR_MAX_STACK_SIZE: its alpha network's stack of 64
             raise SandboxError(
                 "durable-rules cannot follow more than 64 conditions that one fact meets at once; "
-                "use fewer rules that can hold together, or --community-backend numpy (and "
-                "--rules-backend numpy)"
+                "use fewer member rules that can hold together, or --rules-backend numpy"
             ) from None
         raise
 
