@@ -69,6 +69,9 @@ class Situations:
                     truth = self.masks[bit](env)[rows]
                 else:
                     values = np.asarray(env[self.numbers[bit - len(self.masks)]])  # a column, or one number (the day)
+                    if values.dtype.kind in "biu":  # whole numbers are always finite
+                        out[bit // WORD] |= np.uint64(1) << np.uint64(bit % WORD)
+                        continue
                     truth = np.isfinite(values[rows] if values.ndim else np.full(len(rows), values))
                 out[bit // WORD] |= truth.astype(np.uint64) << np.uint64(bit % WORD)
         return out.T
