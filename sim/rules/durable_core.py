@@ -343,7 +343,7 @@ class DurableRuleset:
                 f"durable-rules holds at most {MAX_PROPERTIES - 2} per fact"
             )
         self.properties = short_names(self.fields + [f"_d{k}" for k in range(len(self.derived_fns))])
-        definition = {
+        definition: dict[str, dict[str, Any]] = {
             f"r{i}": {"all": [{"m": rename(condition, self.properties)}]}
             for i, condition in enumerate(self.translation.conditions)
         }
