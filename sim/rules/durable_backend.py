@@ -187,7 +187,7 @@ class DurableStages:
                 facts.add(
                     self.properties[field], stage if field == "stage" else env[field], self.chart.vocab.fields[field]
                 )
-            for target, gid in core.run_events(name, self.recorders[copy], facts):
+            for target, gid in core.run_events_alone(name, self.recorders[copy], facts):
                 after[position[gid]] = self.chart.states.index(target)
         return after
 
