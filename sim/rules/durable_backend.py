@@ -1,7 +1,7 @@
 """The durable-rules back end: member rules, community rules and a stage chart run by durable-rules.
 
 Each evaluator opens state ids (sids) for the run (one a group for member rules and the stage
-chart, one in all for community rules), sends the day's facts in one batch
+chart, one for each community rule), sends the day's facts in one batch
 (:mod:`sim.rules.durable_core`), and deletes its sids' state when the run ends, so a process can
 run any number of runs one after another.  durable-rules holds at most 1,024 sids
 per registered ruleset; a run with more groups (or several runs alive at once) has its sids
@@ -61,6 +61,7 @@ class _Rules:
         self.sent = 0  # facts sent to the engine in this run
 
     def matches(self, env, candidates: np.ndarray, sid_of_row: np.ndarray, token: str) -> list[np.ndarray]:
+        """The ``candidates`` each rule matched today (asking the engine only about changed situations)."""
         sids = sid_of_row[candidates] if self.recall is None else np.zeros(len(candidates), dtype=np.intp)
         for copy, new in self.places.open(sids):
             self.ruleset.open_sids(token, new, copy)
@@ -74,6 +75,7 @@ class _Rules:
         return self.recall.held(candidates)
 
     def close(self, token: str) -> None:
+        """Delete the states the run opened, and forget what was remembered of them."""
         for copy, sids in self.places.opened():
             self.ruleset.forget(token, sids, copy)
         self.places.forget()
