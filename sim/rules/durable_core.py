@@ -102,7 +102,7 @@ def serialised(function: F) -> F:
 
 
 _host: _SyncHost | None = None
-_registered: dict[str, _Dispatcher] = {}
+_registered: dict[str, _Dispatcher | _MoveRecorder] = {}  # by registered name: its actions
 _run_tokens = count()
 
 
@@ -690,10 +690,10 @@ def capacity_error() -> SandboxError:
     )
 
 
-class _MoveRecorder(_Dispatcher):
+class _MoveRecorder:
     """The actions of a stage statechart: each transition records (target state, group id).
 
-    :meth:`drain` runs a transition as durable-rules' statechart layer does (its ``To`` step),
+    :meth:`drain_state` runs a transition as durable-rules' statechart layer does (its ``To`` step),
     without the wrapper's closure, promise chain and JSON round trips (about 0.2 ms a
     transition): the sid's state is marked running, a reflexive state's label fact is retracted,
     and the target's label is posted (an event; a fact for a reflexive target), on the calling
@@ -710,14 +710,6 @@ class _MoveRecorder(_Dispatcher):
             for name, trigger in triggers.items():
                 to = trigger["to"]
                 self.moves[f"{state}.{name}"] = (state if state in reflexive else None, to, to in reflexive)
-
-    def drain(self, ruleset) -> None:
-        """Run every transition the engine has scheduled (see the class notes), recording each."""
-        handle, core = ruleset._handle, engine.durable_rules_engine
-        started = core.start_action(handle)
-        while started:
-            self._run(handle, started[0], started[1], started[2])
-            started = core.start_action(handle)
 
     def drain_state(self, handle, offset: int) -> None:
         """Run every transition scheduled in one state (the one an event just went to)."""
@@ -766,7 +758,7 @@ def register_statechart(name: str, states: dict) -> _MoveRecorder:
 @serialised
 def _register(name: str, definition: dict) -> _Dispatcher:
     if name in _registered:
-        return _registered[name]
+        return _registered[name]  # type: ignore[return-value]  # registered by this function
     dispatcher = _Dispatcher(len(definition) - 1)
     definition = copy.deepcopy(definition)  # durable-rules mutates what it is given
     for i, rule in enumerate(definition.values()):
