@@ -50,12 +50,15 @@ def populate_day_zero(model) -> None:
     ):
         if count == 0:
             continue
+        count *= model.worlds  # each world its own copy of the starting members
         archetypes = draw_archetypes(rng, mix, count)
         groups = place_in_groups(
             model,
             count,
             day_zero=True,
-            segments=segment_codes(model, archetypes, np.full(count, model.source_code(source))),
+            segments=segment_codes(
+                model, archetypes, np.full(count, model.source_code(source)), np.arange(count) * model.worlds // count
+            ),
         )
         seed_title = model.policy.settings.rewards.seed_title if source == "seed" else None
         rows = model.add_members(
@@ -83,42 +86,48 @@ def acquire(model) -> None:
     k = p.prospect_concentration
 
     reallocate_channels(model)
-    batches = []  # (source code, interest array)
+    worlds = np.arange(model.worlds)
+    batches = []  # (source code, interest array, world of each)
     for i, channel in enumerate(scenario.channels):
+        remaining = model.channel_remaining[i]  # in each world
         if channel.weekly_joins is not None:  # a calibrated history: the week's observed arrivals
             week = model.day // 7
-            arriving = (
+            scheduled_today = (
                 scheduled(model.day % 7, channel.weekly_joins[week], 7) if week < len(channel.weekly_joins) else 0
             )
-            arriving = min(arriving, model.channel_remaining[i])
-            if fee_factor < 1 and arriving:  # a fee deters some who would have come (P2)
-                arriving = int(rng.binomial(arriving, fee_factor))
-            model.channel_remaining[i] -= arriving
-            if arriving:
-                batches.append((model.source_code(channel.name), beta_around(rng, channel.interest, k, arriving)))
+            arriving = np.minimum(scheduled_today, remaining)
+            if fee_factor < 1 and arriving.any():  # a fee deters some who would have come (P2)
+                arriving = rng.binomial(arriving, fee_factor)
+            remaining -= arriving
+            if arriving.any():
+                batches.append(_batch(rng, model.source_code(channel.name), channel.interest, k, worlds, arriving))
             continue
         pushes = scheduled(model.day, channel.pushes_per_week * model.channel_weight[i], 7)
-        if pushes == 0 or model.channel_remaining[i] == 0:
+        reachable = remaining > 0
+        if pushes == 0 or not reachable.any():
             continue
-        model.spend("channels", pushes * channel.cost_per_push)
-        model.channel_spent[i] += pushes * (channel.cost_per_push or 1.0)
+        model.spend("channels", pushes * channel.cost_per_push * int(np.count_nonzero(reachable)))
+        model.channel_spent[i] += np.where(reachable, pushes * (channel.cost_per_push or 1.0), 0.0)
         # Bass (1969): innovation p (the conversion rate) plus imitation q times the share adopted
-        adopted = model.channel_joined[i] / channel.pool_size if channel.pool_size else 0.0
-        per_push = min(1.0, (channel.conversion_rate + channel.word_of_mouth * adopted) * fee_factor)
+        adopted = model.channel_joined[i] / channel.pool_size if channel.pool_size else np.zeros(len(remaining))
+        per_push = np.minimum(1.0, (channel.conversion_rate + channel.word_of_mouth * adopted) * fee_factor)
         reach = 1 - (1 - per_push) ** pushes
-        arriving = int(rng.binomial(model.channel_remaining[i], reach))
-        model.channel_remaining[i] -= arriving
-        if arriving:
-            batches.append((model.source_code(channel.name), beta_around(rng, channel.interest, k, arriving)))
-    referred = int(rng.binomial(model.pending_referrals, fee_factor)) if model.pending_referrals else 0
+        arriving = rng.binomial(remaining, reach)
+        remaining -= arriving
+        if arriving.any():
+            batches.append(_batch(rng, model.source_code(channel.name), channel.interest, k, worlds, arriving))
+    bringing = model.referrals_by_world if model.worlds > 1 else np.array([model.pending_referrals])
+    referred = rng.binomial(bringing, fee_factor) if bringing.any() else bringing * 0
     model.pending_referrals = 0
-    if referred:
-        batches.append((model.source_code("referral"), beta_around(rng, p.referral_interest, k, referred)))
+    model.referrals_by_world[:] = 0
+    if referred.any():
+        batches.append(_batch(rng, model.source_code("referral"), p.referral_interest, k, worlds, referred))
     if not batches:
         return
 
     source = np.concatenate([np.full(len(b[1]), b[0], dtype=np.int16) for b in batches])
     interest = np.concatenate([b[1] for b in batches])
+    world = np.concatenate([b[2] for b in batches])
     count = len(source)
     trust = beta_around(rng, p.newcomer_trust, k, count)
     archetype = draw_archetypes(rng, scenario.population.archetype_mix, count)
@@ -133,20 +142,27 @@ def acquire(model) -> None:
             "day": np.full(count, model.day, dtype=np.int32),
         }
         admitted = model.policy.admission(env)
-        source, interest, trust, archetype = source[admitted], interest[admitted], trust[admitted], archetype[admitted]
+        source, interest, trust, archetype, world = (
+            source[admitted],
+            interest[admitted],
+            trust[admitted],
+            archetype[admitted],
+            world[admitted],
+        )
         count = len(source)
     if count == 0:
         return
-    groups = place_in_groups(model, count, segments=segment_codes(model, archetype, source))
+    groups = place_in_groups(model, count, segments=segment_codes(model, archetype, source, world))
     placed = groups >= 0
     model.today.turned_away = int(count - np.count_nonzero(placed))
     if not placed.all():
-        source, interest, trust, archetype, groups = (
+        source, interest, trust, archetype, groups, world = (
             source[placed],
             interest[placed],
             trust[placed],
             archetype[placed],
             groups[placed],
+            world[placed],
         )
         count = len(source)
         if count == 0:
@@ -165,7 +181,8 @@ def acquire(model) -> None:
     model.joined_today += count
     model.groups.joined_today += np.bincount(groups, minlength=model.groups.count)
     for i, channel in enumerate(scenario.channels):
-        model.channel_joined[i] += int(np.count_nonzero(source == model.source_code(channel.name)))
+        came = source == model.source_code(channel.name)
+        model.channel_joined[i] += np.bincount(world[came], minlength=model.worlds)
     referral_joins = int(np.count_nonzero(source == model.source_code("referral")))
     model.today.referral_joins = referral_joins
     model.spend("referrals", referral_joins * policy.rewards.referral_reward)
@@ -184,8 +201,8 @@ def reallocate_channels(model) -> None:
     channels = model.scenario.channels
     if len(channels) <= rule.keep_channels:
         return
-    spent = np.array([max(model.channel_spent[i], 1e-9) for i in range(len(channels))])
-    yield_per_cost = np.array(model.channel_joined, dtype=float) / spent
+    spent = np.array([max(float(model.channel_spent[i].sum()), 1e-9) for i in range(len(channels))])
+    yield_per_cost = np.array([float(joined.sum()) for joined in model.channel_joined]) / spent
     order = np.argsort(-yield_per_cost, kind="stable")
     kept, dropped = order[: rule.keep_channels], order[rule.keep_channels :]
     moved = sum(channels[i].pushes_per_week * model.channel_weight[i] for i in dropped)
@@ -195,8 +212,16 @@ def reallocate_channels(model) -> None:
     model.channel_weight[best] += moved / max(channels[best].pushes_per_week, 1e-9)
 
 
-def segment_codes(model, archetype: np.ndarray, source: np.ndarray) -> np.ndarray | None:
-    """Each newcomer's segment (P13) when the policy runs groups by segment, else None."""
+def _batch(rng, source: int, interest: float, k: float, worlds: np.ndarray, arriving: np.ndarray) -> tuple:
+    """Prospects of one source arriving in each world: (source code, their interest, their world)."""
+    return source, beta_around(rng, interest, k, int(arriving.sum())), np.repeat(worlds, arriving).astype(np.int16)
+
+
+def segment_codes(model, archetype: np.ndarray, source: np.ndarray, world: np.ndarray) -> np.ndarray | None:
+    """Each newcomer's segment (P13) when the policy runs groups by segment, else None; with
+    worlds side by side (:class:`sim.engine.model.CommunityModel`), each newcomer's world."""
+    if model.worlds > 1:
+        return np.asarray(world, dtype=np.int16)
     by = model.policy.settings.groups.segment_by
     if by is None:
         return None
@@ -215,9 +240,37 @@ def place_in_groups(model, count: int, *, segments: np.ndarray | None = None, da
     if segments is None:
         out[:] = _place(model, count, -1, day_zero)
         return out
+    if not day_zero and len(segments):
+        quick = _place_in_newest(model, segments)
+        if quick is not None:
+            return quick
     for value in np.unique(segments):
         rows = np.flatnonzero(segments == value)
         out[rows] = _place(model, len(rows), int(value), day_zero)
+    return out
+
+
+def _place_in_newest(model, segments: np.ndarray) -> np.ndarray | None:
+    """Newcomers by segment when each segment's newest group with room takes all of its own today
+    (what :func:`_place` does then, for every segment in one lookup); None when one does not."""
+    groups, settings = model.groups, model.policy.settings.groups
+    cap = settings.cap
+    room = groups.is_open & (groups.segment >= 0)
+    if cap is not None:
+        room &= groups.size < cap
+    ids = np.flatnonzero(room)
+    newest = np.full(max(int(segments.max()), int(groups.segment.max(initial=0))) + 1, -1, dtype=np.intp)
+    newest[groups.segment[ids]] = ids  # later (newer) ids are written last
+    out = newest[segments]
+    if (out < 0).any():
+        return None
+    need = np.bincount(out, minlength=groups.count)
+    if cap is not None and (groups.size + need > cap).any():
+        return None
+    groups.size[:] += need
+    if cap is not None and settings.on_full == "close":
+        filled = need > 0
+        groups.is_open[filled & (groups.size >= cap)] = False
     return out
 
 

@@ -439,7 +439,11 @@ def member_day(model, content: OperatorContent) -> None:
     pop.spammer[turned] = True
 
     # --- referrals (P10): trust and the reward make members bring friends ---
-    model.pending_referrals = int(np.count_nonzero(row_threads.uniform(rng, len(idx)) < refer_prob))
+    referring = row_threads.uniform(rng, len(idx)) < refer_prob
+    model.pending_referrals = int(np.count_nonzero(referring))
+    if model.worlds > 1:  # friends arrive in their referrer's world
+        worlds_of = model.world_of(pop.group[idx[referring]])
+        model.referrals_by_world[:] = np.bincount(worlds_of, minlength=model.worlds)
 
     # --- points for taking part (P6): the active day and posts were added in the pass ---
     if points_on:

@@ -87,9 +87,34 @@ def _close_engines(rule_engines: dict, stage: StageStepper | None) -> None:
             engine.close()
 
 
-def replicate_seed(seed: int, replicate: int) -> np.random.SeedSequence:
-    """The seed sequence of one replicate: the scenario seed with the replicate index as key."""
-    return np.random.SeedSequence(entropy=seed, spawn_key=(replicate,))
+def replicate_seed(seed: int, replicate: int, worlds: int = 1) -> np.random.SeedSequence:
+    """The seed sequence of one replicate: the scenario seed with the replicate index as key.
+
+    ``worlds`` copies side by side (:class:`CommunityModel`'s ``worlds``) draw from one stream
+    keyed by the first replicate and their number, so they are not the solo replicates' draws."""
+    key = (replicate,) if worlds == 1 else (replicate, worlds)
+    return np.random.SeedSequence(entropy=seed, spawn_key=key)
+
+
+def side_by_side_refusal(setup: Setup) -> str | None:
+    """Why a setup's communities cannot run as worlds side by side in one population, or None.
+
+    Worlds share the member columns, the groups and the day's phases; what the engine keeps for
+    the whole community must not tie them together.  It keeps per world the channels' pools and
+    referrals (and places newcomers by world, as groups by segment are); it does not for the
+    channels' reallocation (P1), the events' quality raised by surveys (P12), groups by segment
+    (P13, which uses the same placement), or the per-agent engine."""
+    policy = setup.policy
+    if setup.engine != "vector":
+        return "the per-agent engine runs one community at a time"
+    if policy.settings.groups.segment_by is not None:
+        return "the policy runs groups by segment (groups.segment_by)"
+    if policy.settings.acquisition.reallocate_after_days is not None:
+        return "the policy reallocates channels (acquisition.reallocate_after_days)"
+    rules = [*policy.rules, *policy.community_rules, *policy.titles]
+    if any(name == "survey" for rule in rules for name, _ in rule.actions):
+        return "the policy runs surveys, which raise every event's quality"
+    return None
 
 
 class _Rows:
@@ -136,6 +161,7 @@ class CommunityModel(mesa.Model):
         audit: bool = False,
         group_daily: bool = False,
         activity: bool = False,
+        worlds: int = 1,
         **overrides: Any,
     ):
         """A model of a loaded ``setup`` (the sandbox's own runs: its scenario's seed and
@@ -149,6 +175,13 @@ class CommunityModel(mesa.Model):
         differs and ``random.seed(k)`` before a batch run makes the batch reproducible.  The seed
         used is ``model.seed`` (a column of the daily table Mesa collects): ``seed=model.seed``
         gives the same run again.
+
+        ``worlds`` runs that many copies of the community side by side in one population, each
+        world its own groups (placed by world as groups by segment are), its channels' pools and
+        its referrals, so a day's fixed work is shared by all of them (calibration's replicates).
+        They draw from one stream (:func:`replicate_seed`), so world ``w`` is a replicate of the
+        scenario but not solo replicate ``replicate + w``; the daily table and the KPIs sum the
+        worlds, the members and activity tables tell them apart (:meth:`world_of`).
         """
         if setup is None:
             if scenario is None:
@@ -165,7 +198,12 @@ class CommunityModel(mesa.Model):
         elif scenario is not None or policy is not None or sets or overrides or seed is not None or rng is not None:
             raise SandboxError("give a loaded setup or a scenario with its settings, not both")
         self.seed = setup.scenario.seed
-        sequence = replicate_seed(setup.scenario.seed, replicate)
+        if worlds < 1:
+            raise SandboxError(f"expected 1 world or more, got {worlds}", place="worlds")
+        if worlds > 1 and (why := side_by_side_refusal(setup)):
+            raise SandboxError(f"cannot run {worlds} worlds side by side: {why}", place="worlds")
+        self.worlds = worlds
+        sequence = replicate_seed(setup.scenario.seed, replicate, worlds)
         children = sequence.spawn(len(STREAMS) + 1)
         super().__init__(rng=np.random.Generator(np.random.PCG64(children[0])))
         self.streams = {name: np.random.Generator(np.random.PCG64(child)) for name, child in zip(STREAMS, children[1:])}
@@ -182,11 +220,13 @@ class CommunityModel(mesa.Model):
         }
         self.source_names = setup.sources
         self.cause_names = ["none", *CAUSES]
-        self.channel_remaining = [c.pool_size for c in self.scenario.channels]
-        self.channel_joined = [0 for _ in self.scenario.channels]
-        self.channel_spent = [0.0 for _ in self.scenario.channels]  # per channel; pushes where they are free
+        # per channel, each an array over the worlds (one for a community run alone)
+        self.channel_remaining = [np.full(worlds, c.pool_size, dtype=np.int64) for c in self.scenario.channels]
+        self.channel_joined = [np.zeros(worlds, dtype=np.int64) for _ in self.scenario.channels]
+        self.channel_spent = [np.zeros(worlds) for _ in self.scenario.channels]  # pushes where they are free
         self.channel_weight = [1.0 for _ in self.scenario.channels]  # share of its pushes a channel keeps (P1)
         self.pending_referrals = 0
+        self.referrals_by_world = np.zeros(worlds, dtype=np.int64)  # tomorrow's referral prospects
         self.phase_seconds = dict.fromkeys(PHASES, 0.0)  # wall time per daily phase, for benchmarks
         self.community_rule_seconds = 0.0  # of the rules phase: community rules matched and applied
 
@@ -319,6 +359,12 @@ class CommunityModel(mesa.Model):
             arch_activity=self.archetype_tables["activity"][archetype],
             **values,
         )
+
+    def world_of(self, group: np.ndarray) -> np.ndarray:
+        """The world of each group id given (0 for a community run alone)."""
+        if self.worlds == 1:
+            return np.zeros(len(group), dtype=np.int16)
+        return self.groups.segment[group]
 
     def source_code(self, name: str) -> int:
         return self.source_names.index(name)

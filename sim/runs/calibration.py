@@ -40,7 +40,7 @@ from sim.config.params import PARAMS
 from sim.config.scenario import MAX_DAYS, setup_of_data
 from sim.domain import content_hash
 from sim.errors import SandboxError
-from sim.runs.experiment import run_replicate
+from sim.runs.experiment import run_worlds
 from sim.runs.output_folder import claimed, write_json, write_marker
 from sim.runs.pool import ordered_pool
 from sim.runs.rounds import ROUND, cma_es_in_rounds, search_in_rounds
@@ -126,6 +126,7 @@ MIN_BUDGET = 2 * ROUND
 DEFAULT_BUDGET = 128
 FIT_REPLICATES = 2
 FINAL_REPLICATES = 6
+FINAL_STACKS = 2  # the finalists' replicates run in two stacks each, so five finalists fill two workers
 MISSING_PENALTY = 9.0
 """A measure the export gives and a candidate's run does not: as far off as three standard errors."""
 MIN_ACCEPTED = 5
@@ -198,6 +199,12 @@ def fingerprint_of(events: pd.DataFrame) -> dict:
     return out
 
 
+def _fingerprint_if_any(events: pd.DataFrame) -> dict:
+    """The fingerprint of a simulated group, or no measures when nobody wrote (a candidate far
+    out of the group's range: every measure then counts as missing in the distance)."""
+    return fingerprint_of(events) if (events["kind"] == "message").any() else {}
+
+
 def weekly_posters(events: pd.DataFrame, first_day: int, weeks: int) -> np.ndarray:
     """Distinct posters in each week from ``first_day`` on."""
     msg = events[events["kind"] == "message"]
@@ -253,33 +260,51 @@ def operations_text(history: History) -> str:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One simulation a worker runs: contents only, so it needs no file and no shared disk."""
+    """Simulations a worker runs: contents only, so it needs no file and no shared disk.
+
+    ``worlds`` replicates from ``replicate`` on run side by side in one population
+    (:func:`sim.runs.experiment.run_worlds`): a day's fixed work is paid once for all of them."""
 
     scenario: dict
     policy_text: str
     replicate: int
     joins_known: bool
     cut_day: int | None = None  # day (from the start) after which held-out measures are taken
-    keep_events: bool = False
+    keep_events: bool = False  # the first world's event table, for the report's pictures
+    worlds: int = 1
 
 
-def simulate(c: Candidate) -> dict:
-    """Run one candidate replicate and measure it as the export was measured."""
+def stacked(replicates: int, workers_share: int = 1) -> list[tuple[int, int]]:
+    """(first replicate, worlds) of the stacks ``replicates`` replicates run in: one stack, or
+    ``workers_share`` stacks of about equal size so that a few candidates still keep every
+    worker busy."""
+    parts = max(1, min(workers_share, replicates))
+    bounds = [replicates * k // parts for k in range(parts + 1)]
+    return [(lo, hi - lo) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+def simulate(c: Candidate) -> list[dict]:
+    """Run a candidate's worlds and measure each as the export was measured (one result a world)."""
     setup = setup_of_data(c.scenario, c.policy_text, name="calibration candidate")
-    tables = run_replicate(setup, c.replicate, activity=True)
-    events = events_of_run(tables["members"], tables["activity"], whole=True)
+    results = []
+    for w, tables in enumerate(run_worlds(setup, c.replicate, c.worlds)):
+        events = events_of_run(tables["members"], tables["activity"], whole=True)
+        results.append(_measured(c, events, keep_events=c.keep_events and w == 0))
+    return results
+
+
+def _measured(c: Candidate, events: pd.DataFrame, *, keep_events: bool) -> dict:
     if not c.joins_known:  # the export showed posters only
         events = events[events["kind"] == "message"].reset_index(drop=True)
     out: dict = {}
     if c.cut_day is None:
-        out["measures"] = fingerprint_of(events)
+        out["measures"] = _fingerprint_if_any(events)
     else:
-        out["measures"] = fingerprint_of(before(events, c.cut_day))
-        after = events[events["timestamp"].to_numpy(np.int64) >= c.cut_day * DAY]
-        out["held_out"] = fingerprint_of(after) if (after["kind"] == "message").any() else {}
+        out["measures"] = _fingerprint_if_any(before(events, c.cut_day))
+        out["held_out"] = _fingerprint_if_any(events[events["timestamp"].to_numpy(np.int64) >= c.cut_day * DAY])
         # only the held-out check compares weeks: not computed for the search's candidates
         out["weekly_posters"] = weekly_posters(events, 0, (c.scenario["days"] + 6) // 7).tolist()
-    if c.keep_events:
+    if keep_events:
         out["events"] = events
     return out
 
@@ -473,15 +498,15 @@ def _search(target: Target, policy_text: str, path: Path, *, budget: int, seed: 
                     target.history, t.params, seed=seed, replicates=FIT_REPLICATES, name="candidate", description=""
                 ),
                 policy_text,
-                r,
+                0,
                 target.history.joins_known,
+                worlds=FIT_REPLICATES,
             )
             for t in trials
-            for r in range(FIT_REPLICATES)
         ]
         results = pool.map(simulate, tasks)
-        for i, trial in enumerate(trials):
-            runs = [res["measures"] for res in results[i * FIT_REPLICATES : (i + 1) * FIT_REPLICATES]]
+        for trial, worlds in zip(trials, results):
+            runs = [res["measures"] for res in worlds]
             optuna.trial.Trial(study, trial._trial_id).set_user_attr("measures", _mean_measures(runs))
             study.tell(trial.number, distance(runs, target.observed, target.errors))
 
@@ -555,19 +580,21 @@ def _final(target: Target, policy_text: str, study, *, seed: int, pool) -> tuple
     full = target.full_history
     defaults = min(complete, key=lambda t: t.number)  # the enqueued defaults are asked first
     finalists = complete[:FINALISTS] + ([defaults] if defaults not in complete[:FINALISTS] else [])
+    stacks = stacked(FINAL_REPLICATES, FINAL_STACKS)
     tasks = [
         Candidate(
             scenario_data(full, _rounded(t.params), seed=seed, replicates=10, name="finalist", description=""),
             policy_text,
-            r,
+            first,
             full.joins_known,
             cut_day=target.cut_day,
-            keep_events=r == 0,
+            keep_events=first == 0,
+            worlds=worlds,
         )
         for t in finalists
-        for r in range(FINAL_REPLICATES)
+        for first, worlds in stacks
     ]
-    runs_of = pool.map(simulate, tasks)
+    runs_of = [world for stack in pool.map(simulate, tasks) for world in stack]
     by_finalist = [runs_of[i * FINAL_REPLICATES : (i + 1) * FINAL_REPLICATES] for i in range(len(finalists))]
     measures_of = [[f["measures"] for f in runs] for runs in by_finalist]
     rerun = [distance(runs, target.observed, target.errors) for runs in measures_of]

@@ -114,6 +114,29 @@ def run_replicate(
     return {**tables, "kpis": {"replicate": replicate, **kpis}, "seconds": time.perf_counter() - started}
 
 
+def run_worlds(setup: Setup, first: int, worlds: int) -> list[dict[str, pd.DataFrame]]:
+    """Run ``worlds`` copies of a community side by side in one population (one day's fixed work
+    for all; :class:`sim.engine.model.CommunityModel`'s ``worlds``) and return each world's
+    ``members`` and ``activity`` tables, its ``replicate`` column ``first + w``.
+
+    The worlds draw from the stream keyed by ``(first, worlds)``: together they are as many
+    replicates of the scenario, not its solo replicates ``first..first + worlds - 1``."""
+    model = CommunityModel(setup, replicate=first, activity=True, worlds=worlds).run()
+    tables = model.tables()
+    out = []
+    member_world = model.world_of(tables["members"]["group"].to_numpy())
+    activity_world = model.world_of(tables["activity"]["group"].to_numpy())
+    for w in range(worlds):
+        own = {
+            "members": tables["members"][member_world == w].reset_index(drop=True),
+            "activity": tables["activity"][activity_world == w].reset_index(drop=True),
+        }
+        for table in own.values():
+            table.insert(0, "replicate", first + w)
+        out.append(own)
+    return out
+
+
 _WORKER_SETUPS: list[Setup] = []
 _WORKER_RECORD = (False, False)  # (audit, activity)
 
