@@ -3,7 +3,9 @@
 Run on its own:  python benchmarks/calibration.py [--fit] [--workers 2] [--budget 96]
 
 Prints the wall time of a 500-member group's year (the shipped existing-group under the
-baseline policy, 365 days, one replicate, after a warm-up) with each daily phase, best of 5;
+baseline policy, 365 days, one replicate, after a warm-up) with each daily phase, best of 5, run
+alone and as one of K worlds side by side (``CommunityModel(worlds=K)``, how calibration runs a
+candidate's replicates: the stack's time over K);
 with ``--fit``, the wall time of ``sandbox calibrate`` on the real file in ``../shared/data``
 over its full span.  Speed is measured here, never asserted in tests.
 """
@@ -24,18 +26,21 @@ ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT.parent / "shared" / "data" / "duraspace-irc.csv.gz"
 
 
-def group_year(members: int = 500, days: int = 365, repeats: int = 5) -> tuple[float, dict[str, float]]:
+def group_year(
+    members: int = 500, days: int = 365, repeats: int = 5, worlds: int = 1
+) -> tuple[float, dict[str, float]]:
+    """Best wall time of ``worlds`` group-years side by side, over ``repeats`` runs, and its phases."""
     setup = sim.load_setup(
         "existing-group",
         "baseline",
         sets=[f"population.initial_members={members}", f"days={days}", "replicates=1"],
         community_backend="numpy",
     )
-    CommunityModel(setup).run()  # compile the kernels, warm the caches
+    CommunityModel(setup, worlds=worlds).run()  # compile the kernels, warm the caches
     best, phases = float("inf"), {}
     for r in range(repeats):
         started = time.perf_counter()
-        model = CommunityModel(setup, replicate=r, activity=True).run()
+        model = CommunityModel(setup, replicate=r, activity=True, worlds=worlds).run()
         seconds = time.perf_counter() - started
         if seconds < best:
             best, phases = seconds, dict(model.phase_seconds)
@@ -50,11 +55,14 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"cores: {os.cpu_count()}")
-    for members in (100, 500, 2000):
-        seconds, phases = group_year(members)
+    print("members  worlds  stack's year  a group-year  a group-day  phases of the stack (ms)")
+    for members, worlds in ((100, 1), (500, 1), (2000, 1), (500, 2), (500, 4), (500, 8), (500, 16)):
+        seconds, phases = group_year(members, worlds=worlds, repeats=5 if worlds < 8 else 3)
         parts = "  ".join(f"{k} {v * 1000:.0f}" for k, v in phases.items())
+        each = seconds / worlds
         print(
-            f"{members:>5} members, 365 days: {seconds * 1000:6.0f} ms  ({seconds / 365 * 1000:.2f} ms a day; {parts})"
+            f"{members:>7} {worlds:>7} {seconds * 1000:>10.0f} ms {each * 1000:>9.1f} ms "
+            f"{each / 365 * 1000:>8.3f} ms  {parts}"
         )
     if args.fit:
         from sim.runs.calibration import DEFAULT_BUDGET, calibrate

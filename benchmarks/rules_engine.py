@@ -14,6 +14,7 @@ in tests.
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
@@ -140,11 +141,12 @@ def platform(days: int = 15) -> None:
 
 
 def main() -> None:
-    import sys
-
-    args = sys.argv[1:]
-    if "--platform" in args:
-        platform(int(args[args.index("--days") + 1]) + 1 if "--days" in args else 15)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--platform", action="store_true", help="only a platform's scale (1,000,000 members)")
+    parser.add_argument("--days", type=int, default=14, help="days after day 0 at a platform's scale (default 14)")
+    args = parser.parse_args()
+    if args.platform:
+        platform(args.days + 1)
         return
     rate, facts = member_fact_throughput()
     print(f"durable-rules, member rules of tiered-reactivation: {facts:,} facts, {rate:,.0f} facts/s\n")

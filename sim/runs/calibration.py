@@ -16,6 +16,13 @@ gives the same fit on one worker, on several and on a cluster.  The study lives 
 Fitted (:data:`KNOBS`) are the parameters an export can identify; the rest (reading without
 posting, interest and trust levels, costs: :data:`NOT_IDENTIFIED`) stay at their documented
 defaults.
+
+The search's result depends on its random numbers more than it should.  On the real file's first
+two thirds with the default budget, seed 0 meets 13 of the 14 measures (distance 2.7) and seed 1
+10 (distance 7.1).  Running each candidate's replicates side by side (the same model, other random
+numbers) gave 9, 12 and 8 for seeds 0 to 2 with 2 to 4 replicates a candidate and up to 192
+candidates: no setting tried made the search robust, so the fits stay on the solo replicates
+they were measured with until it is.
 """
 
 from __future__ import annotations
@@ -126,7 +133,6 @@ MIN_BUDGET = 2 * ROUND
 DEFAULT_BUDGET = 128
 FIT_REPLICATES = 2
 FINAL_REPLICATES = 6
-FINAL_STACKS = 2  # the finalists' replicates run in two stacks each, so five finalists fill two workers
 MISSING_PENALTY = 9.0
 """A measure the export gives and a candidate's run does not: as far off as three standard errors."""
 MIN_ACCEPTED = 5
@@ -262,8 +268,12 @@ def operations_text(history: History) -> str:
 class Candidate:
     """Simulations a worker runs: contents only, so it needs no file and no shared disk.
 
-    ``worlds`` replicates from ``replicate`` on run side by side in one population
-    (:func:`sim.runs.experiment.run_worlds`): a day's fixed work is paid once for all of them."""
+    ``worlds`` replicates from ``replicate`` on may run side by side in one population
+    (:func:`sim.runs.experiment.run_worlds`: a day's fixed work paid once for all of them).  The
+    search and the finalists run each replicate alone (``worlds=1``): side by side, worlds draw
+    other random numbers than the solo replicates, and the fits measured so far (README, tests)
+    were made with the solo ones; on the real file the search's result moved with the random
+    numbers as much as with any setting (see the module's notes)."""
 
     scenario: dict
     policy_text: str
@@ -272,15 +282,6 @@ class Candidate:
     cut_day: int | None = None  # day (from the start) after which held-out measures are taken
     keep_events: bool = False  # the first world's event table, for the report's pictures
     worlds: int = 1
-
-
-def stacked(replicates: int, workers_share: int = 1) -> list[tuple[int, int]]:
-    """(first replicate, worlds) of the stacks ``replicates`` replicates run in: one stack, or
-    ``workers_share`` stacks of about equal size so that a few candidates still keep every
-    worker busy."""
-    parts = max(1, min(workers_share, replicates))
-    bounds = [replicates * k // parts for k in range(parts + 1)]
-    return [(lo, hi - lo) for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
 def simulate(c: Candidate) -> list[dict]:
@@ -498,15 +499,15 @@ def _search(target: Target, policy_text: str, path: Path, *, budget: int, seed: 
                     target.history, t.params, seed=seed, replicates=FIT_REPLICATES, name="candidate", description=""
                 ),
                 policy_text,
-                0,
+                r,
                 target.history.joins_known,
-                worlds=FIT_REPLICATES,
             )
             for t in trials
+            for r in range(FIT_REPLICATES)
         ]
-        results = pool.map(simulate, tasks)
-        for trial, worlds in zip(trials, results):
-            runs = [res["measures"] for res in worlds]
+        results = [world for worlds in pool.map(simulate, tasks) for world in worlds]
+        for i, trial in enumerate(trials):
+            runs = [res["measures"] for res in results[i * FIT_REPLICATES : (i + 1) * FIT_REPLICATES]]
             optuna.trial.Trial(study, trial._trial_id).set_user_attr("measures", _mean_measures(runs))
             study.tell(trial.number, distance(runs, target.observed, target.errors))
 
@@ -580,19 +581,17 @@ def _final(target: Target, policy_text: str, study, *, seed: int, pool) -> tuple
     full = target.full_history
     defaults = min(complete, key=lambda t: t.number)  # the enqueued defaults are asked first
     finalists = complete[:FINALISTS] + ([defaults] if defaults not in complete[:FINALISTS] else [])
-    stacks = stacked(FINAL_REPLICATES, FINAL_STACKS)
     tasks = [
         Candidate(
             scenario_data(full, _rounded(t.params), seed=seed, replicates=10, name="finalist", description=""),
             policy_text,
-            first,
+            r,
             full.joins_known,
             cut_day=target.cut_day,
-            keep_events=first == 0,
-            worlds=worlds,
+            keep_events=r == 0,
         )
         for t in finalists
-        for first, worlds in stacks
+        for r in range(FINAL_REPLICATES)
     ]
     runs_of = [world for stack in pool.map(simulate, tasks) for world in stack]
     by_finalist = [runs_of[i * FINAL_REPLICATES : (i + 1) * FINAL_REPLICATES] for i in range(len(finalists))]
