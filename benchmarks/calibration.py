@@ -4,8 +4,8 @@ Run on its own:  python benchmarks/calibration.py [--fit] [--workers 2] [--budge
 
 Prints the wall time of a 500-member group's year (the shipped existing-group under the
 baseline policy, 365 days, one replicate, after a warm-up) with each daily phase, best of 5, run
-alone and as one of K worlds side by side (``CommunityModel(worlds=K)``, how calibration runs a
-candidate's replicates: the stack's time over K);
+alone and as one of K worlds side by side (``CommunityModel(worlds=K)``: the stack's time over
+K, what a calibration's replicates would cost run that way);
 with ``--fit``, the wall time of ``sandbox calibrate`` on the real file in ``../shared/data``
 over its full span.  Speed is measured here, never asserted in tests.
 """

@@ -26,7 +26,7 @@ def synthetic_export(
         messages=0,
     )
     scenario = scenario_data(history, params, seed=seed, replicates=1, name="truth", description="")
-    events = simulate(Candidate(scenario, baseline_text(), 0, True, keep_events=True))[0]["events"]
+    events = simulate(Candidate(scenario, baseline_text(), 0, True, keep_events=True))["events"]
     events = events.assign(group="truth", timestamp=events["timestamp"] + 4 * 86_400)  # day 0: a Monday
     events[["timestamp", "member", "kind", "group", "reply_to"]].to_csv(path, index=False)
     return path

@@ -50,15 +50,14 @@ def populate_day_zero(model) -> None:
     ):
         if count == 0:
             continue
-        count *= model.worlds  # each world its own copy of the starting members
+        world = np.repeat(np.arange(model.worlds), count)  # each world its own copy of the starting members
+        count = len(world)
         archetypes = draw_archetypes(rng, mix, count)
         groups = place_in_groups(
             model,
             count,
             day_zero=True,
-            segments=segment_codes(
-                model, archetypes, np.full(count, model.source_code(source)), np.arange(count) * model.worlds // count
-            ),
+            segments=segment_codes(model, archetypes, np.full(count, model.source_code(source)), world),
         )
         seed_title = model.policy.settings.rewards.seed_title if source == "seed" else None
         rows = model.add_members(

@@ -178,7 +178,7 @@ class CommunityModel(mesa.Model):
 
         ``worlds`` runs that many copies of the community side by side in one population, each
         world its own groups (placed by world as groups by segment are), its channels' pools and
-        its referrals, so a day's fixed work is shared by all of them (calibration's replicates).
+        its referrals, so a day's fixed work is shared by all of them (replicates of a small group).
         They draw from one stream (:func:`replicate_seed`), so world ``w`` is a replicate of the
         scenario but not solo replicate ``replicate + w``; the daily table and the KPIs sum the
         worlds, the members and activity tables tell them apart (:meth:`world_of`).

@@ -47,7 +47,7 @@ from sim.config.params import PARAMS
 from sim.config.scenario import MAX_DAYS, setup_of_data
 from sim.domain import content_hash
 from sim.errors import SandboxError
-from sim.runs.experiment import run_worlds
+from sim.runs.experiment import run_replicate
 from sim.runs.output_folder import claimed, write_json, write_marker
 from sim.runs.pool import ordered_pool
 from sim.runs.rounds import ROUND, cma_es_in_rounds, search_in_rounds
@@ -266,35 +266,25 @@ def operations_text(history: History) -> str:
 
 @dataclass(frozen=True)
 class Candidate:
-    """Simulations a worker runs: contents only, so it needs no file and no shared disk.
+    """One simulation a worker runs: contents only, so it needs no file and no shared disk.
 
-    ``worlds`` replicates from ``replicate`` on may run side by side in one population
-    (:func:`sim.runs.experiment.run_worlds`: a day's fixed work paid once for all of them).  The
-    search and the finalists run each replicate alone (``worlds=1``): side by side, worlds draw
-    other random numbers than the solo replicates, and the fits measured so far (README, tests)
-    were made with the solo ones; on the real file the search's result moved with the random
-    numbers as much as with any setting (see the module's notes)."""
+    Each replicate runs alone: side by side (:func:`sim.runs.experiment.run_worlds`) worlds draw
+    other random numbers than the solo replicates the fits so far were measured with, and on the
+    real file the search's result moved with the random numbers (see the module's notes)."""
 
     scenario: dict
     policy_text: str
     replicate: int
     joins_known: bool
     cut_day: int | None = None  # day (from the start) after which held-out measures are taken
-    keep_events: bool = False  # the first world's event table, for the report's pictures
-    worlds: int = 1
+    keep_events: bool = False
 
 
-def simulate(c: Candidate) -> list[dict]:
-    """Run a candidate's worlds and measure each as the export was measured (one result a world)."""
+def simulate(c: Candidate) -> dict:
+    """Run one candidate replicate and measure it as the export was measured."""
     setup = setup_of_data(c.scenario, c.policy_text, name="calibration candidate")
-    results = []
-    for w, tables in enumerate(run_worlds(setup, c.replicate, c.worlds)):
-        events = events_of_run(tables["members"], tables["activity"], whole=True)
-        results.append(_measured(c, events, keep_events=c.keep_events and w == 0))
-    return results
-
-
-def _measured(c: Candidate, events: pd.DataFrame, *, keep_events: bool) -> dict:
+    tables = run_replicate(setup, c.replicate, activity=True)
+    events = events_of_run(tables["members"], tables["activity"], whole=True)
     if not c.joins_known:  # the export showed posters only
         events = events[events["kind"] == "message"].reset_index(drop=True)
     out: dict = {}
@@ -305,7 +295,7 @@ def _measured(c: Candidate, events: pd.DataFrame, *, keep_events: bool) -> dict:
         out["held_out"] = _fingerprint_if_any(events[events["timestamp"].to_numpy(np.int64) >= c.cut_day * DAY])
         # only the held-out check compares weeks: not computed for the search's candidates
         out["weekly_posters"] = weekly_posters(events, 0, (c.scenario["days"] + 6) // 7).tolist()
-    if keep_events:
+    if c.keep_events:
         out["events"] = events
     return out
 
@@ -505,7 +495,7 @@ def _search(target: Target, policy_text: str, path: Path, *, budget: int, seed: 
             for t in trials
             for r in range(FIT_REPLICATES)
         ]
-        results = [world for worlds in pool.map(simulate, tasks) for world in worlds]
+        results = pool.map(simulate, tasks)
         for i, trial in enumerate(trials):
             runs = [res["measures"] for res in results[i * FIT_REPLICATES : (i + 1) * FIT_REPLICATES]]
             optuna.trial.Trial(study, trial._trial_id).set_user_attr("measures", _mean_measures(runs))
@@ -593,7 +583,7 @@ def _final(target: Target, policy_text: str, study, *, seed: int, pool) -> tuple
         for t in finalists
         for r in range(FINAL_REPLICATES)
     ]
-    runs_of = [world for stack in pool.map(simulate, tasks) for world in stack]
+    runs_of = pool.map(simulate, tasks)
     by_finalist = [runs_of[i * FINAL_REPLICATES : (i + 1) * FINAL_REPLICATES] for i in range(len(finalists))]
     measures_of = [[f["measures"] for f in runs] for runs in by_finalist]
     rerun = [distance(runs, target.observed, target.errors) for runs in measures_of]
