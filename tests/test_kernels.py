@@ -99,7 +99,7 @@ def test_thinning_loses_no_departure(name, day):
 @pytest.mark.parametrize("name,day", CASES)
 def test_activity_kernels_give_the_numpy_draw(name, day):
     """Who opens the group: log-odds from the member's state and the group's pull (M3, M5)."""
-    from sim.engine.members import group_pull, momentum_table, operator_content
+    from sim.engine.members import group_pull, momentum_tables, operator_content
 
     model = _model_at(name, day)
     pop, p = model.pop, model.params
@@ -116,7 +116,7 @@ def test_activity_kernels_give_the_numpy_draw(name, day):
     ):
         z += column * F32(coefficient)
     z += pop.stimulus
-    table = momentum_table(p)
+    table = momentum_tables(model)[0]  # a community alone: one world
     recent = pop.days_inactive < len(table)
     z += np.where(recent, table[np.minimum(pop.days_inactive, len(table) - 1)], F32(0))
     newcomer = (pop.join_day > model.day - p.newcomer_days) & (pop.join_day > 0)
@@ -137,12 +137,13 @@ def test_activity_kernels_give_the_numpy_draw(name, day):
         pop.days_inactive,
         pop.join_day,
         newcomer_since(model.day, p.newcomer_days),
+        model.group_worlds(),
         F32(p.act_interest),
         F32(p.act_trust),
         F32(p.act_habit),
         F32(-p.act_fatigue),
-        table,
-        F32(p.act_newcomer),
+        table[None, :],
+        np.array([p.act_newcomer], dtype=F32),
         out,
         0,
         pop.n,

@@ -112,3 +112,68 @@ def test_a_policy_that_runs_surveys_keeps_to_one_world(tmp_path):
     setup = sim.load_setup(scenario("existing-group"), str(surveys), ["days=5"])
     with pytest.raises(SandboxError, match="surveys"):
         CommunityModel(setup, worlds=3)
+
+
+OWN = {
+    "act_bias": -3.2,
+    "act_momentum": 2.5,
+    "act_newcomer": 2.0,
+    "act_ritual": 1.5,
+    "voice_sigma": 2.2,
+    "post_rate": 2.0,
+    "post_dilution": 0.8,
+    "newcomer_intro": 0.4,
+    "welcome_stimulus": 3.0,
+    "interest_decay": 0.01,
+    "churn_base": 0.004,
+    "churn_boredom": 0.02,
+    "churn_frailty_sigma": 1.5,
+    "newcomer_churn_weight": 8.0,
+}
+"""Other values of every parameter worlds can hold apart (sim.engine.model.PER_WORLD)."""
+
+
+def _activity_outcome(members: pd.DataFrame, activity: pd.DataFrame) -> tuple[float, ...]:
+    """(members at the end, member-days with a message, messages, share of the posters' messages
+    written by the top tenth of posters)."""
+    posts = np.sort(activity.groupby("member_id")["messages"].sum().to_numpy())[::-1]
+    top = posts[: max(1, len(posts) // 10)].sum() / max(posts.sum(), 1)
+    return float((members["status"] == "member").sum()), float(len(activity)), float(posts.sum()), float(top)
+
+
+def test_worlds_with_their_own_parameters_run_as_those_parameters_alone():
+    """Six worlds at the scenario's parameters and six at other values of every parameter a world
+    can hold apart, side by side, against six solo runs of each: each half has the outcomes of its
+    own parameters (means within three standard errors), and the two halves differ."""
+    from sim.engine.model import PER_WORLD
+
+    assert set(OWN) == set(PER_WORLD)
+    base = _setup("weekly-ritual")
+    own = sim.load_setup(
+        scenario("existing-group"),
+        policy("weekly-ritual"),
+        ["days=90", "population.initial_members=200", *(f"params.{k}={v}" for k, v in OWN.items())],
+        community_backend="numpy",
+    )
+    half = WORLDS // 2
+    worlds = run_worlds(base, 0, WORLDS, [{}] * half + [OWN] * half)
+    stacked = np.array([_activity_outcome(w["members"], w["activity"]) for w in worlds])
+    for rows, setup in ((slice(0, half), base), (slice(half, WORLDS), own)):
+        solo = []
+        for r in range(half):
+            tables = CommunityModel(setup, replicate=r, activity=True).run().tables()
+            solo.append(_activity_outcome(tables["members"], tables["activity"]))
+        a, b = stacked[rows], np.array(solo)
+        se = np.sqrt(a.var(axis=0, ddof=1) / half + b.var(axis=0, ddof=1) / half)
+        assert (np.abs(a.mean(axis=0) - b.mean(axis=0)) <= 3 * se + 1e-9).all(), (a.mean(axis=0), b.mean(axis=0), se)
+    gap = np.abs(stacked[:half].mean(axis=0) - stacked[half:].mean(axis=0))
+    assert (gap[:3] > 3 * stacked.std(axis=0)[:3] / np.sqrt(half)).all(), gap  # the parameters took hold
+
+
+def test_worlds_hold_apart_only_the_member_models_parameters():
+    with pytest.raises(SandboxError, match="act_peer, which worlds cannot hold apart"):
+        CommunityModel(_setup(), worlds=2, world_params=[{}, {"act_peer": 1.0}])
+    with pytest.raises(SandboxError, match="expected parameters for 2 worlds, got 1"):
+        CommunityModel(_setup(), worlds=2, world_params=[{}])
+    with pytest.raises(SandboxError, match="out of range"):
+        CommunityModel(_setup(), worlds=2, world_params=[{}, {"churn_base": 7.0}])

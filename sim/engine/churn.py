@@ -30,21 +30,22 @@ def churn_candidates(model, u: np.ndarray, leaderless: np.ndarray) -> np.ndarray
     """Rows of members whose draw ``u`` falls under an upper bound of their hazard today: the
     parts that vary with the member's remembered exposures (fatigue, ads, pruning, off-topic
     posts, a leaderless group) exactly, interest and trust at their worst, and every factor at
-    its largest (:func:`sim.kernels.churn_candidates`, one compiled pass).  ``leaderless``: the
-    leaderless part per group (:func:`leaderless_share`).
+    its largest (:func:`sim.kernels.churn_candidates`, one compiled pass; for worlds side by side,
+    the largest over the worlds).  ``leaderless``: the leaderless part per group (:func:`leaderless_share`).
 
     Only they can leave, so the exact hazard is computed for them alone (thinning: the same
     departures as computing it for everyone, for less work).
     """
-    pop, p = model.pop, model.params
+    pop, p, own = model.pop, model.params, model.world_values
     factors = (
         float(model.archetype_tables["churn"].max())
         * max(p.silent_churn_factor, 1.0)
         * max(p.title_churn_factor, 1.0)
-        * (1 + max(p.newcomer_churn_weight, 0.0))
+        * (1 + max(max(own["newcomer_churn_weight"]), 0.0))
     )
+    worst = max(base + boredom for base, boredom in zip(own["churn_base"], own["churn_boredom"]))  # over worlds
     constants = (
-        F32(p.churn_base + p.churn_boredom + p.churn_lost_trust),
+        F32(worst + p.churn_lost_trust),
         F32(p.churn_fatigue),
         F32(p.churn_harassment),
         F32(p.churn_tyranny),
@@ -95,8 +96,8 @@ def departures(model, u: np.ndarray, rows: np.ndarray, leaderless: np.ndarray) -
         pop.join_day,
         leaderless,
         model.archetype_tables["churn"],
-        F32(p.churn_base),
-        F32(p.churn_boredom),
+        model.per_world("churn_base"),
+        model.per_world("churn_boredom"),
         F32(p.churn_lost_trust),
         F32(p.churn_fatigue),
         F32(p.churn_harassment),
@@ -107,7 +108,8 @@ def departures(model, u: np.ndarray, rows: np.ndarray, leaderless: np.ndarray) -
         F32(p.silent_churn_factor),
         F32(p.title_churn_factor),
         newcomer_since(model.day, p.newcomer_days),
-        F32(1 + p.newcomer_churn_weight),
+        model.per_world("newcomer_factor"),
+        model.group_worlds(),
     )
 
 

@@ -90,9 +90,9 @@ def group_pull(model, content: OperatorContent) -> np.ndarray:
         p.act_peer * groups.active_ratio_prev
         + p.act_core * groups.core_share_prev
         + p.act_content * np.log1p(content.posts)
-        + p.act_ritual * content.ritual
+        + model.by_group("act_ritual") * content.ritual
         + p.act_talk * content.talk
-        + p.act_bias
+        + model.by_group("act_bias")
         - p.act_weak_copy * weak
     ).astype(F32)
 
@@ -104,24 +104,30 @@ def momentum(p, days_inactive: int) -> float:
     """The pull of recent activity (M3): ``act_momentum`` the day after an active day, fading by
     ``1 / momentum_days`` each further day away.  Active days come in runs, and a break, once
     long, tends to last: the burstiness of real members' activity."""
+    return _momentum(p.act_momentum, p.momentum_days, days_inactive)
+
+
+def _momentum(act_momentum: float, momentum_days: float, days_inactive: int) -> float:
     if days_inactive >= MOMENTUM_DAYS:
         return 0.0
-    return p.act_momentum * float(np.exp(-days_inactive / p.momentum_days))
+    return act_momentum * float(np.exp(-days_inactive / momentum_days))
 
 
-def momentum_table(p) -> np.ndarray:
-    """:func:`momentum` for 0 .. MOMENTUM_DAYS - 1 days inactive, for the compiled pass (computed
-    once per parameter set: a run's parameters do not change)."""
-    key = (p.act_momentum, p.momentum_days)
+def momentum_tables(model) -> np.ndarray:
+    """:func:`momentum` for 0 .. MOMENTUM_DAYS - 1 days inactive, a row for each world, for the
+    compiled pass (computed once per parameter set: a run's parameters do not change)."""
+    key = (tuple(model.world_values["act_momentum"]), model.params.momentum_days)
     table = _MOMENTUM_TABLES.get(key)
     if table is None:
-        table = np.array([momentum(p, d) for d in range(MOMENTUM_DAYS)], dtype=F32)
+        table = np.array(
+            [[_momentum(m, model.params.momentum_days, d) for d in range(MOMENTUM_DAYS)] for m in key[0]], dtype=F32
+        )
         table.flags.writeable = False
         _MOMENTUM_TABLES[key] = table
     return table
 
 
-_MOMENTUM_TABLES: dict[tuple[float, float], np.ndarray] = {}
+_MOMENTUM_TABLES: dict[tuple[tuple[float, ...], float], np.ndarray] = {}
 
 
 def active_members(model, content: OperatorContent) -> np.ndarray:
@@ -138,12 +144,13 @@ def active_members(model, content: OperatorContent) -> np.ndarray:
     u = row_threads.uniform(rng, pop.n, model.scratch("tmp", pop.n))
     pull = group_pull(model, content)
     constants = (
+        model.group_worlds(),
         F32(p.act_interest),
         F32(p.act_trust),
         F32(p.act_habit),
         F32(-p.act_fatigue),
-        momentum_table(p),
-        F32(p.act_newcomer),
+        momentum_tables(model),
+        model.per_world("act_newcomer"),
     )
 
     def rows(lo: int, hi: int) -> list[np.ndarray]:
@@ -201,9 +208,9 @@ def posting_factor(model) -> np.ndarray | None:
     """
     groups, p = model.groups, model.params
     factor = None
-    if p.post_dilution:
+    if any(model.world_values["post_dilution"]):
         size = np.maximum(groups.size, 1).astype(np.float64)
-        factor = (size / p.dilution_size) ** -p.post_dilution
+        factor = (size / p.dilution_size) ** -model.by_group("post_dilution")
     if groups.guest_value.any() and p.guest_laziness:
         reliance = groups.guest_value / np.maximum(groups.led_value, F32(1e-9))
         lazy = 1 - F32(p.guest_laziness) * reliance
@@ -232,11 +239,12 @@ def member_posts(model, idx: np.ndarray) -> np.ndarray:
             pop.group,
             factor if factor is not None else q[:0],
             factor is not None,
-            F32(2.0 * p.post_rate),
+            model.per_world("post_scale"),
             pop.join_day,
             pop.first_post_day,
             newcomer_since(model.day, p.newcomer_days),
-            F32(p.newcomer_intro),
+            model.per_world("newcomer_intro"),
+            model.group_worlds(),
             q[a:b],
         )
         np.log(q[a:b], out=q[a:b])
@@ -277,7 +285,7 @@ def first_contributions(model, rows, member_posts_g) -> None:
     pop.first_reply[ignored] = 0
     pop.trust[welcomed] += p.trust_answer_gain * (1 - pop.trust[welcomed])
     pop.habit[welcomed] += p.welcome_habit_gain * (1 - pop.habit[welcomed])
-    pop.stimulus[welcomed] += p.welcome_stimulus
+    pop.stimulus[welcomed] += model.by_group("welcome_stimulus", pop.group[welcomed])
     pop.trust[ignored] -= p.newcomer_ignored_trust_loss * pop.trust[ignored]  # first impressions weigh more (M7)
 
 
@@ -397,7 +405,8 @@ def member_day(model, content: OperatorContent) -> None:
             fatigue_g,
             tables["referral"],
             active_posts[first:],
-            F32(1 - p.interest_decay),
+            model.per_world("interest_kept"),
+            model.group_worlds(),
             F32(p.interest_gain),
             F32(1 - p.trust_drift),
             F32(p.trust_drift * p.newcomer_trust),

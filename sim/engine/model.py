@@ -96,6 +96,59 @@ def replicate_seed(seed: int, replicate: int, worlds: int = 1) -> np.random.Seed
     return np.random.SeedSequence(entropy=seed, spawn_key=key)
 
 
+PER_WORLD = (
+    "act_bias",
+    "act_momentum",
+    "act_newcomer",
+    "act_ritual",
+    "voice_sigma",
+    "post_rate",
+    "post_dilution",
+    "newcomer_intro",
+    "welcome_stimulus",
+    "interest_decay",
+    "churn_base",
+    "churn_boredom",
+    "churn_frailty_sigma",
+    "newcomer_churn_weight",
+)
+"""The member model's parameters worlds side by side may hold each their own values of (the ones
+a calibration fits); the engine reads them per world."""
+
+
+WORLD_TERMS = {
+    "newcomer_factor": lambda own, w: 1 + own["newcomer_churn_weight"][w],
+    "post_scale": lambda own, w: 2.0 * own["post_rate"][w],
+    "interest_kept": lambda own, w: 1 - own["interest_decay"][w],
+}
+"""Terms of the compiled passes computed from a world's parameters, in the order of operations
+the engine always used (so a community alone runs bit for bit as before)."""
+
+
+def world_values(
+    setup: Setup, worlds: int, world_params: Sequence[Mapping[str, float]] | None
+) -> dict[str, list[float]]:
+    """Each :data:`PER_WORLD` parameter's value in each world: the scenario's, or the world's own
+    from ``world_params`` (checked as a scenario's ``params:`` are)."""
+    from sim.config.params import check_param
+
+    base = {name: float(getattr(setup.params, name)) for name in PER_WORLD}
+    if world_params is None:
+        return {name: [value] * worlds for name, value in base.items()}
+    if len(world_params) != worlds:
+        raise SandboxError(f"expected parameters for {worlds} worlds, got {len(world_params)}", place="world_params")
+    out: dict[str, list[float]] = {name: [] for name in PER_WORLD}
+    for w, own in enumerate(world_params):
+        if other := sorted(set(own) - set(PER_WORLD)):
+            raise SandboxError(
+                f"world {w} sets {', '.join(other)}, which worlds cannot hold apart; only {', '.join(PER_WORLD)}",
+                place="world_params",
+            )
+        for name in PER_WORLD:
+            out[name].append(check_param(name, own[name]) if name in own else base[name])
+    return out
+
+
 def side_by_side_refusal(setup: Setup) -> str | None:
     """Why a setup's communities cannot run as worlds side by side in one population, or None.
 
@@ -162,6 +215,7 @@ class CommunityModel(mesa.Model):
         group_daily: bool = False,
         activity: bool = False,
         worlds: int = 1,
+        world_params: Sequence[Mapping[str, float]] | None = None,
         **overrides: Any,
     ):
         """A model of a loaded ``setup`` (the sandbox's own runs: its scenario's seed and
@@ -182,6 +236,10 @@ class CommunityModel(mesa.Model):
         They draw from one stream (:func:`replicate_seed`), so world ``w`` is a replicate of the
         scenario but not solo replicate ``replicate + w``; the daily table and the KPIs sum the
         worlds, the members and activity tables tell them apart (:meth:`world_of`).
+
+        ``world_params`` (one mapping a world) gives each world its own values of the member
+        model's :data:`PER_WORLD` parameters over the scenario's: candidates of a calibration side
+        by side.  Every other parameter is the scenario's in every world.
         """
         if setup is None:
             if scenario is None:
@@ -203,6 +261,8 @@ class CommunityModel(mesa.Model):
         if worlds > 1 and (why := side_by_side_refusal(setup)):
             raise SandboxError(f"cannot run {worlds} worlds side by side: {why}", place="worlds")
         self.worlds = worlds
+        self.world_values = world_values(setup, worlds, world_params)
+        self._world_cache: dict[str, np.ndarray] = {}
         sequence = replicate_seed(setup.scenario.seed, replicate, worlds)
         children = sequence.spawn(len(STREAMS) + 1)
         super().__init__(rng=np.random.Generator(np.random.PCG64(children[0])))
@@ -348,7 +408,12 @@ class CommunityModel(mesa.Model):
         """Add members: their archetype's activity offset goes with them, and each draws a voice,
         a lognormal propensity to post (participation inequality), and a frailty, a lognormal
         proneness to leave (the prone leave first, so the hazard falls with tenure); both mean 1."""
-        rng, sigma, frail = self.streams["acquisition"], self.params.voice_sigma, self.params.churn_frailty_sigma
+        rng = self.streams["acquisition"]
+        sigma, frail = self.params.voice_sigma, self.params.churn_frailty_sigma
+        if self.worlds > 1:  # each world's own spreads (the same stream: one draw a member, as alone)
+            world = self.world_of(np.broadcast_to(np.asarray(values["group"]), (count,)))
+            sigma = np.asarray(self.world_values["voice_sigma"])[world]
+            frail = np.asarray(self.world_values["churn_frailty_sigma"])[world]
         voice = rng.lognormal(-sigma * sigma / 2, sigma, count).astype(np.float32)
         frailty = rng.lognormal(-frail * frail / 2, frail, count).astype(np.float32)
         return self.pop.add(
@@ -359,6 +424,38 @@ class CommunityModel(mesa.Model):
             arch_activity=self.archetype_tables["activity"][archetype],
             **values,
         )
+
+    def per_world(self, name: str) -> np.ndarray:
+        """A :data:`PER_WORLD` parameter's value in each world as float32 (one value for a
+        community alone), or one of :data:`WORLD_TERMS` computed from them, for the compiled
+        passes (each value rounded to float32 as NumPy rounds a Python scalar)."""
+        values = self._world_cache.get(name)
+        if values is None:
+            own = self.world_values
+            if name in WORLD_TERMS:
+                values = np.asarray([WORLD_TERMS[name](own, w) for w in range(self.worlds)], dtype=np.float32)
+            else:
+                values = np.asarray(own[name], dtype=np.float32)
+            self._world_cache[name] = values
+        return values
+
+    def by_group(self, name: str, groups: np.ndarray | None = None) -> float | np.ndarray:
+        """A :data:`PER_WORLD` parameter for NumPy's expressions: its value for a community alone
+        (a Python number, so the arithmetic is what it always was), else each group's world's
+        value (of every group, or of ``groups``)."""
+        if self.worlds == 1:
+            return self.world_values[name][0]
+        worlds = self.group_worlds() if groups is None else self.world_of(groups)
+        return np.asarray(self.world_values[name])[worlds]
+
+    def group_worlds(self) -> np.ndarray:
+        """The world of every group (zeros for a community run alone), for the compiled passes."""
+        if self.worlds == 1:
+            cached = self._world_cache.get("groups")
+            if cached is None or len(cached) < self.groups.count:
+                cached = self._world_cache["groups"] = np.zeros(max(self.groups.count, 1) * 2, dtype=np.int16)
+            return cached[: self.groups.count]
+        return self.groups.segment[: self.groups.count]
 
     def world_of(self, group: np.ndarray) -> np.ndarray:
         """The world of each group id given (0 for a community run alone)."""

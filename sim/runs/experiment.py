@@ -12,7 +12,7 @@ import math
 import multiprocessing as mp
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
@@ -114,14 +114,18 @@ def run_replicate(
     return {**tables, "kpis": {"replicate": replicate, **kpis}, "seconds": time.perf_counter() - started}
 
 
-def run_worlds(setup: Setup, first: int, worlds: int) -> list[dict[str, pd.DataFrame]]:
+def run_worlds(
+    setup: Setup, first: int, worlds: int, world_params: Sequence[Mapping[str, float]] | None = None
+) -> list[dict[str, pd.DataFrame]]:
     """Run ``worlds`` copies of a community side by side in one population (one day's fixed work
     for all; :class:`sim.engine.model.CommunityModel`'s ``worlds``) and return each world's
     ``members`` and ``activity`` tables, its ``replicate`` column ``first + w``.
 
     The worlds draw from the stream keyed by ``(first, worlds)``: together they are as many
-    replicates of the scenario, not its solo replicates ``first..first + worlds - 1``."""
-    model = CommunityModel(setup, replicate=first, activity=True, worlds=worlds).run()
+    replicates of the scenario, not its solo replicates ``first..first + worlds - 1``.
+    ``world_params`` gives each world its own values of the member model's parameters
+    (:data:`sim.engine.model.PER_WORLD`): candidates of a calibration side by side."""
+    model = CommunityModel(setup, replicate=first, activity=True, worlds=worlds, world_params=world_params).run()
     tables = model.tables()
     out = []
     member_world = model.world_of(tables["members"]["group"].to_numpy())

@@ -43,6 +43,7 @@ def activity_logits(
     days_inactive,
     join_day,
     newcomer_since,
+    world_g,
     c_interest,
     c_trust,
     c_habit,
@@ -55,9 +56,10 @@ def activity_logits(
 ):
     """Minus each member's activity log-odds today (M3, M5), into ``out``, for rows ``lo..hi``.
 
-    ``momentum[d]`` is the pull of having last been active ``d + 1`` days ago (``days_inactive``
-    is ``d`` as of yesterday), zero from the end of the table on; a member who joined after
-    ``newcomer_since`` (:func:`sim.domain.newcomer_since`) is a newcomer, drawn in by ``c_newcomer``."""
+    ``momentum[w, d]`` is the pull, in world ``w``, of having last been active ``d + 1`` days ago
+    (``days_inactive`` is ``d`` as of yesterday), zero from the end of the table on; a member who
+    joined after ``newcomer_since`` (:func:`sim.domain.newcomer_since`) is a newcomer, drawn in by
+    ``c_newcomer[w]``.  ``world_g``: the world of each group (zeros for a community alone)."""
     _activity_logits(
         pull,
         group[lo:hi],
@@ -70,6 +72,7 @@ def activity_logits(
         days_inactive[lo:hi],
         join_day[lo:hi],
         newcomer_since,
+        world_g,
         c_interest,
         c_trust,
         c_habit,
@@ -93,6 +96,7 @@ def _activity_logits(
     days_inactive,
     join_day,
     newcomer_since,
+    world_g,
     c_interest,
     c_trust,
     c_habit,
@@ -102,16 +106,19 @@ def _activity_logits(
     out,
 ):
     zero = np.float32(0.0)
+    days = momentum.shape[1]
     for i in range(len(group)):
-        z = pull[group[i]] + arch_activity[i]
+        g = group[i]
+        w = world_g[g]
+        z = pull[g] + arch_activity[i]
         z = z + interest[i] * c_interest
         z = z + trust[i] * c_trust
         z = z + habit[i] * c_habit
         z = z + fatigue[i] * c_fatigue
         z = z + stimulus[i]
         d = days_inactive[i]
-        z = z + (momentum[d] if d < len(momentum) else zero)
-        z = z + (c_newcomer if join_day[i] > newcomer_since else zero)
+        z = z + (momentum[w, d] if d < days else zero)
+        z = z + (c_newcomer[w] if join_day[i] > newcomer_since else zero)
         out[i] = -z
 
 
@@ -156,11 +163,13 @@ def posting_odds(
     first_post_day,
     newcomer_since,
     intro,
+    world_g,
     out,
 ):
     """Per active member, ``q = mean / (1 + mean)`` (floored at 1e-12) of the geometric post count.
 
-    A newcomer who has not yet said anything adds ``intro`` to the mean (M7: newcomers say hello)."""
+    ``scale`` and ``intro`` are per world (``world_g``: each group's): a newcomer who has not yet
+    said anything adds ``intro`` to the mean (M7: newcomers say hello)."""
     one = np.float32(1.0)
     zero = np.float32(0.0)
     floor = np.float32(1e-12)
@@ -171,9 +180,10 @@ def posting_odds(
         mean = mean * voice[i]
         if use_factor:
             mean = mean * factor[group[i]]
-        mean = mean * scale
+        w = world_g[group[i]]
+        mean = mean * scale[w]
         new = (join_day[i] > newcomer_since) & (first_post_day[i] < 0)
-        mean = mean + (intro if new else zero)
+        mean = mean + (intro[w] if new else zero)
         q = mean / (one + mean)
         q = q if q < ceiling else ceiling
         out[k] = q if q > floor else floor
@@ -218,6 +228,7 @@ def drift(
     referral_table,
     active_posts,
     k_interest,
+    world_g,
     interest_gain,
     k_trust,
     trust_add,
@@ -285,6 +296,7 @@ def drift(
         referral_table,
         active_posts,
         k_interest,
+        world_g,
         interest_gain,
         k_trust,
         trust_add,
@@ -342,6 +354,7 @@ def _drift(
     referral_table,
     active_posts,
     k_interest,
+    world_g,
     interest_gain,
     k_trust,
     trust_add,
@@ -399,7 +412,7 @@ def _drift(
         on = one if active else zero
         seen = spam_g[g] * on
         # interest (M1, M6)
-        x = interest[i] * k_interest
+        x = interest[i] * k_interest[world_g[g]]
         xa = x + interest_gain * value_g[g] * (one - x)
         xa = xa - interest_spam_loss * seen
         x = xa if active else x
@@ -624,12 +637,14 @@ def departures(
     title_factor,
     newcomer_since,
     newcomer_factor,
+    world_g,
 ):
     """Who of the candidates leaves today (``u`` under the hazard) and the cause of each (G2).
 
     The hazard is the sum of its parts, one per cause in :data:`sim.churn.CAUSES` order, scaled
     by the archetype, the member's frailty, the fee paid (P2), belonging (M4), silence, a title and the newcomer's
-    first days (M7).  The cause is the largest part (the first, on a tie).
+    first days (M7).  ``base``, ``c_boredom`` and ``newcomer_factor`` are per world (``world_g``:
+    each group's).  The cause is the largest part (the first, on a tie).
     Returns the leaving rows and their cause codes."""
     one = np.float32(1.0)
     parts = np.empty(8, dtype=np.float32)
@@ -638,9 +653,10 @@ def departures(
     m = 0
     for k in range(len(candidates)):
         i = candidates[k]
-        parts[0] = base
+        w = world_g[group[i]]
+        parts[0] = base[w]
         y = one - interest[i]
-        parts[1] = c_boredom * (y * y)
+        parts[1] = c_boredom[w] * (y * y)
         y = one - trust[i]
         parts[2] = c_lost_trust * (y * y)
         parts[3] = c_fatigue * (fatigue[i] * fatigue[i])
@@ -660,7 +676,7 @@ def departures(
         if title[i] > 0:
             h = h * title_factor
         if join_day[i] > newcomer_since:
-            h = h * newcomer_factor
+            h = h * newcomer_factor[w]
         if u[i] < h:
             best = 0
             for j in range(1, 8):
