@@ -5,8 +5,9 @@ Run on its own:  python benchmarks/calibration.py [--fit] [--workers 2] [--budge
 Prints the wall time of a 500-member group's year (the shipped existing-group under the
 baseline policy, 365 days, one replicate, after a warm-up) with each daily phase, best of 5, run
 alone and as one of K worlds side by side (``CommunityModel(worlds=K)``: the stack's time over
-K, what a calibration's replicates would cost run that way);
-with ``--fit``, the wall time of ``sandbox calibrate`` on the real file in ``../shared/data``
+K); then a calibration search's stack on the real file's history (its first two thirds: four
+candidates on two replicates each, run one by one and side by side, each world its own
+parameters, as ``sandbox calibrate`` runs them); with ``--fit``, the wall time of ``sandbox calibrate`` on the real file in ``../shared/data``
 over its full span.  Speed is measured here, never asserted in tests.
 """
 
@@ -47,6 +48,36 @@ def group_year(
     return best, phases
 
 
+def candidate_stack(candidates: int = 4, replicates: int = 2) -> tuple[float, float, int]:
+    """Seconds for a search's candidates on the real file's history (fitted up to 2015-07-16),
+    one simulation at a time and as one stack; and the history's days."""
+    from sim.runs import calibration as cal
+
+    target = cal.target_of(str(REAL), format=None, group=None, until="2015-07-16")
+    policy = cal.operations_text(target.full_history)
+    knobs = cal.knobs_for(target.history)
+    defaults = cal._defaults(knobs)
+    params = [{**defaults, "act_bias": -7.5 + 0.5 * c, "post_rate": 0.5} for c in range(candidates)]
+    cal.simulate_stack(
+        cal.Stack(
+            cal.scenario_data(target.history, {}, seed=0, replicates=1, name="warm-up", description=""),
+            policy,
+            tuple(params[:1]),
+            1,
+        )
+    )
+    started = time.perf_counter()
+    for c in params:
+        scenario = cal.scenario_data(target.history, c, seed=0, replicates=replicates, name="c", description="")
+        for r in range(replicates):
+            cal.simulate(cal.Candidate(scenario, policy, r, target.history.joins_known))
+    alone = time.perf_counter() - started
+    started = time.perf_counter()
+    scenario = cal.scenario_data(target.history, {}, seed=0, replicates=1, name="stack", description="")
+    cal.simulate_stack(cal.Stack(scenario, policy, tuple(params), replicates))
+    return alone, time.perf_counter() - started, target.history.days
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fit", action="store_true", help="also time a calibration of the real file")
@@ -64,6 +95,11 @@ def main() -> None:
             f"{members:>7} {worlds:>7} {seconds * 1000:>10.0f} ms {each * 1000:>9.1f} ms "
             f"{each / 365 * 1000:>8.3f} ms  {parts}"
         )
+    alone, side_by_side, days = candidate_stack()
+    print(
+        f"a search's 4 candidates x 2 replicates on the real file's history ({days} days): one by one "
+        f"{alone:.1f} s, side by side {side_by_side:.1f} s ({alone / side_by_side:.1f} times faster)"
+    )
     if args.fit:
         from sim.runs.calibration import DEFAULT_BUDGET, calibrate
 

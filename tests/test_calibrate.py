@@ -163,6 +163,29 @@ def test_a_killed_fit_resumes_to_the_same_fit(export, fitted, tmp_path):
     assert json.loads((out / "fit.json").read_text()) == json.loads((fitted / "fit.json").read_text())
 
 
+def test_a_fit_killed_while_telling_a_round_resumes_to_the_same_fit(export, fitted, tmp_path, monkeypatch):
+    """Candidates run side by side, and a world's random numbers depend on its stack-mates: a kill
+    after some trials of a stack were told runs that same stack again for the others, so the fit
+    ends as one never stopped."""
+    import optuna
+
+    tell, told = optuna.study.Study.tell, []
+
+    def killed_at_the_eleventh(study, *args, **kwargs):
+        told.append(1)
+        if len(told) == 11:  # the second round's third trial: two of its stack told, two not
+            raise KeyboardInterrupt
+        return tell(study, *args, **kwargs)
+
+    monkeypatch.setattr(optuna.study.Study, "tell", killed_at_the_eleventh)
+    out = tmp_path / "killed"
+    with pytest.raises(KeyboardInterrupt):
+        calibrate(str(export), out, budget=BUDGET)
+    monkeypatch.undo()
+    fit = calibrate(str(export), out, budget=BUDGET, resume=True).fit
+    assert fit == json.loads((fitted / "fit.json").read_text())
+
+
 def test_an_export_without_joins_fits_how_many_members_stand_behind_each_poster(export, tmp_path):
     """Where an export records no joins it shows posters only: the fit scales the history's members
     by a fitted 'members_per_poster', which stays out of the scenario's parameters."""

@@ -47,7 +47,7 @@ from sim.config.params import PARAMS
 from sim.config.scenario import MAX_DAYS, setup_of_data
 from sim.domain import content_hash
 from sim.errors import SandboxError
-from sim.runs.experiment import run_replicate
+from sim.runs.experiment import run_replicate, run_worlds
 from sim.runs.output_folder import claimed, write_json, write_marker
 from sim.runs.pool import ordered_pool
 from sim.runs.rounds import ROUND, cma_es_in_rounds, search_in_rounds
@@ -280,6 +280,43 @@ class Candidate:
     keep_events: bool = False
 
 
+@dataclass(frozen=True)
+class Stack:
+    """Candidates of the search side by side in one population, each on :data:`FIT_REPLICATES`
+    worlds (:func:`sim.runs.experiment.run_worlds` with each world's own parameters): a day's
+    fixed work is paid once for the stack.  Contents only, like :class:`Candidate`."""
+
+    scenario: dict
+    policy_text: str
+    candidates: tuple[dict[str, float], ...]
+    replicates: int
+
+
+STACKED = 4
+STACK_ATTR = "stack"
+"""Candidates a stack holds (a round of :data:`sim.runs.rounds.ROUND` makes two, whatever the
+number of workers, so the same seed gives the same fit on any of them)."""
+
+
+def stacked(history: History) -> bool:
+    """Whether a search's candidates run side by side: not where the export records no joins, as
+    there each candidate's ``members_per_poster`` sets its own history's size."""
+    return history.joins_known
+
+
+def simulate_stack(s: Stack) -> list[dict]:
+    """Run a stack of candidates and measure each world as the export was measured: one result a
+    world, candidate by candidate, replicate by replicate."""
+    setup = setup_of_data(s.scenario, s.policy_text, name="calibration candidates")
+    own = [params for params in s.candidates for _ in range(s.replicates)]
+    worlds = run_worlds(setup, 0, len(own), own)
+    out = []
+    for tables in worlds:
+        events = events_of_run(tables["members"], tables["activity"], whole=True)
+        out.append({"measures": _fingerprint_if_any(events)})
+    return out
+
+
 def simulate(c: Candidate) -> dict:
     """Run one candidate replicate and measure it as the export was measured."""
     setup = setup_of_data(c.scenario, c.policy_text, name="calibration candidate")
@@ -483,23 +520,51 @@ def _search(target: Target, policy_text: str, path: Path, *, budget: int, seed: 
             study.enqueue_trial(_defaults(knobs))  # the model as shipped is the first candidate
 
     def evaluate(trials: list) -> None:
-        tasks = [
-            Candidate(
-                scenario_data(
-                    target.history, t.params, seed=seed, replicates=FIT_REPLICATES, name="candidate", description=""
-                ),
-                policy_text,
-                r,
-                target.history.joins_known,
-            )
-            for t in trials
-            for r in range(FIT_REPLICATES)
-        ]
-        results = pool.map(simulate, tasks)
+        if stacked(target.history):
+            results = evaluate_stacks(trials)
+        else:
+            tasks = [
+                Candidate(
+                    scenario_data(
+                        target.history, t.params, seed=seed, replicates=FIT_REPLICATES, name="candidate", description=""
+                    ),
+                    policy_text,
+                    r,
+                    target.history.joins_known,
+                )
+                for t in trials
+                for r in range(FIT_REPLICATES)
+            ]
+            results = pool.map(simulate, tasks)
         for i, trial in enumerate(trials):
             runs = [res["measures"] for res in results[i * FIT_REPLICATES : (i + 1) * FIT_REPLICATES]]
             optuna.trial.Trial(study, trial._trial_id).set_user_attr("measures", _mean_measures(runs))
             study.tell(trial.number, distance(runs, target.observed, target.errors))
+
+    def evaluate_stacks(trials: list) -> list[dict]:
+        """Each trial's worlds, its candidates run :data:`STACKED` to a stack.  A world's random
+        numbers depend on its stack-mates, so each trial records its stack before it runs; a
+        search killed while telling a round runs the told trials' stacks again with them, so the
+        resumed search tells what one never stopped would."""
+        fresh = [t for t in trials if STACK_ATTR not in t.user_attrs]
+        for i in range(0, len(fresh), STACKED):
+            chunk = fresh[i : i + STACKED]
+            for t in chunk:
+                optuna.trial.Trial(study, t._trial_id).set_user_attr(STACK_ATTR, [c.number for c in chunk])
+        every = study.get_trials(deepcopy=False)  # numbered from 0: a trial's number is its place
+        order = list(dict.fromkeys(tuple(every[t.number].user_attrs[STACK_ATTR]) for t in trials))
+        scenario = scenario_data(target.history, {}, seed=seed, replicates=1, name="candidates", description="")
+        stacks = [
+            Stack(scenario, policy_text, tuple(dict(every[n].params) for n in numbers), FIT_REPLICATES)
+            for numbers in order
+        ]
+        worlds = {
+            (number, r): world
+            for numbers, stack in zip(order, pool.map(simulate_stack, stacks))
+            for k, number in enumerate(numbers)
+            for r, world in enumerate(stack[k * FIT_REPLICATES : (k + 1) * FIT_REPLICATES])
+        }
+        return [worlds[t.number, r] for t in trials for r in range(FIT_REPLICATES)]
 
     search_in_rounds(
         study,
