@@ -186,6 +186,39 @@ def test_a_fit_killed_while_telling_a_round_resumes_to_the_same_fit(export, fitt
     assert fit == json.loads((fitted / "fit.json").read_text())
 
 
+def test_a_budget_is_shared_by_up_to_three_searches_of_at_least_64():
+    from sim.runs.calibration import DEFAULT_BUDGET, PER_START, shares
+
+    assert shares(DEFAULT_BUDGET) == [128, 128, 128]
+    assert shares(MIN_BUDGET) == [MIN_BUDGET] and shares(2 * PER_START - 1) == [2 * PER_START - 1]
+    assert shares(2 * PER_START + 1) == [64, 65] and shares(1000) == [333, 333, 334]
+
+
+def test_several_searches_run_apart_and_the_fit_is_the_best_of_them_all(export, tmp_path):
+    """Two searches (two studies, other sampler seeds): their candidates differ, and the finalists
+    are the best four of both together."""
+    import optuna
+
+    from sim.runs.calibration import PER_START
+
+    out = tmp_path / "fit"
+    fit = calibrate(str(export), out, budget=2 * PER_START, workers=2).fit
+    assert fit["searches"] == 2 and fit["candidates"] == 2 * PER_START
+    storage = f"sqlite:///{out / 'study.db'}"
+    values = []
+    params = []
+    for name in ("calibration", "calibration-1"):
+        trials = optuna.load_study(study_name=name, storage=storage).get_trials(
+            states=(optuna.trial.TrialState.COMPLETE,)
+        )
+        assert len(trials) == PER_START
+        values += [t.value for t in trials]
+        params.append({tuple(sorted(t.params.items())) for t in trials})
+    assert not params[0] & params[1]  # each search asked its own candidates
+    searched = [f["distance_in_search"] for f in fit["finalists"] if not f["defaults"]]
+    assert searched == [round(v, 4) for v in sorted(values)[:4]]
+
+
 def test_an_export_without_joins_fits_how_many_members_stand_behind_each_poster(export, tmp_path):
     """Where an export records no joins it shows posters only: the fit scales the history's members
     by a fitted 'members_per_poster', which stays out of the scenario's parameters."""
