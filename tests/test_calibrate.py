@@ -186,21 +186,23 @@ def test_a_fit_killed_while_telling_a_round_resumes_to_the_same_fit(export, fitt
     assert fit == json.loads((fitted / "fit.json").read_text())
 
 
-def test_a_budget_is_shared_by_up_to_three_searches_of_at_least_64():
+def test_a_budget_is_shared_by_up_to_three_searches_of_at_least_128():
     from sim.runs.calibration import DEFAULT_BUDGET, PER_START, shares
 
     assert shares(DEFAULT_BUDGET) == [128, 128, 128]
     assert shares(MIN_BUDGET) == [MIN_BUDGET] and shares(2 * PER_START - 1) == [2 * PER_START - 1]
-    assert shares(2 * PER_START + 1) == [64, 65] and shares(1000) == [333, 333, 334]
+    assert shares(2 * PER_START + 1) == [128, 129] and shares(1000) == [333, 333, 334]
 
 
-def test_several_searches_run_apart_and_the_fit_is_the_best_of_them_all(export, tmp_path):
+def test_several_searches_run_apart_and_the_fit_is_the_best_of_them_all(export, tmp_path, monkeypatch):
     """Two searches (two studies, other sampler seeds): their candidates differ, and the finalists
-    are the best four of both together."""
+    are the best four of both together (searches of 16 here, to keep the test short)."""
     import optuna
 
-    from sim.runs.calibration import PER_START
+    from sim.runs import calibration
 
+    PER_START = 16
+    monkeypatch.setattr(calibration, "PER_START", PER_START)
     out = tmp_path / "fit"
     fit = calibrate(str(export), out, budget=2 * PER_START, workers=2).fit
     assert fit["searches"] == 2 and fit["candidates"] == 2 * PER_START

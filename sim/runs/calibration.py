@@ -506,7 +506,7 @@ STARTS = 3
 """Independent searches a fit makes (each its own study, sampler seeds and share of the budget):
 where a search ends depends on where its first candidates happened to land, so the fit takes
 the best of several."""
-PER_START = 64
+PER_START = 128
 """The fewest candidates a search gets: a smaller budget makes fewer searches."""
 
 
