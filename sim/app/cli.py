@@ -185,7 +185,12 @@ def _parser() -> argparse.ArgumentParser:
     p_cal.add_argument("--format", choices=FORMATS, help="the export's format, when it cannot be told from the file")
     p_cal.add_argument("--group", help="the group to fit (default: the export's busiest)")
     p_cal.add_argument("--until", metavar="YYYY-MM-DD", help="fit on the data before this date; check on the rest")
-    p_cal.add_argument("--budget", type=int, default=None, help="candidates to simulate, over up to 3 searches of at least 64 (default: 384)")
+    p_cal.add_argument(
+        "--budget",
+        type=int,
+        default=None,
+        help="candidates to simulate, over up to 3 searches of at least 128 (default: 384)",
+    )
     p_cal.add_argument("--workers", type=int, default=1, help="processes (default: 1)")
     p_cal.add_argument("--backend", default="local", help="local (a process pool) or dask")
     p_cal.add_argument("--scheduler", help="a Dask scheduler address to join instead of a local cluster")
