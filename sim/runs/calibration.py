@@ -293,9 +293,10 @@ class Stack:
 
 
 STACKED = 4
-STACK_ATTR = "stack"
 """Candidates a stack holds (a round of :data:`sim.runs.rounds.ROUND` makes two, whatever the
 number of workers, so the same seed gives the same fit on any of them)."""
+STACK_ATTR = "stack"
+"""The user attribute of a search's trial naming the trials of its stack, in order."""
 
 
 def stacked(history: History) -> bool:
