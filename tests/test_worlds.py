@@ -177,3 +177,6 @@ def test_worlds_hold_apart_only_the_member_models_parameters():
         CommunityModel(_setup(), worlds=2, world_params=[{}])
     with pytest.raises(SandboxError, match="out of range"):
         CommunityModel(_setup(), worlds=2, world_params=[{}, {"churn_base": 7.0}])
+    agents = sim.load_setup(scenario("existing-group"), policy("baseline"), ["days=5"], engine="agents")
+    with pytest.raises(SandboxError, match="only the vector engine"):
+        CommunityModel(agents, world_params=[{"act_bias": -3.0}])

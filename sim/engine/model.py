@@ -261,6 +261,8 @@ class CommunityModel(mesa.Model):
         if worlds > 1 and (why := side_by_side_refusal(setup)):
             raise SandboxError(f"cannot run {worlds} worlds side by side: {why}", place="worlds")
         self.worlds = worlds
+        if world_params is not None and setup.engine != "vector":
+            raise SandboxError("only the vector engine reads parameters by world", place="world_params")
         self.world_values = world_values(setup, worlds, world_params)
         self._world_cache: dict[str, np.ndarray] = {}
         sequence = replicate_seed(setup.scenario.seed, replicate, worlds)
