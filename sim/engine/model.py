@@ -414,8 +414,8 @@ class CommunityModel(mesa.Model):
         sigma, frail = self.params.voice_sigma, self.params.churn_frailty_sigma
         if self.worlds > 1:  # each world's own spreads (the same stream: one draw a member, as alone)
             world = self.world_of(np.broadcast_to(np.asarray(values["group"]), (count,)))
-            sigma = np.asarray(self.world_values["voice_sigma"])[world]
-            frail = np.asarray(self.world_values["churn_frailty_sigma"])[world]
+            sigma = self._own("voice_sigma")[world]
+            frail = self._own("churn_frailty_sigma")[world]
         voice = rng.lognormal(-sigma * sigma / 2, sigma, count).astype(np.float32)
         frailty = rng.lognormal(-frail * frail / 2, frail, count).astype(np.float32)
         return self.pop.add(
@@ -448,7 +448,16 @@ class CommunityModel(mesa.Model):
         if self.worlds == 1:
             return self.world_values[name][0]
         worlds = self.group_worlds() if groups is None else self.world_of(groups)
-        return np.asarray(self.world_values[name])[worlds]
+        return self._own(name)[worlds]
+
+    def _own(self, name: str) -> np.ndarray:
+        """A :data:`PER_WORLD` parameter's value in each world, as float64 (made once a run: the
+        day's NumPy expressions index it every day)."""
+        key = f"{name}:f64"
+        values = self._world_cache.get(key)
+        if values is None:
+            values = self._world_cache[key] = np.asarray(self.world_values[name], dtype=np.float64)
+        return values
 
     def group_worlds(self) -> np.ndarray:
         """The world of every group (zeros for a community run alone), for the compiled passes."""
