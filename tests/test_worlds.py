@@ -121,6 +121,7 @@ OWN = {
     "act_ritual": 1.5,
     "voice_sigma": 2.2,
     "post_rate": 2.0,
+    "conversation_posts": 4.0,
     "post_dilution": 0.8,
     "newcomer_intro": 0.4,
     "welcome_stimulus": 3.0,

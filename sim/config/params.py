@@ -106,6 +106,17 @@ _SPECS: list[Param] = [
         "dilution_size", 500, 1, 100000, "members", "group size at which post_dilution leaves posting unchanged (P3)"
     ),
     Param(
+        "conversation_posts",
+        0.0,
+        0,
+        50,
+        "posts per posting day",
+        "posts a member adds, on average, on a day they post at all: where speaking means a conversation "
+        "(a question, its answers, the replies to them), a posting day holds several messages even for a member "
+        "who seldom posts; 0 keeps one geometric count, whose posting days are mostly single messages for "
+        "members who seldom post",
+    ),
+    Param(
         "newcomer_intro",
         0.08,
         0,

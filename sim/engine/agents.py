@@ -185,8 +185,15 @@ class Member(mesa.Agent):
             mean += p.newcomer_intro  # a newcomer who has said nothing yet says hello (M7)
         if mean > 0:
             q = min(mean / (1.0 + mean), POSTS_Q_CEILING)  # P(k) = (1 - q) q^k
-            draw = math.log(max(rnd.random(), 1e-30)) / math.log(max(q, 1e-12))
-            self.posts_today = int(min(draw, MAX_POSTS_PER_DAY))
+            log_u, log_q = math.log(max(rnd.random(), 1e-30)), math.log(max(q, 1e-12))
+            if p.conversation_posts and log_u <= log_q:  # a posting day is a conversation
+                more = q / (1.0 - q) + p.conversation_posts
+                q2 = min(max(more / (1.0 + more), 1e-12), POSTS_Q_CEILING)
+                self.posts_today = 1 + int(min((log_u - log_q) / math.log(q2), MAX_POSTS_PER_DAY - 1))
+            elif p.conversation_posts:
+                self.posts_today = 0
+            else:
+                self.posts_today = int(min(log_u / log_q, MAX_POSTS_PER_DAY))
         self.posts += self.posts_today
         self.asked = rnd.random() < p.question_rate * e.arch_questions[self.archetype] * self.voice
 

@@ -222,12 +222,18 @@ def member_posts(model, idx: np.ndarray) -> np.ndarray:
     """Posts of today's active members: geometric counts whose mean is set by archetype and interest.
 
     A geometric count (overdispersed, unlike a Poisson) gives the heavy tail of participation:
-    most active members read without posting, a few post a lot (M3, M5).
+    most active members read without posting, a few post a lot (M3, M5).  With
+    ``conversation_posts`` a member posts at all with the same odds, and a posting day holds that
+    many more posts on average: in a chat, speaking is a conversation (a question, its answers,
+    the replies), so even a member who seldom posts writes several messages the day they do (on
+    the real IRC file, the median posting day holds 11 messages and only 14% hold one).
     """
     pop, p, rng = model.pop, model.params, model.streams["behaviour"]
     factor = posting_factor(model)
     # P(k) = (1 - q) q^k with q = mean / (1 + mean); k = floor(log u / log q)
     q = np.empty(len(idx), dtype=F32)
+    conversations = any(model.world_values["conversation_posts"])
+    q2 = np.empty(len(idx) if conversations else 0, dtype=F32)
 
     def odds(a: int, b: int) -> None:  # today's active members a..b (positions in idx)
         kernels.posting_odds(
@@ -247,11 +253,18 @@ def member_posts(model, idx: np.ndarray) -> np.ndarray:
             model.group_worlds(),
             q[a:b],
         )
+        if conversations:
+            kernels.conversation_odds(
+                idx[a:b], q[a:b], pop.group, model.group_worlds(), model.per_world("conversation_posts"), q2[a:b]
+            )
+            np.log(q2[a:b], out=q2[a:b])
         np.log(q[a:b], out=q[a:b])
 
     def counts(a: int, b: int) -> np.ndarray:
         np.maximum(u[a:b], F32(1e-30), out=u[a:b])
         np.log(u[a:b], out=u[a:b])
+        if conversations:
+            return kernels.record_conversations(idx[a:b], u[a:b], q[a:b], q2[a:b], pop.posts_today, pop.posts)
         return kernels.record_posts(idx[a:b], u[a:b], q[a:b], pop.posts_today, pop.posts)
 
     row_threads.over_ranges(len(idx), odds)

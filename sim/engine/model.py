@@ -103,6 +103,7 @@ PER_WORLD = (
     "act_ritual",
     "voice_sigma",
     "post_rate",
+    "conversation_posts",
     "post_dilution",
     "newcomer_intro",
     "welcome_stimulus",

@@ -203,6 +203,39 @@ def record_posts(idx, log_u, log_q, posts_today, posts):
 
 
 @njit(cache=True, nogil=True)
+def conversation_odds(idx, q, group, world_g, extra, out):
+    """Per active member, ``q2 = m / (1 + m)`` of the geometric count of posts after a posting
+    day's first, ``m = q / (1 - q) + extra`` (``extra``: each world's ``conversation_posts``): the
+    posts a member with posting odds ``q`` adds beyond the first, lengthened by a conversation."""
+    one = np.float32(1.0)
+    floor = np.float32(1e-12)
+    ceiling = np.float32(POSTS_Q_CEILING)
+    for k in range(len(idx)):
+        mean = q[k] / (one - q[k]) + extra[world_g[group[idx[k]]]]
+        q2 = mean / (one + mean)
+        q2 = q2 if q2 < ceiling else ceiling
+        out[k] = q2 if q2 > floor else floor
+
+
+@njit(cache=True, nogil=True)
+def record_conversations(idx, log_u, log_q, log_q2, posts_today, posts):
+    """Posts of each active member where a posting day is a conversation: none when ``u > q``
+    (a member posts at all with the odds of the single geometric count), else
+    ``1 + floor(log(u / q) / log q2)`` (``u / q`` is uniform given ``u <= q``); stored as today's
+    and added to the total."""
+    out = np.empty(len(idx), dtype=np.int32)
+    for k in range(len(idx)):
+        i = idx[k]
+        c = np.int32(0)
+        if log_u[k] <= log_q[k]:
+            c = np.int32(1 + min((log_u[k] - log_q[k]) / log_q2[k], MAX_POSTS_PER_DAY - 1))
+        out[k] = c
+        posts_today[i] = c
+        posts[i] += c
+    return out
+
+
+@njit(cache=True, nogil=True)
 def drift(
     status,
     active_today,
