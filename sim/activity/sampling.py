@@ -8,7 +8,11 @@ members drawn without replacement is close to that of the estimate on n drawn wi
 replacement, so no correction is needed).  Measures that grow with the group's size
 (``daily_posters``, ``messages``) are scaled back up by the share kept.
 
-Replies to members outside the half are dropped, as they would be in a group without them.
+Replies to members outside the half are dropped, as they would be in a group without them.  For
+the first-reply effect, replies to members inside the half are kept whoever wrote them: the
+effect is the newcomers' (their return with and without a reply), and where one member writes
+most welcomes (an admin; a simulated run's ``operators``) a half without that member would hold
+no welcomed newcomer, the effect would be undefined in about half the draws and its error lost.
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ def standard_errors(
     rng = np.random.default_rng(np.random.SeedSequence([seed, 20_17]))
     members = events["member"].unique()
     codes = pd.Index(members).get_indexer(events["member"])
+    addressee = (
+        pd.Index(members).get_indexer(events["reply_to"]) if "first_reply_effect" in names else np.full(len(codes), -1)
+    )
     values: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(draws):
         kept = np.zeros(len(members), dtype=bool)
@@ -41,6 +48,9 @@ def standard_errors(
         if not (part["kind"] == "message").any():
             continue
         drawn = measures(part)
+        welcomes = (addressee >= 0) & kept[np.maximum(addressee, 0)] & ~kept[codes]
+        if welcomes.any():  # replies to the half by members outside it: kept for the newcomers' effect
+            drawn["first_reply_effect"] = measures(events[kept[codes] | welcomes])["first_reply_effect"]
         scale = len(members) / kept.sum()
         for name in SIZE_MEASURES:
             if drawn.get(name) is not None:
