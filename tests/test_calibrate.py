@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -42,7 +43,7 @@ def test_a_fit_writes_a_scenario_its_figures_and_a_report(fitted):
     fit = json.loads((fitted / "fit.json").read_text())
     assert {"measures", "params", "distance", "held_out"} <= set(fit)
     for name, m in fit["measures"].items():
-        assert set(m) >= {"observed", "simulated", "interval"}, name
+        assert set(m) >= {"observed", "simulated", "interval", "predicted", "plausible"}, name
     assert fit["measures"]["daily_posters"]["simulated"] is not None
     assert fit["distance"] <= fit["distance_of_defaults"]  # the defaults were a candidate
     for p in fit["params"].values():
@@ -266,3 +267,16 @@ def test_a_fit_killed_while_asking_a_round_asks_it_again(interrupted, export, fi
     fit = calibrate(str(export), killed, budget=bigger, resume=True).fit
     fresh = calibrate(str(export), tmp_path / "fresh", budget=bigger).fit
     assert fit == fresh
+
+
+def test_a_runs_range_holds_one_more_run_95_times_in_100():
+    """The predicted interval from six runs is a prediction interval: for normal values it holds
+    the next run's value in 95% of trials (a z instead of Student's t, or no room for the six
+    runs' own mean, holds it in under 93%)."""
+    from sim.runs.calibration import is_plausible, predicted_interval
+
+    rng = np.random.default_rng(7)
+    draws = rng.normal(0.3, 0.05, size=(4000, 7))
+    held = [is_plausible({"observed": row[6], "predicted": predicted_interval(list(row[:6]))}) for row in draws]
+    assert 0.94 <= np.mean(held) <= 0.96, np.mean(held)
+    assert predicted_interval([0.5]) is None and not is_plausible({"observed": 0.5, "predicted": None})

@@ -96,24 +96,22 @@ def render(fit: dict, real: pd.DataFrame, simulated: pd.DataFrame) -> str:
     h = fit["history"]
     rows = []
     for name, m in fit["measures"].items():
-        interval = m.get("interval")
-        inside = (
-            interval is not None
-            and m["simulated"] is not None
-            and (
-                interval[0] <= m["simulated"] <= interval[1]
-                or abs(m["simulated"] - m["observed"]) <= 0.25 * abs(m["observed"])
-            )
-        )
+        interval, predicted = m.get("interval"), m.get("predicted")
         mark = (
             '<span class="ok">met</span>'
-            if inside
+            if is_met(m)
             else ('<span class="off">off</span>' if m["observed"] is not None else "")
         )
+        plausible = (
+            '<span class="ok">yes</span>'
+            if m.get("plausible")
+            else ('<span class="off">no</span>' if predicted is not None and m["observed"] is not None else "")
+        )
         shown = f"{num(interval[0])} to {num(interval[1])}" if interval else "–"
+        band = f"{num(predicted[0])} to {num(predicted[1])}" if predicted else "–"
         rows.append(
             f"<tr><td>{escape(name)}</td><td class=n>{num(m['observed'])}</td><td class=n>{shown}</td>"
-            f"<td class=n>{num(m['simulated'])}</td><td>{mark}</td></tr>"
+            f"<td class=n>{num(m['simulated'])}</td><td>{mark}</td><td class=n>{band}</td><td>{plausible}</td></tr>"
         )
     params = "".join(
         f"<tr><td>{escape(n)}</td><td class=n>{num(p['value'])}</td>"
@@ -145,8 +143,12 @@ def render(fit: dict, real: pd.DataFrame, simulated: pd.DataFrame) -> str:
         f"{fit['candidates']} candidates, {fit['replicates']['per_candidate']} replicates each; distance "
         f"{num(fit['distance'])} (the model's defaults: {num(fit['distance_of_defaults'])}).</p>"
         "<h2>Measures</h2><p class=note>Observed interval: 95%, from half-samples of the members. "
-        "'met': the simulated value lies in it or within 25% of the observed value.</p>"
-        "<table><tr><th>measure</th><th>observed</th><th>interval</th><th>simulated</th><th></th></tr>"
+        "'met': the simulated value lies in it or within 25% of the observed value. "
+        "A run's range: 95% of the fitted model's runs fall in it (a group's figures vary from run to run more "
+        "than half-samples of one export show); 'plausible': the observed value lies in it, so the export "
+        "could be a run of the fitted model.</p>"
+        "<table><tr><th>measure</th><th>observed</th><th>interval</th><th>simulated</th><th></th>"
+        "<th>a run's range</th><th>plausible</th></tr>"
         f"{''.join(rows)}</table>"
         "<h2>Fitted parameters</h2><p class=note>Interval: the range over candidates within the 95% chi-square bound of the best.</p>"
         "<table><tr><th>parameter</th><th>fitted</th><th>interval</th><th>default</th><th>what it tells</th></tr>"

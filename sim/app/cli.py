@@ -584,15 +584,19 @@ def cmd_calibrate(args) -> int:
     print(
         f"fitted {fit['candidates']} candidates: distance {fit['distance']} (defaults: {fit['distance_of_defaults']})"
     )
-    print(f"  {'measure':<24} {'observed':>9} {'interval':>19} {'simulated':>10}")
+    print(f"  {'measure':<24} {'observed':>9} {'interval':>19} {'simulated':>10}       {'a run':>19}")
     for name, m in fit["measures"].items():
         interval = "-" if m["interval"] is None else f"{m['interval'][0]:.3g} to {m['interval'][1]:.3g}"
+        band = "-" if m["predicted"] is None else f"{m['predicted'][0]:.3g} to {m['predicted'][1]:.3g}"
         shown = [("-" if m[k] is None else f"{m[k]:.4g}") for k in ("observed", "simulated")]
         mark = "met" if m["met"] else ("off" if m["observed"] is not None else "")
-        print(f"  {name:<24} {shown[0]:>9} {interval:>19} {shown[1]:>10}  {mark}")
+        plausible = "plausible" if m["plausible"] else ""
+        print(f"  {name:<24} {shown[0]:>9} {interval:>19} {shown[1]:>10}  {mark:<4} {band:>19}  {plausible}")
     met = sum(m["met"] for m in fit["measures"].values())
+    plausible = sum(m["plausible"] for m in fit["measures"].values())
     given = sum(m["observed"] is not None for m in fit["measures"].values())
     print(f"  {met} of {given} measures met (in the observed interval, or within 25% of the observed value)")
+    print(f"  {plausible} of {given} plausible (the observed value in the range of 95% of the fitted model's runs)")
     print("  parameters (fitted; interval: candidates within the 95% chi-square bound of the best):")
     for name, p in fit["params"].items():
         print(f"    {name:<22} {p['value']:>10.4g}   {p['interval'][0]:.3g} to {p['interval'][1]:.3g}")
