@@ -52,6 +52,7 @@ def _run_into(out: Path, policy_name: str | None = None) -> None:
         (out / "summary.json").write_text(json.dumps(summary))
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_a_shared_dashboard_gives_a_visitor_nothing_it_should_not(tmp_path, capsys):
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")

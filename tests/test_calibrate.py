@@ -84,6 +84,7 @@ def test_compare_on_a_calibrated_group_gives_verdicts(fitted, capsys):
     assert data["verdict"]["members"]
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_same_seed_and_budget_give_the_same_fit_on_one_worker_two_and_dask(export, fitted, tmp_path):
     one = json.loads((fitted / "fit.json").read_text())
     two = calibrate(str(export), tmp_path / "two", budget=BUDGET, workers=2).fit
@@ -92,6 +93,7 @@ def test_same_seed_and_budget_give_the_same_fit_on_one_worker_two_and_dask(expor
     assert dask == one
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_a_fit_resumed_with_a_larger_budget_equals_one_run_at_that_budget(export, fitted, tmp_path):
     import shutil
 
@@ -137,6 +139,7 @@ def test_bad_input_is_one_line_and_writes_nothing(case, args, expected, export, 
     assert not out.exists()
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_a_killed_fit_resumes_to_the_same_fit(export, fitted, tmp_path):
     """kill -9 mid-fit, then --resume: the candidates asked and not told are run again, and the fit
     ends exactly as one that was never stopped."""
@@ -164,6 +167,7 @@ def test_a_killed_fit_resumes_to_the_same_fit(export, fitted, tmp_path):
     assert json.loads((out / "fit.json").read_text()) == json.loads((fitted / "fit.json").read_text())
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_a_fit_killed_while_telling_a_round_resumes_to_the_same_fit(export, fitted, tmp_path, monkeypatch):
     """Candidates run side by side, and a world's random numbers depend on its stack-mates: a kill
     after some trials of a stack were told runs that same stack again for the others, so the fit
@@ -195,6 +199,7 @@ def test_a_budget_is_shared_by_up_to_three_searches_of_at_least_128():
     assert shares(2 * PER_START + 1) == [128, 129] and shares(1000) == [333, 333, 334]
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_several_searches_run_apart_and_the_fit_is_the_best_of_them_all(export, tmp_path, monkeypatch):
     """Two searches (two studies, other sampler seeds): their candidates differ, and the finalists
     are the best four of both together (searches of 16 here, to keep the test short)."""
@@ -238,6 +243,7 @@ def test_an_export_without_joins_fits_how_many_members_stand_behind_each_poster(
     assert sum(scenario["channels"][0]["weekly_joins"]) == round(fit["history"]["arrivals"] * scale)
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 @pytest.mark.parametrize(
     "interrupted",
     [

@@ -82,6 +82,7 @@ def _daily(path: Path) -> pd.DataFrame:
     return daily.sort_values(["run_id", "day"]).reset_index(drop=True)
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_a_sweep_on_a_cluster_without_shared_disk_equals_the_local_pool(cluster, tmp_path, monkeypatch, capsys):
     address, worker_folders = cluster
     caller = tmp_path / "caller"

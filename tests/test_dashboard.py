@@ -135,7 +135,8 @@ def test_results_view_opens_a_comparison_a_calibration_and_a_sweeps_intervals(tm
     assert any({"KPI", "A", "B", "B - A", "95% interval", "verdict"} <= set(f.columns) for f in frames)
     app = _app(results_dir="fit")
     assert not app.exception
-    assert any({"measure", "observed", "interval", "simulated"} <= set(f.value.columns) for f in app.dataframe)
+    columns = {"measure", "observed", "interval", "simulated", "met", "a run's range", "plausible"}
+    assert any(columns <= set(f.value.columns) for f in app.dataframe)
     app = _app(results_dir="sweep")
     assert not app.exception
     sweep = next(f.value for f in app.dataframe if "members_end 95%" in f.value.columns)
@@ -304,6 +305,7 @@ def test_the_page_module_has_no_bare_strings_streamlit_would_show():
     assert bare == []
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_optimise_with_two_objectives_draws_the_front():
     app = _app(opt_trials=8, opt_replicates=2, opt_days=40, opt_second=True, opt_goal2="members_end")
     app.button(key="opt_run").click().run()

@@ -7,6 +7,7 @@ seed) and checks the claims written in the scenario's description.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from conftest import policy, scenario
 
 import sim
@@ -122,6 +123,7 @@ def test_a_dead_group_carries_the_main_cause_of_its_last_30_days():
             assert causes[model.groups.dead_cause[gid]] > 0
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_copying_with_and_without_a_core():
     """copy-with-and-without-core: copies seeded with core members are livelier and stop being weak sooner (P3)."""
     empty, seeded, diff = _pair("copy-with-and-without-core", "copy-without-core", "copy-with-core")
@@ -145,6 +147,7 @@ def test_pruning_versus_tyranny():
     assert _clear_down(diff["members_end"])
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_guest_speakers_versus_internal_experts():
     """guest-speakers-vs-internal-experts: with guests only, activity spikes on talk days, interest
     decays between talks, members post less (they grow lazy) and boredom leads churn (P5)."""

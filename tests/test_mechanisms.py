@@ -8,6 +8,7 @@ interval of the paired difference lies on the side the domain notes predict.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from conftest import policy, scenario
 
 import sim
@@ -248,6 +249,7 @@ def test_rewards_wear_off_with_repetition():
     assert nudges[3] < 0.7 * nudges[0]
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_tiered_reactivation_brings_silent_members_back_at_an_escalating_cost():
     """P8: a message after a silent week, a coupon after a silent month; the later tier costs more each."""
     base, tiered, diff = _diff("existing-group", "baseline", "tiered-reactivation", replicates=20)

@@ -99,6 +99,7 @@ def test_the_report_is_the_reevaluation_on_fresh_seeds(constrained):
     assert "<script" not in page and page.count("data:image/png;base64,") >= 1
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_one_worker_and_two_give_the_same_trials(tmp_path):
     args = ["--search", f"{POSTS}=0:10", "--search", "policy.groups.cap=60,500", "--maximize", "retention_d30"]
     args += ["--trials", "12", "--replicates", "2", "--json"]

@@ -61,6 +61,7 @@ def test_grid_results_are_identical_on_one_two_workers_and_dask(tmp_path, capsys
     assert manifest["scenario"]["hash"] and manifest["versions"]["duckdb"]
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_a_killed_sweep_resumes_to_exactly_the_full_set(tmp_path):
     out = tmp_path / "killed"
     args = [

@@ -919,10 +919,18 @@ def _show_fit(path: Path, compare_hint: bool = True) -> None:
             "observed": m["observed"],
             "interval": "" if m["interval"] is None else f"{m['interval'][0]:.3g} to {m['interval'][1]:.3g}",
             "simulated": m["simulated"],
+            "met": "met" if m.get("met") else "",
+            "a run's range": "" if not m.get("predicted") else f"{m['predicted'][0]:.3g} to {m['predicted'][1]:.3g}",
+            "plausible": "yes" if m.get("plausible") else "",
         }
         for name, m in fit["measures"].items()
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.caption(
+        "met: the simulated value within the observed interval or 25% of the observed value. "
+        "a run's range: where 95% of the fitted model's runs fall; plausible: the observed value lies in it "
+        "(the export could be a run of the fitted model)."
+    )
     st.dataframe(
         pd.DataFrame(
             [{"parameter": n, "fitted": p["value"], "default": p["default"]} for n, p in fit["params"].items()]
