@@ -227,6 +227,7 @@ def test_several_searches_run_apart_and_the_fit_is_the_best_of_them_all(export, 
     assert searched == [round(v, 4) for v in sorted(values)[:4]]
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_an_export_without_joins_fits_how_many_members_stand_behind_each_poster(export, tmp_path):
     """Where an export records no joins it shows posters only: the fit scales the history's members
     by a fitted 'members_per_poster', which stays out of the scenario's parameters."""

@@ -275,6 +275,7 @@ def test_the_replay_marks_the_day_a_group_died():
     assert marked[marked["event"] == "group died"]["day"].tolist() == [1, 3]
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_optimise_searches_shows_the_reevaluation_and_sends_a_candidate_to_compare():
     app = _app(opt_trials=8, opt_replicates=2, opt_days=30)
     assert not app.exception

@@ -28,6 +28,7 @@ def _clear_down(d):
     return d["ci95"][1] < 0
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_ritual_versus_random_posting():
     """ritual-vs-random: the ritual builds activity, habit and belonging, and keeps members."""
     random, ritual, diff = _pair("ritual-vs-random", "random-posting", "weekly-ritual")
@@ -133,6 +134,7 @@ def test_copying_with_and_without_a_core():
     assert (weak_seeded < weak_empty).mean() >= 0.8, (weak_empty.tolist(), weak_seeded.tolist())
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_pruning_versus_tyranny():
     """pruning-vs-tyranny: aggressive pruning looks active, loses members, and tyranny leads churn (P7)."""
     gentle, aggressive, diff = _pair("pruning-vs-tyranny", "gentle-pruning", "aggressive-pruning")
@@ -189,6 +191,7 @@ def test_guest_speakers_versus_internal_experts():
     assert max(causes, key=causes.get) == "boredom"
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_a_cold_start_with_and_without_seed_members():
     """cold-start: seed members make the first month lively, grow a core sooner and a bigger group (G1, M5)."""
     unseeded, seeded, diff = compare(

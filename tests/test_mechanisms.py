@@ -107,6 +107,7 @@ def test_referral_reward_brings_more_referred_members_at_a_price():
     assert spent == 10 * result_b.kpis["referrals_total"].sum()
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_health_parts_move_with_the_policy():
     """G4: moderation keeps structure healthy in a spam-prone group; a ritual lifts operation."""
     _, _, diff = _diff("spam-prone", "baseline", "moderated", common=["days=120"])
@@ -116,6 +117,7 @@ def test_health_parts_move_with_the_policy():
     assert _above_zero(diff["health_end"])
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_selling_before_trust_exists_burns_the_group():
     """P14: pushes convert trusting members; pushed before trust exists they burn it."""
     early, late, diff = _diff("sales-push", "sales-early", "sales-late")

@@ -111,6 +111,7 @@ def test_one_worker_and_two_give_the_same_trials(tmp_path):
     assert docs[0] == docs[1]
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_several_objectives_give_a_front_of_complete_policies(tmp_path, capsys):
     out = tmp_path / "front"
     code = _optimize(

@@ -44,6 +44,7 @@ def _comparable(runs: pd.DataFrame) -> pd.DataFrame:
     return runs.drop(columns=["seconds"]).reset_index(drop=True)
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_grid_results_are_identical_on_one_two_workers_and_dask(tmp_path, capsys):
     one = _sweep(tmp_path, "one", "--workers", "1")
     two = _sweep(tmp_path, "two", "--workers", "2")
