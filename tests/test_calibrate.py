@@ -249,7 +249,7 @@ def test_an_export_without_joins_fits_how_many_members_stand_behind_each_poster(
     "interrupted",
     [
         "one trial with some parameters only",
-        pytest.param("three trials of eight asked", marks=pytest.mark.slow),  # a long check: the slow tier
+        "three trials of eight asked",
     ],
 )
 def test_a_fit_killed_while_asking_a_round_asks_it_again(interrupted, export, fitted, tmp_path):
@@ -280,7 +280,8 @@ def test_a_runs_range_holds_one_more_run_95_times_in_100():
     """The predicted interval from six runs is a prediction interval: for normal values it holds
     the next run's value in 95% of trials (a z instead of Student's t, or no room for the six
     runs' own mean, holds it in under 93%)."""
-    from sim.runs.calibration import is_plausible, predicted_interval
+    from sim.activity.fit_report import is_plausible
+    from sim.runs.calibration import predicted_interval
 
     rng = np.random.default_rng(7)
     draws = rng.normal(0.3, 0.05, size=(4000, 7))

@@ -34,6 +34,13 @@ def is_met(m: dict) -> bool:
     return lo <= m["simulated"] <= hi or abs(m["simulated"] - m["observed"]) <= MET_WITHIN * abs(m["observed"])
 
 
+def is_plausible(m: dict) -> bool:
+    """Whether a fitted measure's observed value lies in its ``predicted`` interval (where 95% of
+    the fitted model's runs fall): whether the export could be a run of the fitted model."""
+    band = m.get("predicted")
+    return m.get("observed") is not None and band is not None and band[0] <= m["observed"] <= band[1]
+
+
 def _weekly(messages: pd.DataFrame) -> pd.Series:
     day = messages["timestamp"].to_numpy(np.int64) // DAY
     week = (day - day.min()) // 7

@@ -186,14 +186,14 @@ class Member(mesa.Agent):
         if mean > 0:
             q = min(mean / (1.0 + mean), POSTS_Q_CEILING)  # P(k) = (1 - q) q^k
             log_u, log_q = math.log(max(rnd.random(), 1e-30)), math.log(max(q, 1e-12))
-            if p.conversation_posts and log_u <= log_q:  # a posting day is a conversation
+            if not p.conversation_posts:
+                self.posts_today = int(min(log_u / log_q, MAX_POSTS_PER_DAY))
+            elif log_u <= log_q:  # posting at all, a posting day is a conversation
                 more = q / (1.0 - q) + p.conversation_posts
                 q2 = min(max(more / (1.0 + more), 1e-12), POSTS_Q_CEILING)
                 self.posts_today = 1 + int(min((log_u - log_q) / math.log(q2), MAX_POSTS_PER_DAY - 1))
-            elif p.conversation_posts:
-                self.posts_today = 0
             else:
-                self.posts_today = int(min(log_u / log_q, MAX_POSTS_PER_DAY))
+                self.posts_today = 0
         self.posts += self.posts_today
         self.asked = rnd.random() < p.question_rate * e.arch_questions[self.archetype] * self.voice
 

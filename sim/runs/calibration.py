@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from sim.activity.fingerprint import measures
-from sim.activity.fit_report import is_met, write_report
+from sim.activity.fit_report import is_met, is_plausible, write_report
 from sim.activity.formats import read_activity
 from sim.activity.history import DAY, History, before, date_of, day_of, history, one_group
 from sim.activity.pages import write_whole
@@ -364,8 +364,9 @@ def predicted_interval(values: list[float]) -> list[float] | None:
     from known parameters (the real file's history, a seed-1 fit's parameters: very unequal
     voices), the members' intervals held the truth's mean for daily posters and DAU/MAU in 62% of
     16 exports, not 95% (with seed 0's, more equal, in all 16); half-samples of time (quarters)
-    did worse.  Whether the observed value lies in this interval
-    (``plausible``) says whether the export could be a run of the fitted model."""
+    did worse.  Whether the observed value lies in this interval (``plausible``,
+    :func:`sim.activity.fit_report.is_plausible`) says whether the export could be a run of the
+    fitted model."""
     if len(values) < 2:
         return None
     from scipy.stats import t
@@ -373,12 +374,6 @@ def predicted_interval(values: list[float]) -> list[float] | None:
     a = np.asarray(values, dtype=float)
     half = float(t.ppf(0.975, len(a) - 1)) * float(a.std(ddof=1)) * math.sqrt(1 + 1 / len(a))
     return [round(float(a.mean()) - half, 4), round(float(a.mean()) + half, 4)]
-
-
-def is_plausible(m: dict) -> bool:
-    """Whether the observed value lies in the fitted model's ``predicted`` interval for a run."""
-    band = m.get("predicted")
-    return m.get("observed") is not None and band is not None and band[0] <= m["observed"] <= band[1]
 
 
 def _floor(observed: float) -> float:
