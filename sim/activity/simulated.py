@@ -51,9 +51,10 @@ def read_run(path: str | Path, *, salt: str | None = None) -> pd.DataFrame:
     return events_of_run(members, activity, whole=True)
 
 
-def group_name(replicate, group) -> np.ndarray:
-    """``rR.gG`` for each row: chat group G of replicate R."""
-    return "r" + pd.Series(replicate).astype(str).to_numpy() + ".g" + pd.Series(group).astype(str).to_numpy()
+def group_name(replicate, group, *, whole: bool = False) -> np.ndarray:
+    """``rR.gG`` for each row: chat group G of replicate R (with ``whole``, ``rR``: its chat groups merged)."""
+    community = "r" + pd.Series(replicate).astype(str).to_numpy()
+    return community if whole else community + ".g" + pd.Series(group).astype(str).to_numpy()
 
 
 def events_of_run(members: pd.DataFrame, activity: pd.DataFrame, *, whole: bool = False) -> pd.DataFrame:
@@ -67,7 +68,7 @@ def events_of_run(members: pd.DataFrame, activity: pd.DataFrame, *, whole: bool 
             "timestamp": members["join_day"].clip(lower=0).astype("int64") * DAY,
             "member": member,
             "kind": "join",
-            "group": group_name(members["replicate"], members["group"]),
+            "group": group_name(members["replicate"], members["group"], whole=whole),
             "reply_to": "",
         }
     )
@@ -77,13 +78,13 @@ def events_of_run(members: pd.DataFrame, activity: pd.DataFrame, *, whole: bool 
             "timestamp": members["exit_day"][left].astype("int64") * DAY + DAY - 1,
             "member": member[left],
             "kind": "leave",
-            "group": group_name(members["replicate"][left], members["group"][left]),
+            "group": group_name(members["replicate"][left], members["group"][left], whole=whole),
             "reply_to": "",
         }
     )
     counts = activity["messages"].to_numpy().astype(np.int64)
     rows = np.repeat(np.arange(len(activity)), counts)
-    groups = group_name(activity["replicate"], activity["group"])
+    groups = group_name(activity["replicate"], activity["group"], whole=whole)
     messages = pd.DataFrame(
         {
             "timestamp": activity["day"].to_numpy().astype(np.int64)[rows] * DAY + NOON,
@@ -103,7 +104,4 @@ def events_of_run(members: pd.DataFrame, activity: pd.DataFrame, *, whole: bool 
             "reply_to": activity["member_id"].astype(str).to_numpy()[welcomed],
         }
     )
-    events = event_table(pd.concat([joins, messages, replies, leaves], ignore_index=True))
-    if whole:
-        events["group"] = events["group"].str.split(".").str[0]
-    return events
+    return event_table(pd.concat([joins, messages, replies, leaves], ignore_index=True))
