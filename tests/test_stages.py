@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import yaml
 from conftest import ROOT, scenario
@@ -144,3 +145,34 @@ def test_a_chart_that_returns_to_a_stage_and_loops_on_one_runs_alike_on_both_bac
     assert returns >= 4 and fast["stage_changes"].sum() >= 20, (returns, fast["stage_changes"].sum())
     assert durable["stage"].tolist() == fast["stage"].tolist()
     assert durable["stage_changes"].tolist() == fast["stage_changes"].tolist()
+
+
+def _unstepped(setup, stages: bool):
+    from sim.engine.model import CommunityModel
+
+    return CommunityModel(setup, replicate=0, activity=True, stages=stages).run().tables()
+
+
+def test_a_run_that_keeps_only_members_and_activity_may_leave_the_chart_unstepped():
+    """A calibration's candidates skip the stage chart: where no rule could read a stage, the
+    members and activity tables are the same, and only the daily table's stage is not the run's."""
+    setup = sim.load_setup(scenario("birth-to-death"), community_backend="numpy")  # neglect: no rules
+    stepped, unstepped = _unstepped(setup, True), _unstepped(setup, False)
+    assert _stages_in_order(stepped["daily"]) == ORDER
+    assert set(unstepped["daily"]["stage"]) == {"cold_start"}
+    for table in ("members", "activity"):
+        pd.testing.assert_frame_equal(stepped[table], unstepped[table])
+
+
+def test_the_chart_is_stepped_wherever_a_rule_could_read_the_stage(tmp_path):
+    (tmp_path / "rescue.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "rescue",
+                "groups": {"cap": None},
+                "community_rules": [{"name": "rescue", "when": "stage == 'decline'", "do": "guest_talk"}],
+            }
+        )
+    )
+    setup = sim.load_setup(scenario("birth-to-death"), tmp_path / "rescue.yaml", community_backend="numpy")
+    assert _stages_in_order(_unstepped(setup, False)["daily"])[:3] == ORDER[:3]

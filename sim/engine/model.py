@@ -217,6 +217,7 @@ class CommunityModel(mesa.Model):
         activity: bool = False,
         worlds: int = 1,
         world_params: Sequence[Mapping[str, float]] | None = None,
+        stages: bool = True,
         **overrides: Any,
     ):
         """A model of a loaded ``setup`` (the sandbox's own runs: its scenario's seed and
@@ -241,6 +242,12 @@ class CommunityModel(mesa.Model):
         ``world_params`` (one mapping a world) gives each world its own values of the member
         model's :data:`PER_WORLD` parameters over the scenario's: candidates of a calibration side
         by side.  Every other parameter is the scenario's in every world.
+
+        ``stages=False`` leaves the lifecycle stage chart unstepped (every group stays in the
+        chart's first stage) where the policy has no rules, so nothing could read a stage: for
+        runs whose caller keeps only the members and activity tables, which a stage never
+        changes (a calibration's candidates).  The daily table's ``stage`` and the dead groups
+        are then not the run's.
         """
         if setup is None:
             if scenario is None:
@@ -309,6 +316,7 @@ class CommunityModel(mesa.Model):
         self.group_rows: list[pd.DataFrame] | None = [] if group_daily else None
         self.activity_rows: list[tuple[np.ndarray, ...]] | None = [] if activity else None
         self.rule_engines = rule_engines(self.policy, setup.rules_backend, setup.community_backend)
+        self.steps_stages = stages or bool(self.rule_engines)
         self.memory = PlaybookMemory(self.policy.community_rules)
         self.members = member_engine(self)
         # the rules engines' state is released when the run ends, when the model is closed or
@@ -338,7 +346,8 @@ class CommunityModel(mesa.Model):
             self.activity_rows.append(metrics.activity_of_day(self))
         lap = self._lap("members", lap)
         self.group_env = GroupEnv(self)
-        update_stages(self)
+        if self.steps_stages:
+            update_stages(self)
         lap = self._lap("stages", lap)
         run_rules(self)
         lap = self._lap("rules", lap)

@@ -321,7 +321,7 @@ def simulate_stack(s: Stack) -> list[dict]:
 def simulate(c: Candidate) -> dict:
     """Run one candidate replicate and measure it as the export was measured."""
     setup = setup_of_data(c.scenario, c.policy_text, name="calibration candidate")
-    tables = run_replicate(setup, c.replicate, activity=True)
+    tables = run_replicate(setup, c.replicate, activity=True, stages=False)  # measured on members and activity
     events = events_of_run(tables["members"], tables["activity"], whole=True)
     if not c.joins_known:  # the export showed posters only
         events = events[events["kind"] == "message"].reset_index(drop=True)
