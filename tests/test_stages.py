@@ -147,24 +147,25 @@ def test_a_chart_that_returns_to_a_stage_and_loops_on_one_runs_alike_on_both_bac
     assert durable["stage_changes"].tolist() == fast["stage_changes"].tolist()
 
 
-def _unstepped(setup, stages: bool):
+def _run(setup, lean: bool):
     from sim.engine.model import CommunityModel
 
-    return CommunityModel(setup, replicate=0, activity=True, stages=stages).run().tables()
+    model = CommunityModel(setup, replicate=0, activity=True, lean=lean).run()
+    return model.tables(), [model.policy.chart.states[s] for s in model.groups.stage]
 
 
-def test_a_run_that_keeps_only_members_and_activity_may_leave_the_chart_unstepped():
-    """A calibration's candidates skip the stage chart: where no rule could read a stage, the
-    members and activity tables are the same, and only the daily table's stage is not the run's."""
+def test_a_lean_run_keeps_the_members_and_activity_of_the_full_run():
+    """A calibration's candidates run lean: no daily row and, where no rule could read a stage, no
+    stage chart; what members do is the same, so are the members and activity tables."""
     setup = sim.load_setup(scenario("birth-to-death"), community_backend="numpy")  # neglect: no rules
-    stepped, unstepped = _unstepped(setup, True), _unstepped(setup, False)
-    assert _stages_in_order(stepped["daily"]) == ORDER
-    assert set(unstepped["daily"]["stage"]) == {"cold_start"}
+    (full, stages), (lean, lean_stages) = _run(setup, False), _run(setup, True)
+    assert _stages_in_order(full["daily"]) == ORDER and stages[0] == "dead"
+    assert lean["daily"].empty and set(lean_stages) == {"cold_start"}
     for table in ("members", "activity"):
-        pd.testing.assert_frame_equal(stepped[table], unstepped[table])
+        pd.testing.assert_frame_equal(full[table], lean[table])
 
 
-def test_the_chart_is_stepped_wherever_a_rule_could_read_the_stage(tmp_path):
+def test_a_lean_run_steps_the_chart_wherever_a_rule_could_read_the_stage(tmp_path):
     (tmp_path / "rescue.yaml").write_text(
         yaml.safe_dump(
             {
@@ -175,4 +176,7 @@ def test_the_chart_is_stepped_wherever_a_rule_could_read_the_stage(tmp_path):
         )
     )
     setup = sim.load_setup(scenario("birth-to-death"), tmp_path / "rescue.yaml", community_backend="numpy")
-    assert _stages_in_order(_unstepped(setup, False)["daily"])[:3] == ORDER[:3]
+    (full, stages), (lean, lean_stages) = _run(setup, False), _run(setup, True)
+    assert "rescue" in set(full["actions"]["rule"]) and lean_stages == stages != ["cold_start"]
+    pd.testing.assert_frame_equal(full["actions"], lean["actions"])
+    pd.testing.assert_frame_equal(full["members"], lean["members"])

@@ -81,7 +81,24 @@ DAILY_COLUMNS = (
 
 
 def record_day(model) -> None:
-    """Append today's row to the daily table and today's per-group figures to the 7-day ring."""
+    """Append today's row to the daily table (not in a lean run: :class:`sim.engine.model.CommunityModel`)
+    and today's per-group figures to the 7-day ring, which rules and the stage chart read."""
+    if model.keeps_daily:
+        daily_row(model)
+    groups, today = model.groups, model.today
+    groups.record(
+        model.day,
+        active=today.active_g,
+        size=groups.size,
+        messages=today.messages_g,
+        member_messages=today.member_messages_g,
+        joined=groups.joined_today,
+        churned=groups.churned_today + groups.removed_today,
+    )
+
+
+def daily_row(model) -> None:
+    """Append today's row to the daily table (and, if asked, one row per inhabited group)."""
     pop, groups, today = model.pop, model.groups, model.today
     silent_after = int(np.ceil(model.params.silent_after_days))
     parts = row_threads.over_ranges(
@@ -162,15 +179,6 @@ def record_day(model) -> None:
                 }
             )
         )
-    groups.record(
-        model.day,
-        active=today.active_g,
-        size=groups.size,
-        messages=today.messages_g,
-        member_messages=today.member_messages_g,
-        joined=groups.joined_today,
-        churned=groups.churned_today + groups.removed_today,
-    )
 
 
 def _mean_over(column: np.ndarray, gone: np.ndarray, denom: int) -> float:

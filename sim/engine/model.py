@@ -217,7 +217,7 @@ class CommunityModel(mesa.Model):
         activity: bool = False,
         worlds: int = 1,
         world_params: Sequence[Mapping[str, float]] | None = None,
-        stages: bool = True,
+        lean: bool = False,
         **overrides: Any,
     ):
         """A model of a loaded ``setup`` (the sandbox's own runs: its scenario's seed and
@@ -243,11 +243,11 @@ class CommunityModel(mesa.Model):
         model's :data:`PER_WORLD` parameters over the scenario's: candidates of a calibration side
         by side.  Every other parameter is the scenario's in every world.
 
-        ``stages=False`` leaves the lifecycle stage chart unstepped (every group stays in the
-        chart's first stage) where the policy has no rules, so nothing could read a stage: for
-        runs whose caller keeps only the members and activity tables, which a stage never
-        changes (a calibration's candidates).  The daily table's ``stage`` and the dead groups
-        are then not the run's.
+        A ``lean`` run is for a caller that keeps only the members and activity tables (a
+        calibration's candidates): it writes no daily row (the daily table is empty) and, where
+        the policy has no rules, so that nothing could read a stage, leaves the lifecycle stage
+        chart unstepped (every group stays in the chart's first stage).  Neither changes what
+        members do: the members and activity tables are those of the full run.
         """
         if setup is None:
             if scenario is None:
@@ -316,7 +316,8 @@ class CommunityModel(mesa.Model):
         self.group_rows: list[pd.DataFrame] | None = [] if group_daily else None
         self.activity_rows: list[tuple[np.ndarray, ...]] | None = [] if activity else None
         self.rule_engines = rule_engines(self.policy, setup.rules_backend, setup.community_backend)
-        self.steps_stages = stages or bool(self.rule_engines)
+        self.keeps_daily = not lean
+        self.steps_stages = not lean or bool(self.rule_engines)
         self.memory = PlaybookMemory(self.policy.community_rules)
         self.members = member_engine(self)
         # the rules engines' state is released when the run ends, when the model is closed or

@@ -48,7 +48,7 @@ from sim.config.params import PARAMS
 from sim.config.scenario import MAX_DAYS, setup_of_data
 from sim.domain import content_hash
 from sim.errors import SandboxError
-from sim.runs.experiment import run_replicate, run_worlds
+from sim.runs.experiment import run_worlds
 from sim.runs.output_folder import claimed, write_json, write_marker
 from sim.runs.pool import ordered_pool
 from sim.runs.rounds import ROUND, cma_es_in_rounds, search_in_rounds
@@ -321,7 +321,7 @@ def simulate_stack(s: Stack) -> list[dict]:
 def simulate(c: Candidate) -> dict:
     """Run one candidate replicate and measure it as the export was measured."""
     setup = setup_of_data(c.scenario, c.policy_text, name="calibration candidate")
-    tables = run_replicate(setup, c.replicate, activity=True, stages=False)  # measured on members and activity
+    tables = run_worlds(setup, c.replicate, 1)[0]  # solo replicate c.replicate, lean: members and activity
     events = events_of_run(tables["members"], tables["activity"], whole=True)
     if not c.joins_known:  # the export showed posters only
         events = events[events["kind"] == "message"].reset_index(drop=True)

@@ -105,15 +105,10 @@ def run_replicate(
     audit: bool = False,
     group_daily: bool = False,
     activity: bool = False,
-    stages: bool = True,
 ) -> dict:
-    """Run one replicate; return its tables and KPIs, each tagged with the replicate index
-    (``stages=False``: see :class:`sim.engine.model.CommunityModel`; the stage and dead groups
-    are then not the run's)."""
+    """Run one replicate; return its tables and KPIs, each tagged with the replicate index."""
     started = time.perf_counter()
-    model = CommunityModel(
-        setup, replicate=replicate, audit=audit, group_daily=group_daily, activity=activity, stages=stages
-    ).run()
+    model = CommunityModel(setup, replicate=replicate, audit=audit, group_daily=group_daily, activity=activity).run()
     tables = model.tables()
     kpis = summarize(
         tables["daily"], tables["members"], setup.scenario.days, model.health_end, dead_causes=model.dead_group_causes()
@@ -133,11 +128,10 @@ def run_worlds(
     The worlds draw from the stream keyed by ``(first, worlds)``: together they are as many
     replicates of the scenario, not its solo replicates ``first..first + worlds - 1``.
     ``world_params`` gives each world its own values of the member model's parameters
-    (:data:`sim.engine.model.PER_WORLD`): candidates of a calibration side by side.  Only the
-    members and activity tables are kept, so the stage chart is not stepped where no rule could
-    read a stage."""
+    (:data:`sim.engine.model.PER_WORLD`): candidates of a calibration side by side.  The run is
+    lean (:class:`sim.engine.model.CommunityModel`): only those tables are kept."""
     model = CommunityModel(
-        setup, replicate=first, activity=True, worlds=worlds, world_params=world_params, stages=False
+        setup, replicate=first, activity=True, worlds=worlds, world_params=world_params, lean=True
     ).run()
     tables = model.tables()
     out = []
