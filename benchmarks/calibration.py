@@ -5,10 +5,12 @@ Run on its own:  python benchmarks/calibration.py [--fit] [--workers 2] [--budge
 Prints the wall time of a 500-member group's year (the shipped existing-group under the
 baseline policy, 365 days, one replicate, after a warm-up) with each daily phase, best of 5, run
 alone and as one of K worlds side by side (``CommunityModel(worlds=K)``: the stack's time over
-K); then a calibration search's stack on the real file's history (its first two thirds: four
-candidates on two replicates each, run one by one and side by side, each world its own
-parameters, as ``sandbox calibrate`` runs them); with ``--fit``, the wall time of ``sandbox calibrate`` on the real file in ``../shared/data``
-over its full span.  Speed is measured here, never asserted in tests.
+K), and lean as a calibration runs them (only the members and activity tables kept: no daily
+row, no stage chart where no rule reads a stage); then a calibration search's stack on the real
+file's history (its first two thirds: four candidates on two replicates each, run one by one and
+side by side, each world its own parameters, as ``sandbox calibrate`` runs them); with
+``--fit``, the wall time of ``sandbox calibrate`` on the real file in ``../shared/data`` over its
+full span.  Speed is measured here, never asserted in tests.
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ REAL = ROOT.parent / "shared" / "data" / "duraspace-irc.csv.gz"
 
 
 def group_year(
-    members: int = 500, days: int = 365, repeats: int = 5, worlds: int = 1
+    members: int = 500, days: int = 365, repeats: int = 5, worlds: int = 1, lean: bool = False
 ) -> tuple[float, dict[str, float]]:
-    """Best wall time of ``worlds`` group-years side by side, over ``repeats`` runs, and its phases."""
+    """Best wall time of ``worlds`` group-years side by side, over ``repeats`` runs, and its phases
+    (``lean``: as a calibration runs them, keeping only the members and activity tables)."""
     setup = sim.load_setup(
         "existing-group",
         "baseline",
@@ -41,7 +44,7 @@ def group_year(
     best, phases = float("inf"), {}
     for r in range(repeats):
         started = time.perf_counter()
-        model = CommunityModel(setup, replicate=r, activity=True, worlds=worlds).run()
+        model = CommunityModel(setup, replicate=r, activity=True, worlds=worlds, lean=lean).run()
         seconds = time.perf_counter() - started
         if seconds < best:
             best, phases = seconds, dict(model.phase_seconds)
@@ -86,13 +89,14 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"cores: {os.cpu_count()}")
-    print("members  worlds  stack's year  a group-year  a group-day  phases of the stack (ms)")
-    for members, worlds in ((100, 1), (500, 1), (2000, 1), (500, 2), (500, 4), (500, 8), (500, 16)):
-        seconds, phases = group_year(members, worlds=worlds, repeats=5 if worlds < 8 else 3)
+    print("members  worlds  lean  stack's year  a group-year  a group-day  phases of the stack (ms)")
+    runs = [(m, w, False) for m, w in ((100, 1), (500, 1), (2000, 1), (500, 2), (500, 4), (500, 8), (500, 16))]
+    for members, worlds, lean in runs + [(500, 1, True), (500, 8, True), (500, 16, True)]:
+        seconds, phases = group_year(members, worlds=worlds, repeats=5 if worlds < 8 else 3, lean=lean)
         parts = "  ".join(f"{k} {v * 1000:.0f}" for k, v in phases.items())
         each = seconds / worlds
         print(
-            f"{members:>7} {worlds:>7} {seconds * 1000:>10.0f} ms {each * 1000:>9.1f} ms "
+            f"{members:>7} {worlds:>7} {'yes' if lean else 'no':>5} {seconds * 1000:>10.0f} ms {each * 1000:>9.1f} ms "
             f"{each / 365 * 1000:>8.3f} ms  {parts}"
         )
     alone, side_by_side, days = candidate_stack()
