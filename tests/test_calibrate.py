@@ -191,12 +191,12 @@ def test_a_fit_killed_while_telling_a_round_resumes_to_the_same_fit(export, fitt
     assert fit == json.loads((fitted / "fit.json").read_text())
 
 
-def test_a_budget_is_shared_by_up_to_three_searches_of_at_least_128():
+def test_a_budget_is_shared_by_up_to_four_searches_of_at_least_128():
     from sim.runs.calibration import DEFAULT_BUDGET, PER_START, shares
 
-    assert shares(DEFAULT_BUDGET) == [128, 128, 128]
+    assert shares(DEFAULT_BUDGET) == [128, 128, 128, 128]
     assert shares(MIN_BUDGET) == [MIN_BUDGET] and shares(2 * PER_START - 1) == [2 * PER_START - 1]
-    assert shares(2 * PER_START + 1) == [128, 129] and shares(1000) == [333, 333, 334]
+    assert shares(2 * PER_START + 1) == [128, 129] and shares(1000) == [250, 250, 250, 250]
 
 
 @pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)

@@ -8,7 +8,7 @@
   candidates side by side, seed 1 left the activity level out of its interval (the search settled
   at -3.1 for a truth of -4.5); with 96 run one at a time all three seeds passed.
 - The real file (``../shared/data``), fitted on its first two thirds with the default budget
-  (three searches of 128): fit.json and report.html are written, the held-out check is computed
+  (four searches of 128): fit.json and report.html are written, the held-out check is computed
   (not judged), the fit is far closer than the model's defaults, and at least 12 of the 14
   measures are met (the simulated value within the observed interval or within 25% of the
   observed value); the README names the ones it misses.  The export is a plausible run of the

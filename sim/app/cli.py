@@ -189,7 +189,7 @@ def _parser() -> argparse.ArgumentParser:
         "--budget",
         type=int,
         default=None,
-        help="candidates to simulate, over up to 3 searches of at least 128 (default: 384)",
+        help="candidates to simulate, over up to 4 searches of at least 128 (default: 512)",
     )
     p_cal.add_argument("--workers", type=int, default=1, help="processes (default: 1)")
     p_cal.add_argument("--backend", default="local", help="local (a process pool) or dask")

@@ -849,7 +849,7 @@ def your_group_view() -> None:
         pd.DataFrame({"measure": list(measures), "value": ["-" if v is None else str(v) for v in measures.values()]}),
         hide_index=True,
     )
-    budget = st.slider("Candidates to simulate", 16, 384, 64, step=8, key="own_budget")
+    budget = st.slider("Candidates to simulate", 16, 512, 64, step=8, key="own_budget")
     if st.button("Calibrate", key="own_calibrate"):
         _run_calibration(path, name, budget, len(st.session_state.get("own_groups", {})) + 1)
     fit_path = st.session_state.get("own_fit")
