@@ -138,11 +138,12 @@ MISSING_PENALTY = 9.0
 """A measure the export gives and a candidate's run does not: as far off as three standard errors."""
 MIN_ACCEPTED = 5
 FINALISTS = 4
-"""The search's best candidates, and the model's defaults beside them, run again on
-:data:`FINAL_REPLICATES` replicates: the fit is the best of them by that re-evaluation, and the
-defaults' figure is comparable with it.  The search's best on 2 replicates is partly luck (the
-winner's curse: the least of many noisy distances); on the real file its 6-replicate figures
-were often worse than a runner-up's."""
+"""The candidates run again on :data:`FINAL_REPLICATES` replicates, with the model's defaults
+beside them: each search's best, and where there are fewer searches, the next best of all.  The
+fit is the best of them by that re-evaluation, and the defaults' figure is comparable with it.
+A search's best on 2 replicates is partly luck (the winner's curse: the least of many noisy
+distances): on the real file the four best of all were often one search's lucky draws, crowding
+out another search's best, which its 6 replicates found closer."""
 
 
 def run_variances(groups: list[list[dict]]) -> dict[str, float]:
@@ -693,6 +694,15 @@ def _rounded(params: dict) -> dict[str, float]:
     return {name: round(float(value), 6) for name, value in params.items()}
 
 
+def searched_finalists(ranked: list[tuple], searches: int) -> list:
+    """The search's candidates that run again as finalists (:data:`FINALISTS`), best first:
+    each search's best, then the next best of all up to :data:`FINALISTS`.  ``ranked``: rows
+    ``(distance, search, number, trial)`` of every complete candidate, sorted."""
+    picked = [next(row[1:3] for row in ranked if row[1] == start) for start in range(searches)]
+    picked += [row[1:3] for row in ranked if row[1:3] not in picked][: max(0, FINALISTS - len(picked))]
+    return [row[3] for row in ranked if row[1:3] in picked]
+
+
 def _final(target: Target, policy_text: str, studies: list, *, seed: int, pool) -> tuple[dict, dict, list[dict]]:
     """Re-run the searches' best candidates and the defaults on more replicates over the whole
     span (:data:`FINALISTS`); the best of them by that re-evaluation is the fit."""
@@ -711,7 +721,8 @@ def _final(target: Target, policy_text: str, studies: list, *, seed: int, pool) 
     knobs = knobs_for(target.history)
     full = target.full_history
     defaults = min((row for row in ranked if row[1] == 0), key=lambda row: row[2])[3]  # the first search's first
-    finalists = complete[:FINALISTS] + ([defaults] if defaults not in complete[:FINALISTS] else [])
+    searched = searched_finalists(ranked, len(studies))
+    finalists = searched + ([defaults] if all(t is not defaults for t in searched) else [])
     tasks = [
         Candidate(
             scenario_data(full, _rounded(t.params), seed=seed, replicates=10, name="finalist", description=""),
@@ -729,7 +740,7 @@ def _final(target: Target, policy_text: str, studies: list, *, seed: int, pool) 
     measures_of = [[f["measures"] for f in runs] for runs in by_finalist]
     rerun = [distance(runs, target.observed, target.errors) for runs in measures_of]
     chosen = min(range(len(finalists)), key=lambda i: (rerun[i], i))
-    variances = run_variances(measures_of[:FINALISTS])  # the search's best only: the defaults may run in another regime
+    variances = run_variances(measures_of[: len(searched)])  # not the defaults': they may run in another regime
     accepted = accepted_trials(complete, len(knobs), target.observed, target.errors, variances)
     best = finalists[chosen]
     finals = by_finalist[chosen]
