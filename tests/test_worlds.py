@@ -181,3 +181,15 @@ def test_worlds_hold_apart_only_the_member_models_parameters():
     agents = sim.load_setup(scenario("existing-group"), policy("baseline"), ["days=5"], engine="agents")
     with pytest.raises(SandboxError, match="only the vector engine"):
         CommunityModel(agents, world_params=[{"act_bias": -3.0}])
+
+
+def test_one_world_is_the_solo_replicate():
+    """Calibration runs a finalist as one lean world: its members and activity must be the solo
+    replicate's, what `sandbox run` gives on the written scenario."""
+    from sim.runs.experiment import run_replicate
+
+    setup = _setup()
+    solo = run_replicate(setup, 3, activity=True)
+    (world,) = run_worlds(setup, 3, 1)
+    for table in ("members", "activity"):
+        pd.testing.assert_frame_equal(world[table], solo[table])

@@ -740,7 +740,7 @@ def _final(target: Target, policy_text: str, studies: list, *, seed: int, pool) 
     measures_of = [[f["measures"] for f in runs] for runs in by_finalist]
     rerun = [distance(runs, target.observed, target.errors) for runs in measures_of]
     chosen = min(range(len(finalists)), key=lambda i: (rerun[i], i))
-    variances = run_variances(measures_of[: len(searched)])  # not the defaults': they may run in another regime
+    variances = run_variances(measures_of[: len(searched)])  # the searched only: the defaults may run in another regime
     accepted = accepted_trials(complete, len(knobs), target.observed, target.errors, variances)
     best = finalists[chosen]
     finals = by_finalist[chosen]

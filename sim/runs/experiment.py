@@ -100,11 +100,7 @@ def interval(values: np.ndarray, bounds: tuple[float | None, float | None] = (No
 
 
 def run_replicate(
-    setup: Setup,
-    replicate: int,
-    audit: bool = False,
-    group_daily: bool = False,
-    activity: bool = False,
+    setup: Setup, replicate: int, audit: bool = False, group_daily: bool = False, activity: bool = False
 ) -> dict:
     """Run one replicate; return its tables and KPIs, each tagged with the replicate index."""
     started = time.perf_counter()
@@ -126,7 +122,8 @@ def run_worlds(
     ``members`` and ``activity`` tables, its ``replicate`` column ``first + w``.
 
     The worlds draw from the stream keyed by ``(first, worlds)``: together they are as many
-    replicates of the scenario, not its solo replicates ``first..first + worlds - 1``.
+    replicates of the scenario, not its solo replicates ``first..first + worlds - 1`` (one world
+    is solo replicate ``first``: its members and activity as :func:`run_replicate` gives them).
     ``world_params`` gives each world its own values of the member model's parameters
     (:data:`sim.engine.model.PER_WORLD`): candidates of a calibration side by side.  The run is
     lean (:class:`sim.engine.model.CommunityModel`): only those tables are kept."""
