@@ -178,7 +178,9 @@ def test_your_group_page_calibrates_an_upload_and_offers_it_to_compare(dashboard
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.goto(dashboard_url)
         page.get_by_role("tab", name="Your group").click()
-        page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(export))
+        upload = page.locator('[data-testid="stFileUploader"] input[type="file"]')
+        upload.wait_for(state="attached", timeout=120_000)  # the first script run, as the other pages wait for it
+        upload.set_input_files(str(export))
         page.get_by_role("button", name="Calibrate").wait_for(state="visible", timeout=120_000)
         assert page.locator('[data-testid="stDataFrame"]:visible').count() >= 1  # the fingerprint
         page.get_by_role("button", name="Calibrate").click()
