@@ -193,6 +193,7 @@ def test_your_group_page_calibrates_an_upload_and_offers_it_to_compare(dashboard
         browser.close()
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_report_pages_open_with_no_network_fetch(tmp_path):
     """compare's and calibrate's report.html are self-contained: opened in Chromium, they ask for
     nothing but themselves (pictures are inlined), and show their pictures."""

@@ -103,6 +103,7 @@ def _states() -> int:
     return sum(len(states) for states in durable_core._states.values())
 
 
+@pytest.mark.slow  # a load test (1,100 runs): the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_state_is_released_however_a_run_ends():
     """1,100 runs that Mesa drives and abandons before their horizon (past durable-rules' 1,024
     states per ruleset, where runs used to fail), a run used as a context manager, and a run

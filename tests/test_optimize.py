@@ -63,6 +63,7 @@ def constrained(grid, tmp_path_factory):
     return out, bound
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_a_constrained_search_finds_the_grids_optimum(grid, constrained, capsys):
     out, bound = constrained
     feasible = grid[grid["retention_d30"] >= bound]
@@ -75,6 +76,7 @@ def test_a_constrained_search_finds_the_grids_optimum(grid, constrained, capsys)
     assert len(trials[trials["state"] == "complete"]) == 16
 
 
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_the_report_is_the_reevaluation_on_fresh_seeds(constrained):
     out, _ = constrained
     document = json.loads((out / "optimization.json").read_text())
@@ -194,10 +196,13 @@ def test_bad_options_are_one_line_before_any_trial(extra, expected, tmp_path, ca
     assert not out.exists()
 
 
-def test_a_resumed_search_with_another_space_is_refused(constrained, capsys):
-    out, bound = constrained
+def test_a_resumed_search_with_another_space_is_refused(tmp_path, capsys):
+    out = tmp_path / "cheapest"
+    small = ["--search", f"{POSTS}=0:8:int", "--minimize", "cost_total", "--trials", "2", "--replicates", "1"]
+    assert _optimize(out, *small, "--json") == 0
+    capsys.readouterr()
     before = sorted(p.name for p in out.iterdir())
-    code = _cheapest(out, f"{POSTS}=0:9:int", bound, "--resume")
+    code = _cheapest(out, f"{POSTS}=0:9:int", 0.5, "--resume")
     err = capsys.readouterr().err
     assert code == 2 and "holds a search with other search" in err and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in out.iterdir()) == before
