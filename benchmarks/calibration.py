@@ -59,7 +59,7 @@ def candidate_stack(candidates: int = 4, replicates: int = 2) -> tuple[float, fl
     target = cal.target_of(str(REAL), format=None, group=None, until="2015-07-16")
     policy = cal.operations_text(target.full_history)
     knobs = cal.knobs_for(target.history)
-    defaults = cal._defaults(knobs)
+    defaults = cal.defaults_of(knobs)
     params = [{**defaults, "act_bias": -7.5 + 0.5 * c, "post_rate": 0.5} for c in range(candidates)]
     cal.simulate_stack(
         cal.Stack(

@@ -469,7 +469,10 @@ class Calibration:
     scenario: dict
 
 
-def _defaults(knobs: tuple[Knob, ...]) -> dict[str, float]:
+def defaults_of(knobs: tuple[Knob, ...]) -> dict[str, float]:
+    """Each knob's value in the model as shipped (the chat preset's, else the parameter's default;
+    a knob that is no model parameter at its low end), kept within the searched range: the first
+    search's first candidate, and the ``default`` beside each fitted value in fit.json."""
     from sim.config.params import PRESETS
 
     values = {
@@ -584,7 +587,7 @@ def _search_one(target: Target, policy_text: str, study, start: int, *, budget: 
 
     def first_candidate() -> None:
         if start == 0 and not study.get_trials(deepcopy=False, states=(state.COMPLETE, state.RUNNING, state.WAITING)):
-            study.enqueue_trial(_defaults(knobs))  # the model as shipped is the first candidate
+            study.enqueue_trial(defaults_of(knobs))  # the model as shipped is the first candidate
 
     def evaluate(trials: list) -> None:
         if stacked(target.history):
@@ -756,6 +759,7 @@ def _final(target: Target, policy_text: str, studies: list, *, seed: int, pool) 
     scenario["policy"] = "operations.yaml"
     runs = [f["measures"] for f in finals]
     means = _mean_measures(runs)
+    shipped = defaults_of(knobs)
     fit_measures = {}
     for name in FIT_MEASURES:
         obs = target.observed.get(name)
@@ -790,7 +794,7 @@ def _final(target: Target, policy_text: str, studies: list, *, seed: int, pool) 
                     round(min(float(t.params[k.name]) for t in accepted), 6),
                     round(max(float(t.params[k.name]) for t in accepted), 6),
                 ],
-                "default": _defaults(knobs)[k.name],
+                "default": shipped[k.name],
                 "tells": k.tells,
             }
             for k in knobs
