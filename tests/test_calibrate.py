@@ -48,6 +48,7 @@ def test_a_fit_writes_a_scenario_its_figures_and_a_report(fitted):
     assert fit["distance"] <= fit["distance_of_defaults"]  # the defaults were a candidate
     for p in fit["params"].values():
         assert p["interval"][0] <= p["value"] <= p["interval"][1]
+        assert p["searched"][0] <= p["value"] <= p["searched"][1] and p["at_edge"] in (None, "low", "high")
     scenario = yaml.safe_load((fitted / "scenario.yaml").read_text())
     # the export's first week: the 40 starting members, the operators' pseudonym and any friend they brought
     assert scenario["days"] == 140 and 40 <= scenario["population"]["initial_members"] <= 45
@@ -304,3 +305,17 @@ def test_every_search_sends_its_best_to_the_finalists():
     )
     assert searched_finalists(ranked, 2) == ["s0-1.0", "s0-2.0", "s0-3.0", "s1-6.0"]
     assert searched_finalists(ranked[:5], 1) == ["s0-1.0", "s0-2.0", "s0-3.0", "s0-4.0"]
+
+
+def test_a_value_at_the_edge_of_its_searched_range_is_marked_unless_the_edge_is_the_parameters_own():
+    """A fitted value the range may have stopped is marked (on the knob's scale: a log knob's
+    edge is measured in logs); a value at a low end that is the parameter's own (no habit) is an
+    answer, not a search cut short."""
+    from sim.runs.calibration import Knob, edge_of
+
+    ritual = Knob("act_ritual", 0.0, 5.0, natural_low=True)
+    assert edge_of(ritual, 4.95) == "high" and edge_of(ritual, 4.85) is None and edge_of(ritual, 0.0) is None
+    bias = Knob("act_bias", -9.0, -2.0)
+    assert edge_of(bias, -8.9) == "low" and edge_of(bias, -8.8) is None
+    rate = Knob("churn_base", 1e-4, 1e-2, log=True)  # 2% of two decades: a factor of 1.1
+    assert edge_of(rate, 1.05e-4) == "low" and edge_of(rate, 1.2e-4) is None and edge_of(rate, 9.5e-3) == "high"

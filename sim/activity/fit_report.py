@@ -41,6 +41,15 @@ def is_plausible(m: dict) -> bool:
     return m.get("observed") is not None and band is not None and band[0] <= m["observed"] <= band[1]
 
 
+EDGES = {"high": "at its top", "low": "at its bottom"}
+"""How the report marks a fitted value at an edge of its searched range."""
+
+
+def _searched(p: dict) -> str:
+    searched = p.get("searched")  # absent from the fits of earlier versions
+    return f"{num(searched[0])} to {num(searched[1])}" if searched else "–"
+
+
 def _weekly(messages: pd.DataFrame) -> pd.Series:
     day = messages["timestamp"].to_numpy(np.int64) // DAY
     week = (day - day.min()) // 7
@@ -122,8 +131,9 @@ def render(fit: dict, real: pd.DataFrame, simulated: pd.DataFrame) -> str:
         )
     params = "".join(
         f"<tr><td>{escape(n)}</td><td class=n>{num(p['value'])}</td>"
-        f"<td class=n>{num(p['interval'][0])} to {num(p['interval'][1])}</td><td class=n>{num(p['default'])}</td>"
-        f"<td>{escape(p['tells'])}</td></tr>"
+        f"<td class=n>{num(p['interval'][0])} to {num(p['interval'][1])}</td>"
+        f"<td class=n>{_searched(p)}</td><td>{EDGES.get(p.get('at_edge'), '')}</td>"
+        f"<td class=n>{num(p['default'])}</td><td>{escape(p['tells'])}</td></tr>"
         for n, p in fit["params"].items()
     )
     cannot = "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in fit["kept_at_defaults"].items())
@@ -157,8 +167,11 @@ def render(fit: dict, real: pd.DataFrame, simulated: pd.DataFrame) -> str:
         "<table><tr><th>measure</th><th>observed</th><th>interval</th><th>simulated</th><th></th>"
         "<th>a run's range</th><th>plausible</th></tr>"
         f"{''.join(rows)}</table>"
-        "<h2>Fitted parameters</h2><p class=note>Interval: the range over candidates within the 95% chi-square bound of the best.</p>"
-        "<table><tr><th>parameter</th><th>fitted</th><th>interval</th><th>default</th><th>what it tells</th></tr>"
+        "<h2>Fitted parameters</h2><p class=note>Interval: the range over candidates within the 95% chi-square bound of the best. "
+        "Searched: the range the fit searched; a value at its top or bottom is one the model strains to reach (the "
+        "export may call for more, and the other parameters may have made up for it).</p>"
+        "<table><tr><th>parameter</th><th>fitted</th><th>interval</th><th>searched</th><th></th><th>default</th>"
+        "<th>what it tells</th></tr>"
         f"{params}</table><h2>What the fit cannot tell</h2><ul>{cannot}</ul>{held}"
         f"<h2>Real against simulated</h2>{images}",
     )

@@ -597,9 +597,19 @@ def cmd_calibrate(args) -> int:
     given = sum(m["observed"] is not None for m in fit["measures"].values())
     print(f"  {met} of {given} measures met (in the observed interval, or within 25% of the observed value)")
     print(f"  {plausible} of {given} plausible (the observed value in the range of 95% of the fitted model's runs)")
-    print("  parameters (fitted; interval: candidates within the 95% chi-square bound of the best):")
+    print("  parameters (fitted; interval: candidates within the 95% chi-square bound of the best; searched):")
     for name, p in fit["params"].items():
-        print(f"    {name:<22} {p['value']:>10.4g}   {p['interval'][0]:.3g} to {p['interval'][1]:.3g}")
+        edge = f"  at the {'top' if p['at_edge'] == 'high' else 'bottom'} of its range" if p["at_edge"] else ""
+        print(
+            f"    {name:<22} {p['value']:>10.4g}   {p['interval'][0]:.3g} to {p['interval'][1]:.3g}"
+            f"   (searched {p['searched'][0]:.3g} to {p['searched'][1]:.3g}){edge}"
+        )
+    edges = [name for name, p in fit["params"].items() if p["at_edge"]]
+    if edges:
+        print(
+            f"  {', '.join(edges)} at an edge of the searched range: the model strains to fit this export there "
+            "(the others may make up for it)"
+        )
     if fit["held_out"]:
         w = fit["held_out"]["weekly_posters"]
         print(

@@ -933,7 +933,15 @@ def _show_fit(path: Path, compare_hint: bool = True) -> None:
     )
     st.dataframe(
         pd.DataFrame(
-            [{"parameter": n, "fitted": p["value"], "default": p["default"]} for n, p in fit["params"].items()]
+            [
+                {
+                    "parameter": n,
+                    "fitted": p["value"],
+                    "default": p["default"],
+                    "at an edge of the searched range": {"high": "top", "low": "bottom"}.get(p.get("at_edge"), ""),
+                }
+                for n, p in fit["params"].items()
+            ]
         ),
         hide_index=True,
     )

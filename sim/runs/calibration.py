@@ -63,25 +63,44 @@ class Knob:
     high: float
     log: bool = False
     tells: str = ""
+    natural_low: bool = False
+    """The low end is the parameter's own (no habit, no spread, never): a value there is an answer,
+    not a search cut short (:func:`edge_of`)."""
 
 
 KNOBS = (
     Knob("act_bias", -9.0, -2.0, tells="activity level: daily posters, DAU/MAU"),
-    Knob("act_momentum", 0.0, 5.0, tells="habit of coming back the next days: one-day gaps, burstiness"),
+    Knob(
+        "act_momentum", 0.0, 5.0, tells="habit of coming back the next days: one-day gaps, burstiness", natural_low=True
+    ),
     Knob("voice_sigma", 0.3, 3.5, tells="spread of posting propensity: Gini, top 1% share, one-post share"),
     Knob("post_rate", 0.01, 20.0, log=True, tells="messages per active day"),
-    Knob("act_newcomer", 0.0, 5.0, tells="newcomers' curiosity: newcomers' return"),
-    Knob("newcomer_intro", 0.0, 0.5, tells="newcomers' hello: posters' share"),
-    Knob("welcome_stimulus", 0.0, 5.0, tells="the first reply's effect on return"),
+    Knob("act_newcomer", 0.0, 5.0, tells="newcomers' curiosity: newcomers' return", natural_low=True),
+    Knob("newcomer_intro", 0.0, 0.5, tells="newcomers' hello: posters' share", natural_low=True),
+    Knob("welcome_stimulus", 0.0, 5.0, tells="the first reply's effect on return", natural_low=True),
     Knob("churn_base", 1e-4, 1e-2, log=True, tells="departure hazard"),
-    Knob("churn_frailty_sigma", 0.0, 3.0, tells="how departure hazard falls with tenure"),
-    Knob("newcomer_churn_weight", 0.0, 20.0, tells="how much more newcomers leave than veterans"),
-    Knob("interest_decay", 0.0, 0.02, tells="how members' interest fades without fresh value: activity by tenure"),
-    Knob("churn_boredom", 0.0, 0.03, tells="departures of members whose interest has faded: long-tenure hazard"),
-    Knob("post_dilution", 0.0, 1.5, tells="how posting per member falls as the group grows"),
+    Knob("churn_frailty_sigma", 0.0, 3.0, tells="how departure hazard falls with tenure", natural_low=True),
+    Knob("newcomer_churn_weight", 0.0, 20.0, tells="how much more newcomers leave than veterans", natural_low=True),
+    Knob(
+        "interest_decay",
+        0.0,
+        0.02,
+        tells="how members' interest fades without fresh value: activity by tenure",
+        natural_low=True,
+    ),
+    Knob(
+        "churn_boredom",
+        0.0,
+        0.03,
+        tells="departures of members whose interest has faded: long-tenure hazard",
+        natural_low=True,
+    ),
+    Knob("post_dilution", 0.0, 1.5, tells="how posting per member falls as the group grows", natural_low=True),
 )
 
-RITUAL_KNOB = Knob("act_ritual", 0.0, 5.0, tells="pull of the weekly ritual day (where the export shows one)")
+RITUAL_KNOB = Knob(
+    "act_ritual", 0.0, 5.0, tells="pull of the weekly ritual day (where the export shows one)", natural_low=True
+)
 
 
 READERS_KNOB = Knob(
@@ -90,8 +109,31 @@ READERS_KNOB = Knob(
     10.0,
     log=True,
     tells="members for each member seen posting, where the export records no joins (it shows posters only)",
+    natural_low=True,
 )
 """Not a model parameter: it scales the history's starting members and arrivals."""
+
+
+EDGE_SHARE = 0.02
+"""A fitted value within this share of its searched range (on the knob's scale) of a bound lies at
+its edge: the search may have stopped there only because the range did."""
+
+
+def edge_of(knob: Knob, value: float) -> str | None:
+    """``"low"`` or ``"high"`` where ``value`` lies at that edge of ``knob``'s searched range
+    (:data:`EDGE_SHARE`; a log-scaled knob measured in logs; not a low end that is the parameter's
+    own, :attr:`Knob.natural_low`), else None.  A fit with a parameter at an edge is one the model
+    strains to make: the export may call for a value the model does not search, and the other
+    parameters may have made up for it."""
+    low, high, x = knob.low, knob.high, value
+    if knob.log:
+        low, high, x = math.log(low), math.log(high), math.log(max(value, knob.low))
+    room = EDGE_SHARE * (high - low)
+    if x <= low + room and not knob.natural_low:
+        return "low"
+    if x >= high - room:
+        return "high"
+    return None
 
 
 def knobs_for(history: History) -> tuple[Knob, ...]:
@@ -795,6 +837,8 @@ def _final(target: Target, policy_text: str, studies: list, *, seed: int, pool) 
                     round(max(float(t.params[k.name]) for t in accepted), 6),
                 ],
                 "default": shipped[k.name],
+                "searched": [k.low, k.high],
+                "at_edge": edge_of(k, params[k.name]),
                 "tells": k.tells,
             }
             for k in knobs
