@@ -41,13 +41,19 @@ def is_plausible(m: dict) -> bool:
     return m.get("observed") is not None and band is not None and band[0] <= m["observed"] <= band[1]
 
 
-EDGES = {"high": "at its top", "low": "at its bottom"}
-"""How the report marks a fitted value at an edge of its searched range."""
+EDGE_WORDS = {"high": "top", "low": "bottom"}
+"""The words for a fitted value's ``at_edge`` (its searched range's end), in the report, the CLI
+summary and the dashboard alike."""
 
 
 def _searched(p: dict) -> str:
     searched = p.get("searched")  # absent from the fits of earlier versions
     return f"{num(searched[0])} to {num(searched[1])}" if searched else "–"
+
+
+def _edge(p: dict) -> str:
+    word = EDGE_WORDS.get(p.get("at_edge") or "")  # absent from the fits of earlier versions
+    return f"at its {word}" if word else ""
 
 
 def _weekly(messages: pd.DataFrame) -> pd.Series:
@@ -132,7 +138,7 @@ def render(fit: dict, real: pd.DataFrame, simulated: pd.DataFrame) -> str:
     params = "".join(
         f"<tr><td>{escape(n)}</td><td class=n>{num(p['value'])}</td>"
         f"<td class=n>{num(p['interval'][0])} to {num(p['interval'][1])}</td>"
-        f"<td class=n>{_searched(p)}</td><td>{EDGES.get(p.get('at_edge'), '')}</td>"
+        f"<td class=n>{_searched(p)}</td><td>{_edge(p)}</td>"
         f"<td class=n>{num(p['default'])}</td><td>{escape(p['tells'])}</td></tr>"
         for n, p in fit["params"].items()
     )

@@ -555,6 +555,7 @@ def _study_bar(args, total: int, unit: str):
 
 
 def cmd_calibrate(args) -> int:
+    from sim.activity.fit_report import EDGE_WORDS
     from sim.runs.calibration import DEFAULT_BUDGET, calibrate
 
     if args.workers < 1:
@@ -599,7 +600,7 @@ def cmd_calibrate(args) -> int:
     print(f"  {plausible} of {given} plausible (the observed value in the range of 95% of the fitted model's runs)")
     print("  parameters (fitted; interval: candidates within the 95% chi-square bound of the best; searched):")
     for name, p in fit["params"].items():
-        edge = f"  at the {'top' if p['at_edge'] == 'high' else 'bottom'} of its range" if p["at_edge"] else ""
+        edge = f"  at the {EDGE_WORDS[p['at_edge']]} of its range" if p["at_edge"] else ""
         print(
             f"    {name:<22} {p['value']:>10.4g}   {p['interval'][0]:.3g} to {p['interval'][1]:.3g}"
             f"   (searched {p['searched'][0]:.3g} to {p['searched'][1]:.3g}){edge}"

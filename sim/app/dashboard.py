@@ -911,6 +911,8 @@ def _watch(process, progress: Path, shown, job: str) -> dict:
 
 
 def _show_fit(path: Path, compare_hint: bool = True) -> None:
+    from sim.activity.fit_report import EDGE_WORDS
+
     fit = json.loads(path.read_text())
     st.markdown("**Fit**: observed against simulated")
     rows = [
@@ -938,7 +940,7 @@ def _show_fit(path: Path, compare_hint: bool = True) -> None:
                     "parameter": n,
                     "fitted": p["value"],
                     "default": p["default"],
-                    "at an edge of the searched range": {"high": "top", "low": "bottom"}.get(p.get("at_edge"), ""),
+                    "at an edge of the searched range": EDGE_WORDS.get(p.get("at_edge") or "", ""),
                 }
                 for n, p in fit["params"].items()
             ]
