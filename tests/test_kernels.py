@@ -230,22 +230,3 @@ def test_a_leaver_is_recorded_with_the_state_they_left_with(engine):
     assert len(at_exit) > 100
     for member_id, state in at_exit.items():
         assert tuple(table.loc[member_id, list(fields)]) == state
-
-
-@pytest.mark.parametrize("count", [2, 3, 4])
-def test_uniform_draws_over_ranges_are_the_streams_own(threads, count):
-    """Split uniform draws give the numbers of one draw and leave the stream where one draw
-    leaves it, whatever came before (an odd float32 draw leaves half an output waiting; float64
-    draws do not use it) and for any length, empty included."""
-    from sim.engine.state import row_threads
-
-    threads(count)
-    for before in (0, 1, 3):
-        for n in (0, 1, 2, 3, 5, 1000, 1001):
-            serial, split = (np.random.Generator(np.random.PCG64(42)) for _ in range(2))
-            for rng in (serial, split):
-                rng.random(before, dtype=F32)
-                rng.random(5)
-            np.testing.assert_array_equal(serial.random(n, dtype=F32), row_threads.uniform(split, n))
-            np.testing.assert_array_equal(serial.random(9, dtype=F32), split.random(9, dtype=F32))
-            np.testing.assert_array_equal(serial.random(3), split.random(3))

@@ -18,23 +18,24 @@ from sim.engine.members import core_mask, scheduled
 F32 = np.float32
 
 
-def beta_around(rng: np.random.Generator, mean: float, concentration: float, size: int) -> np.ndarray:
-    """Draws in [0, 1] with the given mean; higher concentration = tighter around it."""
-    mean = min(max(mean, 1e-3), 1 - 1e-3)
-    return rng.beta(mean * concentration, (1 - mean) * concentration, size).astype(F32)
+def beta_around(model, site: str, mean, concentration: float, world: np.ndarray, serial: np.ndarray) -> np.ndarray:
+    """Prospects' keyed draws in [0, 1] with the given mean (one, or one each); higher
+    concentration = tighter around it."""
+    mean = np.clip(np.asarray(mean, dtype=np.float64), 1e-3, 1 - 1e-3)
+    return model.traits(site, world, serial, beta=(mean * concentration, (1 - mean) * concentration)).astype(F32)
 
 
-def draw_archetypes(rng: np.random.Generator, mix: dict[str, float], size: int) -> np.ndarray:
-    """Archetype codes drawn from a mix of shares (inverse CDF: one uniform per prospect)."""
+def draw_archetypes(model, mix: dict[str, float], world: np.ndarray, serial: np.ndarray) -> np.ndarray:
+    """Prospects' archetype codes drawn from a mix of shares (inverse CDF: one keyed uniform each)."""
     shares = np.array([mix.get(a, 0.0) for a in ARCHETYPES], dtype=float)
     cumulative = np.cumsum(shares / shares.sum())
-    codes = np.searchsorted(cumulative, rng.random(size), side="right")
+    codes = np.searchsorted(cumulative, model.traits("archetype", world, serial), side="right")
     return np.minimum(codes, len(ARCHETYPES) - 1).astype(np.int8)
 
 
 def populate_day_zero(model) -> None:
     """Seed members and an existing group's members, present at day 0 (G1)."""
-    scenario, p, rng = model.scenario, model.params, model.streams["acquisition"]
+    scenario, p = model.scenario, model.params
     pop_spec = scenario.population
     k = p.prospect_concentration
     for count, source, mix, interest, trust, habit in (
@@ -52,7 +53,8 @@ def populate_day_zero(model) -> None:
             continue
         world = np.repeat(np.arange(model.worlds), count)  # each world its own copy of the starting members
         count = len(world)
-        archetypes = draw_archetypes(rng, mix, count)
+        serial = model.arrival_numbers(world, model.prospected)
+        archetypes = draw_archetypes(model, mix, world, serial)
         groups = place_in_groups(
             model,
             count,
@@ -62,9 +64,9 @@ def populate_day_zero(model) -> None:
         seed_title = model.policy.settings.rewards.seed_title if source == "seed" else None
         rows = model.add_members(
             count,
-            interest=beta_around(rng, interest, k, count),
-            trust=beta_around(rng, trust, k, count),
-            habit=beta_around(rng, habit, k, count),
+            interest=beta_around(model, "interest", interest, k, world, serial),
+            trust=beta_around(model, "trust", trust, k, world, serial),
+            habit=beta_around(model, "habit", habit, k, world, serial),
             archetype=archetypes,
             source=model.source_code(source),
             group=groups,
@@ -99,7 +101,7 @@ def acquire(model) -> None:
                 arriving = rng.binomial(arriving, fee_factor)
             remaining -= arriving
             if arriving.any():
-                batches.append(_batch(rng, model.source_code(channel.name), channel.interest, k, worlds, arriving))
+                batches.append(_batch(model.source_code(channel.name), channel.interest, worlds, arriving))
             continue
         pushes = scheduled(model.day, channel.pushes_per_week * model.channel_weight[i], 7)
         reachable = remaining > 0
@@ -114,22 +116,25 @@ def acquire(model) -> None:
         arriving = rng.binomial(remaining, reach)
         remaining -= arriving
         if arriving.any():
-            batches.append(_batch(rng, model.source_code(channel.name), channel.interest, k, worlds, arriving))
+            batches.append(_batch(model.source_code(channel.name), channel.interest, worlds, arriving))
     bringing = model.referrals_by_world if model.worlds > 1 else np.array([model.pending_referrals])
-    referred = rng.binomial(bringing, fee_factor) if bringing.any() else bringing * 0
+    referred = rng.binomial(bringing, fee_factor) if bringing.any() and fee_factor < 1 else bringing.copy()
     model.pending_referrals = 0
     model.referrals_by_world[:] = 0
     if referred.any():
-        batches.append(_batch(rng, model.source_code("referral"), p.referral_interest, k, worlds, referred))
+        batches.append(_batch(model.source_code("referral"), p.referral_interest, worlds, referred))
     if not batches:
         return
 
-    source = np.concatenate([np.full(len(b[1]), b[0], dtype=np.int16) for b in batches])
-    interest = np.concatenate([b[1] for b in batches])
+    source = np.concatenate([np.full(len(b[2]), b[0], dtype=np.int16) for b in batches])
     world = np.concatenate([b[2] for b in batches])
+    serial = model.arrival_numbers(world, model.prospected)
     count = len(source)
-    trust = beta_around(rng, p.newcomer_trust, k, count)
-    archetype = draw_archetypes(rng, scenario.population.archetype_mix, count)
+    interest = beta_around(
+        model, "interest", np.concatenate([np.full(len(b[2]), b[1]) for b in batches]), k, world, serial
+    )
+    trust = beta_around(model, "trust", p.newcomer_trust, k, world, serial)
+    archetype = draw_archetypes(model, scenario.population.archetype_mix, world, serial)
     model.today.prospects = count
 
     if model.policy.admission is not None:
@@ -211,9 +216,9 @@ def reallocate_channels(model) -> None:
     model.channel_weight[best] += moved / max(channels[best].pushes_per_week, 1e-9)
 
 
-def _batch(rng, source: int, interest: float, k: float, worlds: np.ndarray, arriving: np.ndarray) -> tuple:
-    """Prospects of one source arriving in each world: (source code, their interest, their world)."""
-    return source, beta_around(rng, interest, k, int(arriving.sum())), np.repeat(worlds, arriving).astype(np.int16)
+def _batch(source: int, interest: float, worlds: np.ndarray, arriving: np.ndarray) -> tuple:
+    """Prospects of one source arriving in each world: (source code, their mean interest, their world)."""
+    return source, interest, np.repeat(worlds, arriving).astype(np.int16)
 
 
 def segment_codes(model, archetype: np.ndarray, source: np.ndarray, world: np.ndarray) -> np.ndarray | None:

@@ -114,14 +114,13 @@ def departures(model, u: np.ndarray, rows: np.ndarray, leaderless: np.ndarray) -
 
 
 def draw_ahead(model) -> None:
-    """Start today's churn draws (one uniform per row) in a thread while the member day runs.
+    """Start today's churn draws (one keyed uniform per row) in a thread while the member day runs.
 
-    Only churn draws from its stream, and the rows do not change between the member day and
-    churn, so the draws are the same as drawing them in :func:`leave`.
+    The rows do not change between the member day and churn, and a keyed draw depends on the
+    member and the day only, so the draws are the same as drawing them in :func:`leave`.
     """
-    pop, rng = model.pop, model.streams["churn"]
-    out = model.scratch("churn_draws", pop.n)
-    model.churn_draws = row_threads.ahead(pop.n, lambda: rng.random(out=out, dtype=F32))
+    out = model.scratch("churn_draws", model.pop.n)
+    model.churn_draws = row_threads.ahead(model.pop.n, lambda: model.draws("leave", out=out, split=False))
 
 
 def leave(model) -> None:

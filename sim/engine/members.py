@@ -137,11 +137,11 @@ def active_members(model, content: OperatorContent) -> np.ndarray:
     active ratio, its core share, fresh operator posts, the ritual, a guest talk), any
     stimulus from yesterday's actions, the archetype's offset, minus fatigue.
     """
-    pop, p, rng = model.pop, model.params, model.streams["behaviour"]
+    pop, p = model.pop, model.params
     z = model.scratch("logit", pop.n)
-    # the draws come first (nothing else draws from the stream in between), so each block of
-    # rows can go from log-odds to decision while it is still in cache
-    u = row_threads.uniform(rng, pop.n, model.scratch("tmp", pop.n))
+    # the draws come first, so each block of rows can go from log-odds to decision while it is
+    # still in cache
+    u = model.draws("active", out=model.scratch("tmp", pop.n))
     pull = group_pull(model, content)
     constants = (
         model.group_worlds(),
@@ -228,7 +228,7 @@ def member_posts(model, idx: np.ndarray) -> np.ndarray:
     the replies), so even a member who seldom posts writes several messages the day they do (on
     the real IRC file, the median posting day holds 11 messages and only 14% hold one).
     """
-    pop, p, rng = model.pop, model.params, model.streams["behaviour"]
+    pop, p = model.pop, model.params
     factor = posting_factor(model)
     # P(k) = (1 - q) q^k with q = mean / (1 + mean); k = floor(log u / log q)
     q = np.empty(len(idx), dtype=F32)
@@ -268,7 +268,7 @@ def member_posts(model, idx: np.ndarray) -> np.ndarray:
         return kernels.record_posts(idx[a:b], u[a:b], q[a:b], pop.posts_today, pop.posts)
 
     row_threads.over_ranges(len(idx), odds)
-    u = row_threads.uniform(rng, len(idx))
+    u = model.draws("posts", idx)
     pop.posts_today[:] = 0
     return row_threads.joined(row_threads.over_ranges(len(idx), counts))
 
@@ -282,7 +282,7 @@ def first_contributions(model, rows, member_posts_g) -> None:
     being ignored costs trust, more than a later unanswered question does (M7).  ``first_reply`` and
     ``posted_again`` keep the record.  ``rows``: today's members who posted or asked, in order.
     """
-    pop, p, rng = model.pop, model.params, model.streams["behaviour"]
+    pop, p = model.pop, model.params
     if not len(rows):
         return
     new = kernels.first_contributors(rows, pop.first_post_day, pop.posted_again, model.day)
@@ -291,7 +291,7 @@ def first_contributions(model, rows, member_posts_g) -> None:
     # others who posted in the group today may reply (not counting the newcomer's own posts)
     peers = np.maximum(member_posts_g[pop.group[new]] - pop.posts_today[new], 0)
     reply = 1 - (1 - model.policy.settings.service.answer_rate) * (1 - p.peer_reply_prob) ** peers
-    replied = rng.random(len(new)) < reply
+    replied = model.draws("welcome", new) < reply
     replied |= pop.answered_today[new]  # a first question answered counts as a reply
     welcomed, ignored = new[replied], new[~replied]
     pop.first_reply[welcomed] = 1
@@ -318,7 +318,7 @@ def member_day(model, content: OperatorContent) -> None:
     Interest rises with value and decays without it (M1); trust moves with answers and ads (M2);
     ads from disaffected members who stay (M6); friends brought by trusting members (P10).
     """
-    pop, p, groups, rng = model.pop, model.params, model.groups, model.streams["behaviour"]
+    pop, p, groups = model.pop, model.params, model.groups
     pol = model.policy.settings
     grp, arch = pop.group, pop.archetype
     tables = model.archetype_tables
@@ -326,7 +326,7 @@ def member_day(model, content: OperatorContent) -> None:
     idx = active_members(model, content)
     posts = member_posts(model, idx)
     # --- questions, answered by operators or by an active expert (P9) ---
-    u_ask = row_threads.uniform(rng, len(idx))
+    u_ask = model.draws("ask", idx)
     parts = row_threads.over_ranges(
         len(idx),
         lambda a, b: kernels.tally_active(
@@ -350,7 +350,7 @@ def member_day(model, content: OperatorContent) -> None:
     led = (content.posts > 0) | (experts_g > 0)  # an operator posted or an expert was around (G2)
     groups.count_leadership(led)
     expert_answers = 1.0 - (1.0 - p.expert_answer_prob) ** experts_g
-    u = rng.random(len(asked))
+    u = model.draws("answer", asked)
     rate_op = pol.service.answer_rate
     by_operator = u < rate_op
     answered_mask = by_operator | (u < rate_op + (1.0 - rate_op) * expert_answers[grp[asked]])
@@ -457,11 +457,11 @@ def member_day(model, content: OperatorContent) -> None:
     refer_prob = row_threads.joined([refer for _, _, refer in parts])
 
     # --- disaffected members who stay turn spammer (M6) ---
-    turned = candidates[rng.random(len(candidates)) < p.spam_turn_prob]
+    turned = candidates[model.draws("turn_spammer", candidates) < p.spam_turn_prob]
     pop.spammer[turned] = True
 
     # --- referrals (P10): trust and the reward make members bring friends ---
-    referring = row_threads.uniform(rng, len(idx)) < refer_prob
+    referring = model.draws("refer", idx) < refer_prob
     model.pending_referrals = int(np.count_nonzero(referring))
     if model.worlds > 1:  # friends arrive in their referrer's world
         worlds_of = model.world_of(pop.group[idx[referring]])

@@ -46,7 +46,9 @@ from sim.engine.memory import PlaybookMemory
 from sim.engine.metrics import COST_KINDS
 from sim.engine.rule_inputs import GroupEnv
 from sim.engine.rule_phase import run_rules, update_stages
+from sim.engine.state import row_threads
 from sim.engine.state.groups import CAUSE_WINDOW, Groups
+from sim.engine.state.keyed_draws import SITES, betas, day_keys, fill_range, fill_rows, normals, uniforms, world_keys
 from sim.engine.state.population import Population
 from sim.engine.vector import VectorMembers
 from sim.errors import SandboxError
@@ -55,7 +57,7 @@ if TYPE_CHECKING:
     from sim.engine.agents import AgentMembers
 from sim.rules.backend import RuleEvaluator, StageStepper, rule_engines, stage_engine
 
-STREAMS = ("acquisition", "behaviour", "actions", "churn", "groups")
+STREAMS = ("acquisition", "actions", "groups")
 PHASES = ("acquisition", "content", "members", "stages", "rules", "churn", "metrics")
 
 
@@ -91,7 +93,9 @@ def replicate_seed(seed: int, replicate: int, worlds: int = 1) -> np.random.Seed
     """The seed sequence of one replicate: the scenario seed with the replicate index as key.
 
     ``worlds`` copies side by side (:class:`CommunityModel`'s ``worlds``) draw from one stream
-    keyed by the first replicate and their number, so they are not the solo replicates' draws."""
+    keyed by the first replicate and their number, so they are not the solo replicates' draws.
+    These streams serve the channels, the policy's actions and group splits; members' own
+    decisions and traits draw keyed numbers instead (:mod:`sim.engine.state.keyed_draws`)."""
     key = (replicate,) if worlds == 1 else (replicate, worlds)
     return np.random.SeedSequence(entropy=seed, spawn_key=key)
 
@@ -217,6 +221,7 @@ class CommunityModel(mesa.Model):
         activity: bool = False,
         worlds: int = 1,
         world_params: Sequence[Mapping[str, float]] | None = None,
+        world_replicates: Sequence[int] | None = None,
         lean: bool = False,
         **overrides: Any,
     ):
@@ -235,13 +240,20 @@ class CommunityModel(mesa.Model):
         ``worlds`` runs that many copies of the community side by side in one population, each
         world its own groups (placed by world as groups by segment are), its channels' pools and
         its referrals, so a day's fixed work is shared by all of them (replicates of a small group).
-        They draw from one stream (:func:`replicate_seed`), so world ``w`` is a replicate of the
-        scenario but not solo replicate ``replicate + w``; the daily table and the KPIs sum the
-        worlds, the members and activity tables tell them apart (:meth:`world_of`).
+        Their channels draw from one stream (:func:`replicate_seed`), their members keyed numbers
+        (below): where the channels draw nothing (fixed arrivals, as a calibrated history's) world
+        ``w`` is solo replicate ``replicate + w``, else a replicate of the scenario but not that
+        one.  The daily table and the KPIs sum the worlds, the members and activity tables tell
+        them apart (:meth:`world_of`).
 
         ``world_params`` (one mapping a world) gives each world its own values of the member
         model's :data:`PER_WORLD` parameters over the scenario's: candidates of a calibration side
         by side.  Every other parameter is the scenario's in every world.
+
+        Members' own decisions draw keyed numbers (:mod:`sim.engine.state.keyed_draws`): world
+        ``w`` takes those of replicate ``world_replicates[w]`` (default ``replicate + w``), the
+        same numbers that replicate's members draw alone, whatever the other worlds hold.
+        Candidates of a calibration on the same replicate share them (common random numbers).
 
         A ``lean`` run is for a caller that keeps only the members and activity tables (a
         calibration's candidates): it writes no daily row (the daily table is empty) and, where
@@ -272,6 +284,12 @@ class CommunityModel(mesa.Model):
         if world_params is not None and setup.engine != "vector":
             raise SandboxError("only the vector engine reads parameters by world", place="world_params")
         self.world_values = world_values(setup, worlds, world_params)
+        replicates = list(range(replicate, replicate + worlds)) if world_replicates is None else list(world_replicates)
+        if len(replicates) != worlds:
+            raise SandboxError(f"expected {worlds} world replicates, got {len(replicates)}", place="world_replicates")
+        self.member_keys = world_keys(setup.scenario.seed, replicates)
+        self.arrived = np.zeros(worlds, dtype=np.int64)  # members added so far, by world: the next serial
+        self.prospected = np.zeros(worlds, dtype=np.int64)  # prospects seen so far, by world
         self._world_cache: dict[str, np.ndarray] = {}
         sequence = replicate_seed(setup.scenario.seed, replicate, worlds)
         children = sequence.spawn(len(STREAMS) + 1)
@@ -421,22 +439,72 @@ class CommunityModel(mesa.Model):
         """Add members: their archetype's activity offset goes with them, and each draws a voice,
         a lognormal propensity to post (participation inequality), and a frailty, a lognormal
         proneness to leave (the prone leave first, so the hazard falls with tenure); both mean 1."""
-        rng = self.streams["acquisition"]
-        sigma, frail = self.params.voice_sigma, self.params.churn_frailty_sigma
-        if self.worlds > 1:  # each world's own spreads (the same stream: one draw a member, as alone)
-            world = self.world_of(np.broadcast_to(np.asarray(values["group"]), (count,)))
-            sigma = self._own("voice_sigma")[world]
-            frail = self._own("churn_frailty_sigma")[world]
-        voice = rng.lognormal(-sigma * sigma / 2, sigma, count).astype(np.float32)
-        frailty = rng.lognormal(-frail * frail / 2, frail, count).astype(np.float32)
+        world = self.world_of(np.broadcast_to(np.asarray(values["group"]), (count,))).astype(np.intp)
+        serial = self.arrival_numbers(world, self.arrived)
+        sigma, frail = self._own("voice_sigma")[world], self._own("churn_frailty_sigma")[world]  # each world's own
+        voice = np.exp(-sigma * sigma / 2 + sigma * self.traits("voice", world, serial)).astype(np.float32)
+        frailty = np.exp(-frail * frail / 2 + frail * self.traits("frailty", world, serial)).astype(np.float32)
         return self.pop.add(
             count,
             archetype=archetype,
             voice=voice,
             frailty=frailty,
             arch_activity=self.archetype_tables["activity"][archetype],
+            serial=serial,
             **values,
         )
+
+    def arrival_numbers(self, world: np.ndarray, counter: np.ndarray) -> np.ndarray:
+        """The arrival numbers, each in its own world, of newcomers to ``world`` in this order,
+        counted on from ``counter`` (one a world, moved on past them): :attr:`arrived` for
+        members, :attr:`prospected` for prospects."""
+        world = np.asarray(world, dtype=np.intp)
+        counts = np.bincount(world, minlength=self.worlds)
+        order = np.argsort(world, kind="stable")
+        rank = np.empty(len(world), dtype=np.int64)
+        rank[order] = np.arange(len(world)) - np.repeat(np.cumsum(counts) - counts, counts)
+        serial = counter[world] + rank
+        counter += counts
+        return serial
+
+    def traits(
+        self, site: str, world: np.ndarray, serial: np.ndarray, beta: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """Newcomers' keyed trait draws (float64; :mod:`sim.engine.state.keyed_draws`): a standard
+        normal for ``voice`` and ``frailty``, a uniform for ``archetype``, Beta(a, b) for ``beta``."""
+        keys = day_keys(self.member_keys, SITES[site], 0)
+        out = np.empty(len(serial), dtype=np.float64)
+        world = np.asarray(world, dtype=np.intp)
+        if beta is not None:
+            a, b = (np.broadcast_to(np.asarray(x, dtype=np.float64), out.shape) for x in beta)
+            betas(keys, world, serial, np.ascontiguousarray(a), np.ascontiguousarray(b), out)
+        elif site == "archetype":
+            uniforms(keys, world, serial, out)
+        else:
+            normals(keys, world, serial, out)
+        return out
+
+    def draws(
+        self, site: str, rows: np.ndarray | None = None, out: np.ndarray | None = None, *, split: bool = True
+    ) -> np.ndarray:
+        """Today's uniform draws for one of the members' decisions (a
+        :data:`~sim.engine.state.keyed_draws.SITES` name): one a row (into ``out`` if given; over
+        row ranges in threads unless ``split`` is False), or one for each of ``rows``, each a
+        function of the member, the day and the decision only."""
+        pop, world_g = self.pop, self.group_worlds()
+        keys = day_keys(self.member_keys, SITES[site], self.day)
+        if rows is None:
+            drawn = np.empty(pop.n, dtype=np.float32) if out is None else out[: pop.n]
+            if split:
+                row_threads.over_ranges(
+                    pop.n, lambda lo, hi: fill_range(keys, pop.group, world_g, pop.serial, drawn, lo, hi)
+                )
+            else:
+                fill_range(keys, pop.group, world_g, pop.serial, drawn, 0, pop.n)
+            return drawn
+        drawn = np.empty(len(rows), dtype=np.float32)
+        fill_rows(keys, pop.group, world_g, pop.serial, rows, drawn)
+        return drawn
 
     def per_world(self, name: str) -> np.ndarray:
         """A :data:`PER_WORLD` parameter's value in each world as float32 (one value for a

@@ -115,7 +115,11 @@ def run_replicate(
 
 
 def run_worlds(
-    setup: Setup, first: int, worlds: int, world_params: Sequence[Mapping[str, float]] | None = None
+    setup: Setup,
+    first: int,
+    worlds: int,
+    world_params: Sequence[Mapping[str, float]] | None = None,
+    world_replicates: Sequence[int] | None = None,
 ) -> list[dict[str, pd.DataFrame]]:
     """Run ``worlds`` copies of a community side by side in one population (one day's fixed work
     for all; :class:`sim.engine.model.CommunityModel`'s ``worlds``) and return each world's
@@ -125,10 +129,18 @@ def run_worlds(
     replicates of the scenario, not its solo replicates ``first..first + worlds - 1`` (one world
     is solo replicate ``first``: its members and activity as :func:`run_replicate` gives them).
     ``world_params`` gives each world its own values of the member model's parameters
-    (:data:`sim.engine.model.PER_WORLD`): candidates of a calibration side by side.  The run is
-    lean (:class:`sim.engine.model.CommunityModel`): only those tables are kept."""
+    (:data:`sim.engine.model.PER_WORLD`): candidates of a calibration side by side, and
+    ``world_replicates`` the replicate whose members' keyed draws each world takes (default
+    ``first + w``): candidates on the same replicate meet the same luck.  The run is lean
+    (:class:`sim.engine.model.CommunityModel`): only those tables are kept."""
     model = CommunityModel(
-        setup, replicate=first, activity=True, worlds=worlds, world_params=world_params, lean=True
+        setup,
+        replicate=first,
+        activity=True,
+        worlds=worlds,
+        world_params=world_params,
+        world_replicates=world_replicates,
+        lean=True,
     ).run()
     tables = model.tables()
     out = []

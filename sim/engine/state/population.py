@@ -17,6 +17,7 @@ from sim.engine.state.columns import Columns
 # that stay small (a day's posts, warnings, days within the 3,650-day horizon) are int16.
 FIELDS: dict[str, type[np.generic]] = {
     "member_id": np.int32,  # up to 2**31 - 1 members ever seen in one run
+    "serial": np.int32,  # arrival number in the member's world: the key of their draws (keyed_draws)
     "interest": np.float32,  # M1, 0..1
     "trust": np.float32,  # M2, 0..1
     "habit": np.float32,  # M3, 0..1

@@ -4,12 +4,9 @@ The compiled kernels (:mod:`sim.kernels`) release the GIL, so a pass over a mill
 as contiguous row ranges in threads.  Each range writes only its own rows; per-group counts are
 kept per range and added (integers: the order does not matter); lists of rows are joined in
 range order.  So one thread or several give the same results, bit for bit
-(tests/test_kernels.py runs both).  Random draws are never split: they stay in the order of
-their stream.
-
-Uniform draws can be split too (:func:`uniform`): each range draws from a copy of the stream
-advanced to where that range starts, so the numbers, and the stream's state after them, are the
-ones a single draw gives.
+(tests/test_kernels.py runs both).  A stream's draws are never split: they stay in the order of
+their stream.  Members' keyed draws (:mod:`sim.engine.state.keyed_draws`) split like any pass: a
+row's number depends on the member, not on the range it is drawn in.
 
 Below :data:`MIN_ROWS` rows a pass stays in one thread (handing work over costs more than it
 saves).  Worker processes of a replicate pool or a sweep call :func:`one_thread`: the pool
@@ -106,42 +103,6 @@ def ahead(n: int, task: Callable[[], T]) -> Callable[[], T]:
         return task
     future = _executor().submit(task)
     return future.result
-
-
-def uniform(rng: np.random.Generator, n: int, out: np.ndarray | None = None) -> np.ndarray:
-    """``rng.random(n, dtype=float32)`` (into ``out`` if given), drawn over row ranges in threads.
-
-    A float32 draw takes 32 bits: the low then the high half of each 64-bit output of PCG64, so
-    a range starting at an even offset starts on a whole output, and a copy of the generator
-    advanced by half that offset draws exactly that range.  The stream ends in the state of the
-    last range's copy, as after one draw.
-    """
-    out = np.empty(n, dtype=np.float32) if out is None else out[:n]
-    bit_generator = rng.bit_generator
-    if n < 2 or len(ranges(n)) == 1 or not isinstance(bit_generator, np.random.PCG64):
-        return rng.random(out=out, dtype=np.float32)
-    start = 0
-    if bit_generator.state["has_uint32"]:  # a half-output left by an earlier odd draw comes first
-        rng.random(out=out[:1], dtype=np.float32)
-        start = 1
-    state = bit_generator.state
-    bounds = [start + 2 * ((n - start) * k // (2 * _threads)) for k in range(_threads)] + [n]
-    copies = []
-    for lo in bounds[:-1]:
-        copy = np.random.PCG64()
-        copy.state = state
-        copy.advance((lo - start) // 2)
-        copies.append(np.random.Generator(copy))
-
-    def draw(k: int) -> None:
-        copies[k].random(out=out[bounds[k] : bounds[k + 1]], dtype=np.float32)
-
-    futures = [_executor().submit(draw, k) for k in range(1, len(copies))]
-    draw(0)
-    for future in futures:
-        future.result()
-    bit_generator.state = copies[-1].bit_generator.state  # type: ignore[assignment]  # numpy's stubs
-    return out
 
 
 def _executor() -> ThreadPoolExecutor:
