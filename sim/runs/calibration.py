@@ -15,7 +15,10 @@ the search's number and the round's number), Optuna's TPE exploring, then CMA-ES
 land (on the real file, single searches of 128 candidates met 12, 5 and 9 of the 14 measures for
 seeds 0 to 2), so the fit takes the best of several.  A search's candidates run side by side,
 :data:`STACKED` to a population on :data:`FIT_REPLICATES` replicates each (:class:`Stack`), which
-makes a candidate about four times cheaper than running its replicates alone.  The searches' best
+makes a candidate about four times cheaper than running its replicates alone.  Every candidate
+runs on the same replicates, 0 and 1, whatever its stack: members' draws are keyed by replicate,
+decision, day and member (:mod:`sim.engine.state.keyed_draws`), so two candidates meet the same
+luck and differ by their parameters (common random numbers).  The searches' best
 few and the model's defaults are run again alone on more replicates, and the best by that is the
 fit (:func:`_final`).  The same seed gives the same fit on one worker, on several and on a
 cluster: a round's stacks do not depend on the workers.  The studies live in ``DIR/study.db``
@@ -353,7 +356,8 @@ def simulate_stack(s: Stack) -> list[dict]:
     world, candidate by candidate, replicate by replicate."""
     setup = setup_of_data(s.scenario, s.policy_text, name="calibration candidates")
     own = [params for params in s.candidates for _ in range(s.replicates)]
-    worlds = run_worlds(setup, 0, len(own), own)
+    # every candidate's r-th world meets replicate r's luck (common random numbers), as alone
+    worlds = run_worlds(setup, 0, len(own), own, [r for _ in s.candidates for r in range(s.replicates)])
     out = []
     for tables in worlds:
         events = events_of_run(tables["members"], tables["activity"], whole=True)
@@ -654,10 +658,11 @@ def _search_one(target: Target, policy_text: str, study, start: int, *, budget: 
             study.tell(trial.number, distance(runs, target.observed, target.errors))
 
     def evaluate_stacks(trials: list) -> list[dict]:
-        """Each trial's worlds, its candidates run :data:`STACKED` to a stack.  A world's random
-        numbers depend on its stack-mates, so each trial records its stack before it runs; a
-        search killed while telling a round runs the told trials' stacks again with them, so the
-        resumed search tells what one never stopped would."""
+        """Each trial's worlds, its candidates run :data:`STACKED` to a stack.  A world's members
+        draw the same numbers whatever its stack-mates; its channels' stream would not if its
+        arrivals were drawn (a fee), so each trial records its stack before it runs; a search
+        killed while telling a round runs the told trials' stacks again with them, so the resumed
+        search tells what one never stopped would."""
         fresh = [t for t in trials if STACK_ATTR not in t.user_attrs]
         for i in range(0, len(fresh), STACKED):
             chunk = fresh[i : i + STACKED]
