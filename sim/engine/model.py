@@ -48,7 +48,17 @@ from sim.engine.rule_inputs import GroupEnv
 from sim.engine.rule_phase import run_rules, update_stages
 from sim.engine.state import row_threads
 from sim.engine.state.groups import CAUSE_WINDOW, Groups
-from sim.engine.state.keyed_draws import SITES, betas, day_keys, fill_range, fill_rows, normals, uniforms, world_keys
+from sim.engine.state.keyed_draws import (
+    SITES,
+    betas,
+    day_keys,
+    fill_range,
+    fill_range_alone,
+    fill_rows,
+    normals,
+    uniforms,
+    world_keys,
+)
 from sim.engine.state.population import Population
 from sim.engine.vector import VectorMembers
 from sim.errors import SandboxError
@@ -476,12 +486,17 @@ class CommunityModel(mesa.Model):
         out = np.empty(len(serial), dtype=np.float64)
         world = np.asarray(world, dtype=np.intp)
         if beta is not None:
-            a, b = (np.broadcast_to(np.asarray(x, dtype=np.float64), out.shape) for x in beta)
-            betas(keys, world, serial, np.ascontiguousarray(a), np.ascontiguousarray(b), out)
-        elif site == "archetype":
-            uniforms(keys, world, serial, out)
+            a, b = (np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=np.float64), out.shape)) for x in beta)
+
+            def draw(lo: int, hi: int) -> None:
+                betas(keys, world[lo:hi], serial[lo:hi], a[lo:hi], b[lo:hi], out[lo:hi])
         else:
-            normals(keys, world, serial, out)
+            kernel = uniforms if site == "archetype" else normals
+
+            def draw(lo: int, hi: int) -> None:
+                kernel(keys, world[lo:hi], serial[lo:hi], out[lo:hi])
+
+        row_threads.over_ranges(len(out), draw, min_rows=row_threads.MIN_ROWS // 10)  # a beta: some ten row passes
         return out
 
     def draws(
@@ -495,12 +510,19 @@ class CommunityModel(mesa.Model):
         keys = day_keys(self.member_keys, SITES[site], self.day)
         if rows is None:
             drawn = np.empty(pop.n, dtype=np.float32) if out is None else out[: pop.n]
-            if split:
-                row_threads.over_ranges(
-                    pop.n, lambda lo, hi: fill_range(keys, pop.group, world_g, pop.serial, drawn, lo, hi)
-                )
+            if self.worlds == 1:
+
+                def fill(lo: int, hi: int) -> None:
+                    fill_range_alone(keys[0], pop.serial, drawn, lo, hi)
             else:
-                fill_range(keys, pop.group, world_g, pop.serial, drawn, 0, pop.n)
+
+                def fill(lo: int, hi: int) -> None:
+                    fill_range(keys, pop.group, world_g, pop.serial, drawn, lo, hi)
+
+            if split:
+                row_threads.over_ranges(pop.n, fill)
+            else:
+                fill(0, pop.n)
             return drawn
         drawn = np.empty(len(rows), dtype=np.float32)
         fill_rows(keys, pop.group, world_g, pop.serial, rows, drawn)

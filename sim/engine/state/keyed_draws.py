@@ -99,6 +99,14 @@ def fill_range(keys_today, group, world_g, serial, out, lo, hi):
 
 
 @njit(cache=True, nogil=True)
+def fill_range_alone(key_today, serial, out, lo, hi):
+    """:func:`fill_range` for a community alone (one world: no gather of each row's world key)."""
+    s, o = serial[lo:hi], out[lo:hi]
+    for i in range(len(o)):
+        o[i] = _unit(key_today, s[i])
+
+
+@njit(cache=True, nogil=True)
 def fill_rows(keys_today, group, world_g, serial, rows, out):
     """Draws of the rows listed into ``out`` (one a row, in the list's order)."""
     for i in range(len(rows)):
