@@ -180,7 +180,11 @@ def test_sensitivity_ranks_the_dominant_parameter_first(tmp_path, capsys):
     table = pd.read_csv(out / "report" / "sensitivity.csv")
     first = table[(table["kpi"] == "joined_total") & (table["rank"] == 1)]["parameter"].item()
     assert first == "channels.moments.conversion_rate"
-    assert (table["S1_conf"] > 0).all() and (table["ST_conf"] > 0).all()  # SALib's intervals, kept
+    # SALib's intervals, kept: the dominant parameter's is wide; a parameter that cannot move the KPI
+    # (the content's quality, on joins within 45 days) gets exactly 0, its runs meeting the same luck
+    dominant = table[(table["kpi"] == "joined_total") & (table["rank"] == 1)]
+    assert (dominant["S1_conf"] > 0).all() and (dominant["ST_conf"] > 0).all()
+    assert (table["S1_conf"] >= 0).all() and (table["ST_conf"] >= 0).all()
     # 8 base samples are far too few for Sobol indices: the report says so
     assert "too few for Sobol indices" in capsys.readouterr().out
     assert (out / "report" / "sensitivity_warning.txt").exists()
