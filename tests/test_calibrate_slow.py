@@ -3,10 +3,13 @@
 - Parameter recovery: groups simulated from known parameters (300 members at the start, two
   arrivals a week, 40 weeks), then calibrated with 192 candidates (one search, candidates side by
   side), give back the parameters the fingerprint pins down in every seed (the activity level, the
-  spread of voices, the newcomer's hello, the welcome, the fading of interest) within their
-  reported intervals, for three seeds, and fit closer than the model's defaults.  With 96
-  candidates side by side, seed 1 left the activity level out of its interval (the search settled
-  at -3.1 for a truth of -4.5); with 96 run one at a time all three seeds passed.
+  spread of voices, the fading of interest) within their reported intervals, for three seeds, and
+  fit closer than the model's defaults.  Before members' draws were keyed, the newcomer's hello
+  and the welcome came back in every seed too; with keyed draws (other exports, other runs) the
+  hello came back in one seed of three and the welcome in two, with the search's candidates on
+  shared replicates or each on its own alike, so they are no longer claimed (the README says so).
+  With 96 candidates side by side, seed 1 left the activity level out of its interval (the search
+  settled at -3.1 for a truth of -4.5); with 96 run one at a time all three seeds passed.
 - The real file (``../shared/data``), fitted on its first two thirds with the default budget
   (four searches of 128): fit.json and report.html are written, the held-out check is computed
   (not judged), the fit is far closer than the model's defaults, and at least 12 of the 14
@@ -30,10 +33,9 @@ pytestmark = pytest.mark.slow
 
 
 TRUTH = {"act_bias": -4.5, "voice_sigma": 2.2, "post_rate": 0.4, "churn_base": 0.002}
-RECOVERED = ("act_bias", "voice_sigma", "newcomer_intro", "welcome_stimulus", "interest_decay")
+RECOVERED = ("act_bias", "voice_sigma", "interest_decay")
 """The parameters the fingerprint pins down whatever the seed: the activity level (daily posters,
-DAU/MAU), the spread of voices (Gini, top 1%), the newcomer's hello (posters' share), the welcome
-(the first reply's effect) and the fading of interest (activity by tenure)."""
+DAU/MAU), the spread of voices (Gini, top 1%) and the fading of interest (activity by tenure)."""
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
