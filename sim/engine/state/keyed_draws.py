@@ -88,9 +88,15 @@ def day_keys(keys, site, day):
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _member_key(key, serial):
+    """A member's key under a world's key for one decision (or trait) and day."""
+    return _mix(key + (np.uint64(serial) + np.uint64(1)) * GOLDEN)
+
+
 @njit(cache=True, nogil=True)
 def _unit(key, serial):
-    return np.float32(_mix(key + (np.uint64(serial) + np.uint64(1)) * GOLDEN) >> _S40) * _TO_UNIT
+    return np.float32(_member_key(key, serial) >> _S40) * _TO_UNIT
 
 
 @njit(cache=True, nogil=True)
@@ -161,15 +167,10 @@ def _gamma(h, j, shape):
 
 
 @njit(cache=True, nogil=True)
-def _key(keys_today, world, serial):
-    return _mix(keys_today[world] + (np.uint64(serial) + np.uint64(1)) * GOLDEN)
-
-
-@njit(cache=True, nogil=True)
 def betas(keys_today, world, serial, a, b, out):
     """Beta(a[i], b[i]) draws as X / (X + Y) of two gamma draws, each member's from their key."""
     for i in range(len(out)):
-        h = _key(keys_today, world[i], serial[i])
+        h = _member_key(keys_today[world[i]], serial[i])
         x, j = _gamma(h, 0, a[i])
         y, _ = _gamma(h, j, b[i])
         out[i] = x / (x + y) if x + y > 0.0 else a[i] / (a[i] + b[i])
@@ -179,11 +180,11 @@ def betas(keys_today, world, serial, a, b, out):
 def normals(keys_today, world, serial, out):
     """Standard normal draws, each member's from their key."""
     for i in range(len(out)):
-        out[i] = _normal(_key(keys_today, world[i], serial[i]), 0)
+        out[i] = _normal(_member_key(keys_today[world[i]], serial[i]), 0)
 
 
 @njit(cache=True, nogil=True)
 def uniforms(keys_today, world, serial, out):
     """Float64 uniform draws in (0, 1), each member's from their key."""
     for i in range(len(out)):
-        out[i] = _sub(_key(keys_today, world[i], serial[i]), 0)
+        out[i] = _sub(_member_key(keys_today[world[i]], serial[i]), 0)
