@@ -311,7 +311,7 @@ def test_a_value_at_the_edge_of_its_searched_range_is_marked_unless_the_edge_is_
     """A fitted value the range may have stopped is marked (on the knob's scale: a log knob's
     edge is measured in logs); a value at a low end that is the parameter's own (no habit) is an
     answer, not a search cut short."""
-    from sim.runs.calibration import Knob, edge_of
+    from sim.runs.fit_region import Knob, edge_of
 
     ritual = Knob("act_ritual", 0.0, 5.0, natural_low=True)
     assert edge_of(ritual, 4.95) == "high" and edge_of(ritual, 4.85) is None and edge_of(ritual, 0.0) is None
@@ -319,3 +319,35 @@ def test_a_value_at_the_edge_of_its_searched_range_is_marked_unless_the_edge_is_
     assert edge_of(bias, -8.9) == "low" and edge_of(bias, -8.8) is None
     rate = Knob("churn_base", 1e-4, 1e-2, log=True)  # 2% of two decades: a factor of 1.1
     assert edge_of(rate, 1.05e-4) == "low" and edge_of(rate, 1.2e-4) is None and edge_of(rate, 9.5e-3) == "high"
+
+
+def test_probes_move_one_parameter_at_a_time_across_its_whole_range():
+    """Each parameter is probed from end to end of its searched range (a log knob evenly in logs),
+    every other left at the fit, and the fit itself is not probed again."""
+    from sim.runs.fit_region import PROBES, Knob, probes
+
+    bias, rate = Knob("act_bias", -9.0, -2.0), Knob("churn_base", 1e-4, 1e-2, log=True)
+    center = {"act_bias": -9.0, "churn_base": 1e-3}
+    out = probes((bias, rate), center)
+    moved_bias = [p["act_bias"] for p in out if p["churn_base"] == 1e-3 and p["act_bias"] != -9.0]
+    moved_rate = [p["churn_base"] for p in out if p["act_bias"] == -9.0]
+    assert len(out) == 2 * PROBES - 1  # the bias's low end is the fit
+    assert moved_bias[-1] == -2.0 and len(moved_bias) == PROBES - 1
+    assert moved_rate[0] == 1e-4 and moved_rate[-1] == 1e-2
+    assert np.allclose(np.diff(np.log(moved_rate)), np.log(100) / (PROBES - 1), rtol=0.02)  # to 6 decimals
+
+
+def test_a_probe_that_fits_as_well_as_the_best_widens_its_parameters_interval():
+    """The interval is the range over every candidate within the bound, the probes' among them:
+    a probe that fits as well reaches further than the search did; one that fits far worse does not."""
+    from sim.runs.calibration import FIT_MEASURES, accepted
+
+    observed = {name: 1.0 for name in FIT_MEASURES}
+    errors = {name: 0.1 for name in FIT_MEASURES}
+    variances = {name: 0.01 for name in FIT_MEASURES}
+    close = {name: 1.01 for name in FIT_MEASURES}
+    searched = [({"x": 0.5 + i / 100}, close) for i in range(6)]
+    probes = [({"x": 0.0}, {name: 1.02 for name in FIT_MEASURES}), ({"x": 1.0}, {name: 3.0 for name in FIT_MEASURES})]
+    region = accepted(searched + probes, 1, observed, errors, variances)
+    assert min(p["x"] for p in region) == 0.0 and max(p["x"] for p in region) == 0.55
+    assert min(p["x"] for p in accepted(searched, 1, observed, errors, variances)) == 0.5

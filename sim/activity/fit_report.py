@@ -53,7 +53,9 @@ def _searched(p: dict) -> str:
 
 def _edge(p: dict) -> str:
     word = EDGE_WORDS.get(p.get("at_edge") or "")  # absent from the fits of earlier versions
-    return f"at its {word}" if word else ""
+    edge = f"at its {word}" if word else ""
+    loose = "not pinned down" if p.get("pinned") is False else ""
+    return "; ".join(x for x in (edge, loose) if x)
 
 
 def _weekly(messages: pd.DataFrame) -> pd.Series:
@@ -173,7 +175,9 @@ def render(fit: dict, real: pd.DataFrame, simulated: pd.DataFrame) -> str:
         "<table><tr><th>measure</th><th>observed</th><th>interval</th><th>simulated</th><th></th>"
         "<th>a run's range</th><th>plausible</th></tr>"
         f"{''.join(rows)}</table>"
-        "<h2>Fitted parameters</h2><p class=note>Interval: the range over candidates within the 95% chi-square bound of the best. "
+        "<h2>Fitted parameters</h2><p class=note>Interval: the range over candidates within the 95% chi-square bound of the best "
+        "(the search's, and probes moving one parameter at a time across its searched range); 'not pinned down': it "
+        "covers 90% of the searched range or more, so the export fits about as well with any value of it. "
         "Searched: the range the fit searched; a value at its top or bottom is one the model strains to reach (the "
         "export may call for more, and the other parameters may have made up for it).</p>"
         "<table><tr><th>parameter</th><th>fitted</th><th>interval</th><th>searched</th><th></th><th>default</th>"

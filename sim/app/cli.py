@@ -601,6 +601,7 @@ def cmd_calibrate(args) -> int:
     print("  parameters (fitted; interval: candidates within the 95% chi-square bound of the best; searched):")
     for name, p in fit["params"].items():
         edge = f"  at the {EDGE_WORDS[p['at_edge']]} of its range" if p["at_edge"] else ""
+        edge += "  not pinned down" if p.get("pinned") is False else ""
         print(
             f"    {name:<22} {p['value']:>10.4g}   {p['interval'][0]:.3g} to {p['interval'][1]:.3g}"
             f"   (searched {p['searched'][0]:.3g} to {p['searched'][1]:.3g}){edge}"
@@ -610,6 +611,12 @@ def cmd_calibrate(args) -> int:
         print(
             f"  {', '.join(edges)} at an edge of the searched range: the model strains to fit this export there "
             "(the others may make up for it)"
+        )
+    loose = [name for name, p in fit["params"].items() if p.get("pinned") is False]
+    if loose:
+        print(
+            f"  {', '.join(loose)} not pinned down: the export fits about as well with any value in 90% or more "
+            "of the searched range; read them as unknown"
         )
     if fit["held_out"]:
         w = fit["held_out"]["weekly_posters"]

@@ -939,6 +939,8 @@ def _show_fit(path: Path, compare_hint: bool = True) -> None:
                 {
                     "parameter": n,
                     "fitted": p["value"],
+                    "interval": f"{p['interval'][0]:.3g} to {p['interval'][1]:.3g}",
+                    "pinned down": "no" if p.get("pinned") is False else "yes",
                     "default": p["default"],
                     "at an edge of the searched range": EDGE_WORDS.get(p.get("at_edge") or "", ""),
                 }

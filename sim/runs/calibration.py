@@ -24,6 +24,10 @@ fit (:func:`_final`).  The same seed gives the same fit on one worker, on severa
 cluster: a round's stacks do not depend on the workers.  The studies live in ``DIR/study.db``
 (Optuna's RDB storage, SQLite): a killed fit resumes with ``--resume``.
 
+Each parameter's interval is its range over the candidates that fit as well as the best
+(:func:`accepted`): the search's, and probes that move each parameter across its searched range
+with the others at the fit (:mod:`sim.runs.fit_region`).
+
 Fitted (:data:`KNOBS`) are the parameters an export can identify; the rest (reading without
 posting, interest and trust levels, costs: :data:`NOT_IDENTIFIED`) stay at their documented
 defaults.
@@ -52,24 +56,10 @@ from sim.config.scenario import MAX_DAYS, setup_of_data
 from sim.domain import content_hash
 from sim.errors import SandboxError
 from sim.runs.experiment import run_worlds
+from sim.runs.fit_region import LOOSE_SHARE, Knob, edge_of, probes, share_of_range
 from sim.runs.output_folder import claimed, write_json, write_marker
 from sim.runs.pool import ordered_pool
 from sim.runs.rounds import ROUND, cma_es_in_rounds, search_in_rounds
-
-
-@dataclass(frozen=True)
-class Knob:
-    """A fitted parameter and the range searched (log scale for rates spanning decades)."""
-
-    name: str
-    low: float
-    high: float
-    log: bool = False
-    tells: str = ""
-    natural_low: bool = False
-    """The low end is the parameter's own (no habit, no spread, never): a value there is an answer,
-    not a search cut short (:func:`edge_of`)."""
-
 
 KNOBS = (
     Knob("act_bias", -9.0, -2.0, tells="activity level: daily posters, DAU/MAU"),
@@ -115,28 +105,6 @@ READERS_KNOB = Knob(
     natural_low=True,
 )
 """Not a model parameter: it scales the history's starting members and arrivals."""
-
-
-EDGE_SHARE = 0.02
-"""A fitted value within this share of its searched range (on the knob's scale) of a bound lies at
-its edge: the search may have stopped there only because the range did."""
-
-
-def edge_of(knob: Knob, value: float) -> str | None:
-    """``"low"`` or ``"high"`` where ``value`` lies at that edge of ``knob``'s searched range
-    (:data:`EDGE_SHARE`; a log-scaled knob measured in logs; not a low end that is the parameter's
-    own, :attr:`Knob.natural_low`), else None.  A fit with a parameter at an edge is one the model
-    strains to make: the export may call for a value the model does not search, and the other
-    parameters may have made up for it."""
-    low, high, x = knob.low, knob.high, value
-    if knob.log:
-        low, high, x = math.log(low), math.log(high), math.log(max(value, knob.low))
-    room = EDGE_SHARE * (high - low)
-    if x <= low + room and not knob.natural_low:
-        return "low"
-    if x >= high - room:
-        return "high"
-    return None
 
 
 def knobs_for(history: History) -> tuple[Knob, ...]:
@@ -206,13 +174,14 @@ def run_variances(groups: list[list[dict]]) -> dict[str, float]:
     return out
 
 
-def accepted_trials(ordered: list, knobs: int, observed: dict, errors: dict, variances: dict) -> list:
-    """``ordered``: the finished candidates, best first, each with its measures (the means of its
-    :data:`FIT_REPLICATES` runs).  The candidates whose fit is not told apart from the best's:
-    those whose summed squared standardised differences lie within the 95% chi-square bound
+def accepted(points: list[tuple[dict, dict]], knobs: int, observed: dict, errors: dict, variances: dict) -> list[dict]:
+    """``points``: the evaluated candidates as (parameters, measures: the means of its
+    :data:`FIT_REPLICATES` runs), the search's best first, then the probes through the fit
+    (:func:`sim.runs.fit_region.probes`).  The parameters of those whose fit is not told apart
+    from the best's: summed squared standardised differences within the 95% chi-square bound
     (``knobs`` degrees of freedom) of the least, at least :data:`MIN_ACCEPTED`.  Each parameter's
     range over them is its reported interval: the projection of an approximate joint 95%
-    confidence region, so conservative.
+    confidence region, as far as the candidates reach it.
 
     Here a difference is standardised by what separates an export from the mean of R runs of the
     parameters that made it: the export is one run of its group, so it differs from the model's
@@ -228,13 +197,10 @@ def accepted_trials(ordered: list, knobs: int, observed: dict, errors: dict, var
     def spread(name: str, obs: float) -> float:
         return math.sqrt((1 + 1 / FIT_REPLICATES) * max(variances.get(name, 0.0), se(name, obs) ** 2))
 
-    def summed(trial) -> float:
-        return sum(squared_differences(trial.user_attrs.get("measures") or {}, observed, spread))
-
-    sums = [summed(t) for t in ordered]
+    sums = [sum(squared_differences(measures, observed, spread)) for _, measures in points]
     bound = min(sums) + float(chi2.ppf(0.95, knobs))
-    inside = [t for t, v in zip(ordered, sums) if v <= bound]
-    return inside if len(inside) >= MIN_ACCEPTED else ordered[:MIN_ACCEPTED]
+    inside = [params for (params, _), v in zip(points, sums) if v <= bound]
+    return inside if len(inside) >= MIN_ACCEPTED else [params for params, _ in points[:MIN_ACCEPTED]]
 
 
 NAIVE_DAYS = 90
@@ -574,6 +540,45 @@ def calibrate(
     return Calibration(fit=fit, out=out, scenario=scenario)
 
 
+def run_alone(target: Target, policy_text: str, candidates: list[dict], *, seed: int, pool) -> list[dict]:
+    """Each candidate's :data:`FIT_REPLICATES` replicates over the fitted history, each run alone:
+    one result a run, candidate by candidate."""
+    tasks = [
+        Candidate(
+            scenario_data(
+                target.history, params, seed=seed, replicates=FIT_REPLICATES, name="candidate", description=""
+            ),
+            policy_text,
+            r,
+            target.history.joins_known,
+        )
+        for params in candidates
+        for r in range(FIT_REPLICATES)
+    ]
+    return pool.map(simulate, tasks)
+
+
+def run_stacks(target: Target, policy_text: str, stacks: list[list[dict]], seed: int, pool) -> list[list[dict]]:
+    """Stacks of candidates (:class:`Stack`) over the fitted history: each stack's worlds."""
+    scenario = scenario_data(target.history, {}, seed=seed, replicates=1, name="candidates", description="")
+    return pool.map(simulate_stack, [Stack(scenario, policy_text, tuple(c), FIT_REPLICATES) for c in stacks])
+
+
+def measured(target: Target, policy_text: str, candidates: list[dict], *, seed: int, pool) -> list[dict]:
+    """Each candidate's measures, the means of its :data:`FIT_REPLICATES` runs over the fitted
+    history (side by side, :data:`STACKED` to a stack, where :func:`stacked`), as the search
+    measures its own."""
+    if stacked(target.history):
+        chunks = [candidates[i : i + STACKED] for i in range(0, len(candidates), STACKED)]
+        results = [world for stack in run_stacks(target, policy_text, chunks, seed, pool) for world in stack]
+    else:
+        results = run_alone(target, policy_text, candidates, seed=seed, pool=pool)
+    return [
+        _mean_measures([res["measures"] for res in results[i * FIT_REPLICATES : (i + 1) * FIT_REPLICATES]])
+        for i in range(len(candidates))
+    ]
+
+
 STARTS = 4
 """Independent searches a fit makes (each its own study, sampler seeds and share of the budget):
 where a search ends depends on where its first candidates happened to land, so the fit takes
@@ -639,19 +644,7 @@ def _search_one(target: Target, policy_text: str, study, start: int, *, budget: 
         if stacked(target.history):
             results = evaluate_stacks(trials)
         else:
-            tasks = [
-                Candidate(
-                    scenario_data(
-                        target.history, t.params, seed=seed, replicates=FIT_REPLICATES, name="candidate", description=""
-                    ),
-                    policy_text,
-                    r,
-                    target.history.joins_known,
-                )
-                for t in trials
-                for r in range(FIT_REPLICATES)
-            ]
-            results = pool.map(simulate, tasks)
+            results = run_alone(target, policy_text, [t.params for t in trials], seed=seed, pool=pool)
         for i, trial in enumerate(trials):
             runs = [res["measures"] for res in results[i * FIT_REPLICATES : (i + 1) * FIT_REPLICATES]]
             optuna.trial.Trial(study, trial._trial_id).set_user_attr("measures", _mean_measures(runs))
@@ -670,14 +663,12 @@ def _search_one(target: Target, policy_text: str, study, start: int, *, budget: 
                 optuna.trial.Trial(study, t._trial_id).set_user_attr(STACK_ATTR, [c.number for c in chunk])
         every = study.get_trials(deepcopy=False)  # numbered from 0: a trial's number is its place
         order = list(dict.fromkeys(tuple(every[t.number].user_attrs[STACK_ATTR]) for t in trials))
-        scenario = scenario_data(target.history, {}, seed=seed, replicates=1, name="candidates", description="")
-        stacks = [
-            Stack(scenario, policy_text, tuple(dict(every[n].params) for n in numbers), FIT_REPLICATES)
-            for numbers in order
-        ]
+        runs = run_stacks(
+            target, policy_text, [[dict(every[n].params) for n in numbers] for numbers in order], seed, pool
+        )
         worlds = {
             (number, r): world
-            for numbers, stack in zip(order, pool.map(simulate_stack, stacks))
+            for numbers, stack in zip(order, runs)
             for k, number in enumerate(numbers)
             for r, world in enumerate(stack[k * FIT_REPLICATES : (k + 1) * FIT_REPLICATES])
         }
@@ -753,6 +744,24 @@ def searched_finalists(ranked: list[tuple], searches: int) -> list:
     return [row[3] for row in ranked if row[1:3] in picked]
 
 
+def _fitted(knob: Knob, value: float, region: list[dict], default: float) -> dict:
+    """A fitted parameter as fit.json gives it: its value, its interval over ``region`` (the
+    candidates that fit as well: :func:`accepted`), and whether that interval pins it down."""
+    low = round(min(float(p[knob.name]) for p in region), 6)
+    high = round(max(float(p[knob.name]) for p in region), 6)
+    share = share_of_range(knob, low, high)
+    return {
+        "value": value,
+        "interval": [low, high],
+        "share_of_range": share,
+        "pinned": share < LOOSE_SHARE,
+        "default": default,
+        "searched": [knob.low, knob.high],
+        "at_edge": edge_of(knob, value),
+        "tells": knob.tells,
+    }
+
+
 def _final(target: Target, policy_text: str, studies: list, *, seed: int, pool) -> tuple[dict, dict, list[dict]]:
     """Re-run the searches' best candidates and the defaults on more replicates over the whole
     span (:data:`FINALISTS`); the best of them by that re-evaluation is the fit."""
@@ -791,10 +800,13 @@ def _final(target: Target, policy_text: str, studies: list, *, seed: int, pool) 
     rerun = [distance(runs, target.observed, target.errors) for runs in measures_of]
     chosen = min(range(len(finalists)), key=lambda i: (rerun[i], i))
     variances = run_variances(measures_of[: len(searched)])  # the searched only: the defaults may run in another regime
-    accepted = accepted_trials(complete, len(knobs), target.observed, target.errors, variances)
     best = finalists[chosen]
     finals = by_finalist[chosen]
     params = _rounded(best.params)
+    probed = probes(knobs, params)
+    points = [(dict(t.params), t.user_attrs.get("measures") or {}) for t in complete]
+    points += zip(probed, measured(target, policy_text, probed, seed=seed, pool=pool))
+    region = accepted(points, len(knobs), target.observed, target.errors, variances)
     description = (
         f"Calibrated on {os.path.basename(target.source)} (group {target.group}): its history from "
         f"{date_of(full.first_day)}, {full.starting_members} starting members and {sum(full.weekly_joins)} arrivals "
@@ -834,20 +846,7 @@ def _final(target: Target, policy_text: str, studies: list, *, seed: int, pool) 
             "ritual_weekday": full.ritual_weekday,
         },
         "measures": fit_measures,
-        "params": {
-            k.name: {
-                "value": params[k.name],
-                "interval": [
-                    round(min(float(t.params[k.name]) for t in accepted), 6),
-                    round(max(float(t.params[k.name]) for t in accepted), 6),
-                ],
-                "default": shipped[k.name],
-                "searched": [k.low, k.high],
-                "at_edge": edge_of(k, params[k.name]),
-                "tells": k.tells,
-            }
-            for k in knobs
-        },
+        "params": {k.name: _fitted(k, params[k.name], region, shipped[k.name]) for k in knobs},
         "kept_at_defaults": NOT_IDENTIFIED,
         "distance": round(float(rerun[chosen]), 4),
         "distance_in_search": round(float(best.value), 4),
@@ -857,6 +856,7 @@ def _final(target: Target, policy_text: str, studies: list, *, seed: int, pool) 
         ],
         "distance_of_defaults": round(float(rerun[finalists.index(defaults)]), 4),
         "candidates": len(complete),
+        "probes": len(probed),
         "searches": len(studies),
         "replicates": {"per_candidate": FIT_REPLICATES, "final": FINAL_REPLICATES},
         "seed": seed,
