@@ -200,6 +200,23 @@ def test_a_budget_is_shared_by_up_to_four_searches_of_at_least_128():
     assert shares(2 * PER_START + 1) == [128, 129] and shares(1000) == [250, 250, 250, 250]
 
 
+def test_the_search_that_explored_best_refines_with_the_rest_of_the_budget(monkeypatch):
+    """Every search explores its share's first half (at least two rounds); the best by then
+    refines with what is left, ties going to the earlier search; where more refine, they share
+    it; a budget all spent exploring refines none."""
+    from sim.runs import calibration
+    from sim.runs.calibration import DEFAULT_BUDGET, explored, refining
+
+    assert explored(128) == 64 and explored(16) == 16 and explored(24) == 16
+    assert refining(DEFAULT_BUDGET, [14.9, 23.3, 18.7, 15.6]) == {0: 256}
+    assert refining(DEFAULT_BUDGET, [9.0, 3.0, 3.0, 1.0]) == {3: 256}
+    assert refining(DEFAULT_BUDGET, [9.0, 3.0, 3.0, 4.0]) == {1: 256}
+    assert refining(24, [5.0]) == {0: 8} and refining(MIN_BUDGET, [5.0]) == {}
+    monkeypatch.setattr(calibration, "REFINED", 2)
+    assert refining(DEFAULT_BUDGET, [14.9, 23.3, 18.7, 15.6]) == {0: 128, 3: 128}
+    assert sum(refining(1000, [1.0, 2.0, 3.0, 4.0]).values()) == 1000 - 4 * 125
+
+
 @pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_several_searches_run_apart_and_the_fit_is_the_best_of_them_all(export, tmp_path, monkeypatch):
     """Two searches (two studies, other sampler seeds): their candidates differ, and the finalists
@@ -294,17 +311,19 @@ def test_a_runs_range_holds_one_more_run_95_times_in_100():
     assert predicted_interval([0.5]) is None and not is_plausible({"observed": 0.5, "predicted": None})
 
 
-def test_every_search_sends_its_best_to_the_finalists():
-    """One search's lucky draws must not crowd out another's best: the finalists are each
-    search's best, then the next best of all, four in all."""
+def test_every_refined_search_sends_its_best_to_the_finalists():
+    """The finalists are the best of each search that refined (every search's where none did),
+    then the next best of all, four in all: a search that only explored has no place of right."""
     from sim.runs.calibration import searched_finalists
 
     ranked = sorted(
         [(v, 0, n, f"s0-{v}") for n, v in enumerate([1.0, 2.0, 3.0, 4.0, 5.0])]
         + [(v, 1, n, f"s1-{v}") for n, v in enumerate([6.0, 7.0])]
     )
-    assert searched_finalists(ranked, 2) == ["s0-1.0", "s0-2.0", "s0-3.0", "s1-6.0"]
-    assert searched_finalists(ranked[:5], 1) == ["s0-1.0", "s0-2.0", "s0-3.0", "s0-4.0"]
+    assert searched_finalists(ranked, [0, 1]) == ["s0-1.0", "s0-2.0", "s0-3.0", "s1-6.0"]
+    assert searched_finalists(ranked[:5], [0]) == ["s0-1.0", "s0-2.0", "s0-3.0", "s0-4.0"]
+    assert searched_finalists(ranked, [1]) == ["s0-1.0", "s0-2.0", "s0-3.0", "s1-6.0"]  # a refined search's best
+    assert searched_finalists(ranked, [0]) == ["s0-1.0", "s0-2.0", "s0-3.0", "s0-4.0"]  # the other only explored
 
 
 def test_a_value_at_the_edge_of_its_searched_range_is_marked_unless_the_edge_is_the_parameters_own():
