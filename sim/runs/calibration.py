@@ -752,7 +752,9 @@ START_SEEDS = 7919
 
 
 EXPLORED_SHARE = 0.5
-"""The share of the budget TPE explores before CMA-ES refines around what it found."""
+"""The share of each search's share (:func:`shares`) that TPE explores before the best search
+refines around what it found (:func:`explored`): with a quarter explored and three quarters
+refined in every search, the real file's seed 0 met 9 of 14 (distance 5.0) against 12 (3.9)."""
 
 
 def _sampler(study, round_seed: int, explore: int):
