@@ -249,6 +249,45 @@ def test_several_searches_run_apart_and_the_fit_is_the_best_of_them_all(export, 
 
 
 @pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
+def test_the_search_that_explored_best_refines_and_a_fit_killed_while_refining_resumes_to_the_same_fit(
+    export, tmp_path, monkeypatch
+):
+    """Two searches of 24 (searches of 16 at least, here, to keep the test short) each explore 16;
+    the one whose explored best is the lower refines with the 16 left; a fit killed in the middle
+    of the refinement, resumed, ends as one never stopped."""
+    import optuna
+
+    from sim.runs import calibration
+
+    monkeypatch.setattr(calibration, "PER_START", 16)
+    whole = calibrate(str(export), tmp_path / "whole", budget=48).fit
+    storage = f"sqlite:///{tmp_path / 'whole' / 'study.db'}"
+    done = (optuna.trial.TrialState.COMPLETE,)
+    searches = [
+        sorted(optuna.load_study(study_name=n, storage=storage).get_trials(states=done), key=lambda t: t.number)
+        for n in ("calibration", "calibration-1")
+    ]
+    explored_bests = [min(t.value for t in trials[:16]) for trials in searches]
+    refined = int(np.argmin(explored_bests))
+    assert [len(t) for t in searches] == [32 if k == refined else 16 for k in range(2)]
+    assert whole["searches"] == 2 and whole["candidates"] == 48
+
+    tell, told = optuna.study.Study.tell, []
+
+    def killed_while_refining(study, *args, **kwargs):
+        told.append(1)
+        if len(told) == 37:  # the refinement's first round, half told
+            raise KeyboardInterrupt
+        return tell(study, *args, **kwargs)
+
+    monkeypatch.setattr(optuna.study.Study, "tell", killed_while_refining)
+    with pytest.raises(KeyboardInterrupt):
+        calibrate(str(export), tmp_path / "killed", budget=48)
+    monkeypatch.setattr(optuna.study.Study, "tell", tell)
+    assert calibrate(str(export), tmp_path / "killed", budget=48, resume=True).fit == whole
+
+
+@pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_an_export_without_joins_fits_how_many_members_stand_behind_each_poster(export, tmp_path):
     """Where an export records no joins it shows posters only: the fit scales the history's members
     by a fitted 'members_per_poster', which stays out of the scenario's parameters."""
