@@ -252,14 +252,14 @@ def test_several_searches_run_apart_and_the_fit_is_the_best_of_them_all(export, 
 def test_the_search_that_explored_best_refines_and_a_fit_killed_while_refining_resumes_to_the_same_fit(
     export, tmp_path, monkeypatch
 ):
-    """Two searches of 24 (searches of 16 at least, here, to keep the test short) each explore 16;
+    """Two searches of 24 (searches of 24 at least, here, to keep the test short) each explore 16;
     the one whose explored best is the lower refines with the 16 left; a fit killed in the middle
     of the refinement, resumed, ends as one never stopped."""
     import optuna
 
     from sim.runs import calibration
 
-    monkeypatch.setattr(calibration, "PER_START", 16)
+    monkeypatch.setattr(calibration, "PER_START", 24)
     whole = calibrate(str(export), tmp_path / "whole", budget=48).fit
     storage = f"sqlite:///{tmp_path / 'whole' / 'study.db'}"
     done = (optuna.trial.TrialState.COMPLETE,)
