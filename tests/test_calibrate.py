@@ -49,6 +49,7 @@ def test_a_fit_writes_a_scenario_its_figures_and_a_report(fitted):
     for p in fit["params"].values():
         assert p["interval"][0] <= p["value"] <= p["interval"][1]
         assert p["searched"][0] <= p["value"] <= p["searched"][1] and p["at_edge"] in (None, "low", "high")
+        assert 0 <= p["share_of_range"] <= 1 and p["pinned"] == (p["share_of_range"] < 0.9)
     scenario = yaml.safe_load((fitted / "scenario.yaml").read_text())
     # the export's first week: the 40 starting members, the operators' pseudonym and any friend they brought
     assert scenario["days"] == 140 and 40 <= scenario["population"]["initial_members"] <= 45
@@ -56,6 +57,8 @@ def test_a_fit_writes_a_scenario_its_figures_and_a_report(fitted):
     assert len(weekly) == 20 and weekly[0] == 0 and all(w >= 3 for w in weekly[1:])  # 3 a week, and referrals
     page = (fitted / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 3 and "<script" not in page
+    loose = sum(not p["pinned"] for p in fit["params"].values())
+    assert page.count("not pinned down") == loose + 1  # each such parameter, and the note saying what it means
 
 
 @pytest.mark.parametrize("policy", [p.stem for p in POLICIES])
