@@ -57,7 +57,7 @@ from sim.config.scenario import MAX_DAYS, setup_of_data
 from sim.domain import content_hash
 from sim.errors import SandboxError
 from sim.runs.experiment import run_worlds
-from sim.runs.fit_region import LOOSE_SHARE, Knob, edge_of, probes, share_of_range
+from sim.runs.fit_region import LOOSE_SHARE, Knob, edge_of, probes, share_of_range, written
 from sim.runs.output_folder import claimed, write_json, write_marker
 from sim.runs.pool import ordered_pool
 from sim.runs.rounds import ROUND, cma_es_in_rounds, search_in_rounds
@@ -792,10 +792,8 @@ def _mean_measures(runs: list[dict]) -> dict:
 
 
 def _rounded(params: dict) -> dict[str, float]:
-    """A candidate's parameters as the calibrated scenario writes them (6 decimals): finalists run
-    with these, so the fit's figures are what the written scenario gives (a run is chaotic: the
-    seventh decimal changes its details)."""
-    return {name: round(float(value), 6) for name, value in params.items()}
+    """A candidate's parameters as the calibrated scenario writes them (:func:`written`)."""
+    return {name: written(value) for name, value in params.items()}
 
 
 def searched_finalists(ranked: list[tuple], starts: list[int]) -> list:
@@ -813,8 +811,8 @@ def searched_finalists(ranked: list[tuple], starts: list[int]) -> list:
 def _fitted(knob: Knob, value: float, region: list[dict], default: float) -> dict:
     """A fitted parameter as fit.json gives it: its value, its interval over ``region`` (the
     candidates that fit as well: :func:`accepted`), and whether that interval pins it down."""
-    low = round(min(float(p[knob.name]) for p in region), 6)
-    high = round(max(float(p[knob.name]) for p in region), 6)
+    low = written(min(float(p[knob.name]) for p in region))
+    high = written(max(float(p[knob.name]) for p in region))
     share = share_of_range(knob, low, high)
     return {
         "value": value,

@@ -67,6 +67,17 @@ def edge_of(knob: Knob, value: float) -> str | None:
     return None
 
 
+DECIMALS = 6
+"""Decimals a fitted parameter is written with in the calibrated scenario (:func:`written`)."""
+
+
+def written(value: float) -> float:
+    """A parameter's value as the calibrated scenario writes it (:data:`DECIMALS`): finalists and
+    probes run with these, so the fit's figures are what the written scenario gives (a run is
+    chaotic: the seventh decimal changes its details)."""
+    return round(float(value), DECIMALS)
+
+
 PROBES = 8
 """Probes per parameter, evenly across its searched range from end to end (:func:`probes`)."""
 
@@ -74,12 +85,12 @@ PROBES = 8
 def probes(knobs: tuple[Knob, ...], center: dict[str, float]) -> list[dict[str, float]]:
     """Candidates that move one parameter at a time across its searched range (:data:`PROBES`
     places, ends included) with every other at ``center`` (the fit): a slice of the parameter
-    space through the fit along each axis.  Rounded as a written scenario is (6 decimals)."""
+    space through the fit along each axis, each value as the scenario would write it (:func:`written`)."""
     out = []
     for knob in knobs:
         for k in range(PROBES):
-            value = round(value_at(knob, k / (PROBES - 1)), 6)
-            if value != round(center[knob.name], 6):
+            value = written(value_at(knob, k / (PROBES - 1)))
+            if value != written(center[knob.name]):
                 out.append({**center, knob.name: value})
     return out
 
