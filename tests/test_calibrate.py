@@ -61,6 +61,21 @@ def test_a_fit_writes_a_scenario_its_figures_and_a_report(fitted):
     assert page.count("not pinned down") == loose + 1  # each such parameter, and the note saying what it means
 
 
+def test_a_fit_until_a_date_forecasts_the_rest_with_the_fit_and_its_region(export, tmp_path, capsys):
+    """``--until``: the period after it is reported observed against simulated, beside the naive
+    forecast and the range that candidates fitting the earlier weeks as well forecast."""
+    out = tmp_path / "fit"
+    code, said, err = run_cli(capsys, "calibrate", export, "--out", out, "--budget", BUDGET, "--until", "1970-04-13")
+    assert code == 0, err
+    held = json.loads((out / "fit.json").read_text())["held_out"]
+    assert held["from"] == "1970-04-13" and held["weeks"] == 6
+    low, high = held["weekly_posters"]["region"]
+    assert low <= held["weekly_posters"]["simulated_mean"] <= high and held["region"]["candidates"] >= 1
+    assert held["measures"]["daily_posters"]["region"][0] <= held["measures"]["daily_posters"]["simulated"]
+    assert f"forecast {low} to {high} posters a week" in said
+    assert "<th>region's range</th>" in (out / "report.html").read_text()
+
+
 @pytest.mark.parametrize("policy", [p.stem for p in POLICIES])
 def test_every_shipped_policy_runs_on_a_calibrated_group(fitted, policy, capsys):
     code, out, err = run_cli(
@@ -396,6 +411,23 @@ def test_probes_move_one_parameter_at_a_time_across_its_whole_range():
     assert moved_bias[-1] == -2.0 and len(moved_bias) == PROBES - 1
     assert moved_rate[0] == 1e-4 and moved_rate[-1] == 1e-2
     assert np.allclose(np.diff(np.log(moved_rate)), np.log(100) / (PROBES - 1), rtol=0.02)  # to 6 decimals
+
+
+def test_the_held_out_forecast_spreads_over_the_accepted_region_farthest_apart_first():
+    """The candidates that forecast the held-out years beside the fit are the accepted region's
+    farthest apart (on the knobs' scales): the far corner first, then the one farthest from it
+    and the fit; a point where the fit lies and a repeat are never run again."""
+    from sim.runs.fit_region import Knob, spread_out
+
+    knobs = (Knob("act_bias", -9.0, -2.0), Knob("churn_base", 1e-4, 1e-2, log=True))
+    fit = {"act_bias": -9.0, "churn_base": 1e-4}
+    corner = {"act_bias": -2.0, "churn_base": 1e-2}
+    near = {"act_bias": -8.0, "churn_base": 1e-4}
+    side = {"act_bias": -9.0, "churn_base": 1e-2}  # in logs as far from the fit as from the corner
+    region = [near, dict(fit), side, corner, dict(corner)]
+    assert spread_out(region, knobs, fit, 2) == [corner, side]
+    assert spread_out(region, knobs, fit, 9) == [corner, side, near]
+    assert spread_out([dict(fit)], knobs, fit, 3) == []
 
 
 def test_a_probe_that_fits_as_well_as_the_best_widens_its_parameters_interval():

@@ -64,6 +64,10 @@ def test_the_real_file_fitted_on_two_thirds_is_checked_on_the_rest(tmp_path):
     for key in ("observed_mean", "simulated_mean", "naive_forecast", "model_mean_abs_error", "naive_mean_abs_error"):
         assert held["weekly_posters"][key] is not None
     assert all(m["observed"] is not None for m in held["measures"].values() if m["simulated"] is not None)
+    low, high = held["weekly_posters"]["region"]  # the fit's forecast and its region's
+    assert held["region"]["candidates"] >= 1 and low <= held["weekly_posters"]["simulated_mean"] <= high
+    for m in held["measures"].values():
+        assert m["simulated"] is None or m["region"][0] <= m["simulated"] <= m["region"][1]
     assert fit["history"]["ritual_weekday"] == "wednesday"  # its weekly meeting
     assert fit["distance"] < fit["distance_of_defaults"] / 10
     met = [name for name, m in fit["measures"].items() if m["met"]]

@@ -46,9 +46,14 @@ EDGE_WORDS = {"high": "top", "low": "bottom"}
 summary and the dashboard alike."""
 
 
+def _span(pair: list | None) -> str:
+    """An interval ``[low, high]`` as the report writes it; a dash where there is none (or the fit
+    is of an earlier version, without it)."""
+    return f"{num(pair[0])} to {num(pair[1])}" if pair else "–"
+
+
 def _searched(p: dict) -> str:
-    searched = p.get("searched")  # absent from the fits of earlier versions
-    return f"{num(searched[0])} to {num(searched[1])}" if searched else "–"
+    return _span(p.get("searched"))
 
 
 def _edge(p: dict) -> str:
@@ -131,15 +136,14 @@ def render(fit: dict, real: pd.DataFrame, simulated: pd.DataFrame) -> str:
             if m.get("plausible")
             else ('<span class="off">no</span>' if predicted is not None and m["observed"] is not None else "")
         )
-        shown = f"{num(interval[0])} to {num(interval[1])}" if interval else "–"
-        band = f"{num(predicted[0])} to {num(predicted[1])}" if predicted else "–"
         rows.append(
-            f"<tr><td>{escape(name)}</td><td class=n>{num(m['observed'])}</td><td class=n>{shown}</td>"
-            f"<td class=n>{num(m['simulated'])}</td><td>{mark}</td><td class=n>{band}</td><td>{plausible}</td></tr>"
+            f"<tr><td>{escape(name)}</td><td class=n>{num(m['observed'])}</td><td class=n>{_span(interval)}</td>"
+            f"<td class=n>{num(m['simulated'])}</td><td>{mark}</td><td class=n>{_span(predicted)}</td>"
+            f"<td>{plausible}</td></tr>"
         )
     params = "".join(
         f"<tr><td>{escape(n)}</td><td class=n>{num(p['value'])}</td>"
-        f"<td class=n>{num(p['interval'][0])} to {num(p['interval'][1])}</td>"
+        f"<td class=n>{_span(p['interval'])}</td>"
         f"<td class=n>{_searched(p)}</td><td>{_edge(p)}</td>"
         f"<td class=n>{num(p['default'])}</td><td>{escape(p['tells'])}</td></tr>"
         for n, p in fit["params"].items()
@@ -149,15 +153,24 @@ def render(fit: dict, real: pd.DataFrame, simulated: pd.DataFrame) -> str:
     if fit.get("held_out"):
         w = fit["held_out"]["weekly_posters"]
         held_rows = "".join(
-            f"<tr><td>{escape(n)}</td><td class=n>{num(m['observed'])}</td><td class=n>{num(m['simulated'])}</td></tr>"
+            f"<tr><td>{escape(n)}</td><td class=n>{num(m['observed'])}</td><td class=n>{num(m['simulated'])}</td>"
+            f"<td class=n>{_span(m.get('region'))}</td></tr>"
             for n, m in fit["held_out"]["measures"].items()
+        )
+        region = (
+            f" Candidates that fit the earlier period as well ({fit['held_out']['region']['candidates']}, spread "
+            f"across the accepted region, {fit['held_out']['region']['replicates']} replicates each, and the fit) "
+            f"forecast {_span(w['region'])} posters per week."
+            if w.get("region")
+            else ""
         )
         held = (
             f"<h2>Held out: from {escape(fit['held_out']['from'])} ({fit['held_out']['weeks']} weeks)</h2>"
             f"<p>Posters per week: observed {num(w['observed_mean'])}, simulated {num(w['simulated_mean'])} "
             f"(mean absolute error {num(w['model_mean_abs_error'])}), naive forecast {num(w['naive_forecast'])} "
-            f"(the last 90 fitted days carried forward; error {num(w['naive_mean_abs_error'])}).</p>"
-            f"<table><tr><th>measure</th><th>observed</th><th>simulated</th></tr>{held_rows}</table>"
+            f"(the last 90 fitted days carried forward; error {num(w['naive_mean_abs_error'])}).{region}</p>"
+            "<table><tr><th>measure</th><th>observed</th><th>simulated</th><th>region's range</th></tr>"
+            f"{held_rows}</table>"
         )
     images = "".join(f"<h3>{escape(t)}</h3>{img}" for t, img in pictures(real, simulated))
     return page(

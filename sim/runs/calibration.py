@@ -57,7 +57,16 @@ from sim.config.scenario import MAX_DAYS, setup_of_data
 from sim.domain import content_hash
 from sim.errors import SandboxError
 from sim.runs.experiment import run_worlds
-from sim.runs.fit_region import LOOSE_SHARE, Knob, edge_of, probes, share_of_range, written
+from sim.runs.fit_region import (
+    FORECAST_POINTS,
+    LOOSE_SHARE,
+    Knob,
+    edge_of,
+    probes,
+    share_of_range,
+    spread_out,
+    written,
+)
 from sim.runs.output_folder import claimed, write_json, write_marker
 from sim.runs.pool import ordered_pool
 from sim.runs.rounds import ROUND, cma_es_in_rounds, search_in_rounds
@@ -874,6 +883,19 @@ def _final(
     points = [(dict(t.params), t.user_attrs.get("measures") or {}) for t in complete]
     points += zip(probed, measured(target, policy_text, probed, seed=seed, pool=pool))
     region = accepted(points, len(knobs), target.observed, target.errors, variances)
+    spread = spread_out(region, knobs, params, FORECAST_POINTS) if target.cut_day is not None else []
+    tasks = [
+        Candidate(
+            scenario_data(full, _rounded(p), seed=seed, replicates=10, name="region", description=""),
+            policy_text,
+            r,
+            full.joins_known,
+            cut_day=target.cut_day,
+        )
+        for p in spread
+        for r in range(FIT_REPLICATES)
+    ]
+    spread_runs = pool.map(simulate, tasks)
     description = (
         f"Calibrated on {os.path.basename(target.source)} (group {target.group}): its history from "
         f"{date_of(full.first_day)}, {full.starting_members} starting members and {sum(full.weekly_joins)} arrivals "
@@ -927,27 +949,42 @@ def _final(
         "searches": len(studies),
         "replicates": {"per_candidate": FIT_REPLICATES, "final": FINAL_REPLICATES},
         "seed": seed,
-        "held_out": _held_out(target, finals) if target.cut_day is not None else None,
+        "held_out": _held_out(target, finals, spread_runs) if target.cut_day is not None else None,
     }
     return fit, scenario, finals
 
 
-def _held_out(target: Target, finals: list[dict]) -> dict:
-    """The period after --until: observed against simulated, and weekly posters against a naive forecast."""
+def _held_out(target: Target, finals: list[dict], spread_runs: list[dict]) -> dict:
+    """The period after --until: observed against simulated, and weekly posters against a naive
+    forecast; ``spread_runs``, the runs of the accepted region's candidates spread farthest apart
+    (:func:`sim.runs.fit_region.spread_out`, :data:`FIT_REPLICATES` each), give the range of what
+    candidates fitting the earlier period as well as the fit forecast for it (``region``)."""
     assert target.cut_day is not None
     cut_day, first_day = target.cut_day, target.full_history.first_day
     after = target.events[target.events["timestamp"].to_numpy(np.int64) >= (first_day + cut_day) * DAY]
     observed = fingerprint_of(after) if (after["kind"] == "message").any() else {}
     weeks = (target.full_history.days + 6) // 7
     real = weekly_posters(target.events, first_day, weeks)
-    simulated = np.mean([f["weekly_posters"][:weeks] for f in finals], axis=0)
     first_week = (cut_day + 6) // 7
     last_fitted = real[max(0, (cut_day - NAIVE_DAYS) // 7) : cut_day // 7]
     naive = float(last_fitted.mean()) if len(last_fitted) else 0.0
     held = real[first_week:]
-    model = simulated[first_week:]
-    simulated_after = _mean_measures([f["held_out"] for f in finals])
+
+    def forecast(runs: list[dict]) -> tuple[np.ndarray, dict]:
+        simulated = np.mean([f["weekly_posters"][:weeks] for f in runs], axis=0)
+        return simulated[first_week:], _mean_measures([f["held_out"] for f in runs])
+
+    model, simulated_after = forecast(finals)
     measures_out = {name: {"observed": observed.get(name), "simulated": simulated_after[name]} for name in FIT_MEASURES}
+    groups = [finals] + [spread_runs[i : i + FIT_REPLICATES] for i in range(0, len(spread_runs), FIT_REPLICATES)]
+    forecasts = [forecast(runs) for runs in groups]
+    means = [float(weekly.mean()) for weekly, _ in forecasts if len(weekly)]
+    ranges = {}
+    for name in FIT_MEASURES:
+        values = [m[name] for _, m in forecasts if m.get(name) is not None]
+        ranges[name] = [round(min(values), 4), round(max(values), 4)] if values else None
+    for name, m in measures_out.items():
+        m["region"] = ranges[name]
     return {
         "from": date_of(first_day + cut_day),
         "weeks": int(len(held)),
@@ -958,7 +995,9 @@ def _held_out(target: Target, finals: list[dict]) -> dict:
             "naive_forecast": round(naive, 3),
             "model_mean_abs_error": round(float(np.abs(model - held).mean()), 3) if len(held) else None,
             "naive_mean_abs_error": round(float(np.abs(naive - held).mean()), 3) if len(held) else None,
+            "region": [round(min(means), 3), round(max(means), 3)] if means else None,
         },
+        "region": {"candidates": len(groups) - 1, "replicates": FIT_REPLICATES},
     }
 
 

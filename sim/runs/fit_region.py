@@ -104,3 +104,30 @@ def share_of_range(knob: Knob, low: float, high: float) -> float:
     """The share of ``knob``'s searched range (on its scale) that the interval ``low``..``high``
     covers: near 1 where any value fits about as well as the fitted one."""
     return round(max(0.0, unit(knob, high) - unit(knob, low)), 4)
+
+
+FORECAST_POINTS = 8
+"""Candidates of the accepted region, besides the fit, that forecast the held-out period
+(:func:`spread_out`): each a whole-span run on two replicates, so the forecast shows how far
+parameters the fitted years do not pin down move the years after."""
+
+
+def spread_out(points: list[dict[str, float]], knobs: tuple[Knob, ...], center: dict[str, float], count: int) -> list:
+    """Up to ``count`` of ``points`` as far apart as they lie: farthest-point sampling in the knobs'
+    unit space (:func:`unit`), beginning from ``center`` (the fit), each time the point farthest
+    from the fit and those already taken (the first of equals, so the choice is reproducible).
+    Points where the fit lies are left out; so are repeats."""
+
+    def place(p: dict[str, float]) -> tuple[float, ...]:
+        return tuple(unit(k, float(p[k.name])) for k in knobs)
+
+    places = [place(p) for p in points]
+    far = [math.dist(at, place(center)) for at in places]  # each point's distance to the nearest taken
+    chosen: list[int] = []
+    while len(chosen) < count:
+        best = max(range(len(points)), key=lambda i: (far[i], -i), default=None)
+        if best is None or far[best] == 0:
+            break
+        chosen.append(best)
+        far = [min(d, math.dist(at, places[best])) for d, at in zip(far, places)]
+    return [points[i] for i in chosen]
