@@ -54,16 +54,17 @@ def group_year(
 def candidate_stack(candidates: int = 4, replicates: int = 2) -> tuple[float, float, int]:
     """Seconds for a search's candidates on the real file's history (fitted up to 2015-07-16),
     one simulation at a time and as one stack; and the history's days."""
-    from sim.runs import calibration as cal
+    from sim.runs import fit_runs as run
+    from sim.runs import fit_target as aim
 
-    target = cal.target_of(str(REAL), format=None, group=None, until="2015-07-16")
-    policy = cal.operations_text(target.full_history)
-    knobs = cal.knobs_for(target.history)
-    defaults = cal.defaults_of(knobs)
+    target = aim.target_of(str(REAL), format=None, group=None, until="2015-07-16")
+    policy = run.operations_text(target.full_history)
+    knobs = aim.knobs_for(target.history)
+    defaults = aim.defaults_of(knobs)
     params = [{**defaults, "act_bias": -7.5 + 0.5 * c, "post_rate": 0.5} for c in range(candidates)]
-    cal.simulate_stack(
-        cal.Stack(
-            cal.scenario_data(target.history, {}, seed=0, replicates=1, name="warm-up", description=""),
+    run.simulate_stack(
+        run.Stack(
+            run.scenario_data(target.history, {}, seed=0, replicates=1, name="warm-up", description=""),
             policy,
             tuple(params[:1]),
             1,
@@ -71,13 +72,13 @@ def candidate_stack(candidates: int = 4, replicates: int = 2) -> tuple[float, fl
     )
     started = time.perf_counter()
     for c in params:
-        scenario = cal.scenario_data(target.history, c, seed=0, replicates=replicates, name="c", description="")
+        scenario = run.scenario_data(target.history, c, seed=0, replicates=replicates, name="c", description="")
         for r in range(replicates):
-            cal.simulate(cal.Candidate(scenario, policy, r, target.history.joins_known))
+            run.simulate(run.Candidate(scenario, policy, r, target.history.joins_known))
     alone = time.perf_counter() - started
     started = time.perf_counter()
-    scenario = cal.scenario_data(target.history, {}, seed=0, replicates=1, name="stack", description="")
-    cal.simulate_stack(cal.Stack(scenario, policy, tuple(params), replicates))
+    scenario = run.scenario_data(target.history, {}, seed=0, replicates=1, name="stack", description="")
+    run.simulate_stack(run.Stack(scenario, policy, tuple(params), replicates))
     return alone, time.perf_counter() - started, target.history.days
 
 

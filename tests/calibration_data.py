@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sim.activity.history import History
-from sim.runs.calibration import Candidate, baseline_text, scenario_data, simulate
+from sim.runs.fit_runs import Candidate, baseline_text, scenario_data, simulate
 
 
 def synthetic_export(

@@ -211,7 +211,7 @@ def test_a_fit_killed_while_telling_a_round_resumes_to_the_same_fit(export, fitt
 
 
 def test_a_budget_is_shared_by_up_to_four_searches_of_at_least_128():
-    from sim.runs.calibration import DEFAULT_BUDGET, PER_START, shares
+    from sim.runs.fit_search import DEFAULT_BUDGET, PER_START, shares
 
     assert shares(DEFAULT_BUDGET) == [128, 128, 128, 128]
     assert shares(MIN_BUDGET) == [MIN_BUDGET] and shares(2 * PER_START - 1) == [2 * PER_START - 1]
@@ -222,15 +222,15 @@ def test_the_search_that_explored_best_refines_with_the_rest_of_the_budget(monke
     """Every search explores its share's first half (at least two rounds); the best by then
     refines with what is left, ties going to the earlier search; where more refine, they share
     it; a budget all spent exploring refines none."""
-    from sim.runs import calibration
-    from sim.runs.calibration import DEFAULT_BUDGET, explored, refining
+    from sim.runs import fit_search
+    from sim.runs.fit_search import DEFAULT_BUDGET, explored, refining
 
     assert explored(128) == 64 and explored(16) == 16 and explored(24) == 16
     assert refining(DEFAULT_BUDGET, [14.9, 23.3, 18.7, 15.6]) == {0: 256}
     assert refining(DEFAULT_BUDGET, [9.0, 3.0, 3.0, 1.0]) == {3: 256}
     assert refining(DEFAULT_BUDGET, [9.0, 3.0, 3.0, 4.0]) == {1: 256}
     assert refining(24, [5.0]) == {0: 8} and refining(MIN_BUDGET, [5.0]) == {}
-    monkeypatch.setattr(calibration, "REFINED", 2)
+    monkeypatch.setattr(fit_search, "REFINED", 2)
     assert refining(DEFAULT_BUDGET, [14.9, 23.3, 18.7, 15.6]) == {0: 128, 3: 128}
     assert sum(refining(1000, [1.0, 2.0, 3.0, 4.0]).values()) == 1000 - 4 * 125
 
@@ -242,10 +242,10 @@ def test_several_searches_run_apart_and_the_fit_is_the_best_of_them_all(export, 
     to keep the test short)."""
     import optuna
 
-    from sim.runs import calibration
+    from sim.runs import fit_search
 
     PER_START = 16
-    monkeypatch.setattr(calibration, "PER_START", PER_START)
+    monkeypatch.setattr(fit_search, "PER_START", PER_START)
     out = tmp_path / "fit"
     fit = calibrate(str(export), out, budget=2 * PER_START, workers=2).fit
     assert fit["searches"] == 2 and fit["candidates"] == 2 * PER_START
@@ -275,9 +275,9 @@ def test_the_search_that_explored_best_refines_and_a_fit_killed_while_refining_r
     of the refinement, resumed, ends as one never stopped."""
     import optuna
 
-    from sim.runs import calibration
+    from sim.runs import fit_search
 
-    monkeypatch.setattr(calibration, "PER_START", 24)
+    monkeypatch.setattr(fit_search, "PER_START", 24)
     whole = calibrate(str(export), tmp_path / "whole", budget=48).fit
     storage = f"sqlite:///{tmp_path / 'whole' / 'study.db'}"
     done = (optuna.trial.TrialState.COMPLETE,)
@@ -359,7 +359,7 @@ def test_a_runs_range_holds_one_more_run_95_times_in_100():
     the next run's value in 95% of trials (a z instead of Student's t, or no room for the six
     runs' own mean, holds it in under 93%)."""
     from sim.activity.fit_report import is_plausible
-    from sim.runs.calibration import predicted_interval
+    from sim.runs.fit_distance import predicted_interval
 
     rng = np.random.default_rng(7)
     draws = rng.normal(0.3, 0.05, size=(4000, 7))
@@ -433,7 +433,8 @@ def test_the_held_out_forecast_spreads_over_the_accepted_region_farthest_apart_f
 def test_a_probe_that_fits_as_well_as_the_best_widens_its_parameters_interval():
     """The interval is the range over every candidate within the bound, the probes' among them:
     a probe that fits as well reaches further than the search did; one that fits far worse does not."""
-    from sim.runs.calibration import FIT_MEASURES, accepted
+    from sim.runs.fit_distance import accepted
+    from sim.runs.fit_target import FIT_MEASURES
 
     observed = {name: 1.0 for name in FIT_MEASURES}
     errors = {name: 0.1 for name in FIT_MEASURES}

@@ -22,7 +22,7 @@ from calibration_data import synthetic_export
 from conftest import scenario
 
 from sim.app.cli import main
-from sim.runs.calibration import MIN_BUDGET
+from sim.runs.fit_search import MIN_BUDGET
 
 
 @pytest.fixture(scope="module")

@@ -77,7 +77,7 @@ def test_worlds_of_one_replicate_share_their_numbers_and_others_do_not():
 def _history_setup(referrals: float):
     from sim.activity.history import History
     from sim.config.scenario import setup_of_data
-    from sim.runs.calibration import operations_text, scenario_data
+    from sim.runs.fit_runs import operations_text, scenario_data
 
     history = History(
         first_day=0,

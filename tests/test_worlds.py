@@ -71,7 +71,7 @@ def test_a_calibrated_history_brings_each_world_exactly_its_arrivals():
         "params": {"referral_base": 0.0},
     }
     from sim.config.scenario import setup_of_data
-    from sim.runs.calibration import baseline_text
+    from sim.runs.fit_runs import baseline_text
 
     setup = setup_of_data(data, baseline_text(), name="history")
     for world in run_worlds(setup, 0, 5):

@@ -2,7 +2,7 @@
 each can move before the fit is told apart from the best.
 
 A calibration reports each parameter's interval as its range over the candidates whose fit
-cannot be told from the best's (:func:`sim.runs.calibration.accepted`).  The search's own
+cannot be told from the best's (:func:`sim.runs.fit_distance.accepted`).  The search's own
 candidates crowd where the search went, so on their own they map that region only where the
 search happened to look: on groups simulated from known parameters the newcomer's hello came
 back at 0.26 and 0.43 for a truth of 0.08, with intervals [0.24, 0.50] and [0.36, 0.49], though
