@@ -445,3 +445,41 @@ def test_a_probe_that_fits_as_well_as_the_best_widens_its_parameters_interval():
     region = accepted(searched + probes, 1, observed, errors, variances)
     assert min(p["x"] for p in region) == 0.0 and max(p["x"] for p in region) == 0.55
     assert min(p["x"] for p in accepted(searched, 1, observed, errors, variances)) == 0.5
+
+
+def test_a_hazard_of_few_departures_gets_the_exact_interval_of_its_count():
+    """On the real file's first two thirds the long-tenure hazard is 2 departures in 146
+    poster-months: its interval reaches the exact binomial bound (a count of 2 is as likely from a
+    rate three times as high), where half-samples of the members alone stopped at 0.031; the first
+    months' hazard, of 181 departures, keeps its half-samples' interval, which is the wider."""
+    from conftest import REAL
+
+    from sim.activity.fingerprint import hazard_counts
+    from sim.activity.history import before, day_of
+    from sim.runs.fit_target import exact_interval, target_of
+
+    target = target_of(str(REAL), format=None, group=None, until="2015-07-16")
+    fitted = before(target.events, day_of("2015-07-16", place="--until"))
+    assert hazard_counts(fitted) == {"hazard_m1_3": (181, 435), "hazard_m9_11": (2, 146)}
+    late, early = target.intervals["hazard_m9_11"], target.intervals["hazard_m1_3"]
+    assert target.observed["hazard_m9_11"] == round(2 / 146, 4)
+    assert late[0] == 0.0 and abs(late[1] - exact_interval(2, 146)[1]) < 1e-4 and late[1] > 0.045
+    half_samples = 1.96 * target.errors["hazard_m1_3"]
+    assert early == [round(target.observed["hazard_m1_3"] - half_samples, 4), round(0.4161 + half_samples, 4)]
+    low, high = exact_interval(181, 435)
+    assert early[0] < low and high < early[1]
+
+
+def test_a_difference_is_weighed_by_the_side_of_the_interval_it_lies_on():
+    """A simulated hazard above a small count's observed value is weighed by the wide upper side of
+    its exact interval; one as far below, by the sampling error; a measure with a symmetric
+    interval weighs both sides alike."""
+    from sim.runs.fit_distance import standard_error
+
+    errors = {"hazard_m9_11": 0.012, "daily_posters": 0.26}
+    intervals = {"hazard_m9_11": [0.0, 0.0486], "daily_posters": [0.9004, 1.9196]}  # 1.41 +- 1.96 x 0.26
+    scale = standard_error(errors, intervals)
+    assert scale("hazard_m9_11", 0.0137, 0.04) == (0.0486 - 0.0137) / 1.96
+    assert scale("hazard_m9_11", 0.0137, 0.0) == 0.012
+    assert scale("daily_posters", 1.41, 2.0) == pytest.approx(0.26) == scale("daily_posters", 1.41, 0.5)
+    assert standard_error(errors)("hazard_m9_11", 0.0137, 0.04) == 0.012  # no intervals: the sampling error

@@ -179,14 +179,29 @@ def departures_by_month(first: np.ndarray, last: np.ndarray, end: int, months: i
     return (began & departed & (tenure_months < month)).sum(axis=1), began.sum(axis=1)
 
 
-def _hazards(first: np.ndarray, last: np.ndarray, end: int) -> dict[str, float | None]:
-    """``first``, ``last``: each poster's first and last message."""
+HAZARDS = {"hazard_m1_3": (1, 3), "hazard_m9_11": (9, 11)}
+"""The hazard measures and the months of tenure each covers."""
+
+
+def _hazard_counts(first: np.ndarray, last: np.ndarray, end: int) -> dict[str, tuple[int, int]]:
+    """Each hazard's departures and poster-months at risk; ``first``, ``last``: each poster's
+    first and last message."""
     departures, at_risk = departures_by_month(first, last, end, 11)
-    out: dict[str, float | None] = {}
-    for name, first_month, last_month in (("hazard_m1_3", 1, 3), ("hazard_m9_11", 9, 11)):
-        risk = int(at_risk[first_month - 1 : last_month].sum())
-        out[name] = _round(int(departures[first_month - 1 : last_month].sum()) / risk) if risk else None
-    return out
+    return {name: (int(departures[a - 1 : b].sum()), int(at_risk[a - 1 : b].sum())) for name, (a, b) in HAZARDS.items()}
+
+
+def _hazards(first: np.ndarray, last: np.ndarray, end: int) -> dict[str, float | None]:
+    return {name: _round(k / n) if n else None for name, (k, n) in _hazard_counts(first, last, end).items()}
+
+
+def hazard_counts(events: pd.DataFrame) -> dict[str, tuple[int, int]]:
+    """The counts behind each hazard measure of a group's events: (departures, poster-months at
+    risk).  A hazard of a few departures is a small count, whose interval a normal approximation
+    draws too narrow (:func:`sim.runs.fit_target.observed_interval`)."""
+    messages = events[events["kind"] == "message"]
+    stamps = messages.groupby("member", observed=True)["timestamp"].agg(["min", "max"])
+    end = int(events["timestamp"].max())
+    return _hazard_counts(stamps["min"].to_numpy(np.int64), stamps["max"].to_numpy(np.int64), end)
 
 
 def _gaps(member: np.ndarray, active_day: np.ndarray) -> dict[str, float | None]:

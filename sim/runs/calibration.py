@@ -31,23 +31,8 @@ from sim.activity.fit_report import is_met, is_plausible, write_report
 from sim.activity.history import DAY, date_of
 from sim.activity.pages import write_whole
 from sim.errors import SandboxError
-from sim.runs.fit_distance import (
-    accepted,
-    distance,
-    observed_interval,
-    predicted_interval,
-    run_variances,
-)
-from sim.runs.fit_region import (
-    FORECAST_POINTS,
-    LOOSE_SHARE,
-    Knob,
-    edge_of,
-    probes,
-    share_of_range,
-    spread_out,
-    written,
-)
+from sim.runs.fit_distance import accepted, distance, predicted_interval, run_variances
+from sim.runs.fit_region import FORECAST_POINTS, LOOSE_SHARE, Knob, edge_of, probes, share_of_range, spread_out, written
 from sim.runs.fit_runs import (
     FIT_REPLICATES,
     Candidate,
@@ -57,11 +42,7 @@ from sim.runs.fit_runs import (
     simulate,
     weekly_posters,
 )
-from sim.runs.fit_search import (
-    DEFAULT_BUDGET,
-    MIN_BUDGET,
-    search_all,
-)
+from sim.runs.fit_search import DEFAULT_BUDGET, MIN_BUDGET, search_all
 from sim.runs.fit_target import (
     FIT_MEASURES,
     NOT_IDENTIFIED,
@@ -217,7 +198,7 @@ def _final(
     runs_of = pool.map(simulate, tasks)
     by_finalist = [runs_of[i * FINAL_REPLICATES : (i + 1) * FINAL_REPLICATES] for i in range(len(finalists))]
     measures_of = [[f["measures"] for f in runs] for runs in by_finalist]
-    rerun = [distance(runs, target.observed, target.errors) for runs in measures_of]
+    rerun = [distance(runs, target.observed, target.errors, target.intervals) for runs in measures_of]
     chosen = min(range(len(finalists)), key=lambda i: (rerun[i], i))
     variances = run_variances(measures_of[: len(searched)])  # the searched only: the defaults may run in another regime
     best = finalists[chosen]
@@ -226,7 +207,7 @@ def _final(
     probed = probes(knobs, params)
     points = [(dict(t.params), t.user_attrs.get("measures") or {}) for t in complete]
     points += zip(probed, measured(target, policy_text, probed, seed=seed, pool=pool))
-    region = accepted(points, len(knobs), target.observed, target.errors, variances)
+    region = accepted(points, len(knobs), target.observed, target.errors, variances, target.intervals)
     spread = spread_out(region, knobs, params, FORECAST_POINTS) if target.cut_day is not None else []
     tasks = [
         Candidate(
@@ -256,11 +237,10 @@ def _final(
     for name in FIT_MEASURES:
         obs = target.observed.get(name)
         values = [r[name] for r in runs if r.get(name) is not None]
-        se = target.errors.get(name)
         fit_measures[name] = {
             "observed": obs,
             "simulated": means[name],
-            "interval": observed_interval(name, obs, se) if obs is not None and se else None,
+            "interval": target.intervals.get(name),
             "simulated_range": [round(float(min(values)), 4), round(float(max(values)), 4)] if values else None,
             "predicted": predicted_interval(values),
         }

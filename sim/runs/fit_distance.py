@@ -1,5 +1,6 @@
 """How far a simulated fingerprint lies from the export's (:func:`distance`), the intervals a fit
-reports for each measure (:func:`observed_interval`, :func:`predicted_interval`), and the region
+reports for each measure (:func:`predicted_interval`; the observed ones are the target's,
+:func:`sim.runs.fit_target.observed_interval`), and the region
 of parameters that fit as well as the best (:func:`accepted`).
 
 A measure's difference is weighed by its observed sampling error (half-samples of the members,
@@ -13,37 +14,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.runs.fit_runs import (
-    FIT_REPLICATES,
-)
-from sim.runs.fit_target import (
-    FIT_MEASURES,
-)
+from sim.runs.fit_runs import FIT_REPLICATES
+from sim.runs.fit_target import FIT_MEASURES
 
 MISSING_PENALTY = 9.0
 """A measure the export gives and a candidate's run does not: as far off as three standard errors."""
 
 
 MIN_ACCEPTED = 5
-
-
-UNBOUNDED = ("daily_posters", "messages_per_active_day", "size_slope")
-"""Measures that are no shares: their intervals are not clipped to 0..1 (signed ones to -1..1)."""
-
-
-SIGNED = ("first_reply_effect", "burstiness")
-
-
-def observed_interval(name: str, observed: float, se: float) -> list[float]:
-    """The 95% interval of an observed measure, kept within the measure's range."""
-    lo, hi = observed - 1.96 * se, observed + 1.96 * se
-    if name in SIGNED:
-        lo, hi = max(lo, -1.0), min(hi, 1.0)
-    elif name not in UNBOUNDED:
-        lo, hi = max(lo, 0.0), min(hi, 1.0)
-    elif name != "size_slope":
-        lo = max(lo, 0.0)
-    return [round(lo, 4), round(hi, 4)]
 
 
 def predicted_interval(values: list[float]) -> list[float] | None:
@@ -71,31 +49,48 @@ def _floor(observed: float) -> float:
     return max(0.05 * abs(observed), 0.01)
 
 
-def squared_differences(means: dict, observed: dict, scale: Callable[[str, float], float]) -> list[float]:
+Scale = Callable[[str, float, float], float]
+"""How far off a measure may be by chance: ``scale(name, observed, value)``."""
+
+
+def squared_differences(means: dict, observed: dict, scale: Scale) -> list[float]:
     """Each measure the export gives: the squared difference of ``means`` from it over
-    ``scale(name, observed)``, or :data:`MISSING_PENALTY` where ``means`` has none."""
+    ``scale(name, observed, mean)``, or :data:`MISSING_PENALTY` where ``means`` has none."""
     terms = []
     for name in FIT_MEASURES:
         obs = observed.get(name)
         if obs is None:
             continue
         mean = means.get(name)
-        terms.append(MISSING_PENALTY if mean is None else ((mean - obs) / scale(name, obs)) ** 2)
+        terms.append(MISSING_PENALTY if mean is None else ((mean - obs) / scale(name, obs, mean)) ** 2)
     return terms
 
 
-def standard_error(errors: dict) -> Callable[[str, float], float]:
-    """A measure's observed sampling error, at least :func:`_floor` of its value."""
-    return lambda name, obs: max(errors.get(name) or 0.0, _floor(obs))
+def standard_error(errors: dict, intervals: dict | None = None) -> Scale:
+    """A measure's observed error on the side of the observed value where a simulated value lies:
+    its sampling error, at least :func:`_floor` of its value, and at least that side of its
+    observed interval over 1.96 (wider only where the interval is exact and the count small: a
+    hazard of few departures, :func:`sim.runs.fit_target.observed_interval`)."""
+    intervals = intervals or {}
+
+    def scale(name: str, obs: float, value: float) -> float:
+        se = max(errors.get(name) or 0.0, _floor(obs))
+        bounds = intervals.get(name)
+        if bounds is None:
+            return se
+        return max(se, ((bounds[1] - obs) if value > obs else (obs - bounds[0])) / 1.96)
+
+    return scale
 
 
-def distance(runs: list[dict], observed: dict, errors: dict) -> float:
-    """Mean squared standardised difference over the measures the export gives."""
+def distance(runs: list[dict], observed: dict, errors: dict, intervals: dict | None = None) -> float:
+    """Mean squared standardised difference over the measures the export gives
+    (:func:`standard_error`)."""
     means = {}
     for name in FIT_MEASURES:
         values = [r[name] for r in runs if r.get(name) is not None]
         means[name] = float(np.mean(values)) if values else None
-    terms = squared_differences(means, observed, standard_error(errors))
+    terms = squared_differences(means, observed, standard_error(errors, intervals))
     return float(np.mean(terms)) if terms else math.inf
 
 
@@ -114,7 +109,14 @@ def run_variances(groups: list[list[dict]]) -> dict[str, float]:
     return out
 
 
-def accepted(points: list[tuple[dict, dict]], knobs: int, observed: dict, errors: dict, variances: dict) -> list[dict]:
+def accepted(
+    points: list[tuple[dict, dict]],
+    knobs: int,
+    observed: dict,
+    errors: dict,
+    variances: dict,
+    intervals: dict | None = None,
+) -> list[dict]:
     """``points``: the evaluated candidates as (parameters, measures: the means of its
     :data:`sim.runs.fit_runs.FIT_REPLICATES` runs), the search's best first, then the probes through the fit
     (:func:`sim.runs.fit_region.probes`).  The parameters of those whose fit is not told apart
@@ -132,10 +134,10 @@ def accepted(points: list[tuple[dict, dict]], knobs: int, observed: dict, errors
     and an interval drawn with the export's errors alone left the truth out in most seeds."""
     from scipy.stats import chi2
 
-    se = standard_error(errors)
+    se = standard_error(errors, intervals)
 
-    def spread(name: str, obs: float) -> float:
-        return math.sqrt((1 + 1 / FIT_REPLICATES) * max(variances.get(name, 0.0), se(name, obs) ** 2))
+    def spread(name: str, obs: float, value: float) -> float:
+        return math.sqrt((1 + 1 / FIT_REPLICATES) * max(variances.get(name, 0.0), se(name, obs, value) ** 2))
 
     sums = [sum(squared_differences(measures, observed, spread)) for _, measures in points]
     bound = min(sums) + float(chi2.ppf(0.95, knobs))

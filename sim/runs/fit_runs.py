@@ -21,12 +21,7 @@ from sim.activity.history import DAY, History, before
 from sim.activity.simulated import events_of_run
 from sim.config.scenario import setup_of_data
 from sim.runs.experiment import run_worlds
-from sim.runs.fit_target import (
-    READERS_KNOB,
-    Target,
-    fingerprint_of,
-    mean_measures,
-)
+from sim.runs.fit_target import READERS_KNOB, Target, fingerprint_of, mean_measures
 
 FIT_REPLICATES = 2
 

@@ -16,23 +16,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from sim.runs.fit_distance import (
-    distance,
-)
-from sim.runs.fit_runs import (
-    FIT_REPLICATES,
-    STACK_ATTR,
-    STACKED,
-    run_alone,
-    run_stacks,
-    stacked,
-)
-from sim.runs.fit_target import (
-    Target,
-    defaults_of,
-    knobs_for,
-    mean_measures,
-)
+from sim.runs.fit_distance import distance
+from sim.runs.fit_runs import FIT_REPLICATES, STACK_ATTR, STACKED, run_alone, run_stacks, stacked
+from sim.runs.fit_target import Target, defaults_of, knobs_for, mean_measures
 from sim.runs.rounds import ROUND, cma_es_in_rounds, search_in_rounds
 
 MIN_BUDGET = 2 * ROUND
@@ -172,7 +158,7 @@ def search_one(
         for i, trial in enumerate(trials):
             runs = [res["measures"] for res in results[i * FIT_REPLICATES : (i + 1) * FIT_REPLICATES]]
             optuna.trial.Trial(study, trial._trial_id).set_user_attr("measures", mean_measures(runs))
-            study.tell(trial.number, distance(runs, target.observed, target.errors))
+            study.tell(trial.number, distance(runs, target.observed, target.errors, target.intervals))
 
     def evaluate_stacks(trials: list) -> list[dict]:
         """Each trial's worlds, its candidates run :data:`sim.runs.fit_runs.STACKED` to a stack.  A world's members

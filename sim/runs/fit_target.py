@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sim.activity.fingerprint import measures
+from sim.activity.fingerprint import hazard_counts, measures
 from sim.activity.formats import read_activity
 from sim.activity.history import DAY, History, before, date_of, day_of, history, one_group
 from sim.activity.sampling import standard_errors
@@ -19,9 +19,7 @@ from sim.config.params import PARAMS
 from sim.config.scenario import MAX_DAYS
 from sim.domain import content_hash
 from sim.errors import SandboxError
-from sim.runs.fit_region import (
-    Knob,
-)
+from sim.runs.fit_region import Knob
 
 KNOBS = (
     Knob("act_bias", -9.0, -2.0, tells="activity level: daily posters, DAU/MAU"),
@@ -141,9 +139,44 @@ def mean_measures(runs: list[dict]) -> dict:
     return out
 
 
+UNBOUNDED = ("daily_posters", "messages_per_active_day", "size_slope")
+"""Measures that are no shares: their intervals are not clipped to 0..1 (signed ones to -1..1)."""
+SIGNED = ("first_reply_effect", "burstiness")
+
+
+def exact_interval(count: int, trials: int) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) 95% interval of a share of ``count`` in ``trials``."""
+    from scipy.stats import beta
+
+    low = float(beta.ppf(0.025, count, trials - count + 1)) if count > 0 else 0.0
+    high = float(beta.ppf(0.975, count + 1, trials - count)) if count < trials else 1.0
+    return low, high
+
+
+def observed_interval(name: str, observed: float, se: float, counts: tuple[int, int] | None = None) -> list[float]:
+    """The 95% interval of an observed measure, kept within the measure's range: +- 1.96 sampling
+    errors, and for a hazard (``counts``: its departures and poster-months at risk) widened to
+    hold the exact interval of that share.  The normal approximation draws a share of few events
+    too narrow: on the real file's first two thirds the long-tenure hazard is 2 departures in 146
+    poster-months, 0.0137, with an interval of 0 to 0.031 from the half-samples of its members and
+    0.0017 to 0.049 exact (a count of 2 is as likely from a rate three times as high)."""
+    lo, hi = observed - 1.96 * se, observed + 1.96 * se
+    if counts is not None and counts[1] > 0:
+        exact = exact_interval(*counts)
+        lo, hi = min(lo, exact[0]), max(hi, exact[1])
+    if name in SIGNED:
+        lo, hi = max(lo, -1.0), min(hi, 1.0)
+    elif name not in UNBOUNDED:
+        lo, hi = max(lo, 0.0), min(hi, 1.0)
+    elif name != "size_slope":
+        lo = max(lo, 0.0)
+    return [round(lo, 4), round(hi, 4)]
+
+
 @dataclass
 class Target:
-    """What the fit aims at: the export's history and fingerprint, with sampling errors."""
+    """What the fit aims at: the export's history and fingerprint, with sampling errors and each
+    measure's observed interval (:func:`observed_interval`)."""
 
     source: str
     group: str
@@ -153,6 +186,7 @@ class Target:
     cut_day: int | None  # --until, as days from the export's first day
     full_history: History
     events: pd.DataFrame
+    intervals: dict
 
     @property
     def identity(self) -> str:
@@ -163,6 +197,7 @@ class Target:
                 "cut": self.cut_day,
                 "knobs": [(k.name, k.low, k.high, k.log) for k in knobs_for(self.history)],
                 "measures": FIT_MEASURES,
+                "intervals": self.intervals,
             }
         )
 
@@ -191,4 +226,10 @@ def target_of(source: str, *, format: str | None, group: str | None, until: str 
     fit_history = history(fit_events, source=source)
     observed = fingerprint_of(fit_events)
     errors = standard_errors(fit_events, FIT_MEASURES, derive=derived)
-    return Target(source, name, fit_history, observed, errors, cut_day, full, events)
+    counts = hazard_counts(fit_events)
+    intervals = {}
+    for n in FIT_MEASURES:
+        se = errors.get(n)
+        if observed.get(n) is not None and se:
+            intervals[n] = observed_interval(n, observed[n], se, counts.get(n))
+    return Target(source, name, fit_history, observed, errors, cut_day, full, events, intervals)
