@@ -18,10 +18,12 @@ def saved_comparison(out: Path, days: int = 20, replicates: int = 2) -> Path:
     return out
 
 
-def saved_calibration(out: Path, export: Path) -> Path:
-    """``sandbox calibrate`` with the smallest budget on a small group simulated at the defaults."""
+def saved_calibration(out: Path, export: Path, until: str | None = None) -> Path:
+    """``sandbox calibrate`` with the smallest budget on a small group simulated at the defaults
+    (16 weeks from Monday 1970-01-05; ``until``, a date to fit before)."""
     synthetic_export(export, {}, weeks=16, starting=40, per_week=3)
-    assert main(["calibrate", str(export), "--out", str(out), "--budget", "16"]) == 0
+    held = ["--until", until] if until else []
+    assert main(["calibrate", str(export), "--out", str(out), "--budget", "16", *held]) == 0
     return out
 
 

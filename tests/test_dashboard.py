@@ -123,7 +123,7 @@ def test_a_damaged_result_shows_one_line_not_a_traceback(tmp_path, capsys, monke
 
 def test_results_view_opens_a_comparison_a_calibration_and_a_sweeps_intervals(tmp_path, capsys, monkeypatch):
     saved_comparison(tmp_path / "cmp")
-    saved_calibration(tmp_path / "fit", tmp_path / "export.csv")
+    saved_calibration(tmp_path / "fit", tmp_path / "export.csv", until="1970-04-06")
     saved_sweep(tmp_path / "sweep", replicates=2)
     monkeypatch.setenv("SANDBOX_RESULTS_ROOT", str(tmp_path))
     app = _app(results_dir="cmp")
@@ -137,6 +137,9 @@ def test_results_view_opens_a_comparison_a_calibration_and_a_sweeps_intervals(tm
     assert not app.exception
     columns = {"measure", "observed", "interval", "simulated", "met", "a run's range", "plausible"}
     assert any(columns <= set(f.value.columns) for f in app.dataframe)
+    held = next(f.value for f in app.dataframe if "the region's forecasts" in f.value.columns)
+    assert held["from"].tolist() == ["1970-04-06"] and " to " in held["the region's forecasts"][0]
+    assert any({"measure", "observed", "simulated", "region"} == set(f.value.columns) for f in app.dataframe)
     app = _app(results_dir="sweep")
     assert not app.exception
     sweep = next(f.value for f in app.dataframe if "members_end 95%" in f.value.columns)

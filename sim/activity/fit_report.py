@@ -161,7 +161,7 @@ def render(fit: dict, real: pd.DataFrame, simulated: pd.DataFrame) -> str:
             f" Candidates that fit the earlier period as well ({fit['held_out']['region']['candidates']}, spread "
             f"across the accepted region, {fit['held_out']['region']['replicates']} replicates each, and the fit) "
             f"forecast {_span(w['region'])} posters per week."
-            if w.get("region")
+            if w.get("region") and fit["held_out"]["region"]["candidates"]
             else ""
         )
         held = (

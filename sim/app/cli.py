@@ -625,7 +625,7 @@ def cmd_calibrate(args) -> int:
             f"{w['simulated_mean']} simulated (error {w['model_mean_abs_error']}), naive {w['naive_forecast']} "
             f"(error {w['naive_mean_abs_error']})"
         )
-        if w.get("region"):
+        if w.get("region") and fit["held_out"]["region"]["candidates"]:
             print(
                 f"  candidates that fit the earlier years as well forecast {w['region'][0]} to {w['region'][1]} "
                 f"posters a week ({fit['held_out']['region']['candidates']} of them, spread across the accepted region)"

@@ -910,6 +910,11 @@ def _watch(process, progress: Path, shown, job: str) -> dict:
         return {"error": f"the {job} stopped before it began; details are in the server's log"}
 
 
+def _span(pair: list | None) -> str:
+    """An interval as the dashboard's tables show it (empty where there is none)."""
+    return "" if not pair else f"{pair[0]:.3g} to {pair[1]:.3g}"
+
+
 def _show_fit(path: Path, compare_hint: bool = True) -> None:
     from sim.activity.fit_report import EDGE_WORDS
 
@@ -919,10 +924,10 @@ def _show_fit(path: Path, compare_hint: bool = True) -> None:
         {
             "measure": name,
             "observed": m["observed"],
-            "interval": "" if m["interval"] is None else f"{m['interval'][0]:.3g} to {m['interval'][1]:.3g}",
+            "interval": _span(m["interval"]),
             "simulated": m["simulated"],
             "met": "met" if m.get("met") else "",
-            "a run's range": "" if not m.get("predicted") else f"{m['predicted'][0]:.3g} to {m['predicted'][1]:.3g}",
+            "a run's range": _span(m.get("predicted")),
             "plausible": "yes" if m.get("plausible") else "",
         }
         for name, m in fit["measures"].items()
@@ -939,7 +944,7 @@ def _show_fit(path: Path, compare_hint: bool = True) -> None:
                 {
                     "parameter": n,
                     "fitted": p["value"],
-                    "interval": f"{p['interval'][0]:.3g} to {p['interval'][1]:.3g}",
+                    "interval": _span(p["interval"]),
                     "pinned down": "no" if p.get("pinned") is False else "yes",
                     "default": p["default"],
                     "at an edge of the searched range": EDGE_WORDS.get(p.get("at_edge") or "", ""),
@@ -949,6 +954,8 @@ def _show_fit(path: Path, compare_hint: bool = True) -> None:
         ),
         hide_index=True,
     )
+    if fit.get("held_out"):
+        _show_held_out(fit["held_out"])
     st.download_button(
         "Download the report (HTML)",
         (path.parent / "report.html").read_bytes(),
@@ -961,6 +968,44 @@ def _show_fit(path: Path, compare_hint: bool = True) -> None:
     st.info(
         "Compare policies on this group: choose it in the Compare view's Scenario list "
         f"({', '.join(st.session_state.get('own_groups', {}))})."
+    )
+
+
+def _show_held_out(held: dict) -> None:
+    """A fit's held-out period (``--until``): posters a week, observed against the fit's forecast,
+    the naive one and the accepted region's range; then each measure.  Every figure goes in a
+    table (the file's text is never rendered as markdown)."""
+    st.markdown("**Held out**: the period after the fitted one")
+    w = held["weekly_posters"]
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "from": str(held["from"]),
+                    "weeks": held["weeks"],
+                    "posters a week, observed": w["observed_mean"],
+                    "the fit's forecast": w["simulated_mean"],
+                    "its error": w["model_mean_abs_error"],
+                    "naive forecast": w["naive_forecast"],
+                    "its error ": w["naive_mean_abs_error"],
+                    "the region's forecasts": _span(w.get("region")),
+                }
+            ]
+        ),
+        hide_index=True,
+    )
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {"measure": n, "observed": m["observed"], "simulated": m["simulated"], "region": _span(m.get("region"))}
+                for n, m in held["measures"].items()
+            ]
+        ),
+        hide_index=True,
+    )
+    st.caption(
+        "naive forecast: the last 90 fitted days' posters a week carried forward. the region's forecasts: "
+        "candidates that fit the earlier period as well, spread across what fits, and the fit."
     )
 
 
