@@ -14,6 +14,7 @@ from calibration_data import synthetic_export
 from conftest import POLICIES
 
 from sim.app.cli import main
+from sim.config.params import PARAMS
 from sim.runs.calibration import MIN_BUDGET, calibrate
 
 TRUTH = {"act_bias": -4.8, "voice_sigma": 2.0, "post_rate": 0.3}
@@ -101,6 +102,59 @@ def test_compare_on_a_calibrated_group_gives_verdicts(fitted, capsys):
     assert code == 0, err
     data = json.loads(out)
     assert data["verdict"]["members"]
+
+
+def test_compare_across_the_fit_judges_each_kpi_under_every_candidate_that_fits_as_well(fitted, capsys):
+    """--across-fit: the comparison under the fit is the plain one; each of fit.json's region
+    candidates runs the same replicates with its parameters set; neglect's smaller spending holds
+    under every candidate, and its effect on messages varies with parameters the export leaves open."""
+    region = json.loads((fitted / "fit.json").read_text())["region"]["candidates"]
+    assert 1 <= len(region) <= 8 and all(set(c) <= set(PARAMS) for c in region)
+    args = [fitted / "scenario.yaml", "--policy", fitted / "operations.yaml", "--policy", "neglect"]
+    args += ["--replicates", "4", "--set", "days=60", "--json"]
+    code, out, err = run_cli(capsys, "compare", *args)
+    assert code == 0, err
+    plain = json.loads(out)
+    code, out, err = run_cli(capsys, "compare", *args, "--across-fit")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["diff"] == plain["diff"]  # under the fit: the comparison without --across-fit
+    pair = data["across_fit"]["pairs"][0]
+    assert data["across_fit"]["candidates"] == len(region) and pair["policy"] == "neglect"
+    cost = pair["kpis"]["cost_total"]
+    assert cost["fit"] == plain["diff"]["cost_total"]["mean"] < 0 and len(cost["means"]) == len(region)
+    assert cost["agreement"] == "holds" and max(cost["means"]) < 0
+    messages = pair["kpis"]["member_messages_per_day"]
+    assert messages["region"][0] < messages["region"][1]  # the candidates differ: their parameters were set
+    code, out, err = run_cli(capsys, "compare", *args[:-1], "--across-fit")
+    assert code == 0 and "Across the fit's region: neglect against" in out
+    assert "holds: clear, the same way, under every candidate" in out
+
+
+@pytest.mark.parametrize(
+    "case, region, expected",
+    [
+        ("no fit beside it", None, "no fit.json beside it"),
+        ("not a fit", {"candidates": "x" * 5000}, "should list 1 to 16 candidates"),
+        ("unknown parameter", {"candidates": [{"x" * 300: 1.0}]}, "region.candidates[0]: not a model parameter"),
+        ("not a number", {"candidates": [{"act_bias": "y" * 300}]}, "expected a number for act_bias"),
+        ("out of range", {"candidates": [{"post_rate": -5.0}]}, "out of range"),
+    ],
+)
+def test_compare_across_a_damaged_fit_is_one_line_and_runs_nothing(case, region, expected, fitted, tmp_path, capsys):
+    folder = tmp_path / "group"
+    folder.mkdir()
+    (folder / "scenario.yaml").write_text((fitted / "scenario.yaml").read_text())
+    (folder / "operations.yaml").write_text((fitted / "operations.yaml").read_text())
+    if region is not None:
+        fit = json.loads((fitted / "fit.json").read_text())
+        (folder / "fit.json").write_text(json.dumps({**fit, "region": region}))
+    out = tmp_path / "cmp"
+    args = ["--policy", "baseline", "--policy", "neglect", "--across-fit", "--out", out]
+    code, said, err = run_cli(capsys, "compare", folder / "scenario.yaml", *args)
+    assert code == 2 and said == "" and len(err.strip().splitlines()) == 1, err
+    assert expected in err and "xxxxx" not in err and "yyyyy" not in err
+    assert not out.exists()
 
 
 @pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)

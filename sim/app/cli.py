@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from sim.activity.formats import FORMATS
+from sim.app.across_fit import across, region_candidates, sets_of
+from sim.app.across_fit import table as across_table
 from sim.app.comparison import SIDES, check_sides, comparison
 from sim.app.report import run_table
 from sim.config.library import copy_examples, library_dir
@@ -104,6 +106,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="[KPI=]SHARE",
         help="the smallest difference that matters, as a share of A's value (default 0.01): for every KPI, "
         "or KPI=SHARE for one (repeatable)",
+    )
+    p_cmp.add_argument(
+        "--across-fit",
+        action="store_true",
+        help="on a calibrated scenario: compare also under the candidates that fit the export as well "
+        "(fit.json's region), and say whether each verdict holds across them",
     )
 
     p_val = sub.add_parser("validate", help="check scenario and policy files without running them")
@@ -305,15 +313,22 @@ def cmd_compare(args) -> int:
     check_sides(len(args.policy), "--policy", " (--policy A --policy B ...)")
     practical = _practical(args.practical)
     sets = _sets(args)
+    region = region_candidates(args.scenario) if args.across_fit else []
     setups = [load_setup(args.scenario, p, sets, **_backends(args)) for p in args.policy]
     if args.out is not None:
         check_target(Path(args.out), overwrite=args.overwrite)
     recorded = args.out is not None
     replicates = setups[0].scenario.replicates
-    with _progress(args, replicates * len(setups), setups[0].scenario.days) as done:
+    with _progress(args, replicates * len(setups) * (1 + len(region)), setups[0].scenario.days) as done:
         results = run_many(setups, replicates, workers=args.workers, audit=recorded, activity=recorded, done=done)
+        others = []
+        for candidate in region:
+            moved = [load_setup(args.scenario, p, sets + sets_of(candidate), **_backends(args)) for p in args.policy]
+            others.append(comparison(run_many(moved, replicates, workers=args.workers, done=done), practical))
     compared = comparison(results, practical)
     document = compared.document
+    if region:
+        document["across_fit"] = across(compared, others)
     if args.out is not None:
 
         def write(tmp: Path) -> None:
@@ -326,7 +341,12 @@ def cmd_compare(args) -> int:
             write_report(tmp / "report.html", document, dailies)
 
         write_result(args.out, "comparison", write, overwrite=args.overwrite)
-    print(json.dumps(document) if args.json else compared.table(show_all=args.all))
+    if args.json:
+        print(json.dumps(document))
+    else:
+        print(compared.table(show_all=args.all))
+        if region:
+            print("\n" + across_table(document["across_fit"], str(document["A"]["policy"])))
     return 0
 
 

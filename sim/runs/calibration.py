@@ -30,6 +30,7 @@ import numpy as np
 from sim.activity.fit_report import is_met, is_plausible, write_report
 from sim.activity.history import DAY, date_of
 from sim.activity.pages import write_whole
+from sim.config.params import PARAMS
 from sim.errors import SandboxError
 from sim.runs.fit_distance import accepted, distance, predicted_interval, run_variances
 from sim.runs.fit_region import FORECAST_POINTS, LOOSE_SHARE, Knob, edge_of, probes, share_of_range, spread_out, written
@@ -208,16 +209,16 @@ def _final(
     points = [(dict(t.params), t.user_attrs.get("measures") or {}) for t in complete]
     points += zip(probed, measured(target, policy_text, probed, seed=seed, pool=pool))
     region = accepted(points, len(knobs), target.observed, target.errors, variances, target.intervals)
-    spread = spread_out(region, knobs, params, FORECAST_POINTS) if target.cut_day is not None else []
+    spread = [_rounded(p) for p in spread_out(region, knobs, params, FORECAST_POINTS)]
     tasks = [
         Candidate(
-            scenario_data(full, _rounded(p), seed=seed, replicates=10, name="region", description=""),
+            scenario_data(full, p, seed=seed, replicates=10, name="region", description=""),
             policy_text,
             r,
             full.joins_known,
             cut_day=target.cut_day,
         )
-        for p in spread
+        for p in (spread if target.cut_day is not None else [])
         for r in range(FIT_REPLICATES)
     ]
     spread_runs = pool.map(simulate, tasks)
@@ -270,6 +271,7 @@ def _final(
         "distance_of_defaults": round(float(rerun[finalists.index(defaults)]), 4),
         "candidates": len(complete),
         "probes": len(probed),
+        "region": {"candidates": [{k: v for k, v in p.items() if k in PARAMS} for p in spread]},
         "searches": len(studies),
         "replicates": {"per_candidate": FIT_REPLICATES, "final": FINAL_REPLICATES},
         "seed": seed,
