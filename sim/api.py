@@ -107,12 +107,20 @@ def compare(
     rules_backend: str | None = None,
     community_backend: str | None = None,
     engine: str | None = None,
+    across_fit: bool = False,
     **overrides: Any,
 ) -> Comparison:
     """Policies compared on one scenario, paired by seed, each against the first (``sandbox
     compare``): ``compare("existing-group", "baseline", "weekly-ritual")``, or loaded setups
     ``compare(setup_a, setup_b)``.  ``practical``: the smallest difference that matters, as a
-    share of A's value, by KPI (``"*"`` for every KPI)."""
+    share of A's value, by KPI (``"*"`` for every KPI).  ``across_fit``: on a calibrated
+    scenario's file, also under the candidates that fit its export as well (``--across-fit``:
+    the document's ``across_fit``)."""
+    from sim.app.across_fit import across, region_candidates, region_comparisons
+
+    if across_fit and isinstance(scenario, Setup):
+        raise SandboxError("across_fit compares on a calibrated scenario's file, not on loaded setups")
+    region = region_candidates(scenario) if across_fit else []  # type: ignore[arg-type]  # a path here
     options = dict(
         seed=seed,
         sets=sets,
@@ -128,8 +136,18 @@ def compare(
     else:
         sides = [setup(scenario, p, **options) for p in policies]  # type: ignore[arg-type]  # paths here
     check_sides(len(sides), "policies")
-    results = run_many(sides, replicates or sides[0].scenario.replicates, workers)
-    return comparison(results, dict(practical or {}))
+    count = replicates or sides[0].scenario.replicates
+    compared = comparison(run_many(sides, count, workers), dict(practical or {}))
+    if region:
+        base = set_options(sets, **overrides) + ([f"seed={seed}"] if seed is not None else [])
+        backends = dict(rules_backend=rules_backend, community_backend=community_backend, engine=engine)
+
+        def load(extra: list[str]) -> list[Setup]:
+            return [setup(scenario, p, sets=base + extra, **backends) for p in policies]  # type: ignore[arg-type]
+
+        others = region_comparisons(region, load, count, workers, dict(practical or {}))
+        compared.document["across_fit"] = across(compared, others)
+    return compared
 
 
 def sweep(

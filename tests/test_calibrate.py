@@ -129,6 +129,12 @@ def test_compare_across_the_fit_judges_each_kpi_under_every_candidate_that_fits_
     code, out, err = run_cli(capsys, "compare", *args[:-1], "--across-fit")
     assert code == 0 and "Across the fit's region: neglect against" in out
     assert "holds: clear, the same way, under every candidate" in out
+    import sim
+
+    api = sim.compare(
+        fitted / "scenario.yaml", fitted / "operations.yaml", "neglect", replicates=4, days=60, across_fit=True
+    )
+    assert json.loads(json.dumps(api.document["across_fit"])) == data["across_fit"]  # the same from Python
 
 
 @pytest.mark.parametrize(

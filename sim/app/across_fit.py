@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
-from sim.app.comparison import Comparison
+from sim.app.comparison import Comparison, comparison
 from sim.app.report import practical_share
 from sim.config.params import PARAMS, check_param
+from sim.config.scenario import Setup
 from sim.errors import SandboxError
+from sim.runs.experiment import run_many
 
 FIT_FILE = "fit.json"
 MAX_CANDIDATES = 16
@@ -77,6 +80,21 @@ def region_candidates(scenario: str | Path) -> list[dict[str, float]]:
 def sets_of(candidate: dict[str, float]) -> list[str]:
     """``--set`` overrides that run the scenario with a candidate's parameters."""
     return [f"params.{name}={value!r}" for name, value in candidate.items()]
+
+
+def region_comparisons(
+    candidates: list[dict[str, float]],
+    load: Callable[[list[str]], list[Setup]],
+    replicates: int,
+    workers: int | None = None,
+    practical: dict[str, float] | None = None,
+    done: Callable[[], None] | None = None,
+) -> list[Comparison]:
+    """The comparison under each candidate: ``load(extra_sets)`` loads the policies' setups with
+    the candidate's parameters set (:func:`sets_of`); every candidate runs the same replicates."""
+    return [
+        comparison(run_many(load(sets_of(c)), replicates, workers=workers, done=done), practical) for c in candidates
+    ]
 
 
 def _agreement(fit: str, sign: float, judgements: list[str], signs: list[float]) -> str:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.activity.formats import FORMATS
-from sim.app.across_fit import across, region_candidates, sets_of
+from sim.app.across_fit import across, region_candidates, region_comparisons
 from sim.app.across_fit import table as across_table
 from sim.app.comparison import SIDES, check_sides, comparison
 from sim.app.report import run_table
@@ -321,10 +321,14 @@ def cmd_compare(args) -> int:
     replicates = setups[0].scenario.replicates
     with _progress(args, replicates * len(setups) * (1 + len(region)), setups[0].scenario.days) as done:
         results = run_many(setups, replicates, workers=args.workers, audit=recorded, activity=recorded, done=done)
-        others = []
-        for candidate in region:
-            moved = [load_setup(args.scenario, p, sets + sets_of(candidate), **_backends(args)) for p in args.policy]
-            others.append(comparison(run_many(moved, replicates, workers=args.workers, done=done), practical))
+        others = region_comparisons(
+            region,
+            lambda extra: [load_setup(args.scenario, p, sets + extra, **_backends(args)) for p in args.policy],
+            replicates,
+            args.workers,
+            practical,
+            done,
+        )
     compared = comparison(results, practical)
     document = compared.document
     if region:
