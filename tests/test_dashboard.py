@@ -317,3 +317,26 @@ def test_optimise_with_two_objectives_draws_the_front():
     table = next(d.value for d in app.dataframe if "candidate" in d.value.columns)
     assert {"cost_total", "members_end"} <= set(table.columns) and len(table) >= 2
     assert any("the Pareto front on fresh replicates" in c.proto.spec for c in app.get("vega_lite_chart"))
+
+
+def test_compare_on_a_calibrated_group_across_its_fits_region(tmp_path):
+    """A group calibrated in the session offers the comparison across its fit's region: each
+    headline KPI's verdict under the fit and the candidates that fit its export as well."""
+    import json
+
+    fit = saved_calibration(tmp_path / "fit", tmp_path / "export.csv")
+    candidates = json.loads((fit / "fit.json").read_text())["region"]["candidates"]
+    name = "your group 1 (calibrated)"
+    own = {"own_groups": {name: str(fit / "scenario.yaml")}, "scenario": name, "replicates": 3, "days": 60}
+    app = _app(**own, policies=["baseline.yaml", "neglect.yaml"])
+    assert not app.exception
+    assert app.checkbox(key="across_fit").label == f"Also across the fit's region ({len(candidates)} candidates)"
+    assert not any("Across the fit's region" in s.value for s in app.subheader)  # not until asked
+    app.checkbox(key="across_fit").check().run()
+    assert not app.exception and not app.error
+    assert any(s.value == "Across the fit's region: neglect against baseline" for s in app.subheader)
+    table = next(f.value for f in app.dataframe if "B - A, the region" in f.value.columns)
+    assert "cost_total" in table["KPI"].tolist() and table["verdict"].str.len().gt(0).all()
+    assert table.set_index("KPI").loc["cost_total", "verdict"].startswith("holds")
+    shipped = _app(policies=["baseline.yaml", "neglect.yaml"])
+    assert not [c for c in shipped.checkbox if c.key == "across_fit"]  # a shipped scenario has no fit

@@ -107,28 +107,43 @@ def _agreement(fit: str, sign: float, judgements: list[str], signs: list[float])
     return "depends"
 
 
+def judged_across(fit: dict, region: list[dict]) -> dict:
+    """One pair's KPIs across the region.  ``fit`` and each of ``region``: ``{KPI: (B - A, its
+    judgement)}`` under the fit and under one candidate (judged against A's value under it).
+    Returns B - A under the fit, its range and values under the candidates, their judgements, and
+    whether the fit's verdict holds (:func:`_agreement`)."""
+    kpis = {}
+    for name, (diff, judged) in fit.items():
+        means = [c[name][0]["mean"] for c in region]
+        judgements = [c[name][1] for c in region]
+        known = [m for m in means if m is not None]
+        kpis[name] = {
+            "fit": diff["mean"],
+            "region": [min(known), max(known)] if known else None,
+            "means": means,
+            "judgements": judgements,
+            "agreement": _agreement(
+                judged,
+                math.copysign(1.0, diff["mean"] or 0.0),
+                judgements,
+                [math.copysign(1.0, m or 0.0) for m in means],
+            ),
+        }
+    return kpis
+
+
 def across(fitted: Comparison, region: list[Comparison]) -> dict:
-    """Each pair's KPIs across the region: B - A under the fit and under each candidate, each
-    judgement, and whether the fit's verdict holds (:func:`_agreement`)."""
-    pairs = []
-    for k, pair in enumerate(fitted.pairs):
-        kpis = {}
-        for name, diff in pair["diff"].items():
-            judged = pair["verdict"]["judgements"][name]
-            others = [c.pairs[k]["diff"][name] for c in region]
-            means = [d["mean"] for d in others]
-            judgements = [c.pairs[k]["verdict"]["judgements"][name] for c in region]
-            sign = math.copysign(1.0, diff["mean"] or 0.0)
-            signs = [math.copysign(1.0, m or 0.0) for m in means]
-            known = [m for m in means if m is not None]
-            kpis[name] = {
-                "fit": diff["mean"],
-                "region": [min(known), max(known)] if known else None,
-                "means": means,
-                "judgements": judgements,
-                "agreement": _agreement(judged, sign, judgements, signs),
-            }
-        pairs.append({"policy": pair["B"]["policy"], "kpis": kpis})
+    """Each pair of a comparison across the region (:func:`judged_across`): the document's
+    ``across_fit``."""
+
+    def judged(c: Comparison, k: int) -> dict:
+        pair = c.pairs[k]
+        return {name: (d, pair["verdict"]["judgements"][name]) for name, d in pair["diff"].items()}
+
+    pairs = [
+        {"policy": pair["B"]["policy"], "kpis": judged_across(judged(fitted, k), [judged(c, k) for c in region])}
+        for k, pair in enumerate(fitted.pairs)
+    ]
     return {"candidates": len(region), "practical": dict(fitted.practical), "pairs": pairs}
 
 

@@ -27,6 +27,7 @@ import pyarrow as pa
 import streamlit as st
 
 from sim.app import views
+from sim.app.across_fit import AGREEMENT_WORDS, HEADLINE, judged_across, region_candidates, sets_of
 from sim.app.report import is_clear, judgement, verdict
 from sim.config.files import parse_yaml
 from sim.config.library import library_dir
@@ -100,12 +101,15 @@ FIRST_PASS = 1  # replicates run first, so the first charts appear while the res
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def run_replicates(path: str, policies: tuple[tuple[str, str], ...], first: int, last: int, days: int) -> list:
+def run_replicates(
+    path: str, policies: tuple[tuple[str, str], ...], first: int, last: int, days: int, extra: tuple[str, ...] = ()
+) -> list:
     """Replicates first..last-1 of every policy, on the same seeds; plain, cacheable tables.
 
     ``path``: the scenario's file, from :func:`scenario_path` (the cache keys on it, so two
-    sessions' calibrated groups never share results)."""
-    sets = (f"days={days}",)
+    sessions' calibrated groups never share results); ``extra``: more ``--set`` overrides (a
+    region candidate's parameters, :func:`sim.app.across_fit.sets_of`)."""
+    sets = (f"days={days}", *extra)
     for _, text in policies:
         load_setup(path, EDITED, list(sets), policy_text=text)  # a mistake is one line here, before any worker starts
     out = []
@@ -285,6 +289,13 @@ def compare_view() -> None:
         )
         replicates = st.slider("Replicates", 2, 30, key="replicates")
         days = st.slider("Days", 30, st.session_state.get("_days_max", 365), step=10, key="days")
+        region = _region_of(scenario)
+        across_fit = bool(region) and st.checkbox(
+            f"Also across the fit's region ({len(region)} candidates)",
+            key="across_fit",
+            help="Run the comparison again under each candidate that fits the group's export as well as the "
+            "fit, and say whether each verdict holds under all of them (as many more runs).",
+        )
         _channels_chart(scenario)
     if len(chosen) < 2:
         st.info("Pick at least two policies to compare.")
@@ -317,6 +328,62 @@ def compare_view() -> None:
             f"{time.perf_counter() - started:.1f} s"
         )
         _comparison_body(data, days, final=True)
+    if across_fit:
+        _across_region(path, policies, labels, data, region, replicates, days)
+
+
+def _region_of(scenario: str) -> list[dict[str, float]]:
+    """The region candidates of a group calibrated in this session (none for a shipped scenario,
+    or where its fit holds none)."""
+    if scenario not in st.session_state.get("own_groups", {}):
+        return []
+    try:
+        return region_candidates(scenario_path(scenario))
+    except SandboxError:
+        return []
+
+
+def _across_region(
+    path: str, policies: tuple, labels: list[str], data: dict, region: list, replicates: int, days: int
+) -> None:
+    """The comparison under each region candidate, and each headline KPI's verdict across them."""
+    a = labels[0]
+
+    def judged(one: dict) -> dict:
+        base = one["summaries"][a]["kpis"]
+        return {
+            label: {k: (d, judgement(d, base[k]["mean"])) for k, d in one["diffs"][label].items()}
+            for label in labels[1:]
+        }
+
+    with st.spinner(f"Running the comparison under the fit's {len(region)} region candidates..."):
+        others = [
+            judged(comparison(labels, [run_replicates(path, policies, 0, replicates, days, tuple(sets_of(c)))]))
+            for c in region
+        ]
+    fitted = judged(data)
+    for label in labels[1:]:
+        kpis = judged_across(fitted[label], [o[label] for o in others])
+        st.subheader(f"Across the fit's region: {plain(label)} against {plain(a)}")
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "KPI": name,
+                        "B - A, the fit": kpis[name]["fit"],
+                        "B - A, the region": _span(kpis[name]["region"]),
+                        "verdict": AGREEMENT_WORDS[kpis[name]["agreement"]],
+                    }
+                    for name in HEADLINE
+                    if name in kpis
+                ]
+            ),
+            hide_index=True,
+        )
+    st.caption(
+        f"Under the fit and under {len(region)} candidates that fit the group's export as well (spread across "
+        "its parameters' intervals), each on the same replicates."
+    )
 
 
 def _comparison_body(data: dict, days: int, final: bool) -> None:
