@@ -137,6 +137,15 @@ def test_compare_across_the_fit_judges_each_kpi_under_every_candidate_that_fits_
     assert json.loads(json.dumps(api.document["across_fit"])) == data["across_fit"]  # the same from Python
 
 
+def test_compare_across_a_shipped_scenario_is_refused_whatever_lies_in_the_folder(tmp_path, monkeypatch, capsys):
+    """A shipped scenario has no fit: a fit.json where the command runs is not taken for its."""
+    (tmp_path / "fit.json").write_text(json.dumps({"region": {"candidates": [{"act_bias": -5.0}]}}))
+    monkeypatch.chdir(tmp_path)
+    args = ["existing-group", "--policy", "baseline", "--policy", "neglect", "--across-fit", "--days", "10"]
+    code, said, err = run_cli(capsys, "compare", *args)
+    assert code == 2 and said == "" and "no fit.json beside it" in err
+
+
 @pytest.mark.parametrize(
     "case, region, expected",
     [

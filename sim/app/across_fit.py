@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sim.app.comparison import Comparison, comparison
 from sim.app.report import practical_share
+from sim.config.library import resolve
 from sim.config.params import PARAMS, check_param
 from sim.config.scenario import Setup
 from sim.errors import SandboxError
@@ -40,7 +41,7 @@ HEADLINE = (
 def region_candidates(scenario: str | Path) -> list[dict[str, float]]:
     """The region's candidates of the calibration beside ``scenario`` (its folder's fit.json),
     each checked as a scenario's ``params:`` are; one line and nothing run where there are none."""
-    path = Path(scenario).parent / FIT_FILE
+    path = resolve(scenario, "scenarios").parent / FIT_FILE  # a shipped scenario's folder holds no fit
     if not path.is_file():
         raise SandboxError(
             "--across-fit needs a calibrated scenario: no fit.json beside it; run 'sandbox calibrate' first",
