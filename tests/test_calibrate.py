@@ -126,9 +126,12 @@ def test_compare_across_the_fit_judges_each_kpi_under_every_candidate_that_fits_
     assert cost["agreement"] == "holds" and max(cost["means"]) < 0
     messages = pair["kpis"]["member_messages_per_day"]
     assert messages["region"][0] < messages["region"][1]  # the candidates differ: their parameters were set
-    code, out, err = run_cli(capsys, "compare", *args[:-1], "--across-fit")
+    saved = fitted.parent / "across"
+    code, out, err = run_cli(capsys, "compare", *args[:-1], "--across-fit", "--out", saved)
     assert code == 0 and "Across the fit's region: neglect against" in out
     assert "holds: clear, the same way, under every candidate" in out
+    assert json.loads((saved / "comparison.json").read_text())["across_fit"] == data["across_fit"]
+    assert "<h2>Across the fit's region: neglect against" in (saved / "report.html").read_text()
     import sim
 
     api = sim.compare(

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.activity.pages import COLOURS, num, page, picture, write_whole
+from sim.app.across_fit import AGREEMENT_WORDS, HEADLINE
 from sim.app.report import grouped, judgement, practical_share
 
 CURVES = (
@@ -51,6 +52,27 @@ def _pair(document: dict, pair: dict) -> str:
     )
 
 
+def _across(across: dict, policy_a: str) -> str:
+    """The verdicts across a calibrated group's region (``compare --across-fit``), headline KPIs."""
+    out = []
+    for pair in across["pairs"]:
+        rows = "".join(
+            f"<tr><td>{escape(name)}</td><td class=n>{num(k['fit'])}</td>"
+            f"<td class=n>{num(k['region'][0]) + ' to ' + num(k['region'][1]) if k['region'] else '-'}</td>"
+            f"<td>{escape(AGREEMENT_WORDS[k['agreement']])}</td></tr>"
+            for name in HEADLINE
+            if (k := pair["kpis"].get(name)) is not None
+        )
+        out.append(
+            f"<h2>Across the fit's region: {escape(str(pair['policy']))} against {escape(policy_a)}</h2>"
+            f"<p>Under the fit and under {across['candidates']} candidates that fit the group's export as well "
+            "(spread across its parameters' intervals), each on the same replicates.</p>"
+            "<table><tr><th>KPI</th><th>B - A, the fit</th><th>B - A, the region</th><th>verdict</th></tr>"
+            f"{rows}</table>"
+        )
+    return "".join(out)
+
+
 def render(document: dict, dailies: list[tuple[str, pd.DataFrame]]) -> str:
     """The page: ``document`` is what ``compare --json`` prints; ``dailies`` each policy's daily table."""
     pairs = [{k: document[k] for k in ("B", "diff", "verdict")}, *document.get("more", [])]
@@ -65,6 +87,8 @@ def render(document: dict, dailies: list[tuple[str, pd.DataFrame]]) -> str:
     if few:
         body.append("<p class=off>Fewer than 5 replicates: the intervals are rough.</p>")
     body.extend(_pair(document, pair) for pair in pairs)
+    if document.get("across_fit"):
+        body.append(_across(document["across_fit"], str(a["policy"])))
     body.append("<h2>Over the days</h2>")
     for column, title, label in CURVES:
         body.append(f"<h3>{escape(title)}</h3>" + picture(_curve(dailies, column, title, label)))
