@@ -58,22 +58,26 @@ from sim.runs.output_folder import claimed, write_json, write_marker
 from sim.runs.pool import ordered_pool
 
 FINAL_REPLICATES = 6
-
+"""Replicates each finalist runs on, alone and over the whole span, to choose the fit."""
 
 FINALISTS = 4
 """The candidates run again on :data:`FINAL_REPLICATES` replicates, with the model's defaults
-beside them: each search's best, and where there are fewer searches, the next best of all.  The
-fit is the best of them by that re-evaluation, and the defaults' figure is comparable with it.
+beside them (:func:`searched_finalists`: the refining search's best, then the next best of all).
+The fit is the best of them by that re-evaluation, and the defaults' figure is comparable with it.
 A search's best on 2 replicates is partly luck (the winner's curse: the least of many noisy
 distances): on the real file the four best of all were often one search's lucky draws, crowding
 out another search's best, which its 6 replicates found closer."""
 
 
 NAIVE_DAYS = 90
+"""The last fitted days whose weekly posters, carried forward, are the naive forecast."""
 
 
 @dataclass
 class Calibration:
+    """A finished fit: ``fit`` is fit.json's contents, ``out`` the folder, ``scenario`` the
+    calibrated scenario as written."""
+
     fit: dict
     out: Path
     scenario: dict
