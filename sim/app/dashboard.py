@@ -174,6 +174,17 @@ def run_replay(scenario: str, text: str, seed: int) -> dict:
 # (Comments, not docstrings, at this module's top level: Streamlit runs it as its script and would
 # show a bare string on the page.)
 _CONVERT_LOCK = threading.Lock()
+# Streamlit turns an Altair chart into Vega-Lite by registering Altair's data transformer, a
+# process-wide setting, for the conversion: two sessions drawing at once put one's datasets in the
+# other's ("dictionary changed size during iteration", streamlit#8409; seen under the load test).
+# Every chart is drawn under one lock; a conversion takes milliseconds.
+_ALTAIR_LOCK = threading.Lock()
+
+
+def draw_chart(where, chart: alt.TopLevelMixin, **options) -> None:
+    """``where.altair_chart(chart, **options)`` (``where``: ``st`` or a column), one session at a time."""
+    with _ALTAIR_LOCK:
+        where.altair_chart(chart, **options)
 
 
 def download_chart(chart: alt.TopLevelMixin, name: str, where: str = "compare") -> None:
@@ -249,7 +260,8 @@ def _channels_chart(scenario: str) -> None:
                 tooltip=["channel", "prospects"],
             )
         )
-        st.altair_chart(
+        draw_chart(
+            st,
             bars.properties(width=200, height=max(130, 25 * len(channels) + 90), title="Prospects by channel"),
             width="content",
         )
@@ -415,7 +427,7 @@ def _comparison_body(data: dict, days: int, final: bool) -> None:
     charts = {column: band_chart(daily, column, title) for column, title in views.SERIES.items()}
     columns = st.columns(3)
     for i, chart in enumerate(charts.values()):
-        columns[i % 3].altair_chart(chart, width="stretch")
+        draw_chart(columns[i % 3], chart, width="stretch")
 
     if not final:
         return
@@ -434,7 +446,7 @@ def _comparison_body(data: dict, days: int, final: bool) -> None:
         )
         .properties(title=f"Retention by join cohort: {cohort_policy}", height=260)
     )
-    left.altair_chart(heat, width="stretch")
+    draw_chart(left, heat, width="stretch")
     lost = views.churn_by_cause(data["kpis"])
     causes = (
         alt.Chart(lost)
@@ -447,7 +459,7 @@ def _comparison_body(data: dict, days: int, final: bool) -> None:
         )
         .properties(title="Churn by cause", height=alt.Step(9 * max(1, len(data["labels"]))))
     )
-    right.altair_chart(causes, width="stretch")
+    draw_chart(right, causes, width="stretch")
     cost = (
         alt.Chart(views.cost_outcome(data["kpis"]))
         .mark_point(filled=True)
@@ -459,7 +471,7 @@ def _comparison_body(data: dict, days: int, final: bool) -> None:
         )
         .properties(title="Cost against outcome (one point per replicate)", height=260)
     )
-    st.altair_chart(cost, width="stretch")
+    draw_chart(st, cost, width="stretch")
 
     table = pd.DataFrame(
         {label: {k: v["mean"] for k, v in data["summaries"][label]["kpis"].items()} for label in data["labels"]}
@@ -632,7 +644,8 @@ def _replay_frame(data: dict, day: int) -> None:
             tooltip=["day", "event"],
         )
     )
-    st.altair_chart(
+    draw_chart(
+        st,
         (lines + marks).resolve_scale(color="independent").properties(height=380, title="Members, messages and events"),
         width="stretch",
     )
@@ -655,7 +668,8 @@ def _replay_frame(data: dict, day: int) -> None:
         .encode(x="start:Q", y=alt.Y("row:N", title=None), text=alt.Text("start:Q"))
     )
     # Streamlit gives a chart its 'height' in all, title, axis and legend included: room for a band of ~40 px
-    st.altair_chart(
+    draw_chart(
+        st,
         (strip + changes).properties(height=180, title="Stage of the community (days of each change)"),
         width="stretch",
     )
@@ -675,7 +689,8 @@ def _replay_frame(data: dict, day: int) -> None:
                 tooltip=["part", alt.Tooltip("value:Q", format=".2f")],
             )
         )
-        st.altair_chart(
+        draw_chart(
+            st,
             health.properties(height=alt.Step(24), title=f"Health of group {int(largest['group'])} (G4)"),
             width="stretch",
         )
@@ -756,7 +771,7 @@ def _show_result(path: Path) -> None:
     )
     st.dataframe(pd.DataFrame(summary["kpis"]).T)
     daily = pd.read_parquet(path / "daily.parquet").assign(policy=str(summary["policy"]))
-    st.altair_chart(band_chart(daily, "members", "members"), width="stretch")
+    draw_chart(st, band_chart(daily, "members", "members"), width="stretch")
     for name in ("daily", "members", "actions"):
         with st.expander(name):
             table = pd.read_parquet(path / f"{name}.parquet")
@@ -797,7 +812,8 @@ def _show_sweep(path: Path) -> None:
             chart = base.mark_line(point=True).encode(y=alt.Y("mean:Q", title=kpi)) + base.mark_errorbar().encode(
                 y="lo:Q", y2="hi:Q"
             )
-            st.altair_chart(
+            draw_chart(
+                st,
                 chart.properties(height=260, title=f"{kpi} by {param.removeprefix('param:')} (95% interval)"),
                 width="stretch",
             )
@@ -837,7 +853,7 @@ def _show_comparison(path: Path) -> None:
         ],
         ignore_index=True,
     )
-    st.altair_chart(band_chart(daily, "members", "Members"), width="stretch")
+    draw_chart(st, band_chart(daily, "members", "Members"), width="stretch")
     if (path / "report.html").is_file():
         st.download_button(
             "Download the report (HTML)",
@@ -1179,7 +1195,7 @@ def _run_search(options: dict, number: int, scenario: str, start: str) -> None:
         )
         if state["points"]:
             with live.container():
-                st.altair_chart(_trials_chart(state["points"], goals), use_container_width=True)
+                draw_chart(st, _trials_chart(state["points"], goals), use_container_width=True)
 
     state = _watch(process, progress, shown, "search")
     if "error" in state:
@@ -1258,7 +1274,8 @@ def _show_search(found: dict) -> None:
             ]
         )
         frame["kind"] = "the front, re-evaluated"
-        st.altair_chart(
+        draw_chart(
+            st,
             alt.Chart(frame, title="the Pareto front on fresh replicates", height=260)
             .mark_circle(size=60)
             .encode(
