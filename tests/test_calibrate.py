@@ -440,11 +440,14 @@ def test_a_runs_range_holds_one_more_run_95_times_in_100():
     assert predicted_interval([0.5]) is None and not is_plausible({"observed": 0.5, "predicted": None})
 
 
-def test_every_refined_search_sends_its_best_to_the_finalists():
+def test_every_refined_search_sends_its_best_to_the_finalists(monkeypatch):
     """The finalists are the best of each search that refined (every search's where none did),
-    then the next best of all, four in all: a search that only explored has no place of right."""
+    then the next best of all, :data:`FINALISTS` in all: a search that only explored has no place of
+    right."""
+    from sim.runs import calibration
     from sim.runs.calibration import searched_finalists
 
+    monkeypatch.setattr(calibration, "FINALISTS", 4)
     ranked = sorted(
         [(v, 0, n, f"s0-{v}") for n, v in enumerate([1.0, 2.0, 3.0, 4.0, 5.0])]
         + [(v, 1, n, f"s1-{v}") for n, v in enumerate([6.0, 7.0])]
@@ -453,6 +456,20 @@ def test_every_refined_search_sends_its_best_to_the_finalists():
     assert searched_finalists(ranked[:5], [0]) == ["s0-1.0", "s0-2.0", "s0-3.0", "s0-4.0"]
     assert searched_finalists(ranked, [1]) == ["s0-1.0", "s0-2.0", "s0-3.0", "s1-6.0"]  # a refined search's best
     assert searched_finalists(ranked, [0]) == ["s0-1.0", "s0-2.0", "s0-3.0", "s0-4.0"]  # the other only explored
+
+
+def test_the_fit_is_the_near_finalist_meeting_the_most_measures():
+    """Of the finalists within a quarter of the least distance, the one meeting the most measures
+    is the fit (the closer of those meeting as many); a finalist meeting more but farther off than
+    that is not chosen: the distance still rules where finalists are told apart by it."""
+    from sim.runs.calibration import CHOICE_SLACK, chosen_finalist
+
+    assert CHOICE_SLACK == 1.25
+    assert chosen_finalist([2.12, 2.50, 2.24, 2.49], [13, 12, 13, 14]) == 3  # seed 0's finalists on the real file
+    assert chosen_finalist([2.12, 2.50, 2.24, 2.70], [13, 12, 13, 14]) == 0  # 14 met, but 27% farther
+    assert chosen_finalist([2.12, 2.50, 2.24], [13, 12, 13]) == 0  # as many met: the closer
+    assert chosen_finalist([3.0, 2.0, 2.0], [14, 13, 13]) == 1  # ties on both: the first
+    assert chosen_finalist([2.0, 100.0], [13, 14]) == 0  # the defaults far off
 
 
 def test_a_value_at_the_edge_of_its_searched_range_is_marked_unless_the_edge_is_the_parameters_own():
