@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import runpy
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -88,8 +89,9 @@ def test_observe_takes_a_file_or_its_events(capsys):
     pd.testing.assert_frame_equal(sim.observe(read_activity(REAL)), table)
 
 
-def test_the_docs_examples_run(tmp_path, monkeypatch):
-    """Every block of docs/python-api.md runs in a folder of its own, but the one that takes minutes."""
+def _run_the_docs(tmp_path, monkeypatch, *, slow: bool) -> Path:
+    """docs/python-api.md's blocks in order, as a reader would type them into one session, in a
+    folder of their own; the block marked as taking minutes only if ``slow``.  Returns the folder."""
     text = (ROOT / "docs" / "python-api.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     assert len(blocks) >= 6
@@ -97,9 +99,24 @@ def test_the_docs_examples_run(tmp_path, monkeypatch):
     work.mkdir(parents=True)
     (tmp_path / "shared").symlink_to(REAL.parent.parent)  # ../../shared/data from the folder
     monkeypatch.chdir(work)
-    runnable = [block for block in blocks if not block.startswith("# (takes minutes)")]
-    assert len(runnable) == len(blocks) - 1
-    script = work / "example.py"  # the blocks in order, as a reader would type them into one session
+    runnable = [block for block in blocks if slow or not block.startswith("# (takes minutes)")]
+    assert len(runnable) == len(blocks) - (0 if slow else 1)
+    script = work / "example.py"
     script.write_text("\n".join(runnable))
     runpy.run_path(str(script), run_name="docs_example")  # not __main__: spawned workers would run it again
     assert (work / "cap-sweep" / "runs.parquet").is_file()
+    return work
+
+
+def test_the_docs_examples_run(tmp_path, monkeypatch):
+    """Every block of docs/python-api.md runs, but the one that takes minutes (the slow tier runs it)."""
+    _run_the_docs(tmp_path, monkeypatch, slow=False)
+
+
+@pytest.mark.slow
+def test_the_docs_calibration_example_runs(tmp_path, monkeypatch):
+    """All of docs/python-api.md, the calibration of the real file and the comparison across its
+    fit among them: the keys it prints exist (a wrong key there once went unnoticed)."""
+    work = _run_the_docs(tmp_path, monkeypatch, slow=True)
+    fit = json.loads((work / "duraspace-fit" / "fit.json").read_text())
+    assert fit["held_out"]["weekly_posters"]["simulated_mean"] is not None and fit["region"]["candidates"]
