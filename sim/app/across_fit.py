@@ -92,10 +92,18 @@ def region_comparisons(
     done: Callable[[], None] | None = None,
 ) -> list[Comparison]:
     """The comparison under each candidate: ``load(extra_sets)`` loads the policies' setups with
-    the candidate's parameters set (:func:`sets_of`); every candidate runs the same replicates."""
-    return [
-        comparison(run_many(load(sets_of(c)), replicates, workers=workers, done=done), practical) for c in candidates
-    ]
+    the candidate's parameters set (:func:`sets_of`); every candidate runs the same replicates,
+    all candidates' runs in one pool (no worker waits for one candidate's last run before the
+    next candidate's start)."""
+    if not candidates:
+        return []
+    groups = [load(sets_of(c)) for c in candidates]
+    results = run_many([s for group in groups for s in group], replicates, workers=workers, done=done)
+    out, start = [], 0
+    for group in groups:
+        out.append(comparison(results[start : start + len(group)], practical))
+        start += len(group)
+    return out
 
 
 def _agreement(fit: str, sign: float, judgements: list[str], signs: list[float]) -> str:
