@@ -77,16 +77,23 @@ def measures(events: pd.DataFrame) -> dict[str, float | int | None]:
     member, active_day = active // span_days, active % span_days
     out["daily_posters"] = _round(len(active) / span_days) if span_days else None
     out["dau_mau"] = _dau_mau(member, active_day, span_days)
-    first = np.full(seen, np.iinfo(np.int64).max)  # each member's first and last message
-    last = np.full(seen, np.iinfo(np.int64).min)
-    np.minimum.at(first, poster, at)
-    np.maximum.at(last, poster, at)
+    first, last = _first_and_last(poster, at, seen)
     replies = events.loc[is_message, "reply_to"].to_numpy()
     out.update(_newcomers(first, poster, at, member, replies, names, end))
     out.update(_hazards(first[counts > 0], last[counts > 0], end))
     out.update(_gaps(member, active_day))
     out["size_slope"] = _size_slope(member, active_day, day)
     return out
+
+
+def _first_and_last(poster: np.ndarray, at: np.ndarray, seen: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each member's first and last message time (``poster``: members' codes, 0..seen-1, of the
+    messages at ``at``); a member who never posted keeps the int64 extremes."""
+    first = np.full(seen, np.iinfo(np.int64).max)
+    last = np.full(seen, np.iinfo(np.int64).min)
+    np.minimum.at(first, poster, at)
+    np.maximum.at(last, poster, at)
+    return first, last
 
 
 def _round(value: float | None, digits: int = 4) -> float | None:
@@ -198,10 +205,10 @@ def hazard_counts(events: pd.DataFrame) -> dict[str, tuple[int, int]]:
     """The counts behind each hazard measure of a group's events: (departures, poster-months at
     risk).  A hazard of a few departures is a small count, whose interval a normal approximation
     draws too narrow (:func:`sim.runs.fit_target.observed_interval`)."""
-    messages = events[events["kind"] == "message"]
-    stamps = messages.groupby("member", observed=True)["timestamp"].agg(["min", "max"])
-    end = int(events["timestamp"].max())
-    return _hazard_counts(stamps["min"].to_numpy(np.int64), stamps["max"].to_numpy(np.int64), end)
+    is_message = (events["kind"] == "message").to_numpy()
+    poster, names = pd.factorize(events.loc[is_message, "member"])
+    first, last = _first_and_last(poster, events.loc[is_message, "timestamp"].to_numpy(np.int64), len(names))
+    return _hazard_counts(first, last, int(events["timestamp"].max()))
 
 
 def _gaps(member: np.ndarray, active_day: np.ndarray) -> dict[str, float | None]:
