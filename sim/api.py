@@ -44,6 +44,11 @@ Source = str | Path | Setup
 Sets = Mapping[str, Any] | Sequence[str] | None
 
 
+def _settings(sets: Sets, seed: int | None, overrides: Mapping[str, Any]) -> list[str]:
+    """``--set`` overrides from ``sets``, keyword overrides and a seed: what :func:`setup` applies."""
+    return set_options(sets, **overrides) + ([f"seed={seed}"] if seed is not None else [])
+
+
 def setup(
     scenario: Source,
     policy: str | Path | None = None,
@@ -57,7 +62,7 @@ def setup(
 ) -> Setup:
     """A loaded setup: a scenario under a policy with settings applied (a setup given is
     built again from its contents with the settings; its policy stays)."""
-    options = set_options(sets, **overrides) + ([f"seed={seed}"] if seed is not None else [])
+    options = _settings(sets, seed, overrides)
     chosen = {
         k: v
         for k, v in (("rules_backend", rules_backend), ("community_backend", community_backend), ("engine", engine))
@@ -139,7 +144,7 @@ def compare(
     count = replicates or sides[0].scenario.replicates
     compared = comparison(run_many(sides, count, workers), dict(practical or {}))
     if region:
-        base = set_options(sets, **overrides) + ([f"seed={seed}"] if seed is not None else [])
+        base = _settings(sets, seed, overrides)  # the fit's settings, then a candidate's parameters
         backends = dict(rules_backend=rules_backend, community_backend=community_backend, engine=engine)
 
         def load(extra: list[str]) -> list[Setup]:
