@@ -310,11 +310,12 @@ def test_the_search_that_explored_best_refines_with_the_rest_of_the_budget(monke
 @pytest.mark.slow  # a long check: the slow tier, which CI runs too (the default tier under 6 minutes)
 def test_several_searches_run_apart_and_the_fit_is_the_best_of_them_all(export, tmp_path, monkeypatch):
     """Two searches (two studies, other sampler seeds): their candidates differ, and the finalists
-    are each search's best and the next best of both together, four in all (searches of 16 here,
-    to keep the test short)."""
+    are each search's best and the next best of both together, :data:`FINALISTS` in all (searches
+    of 16 here, to keep the test short)."""
     import optuna
 
     from sim.runs import fit_search
+    from sim.runs.calibration import FINALISTS
 
     PER_START = 16
     monkeypatch.setattr(fit_search, "PER_START", PER_START)
@@ -333,7 +334,7 @@ def test_several_searches_run_apart_and_the_fit_is_the_best_of_them_all(export, 
         params.append({tuple(sorted(t.params.items())) for t in trials})
     assert not params[0] & params[1]  # each search asked its own candidates
     bests = [v[0] for v in values]
-    expected = sorted(bests + sorted(values[0][1:] + values[1][1:])[:2])
+    expected = sorted(bests + sorted(values[0][1:] + values[1][1:])[: FINALISTS - len(bests)])
     searched = [f["distance_in_search"] for f in fit["finalists"] if not f["defaults"]]
     assert searched == [round(v, 4) for v in expected]
 
