@@ -473,6 +473,31 @@ def test_the_fit_is_the_near_finalist_meeting_the_most_measures():
     assert chosen_finalist([2.0, 100.0], [13, 14]) == 0  # the defaults far off
 
 
+def test_a_fit_chosen_for_the_measures_it_meets_says_so_in_the_cli_and_the_report(fitted, export):
+    """Where the fit is not the closest finalist, the report (and the CLI and the dashboard, with
+    the same words) says how it was chosen; where it is, or for a fit written before finalists
+    recorded what they met, nothing is said."""
+    from sim.activity.fit_report import choice_note
+
+    fit = json.loads((fitted / "fit.json").read_text())
+    finalists = [
+        {"distance_in_search": 1.0, "distance": 2.12, "met": 13, "defaults": False},
+        {"distance_in_search": 1.2, "distance": 2.49, "met": 14, "defaults": False},
+        {"distance_in_search": 9.0, "distance": 99.0, "met": 8, "defaults": True},
+    ]
+    chosen = {**fit, "distance": 2.49, "finalists": finalists}
+    note = choice_note(chosen)
+    assert note == "chosen among 2 finalists for meeting more measures: the closest, at distance 2.12, met 13"
+    assert choice_note({**chosen, "distance": 2.12}) is None
+    assert choice_note({**chosen, "finalists": [{k: v for k, v in f.items() if k != "met"} for f in finalists]}) is None
+    from sim.activity.fit_report import render
+    from sim.activity.formats import read_activity
+
+    events = read_activity(str(export))
+    assert note in render(chosen, events, events)
+    assert "chosen among" not in render({**chosen, "distance": 2.12}, events, events)
+
+
 def test_a_value_at_the_edge_of_its_searched_range_is_marked_unless_the_edge_is_the_parameters_own():
     """A fitted value the range may have stopped is marked (on the knob's scale: a log knob's
     edge is measured in logs); a value at a low end that is the parameter's own (no habit) is an

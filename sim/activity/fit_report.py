@@ -41,6 +41,22 @@ def is_plausible(m: dict) -> bool:
     return m.get("observed") is not None and band is not None and band[0] <= m["observed"] <= band[1]
 
 
+def choice_note(fit: dict) -> str | None:
+    """How the fit was chosen among its finalists, where it is not the closest of them (it meets
+    more measures: :func:`sim.runs.calibration.chosen_finalist`); None otherwise, or for a fit
+    written before finalists recorded the measures they met."""
+    finalists = [f for f in fit.get("finalists") or [] if not f.get("defaults")]
+    if not finalists or any("met" not in f for f in finalists):
+        return None
+    closest = min(finalists, key=lambda f: f["distance"])
+    if closest["distance"] >= fit["distance"]:
+        return None
+    return (
+        f"chosen among {len(finalists)} finalists for meeting more measures: the closest, at distance "
+        f"{num(closest['distance'])}, met {closest['met']}"
+    )
+
+
 EDGE_WORDS = {"high": "top", "low": "bottom"}
 """The words for a fitted value's ``at_edge`` (its searched range's end), in the report, the CLI
 summary and the dashboard alike."""
@@ -179,7 +195,8 @@ def render(fit: dict, real: pd.DataFrame, simulated: pd.DataFrame) -> str:
         f"<p class=note>Source {escape(fit['source'])}: {h['days']} days from {escape(h['first_day'])}, "
         f"{h['starting_members']} starting members, {h['arrivals']} arrivals; fitted on {h['fitted_days']} days. "
         f"{fit['candidates']} candidates, {fit['replicates']['per_candidate']} replicates each; distance "
-        f"{num(fit['distance'])} (the model's defaults: {num(fit['distance_of_defaults'])}).</p>"
+        f"{num(fit['distance'])} (the model's defaults: {num(fit['distance_of_defaults'])})"
+        f"{'; ' + escape(note) if (note := choice_note(fit)) else ''}.</p>"
         "<h2>Measures</h2><p class=note>Observed interval: 95%, from half-samples of the members. "
         "'met': the simulated value lies in it or within 25% of the observed value. "
         "A run's range: 95% of the fitted model's runs fall in it (a group's figures vary from run to run more "

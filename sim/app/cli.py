@@ -579,7 +579,7 @@ def _study_bar(args, total: int, unit: str):
 
 
 def cmd_calibrate(args) -> int:
-    from sim.activity.fit_report import EDGE_WORDS
+    from sim.activity.fit_report import EDGE_WORDS, choice_note
     from sim.runs.calibration import DEFAULT_BUDGET, calibrate
 
     if args.workers < 1:
@@ -609,6 +609,8 @@ def cmd_calibrate(args) -> int:
     print(
         f"fitted {fit['candidates']} candidates: distance {fit['distance']} (defaults: {fit['distance_of_defaults']})"
     )
+    if note := choice_note(fit):
+        print(f"  {note}")
     print(f"  {'measure':<24} {'observed':>9} {'interval':>19} {'simulated':>10}       {'a run':>19}")
     for name, m in fit["measures"].items():
         interval = "-" if m["interval"] is None else f"{m['interval'][0]:.3g} to {m['interval'][1]:.3g}"

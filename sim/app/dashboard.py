@@ -999,7 +999,7 @@ def _span(pair: list | None) -> str:
 
 
 def _show_fit(path: Path, compare_hint: bool = True) -> None:
-    from sim.activity.fit_report import EDGE_WORDS
+    from sim.activity.fit_report import EDGE_WORDS, choice_note
 
     fit = json.loads(path.read_text())
     st.markdown("**Fit**: observed against simulated")
@@ -1021,6 +1021,8 @@ def _show_fit(path: Path, compare_hint: bool = True) -> None:
         "a run's range: where 95% of the fitted model's runs fall; plausible: the observed value lies in it "
         "(the export could be a run of the fitted model)."
     )
+    if note := choice_note(fit):  # numbers only: nothing of the export's is in it
+        st.caption(f"The fit was {note}.")
     st.dataframe(
         pd.DataFrame(
             [
