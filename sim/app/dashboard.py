@@ -177,7 +177,8 @@ _CONVERT_LOCK = threading.Lock()
 # Streamlit turns an Altair chart into Vega-Lite by registering Altair's data transformer, a
 # process-wide setting, for the conversion: two sessions drawing at once put one's datasets in the
 # other's ("dictionary changed size during iteration", streamlit#8409; seen under the load test).
-# Every chart is drawn under one lock; a conversion takes milliseconds.
+# Every chart is drawn, and turned into a spec for its download, under one lock (a chart's own
+# to_json goes through the same transformer); a conversion takes milliseconds.
 _ALTAIR_LOCK = threading.Lock()
 
 
@@ -190,7 +191,8 @@ def draw_chart(where, chart: alt.TopLevelMixin, **options) -> None:
 def download_chart(chart: alt.TopLevelMixin, name: str, where: str = "compare") -> None:
     import vl_convert as vlc
 
-    spec = chart.to_json()
+    with _ALTAIR_LOCK:  # Altair's data transformer is process-wide: see draw_chart
+        spec = chart.to_json()
     try:
         with _CONVERT_LOCK:
             png, svg = vlc.vegalite_to_png(spec), vlc.vegalite_to_svg(spec)
